@@ -1,0 +1,25 @@
+using Homeserver.Storage.Keys;
+using Homeserver.Storage.Migrations;
+using Homeserver.Storage.Rooms;
+using Homeserver.Storage.Streams;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Homeserver.Storage;
+
+public static class StorageServiceCollectionExtensions
+{
+    public static IServiceCollection AddHomeserverStorage(this IServiceCollection services, string connectionString)
+    {
+        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        services.AddSingleton<StorageLog>();
+        services.AddSingleton<MigrationRunner>();
+        services.AddSingleton<LocalStreamWriters>();
+        services.AddSingleton<StreamPositionReader>();
+        services.AddSingleton<RoomEventStore>();
+        services.AddSingleton<EventReader>();
+        services.AddSingleton<SigningKeyStore>();
+        services.AddHostedService<StreamPositionPersister>();
+        return services;
+    }
+}

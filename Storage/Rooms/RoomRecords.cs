@@ -1,0 +1,38 @@
+namespace Homeserver.Storage.Rooms;
+
+/// <summary>An event ready to persist: built, hashed and signed by the room grain.</summary>
+public sealed record NewEvent(
+    string EventId,
+    long RoomSeq,
+    long Depth,
+    string Type,
+    string? StateKey,
+    string Sender,
+    long OriginServerTs,
+    string? Membership,
+    string Json);
+
+public sealed record PersistedEvent(NewEvent Event, long StreamOrdering);
+
+/// <summary>The client transaction that produced an event: (user, device, txn) -> event.</summary>
+public sealed record TransactionKey(string UserId, string DeviceId, string TxnId);
+
+/// <summary>What a room grain loads at activation.</summary>
+public sealed record RoomSnapshot(
+    string RoomId,
+    string RoomVersion,
+    long Epoch,
+    long LastRoomSeq,
+    long MaxDepth,
+    IReadOnlyList<string> ForwardExtremities,
+    IReadOnlyDictionary<(string Type, string StateKey), StoredEvent> CurrentState);
+
+public sealed record StoredEvent(string EventId, long StreamOrdering, string Json);
+
+/// <summary>This activation's writer epoch is no longer the room's: another activation took over.</summary>
+public sealed class WriterFencedException(string roomId, long epoch)
+    : Exception($"Room {roomId}: writer epoch {epoch} is no longer current; another activation owns the room.")
+{
+    public string RoomId { get; } = roomId;
+    public long Epoch { get; } = epoch;
+}

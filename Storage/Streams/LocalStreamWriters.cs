@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+
+namespace Homeserver.Storage.Streams;
+
+/// <summary>The stream writers this process owns, by stream name (from <c>stream_writers</c>).</summary>
+public sealed class LocalStreamWriters(NpgsqlDataSource dataSource, StorageLog log)
+{
+    private readonly Dictionary<string, MultiWriterIdGenerator> _writers = new(StringComparer.Ordinal);
+
+    public IReadOnlyCollection<MultiWriterIdGenerator> All
+    {
+        get { lock (_writers) return _writers.Values.ToArray(); }
+    }
+
+    public async Task<MultiWriterIdGenerator> StartAsync(string streamName, string instanceName, CancellationToken cancellationToken = default)
+    {
+        var generator = await MultiWriterIdGenerator.CreateAsync(dataSource, streamName, instanceName, cancellationToken);
+        lock (_writers) _writers[streamName] = generator;
+        return generator;
+    }
+
+    public MultiWriterIdGenerator Get(string streamName)
+    {
+        lock (_writers)
+        {
+            return _writers.TryGetValue(streamName, out var generator)
+                ? generator
+                : throw new InvalidOperationException($"This process is not a writer of the {streamName} stream.");
+        }
+    }
+
+    /// <summary>Advances idle writers and persists every writer's position, so readers elsewhere move on.</summary>
+    public async Task PersistAllAsync(CancellationToken cancellationToken)
+    {
+        foreach (var writer in All)
+        {
+            try
+            {
+                await writer.AdvanceIfIdleAsync(cancellationToken);
+                await writer.PersistAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                log.PersistPositionFailed(e, writer.StreamName);
+            }
+        }
+    }
+}
+
+/// <summary>Persists local writer positions on a short period.</summary>
+public sealed class StreamPositionPersister(LocalStreamWriters writers, TimeProvider timeProvider) : BackgroundService
+{
+    public static readonly TimeSpan Period = TimeSpan.FromMilliseconds(200);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Period, timeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                await writers.PersistAllAsync(stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}

@@ -1,0 +1,161 @@
+using Npgsql;
+
+namespace Homeserver.Storage.Streams;
+
+/// <summary>
+/// Stream positions for one writer of a multi-writer stream (Synapse's MultiWriterIdGenerator idea).
+///
+/// Every writer of a stream takes positions from one PostgreSQL sequence, so positions are unique
+/// but commit out of order. A writer knows which of its own positions are still in flight; its
+/// "persisted up to" position is one below the smallest of them. Readers expose only positions at
+/// or below the minimum over all writers, so a row can never appear later below what a reader has
+/// already read past.
+///
+/// An idle writer has nothing in flight, so everything it will ever write gets a position above the
+/// sequence's current value: it reports that value, and thereby never holds readers back. The one
+/// race is an allocation that starts while the sequence is being read: a generation counter makes
+/// the idle advance give up whenever an allocation began during its read.
+/// </summary>
+public sealed class MultiWriterIdGenerator
+{
+    private readonly object _gate = new();
+    private readonly SortedSet<long> _inFlight = [];
+    private readonly NpgsqlDataSource _dataSource;
+    private long _position;
+    private long _maxAllocated;
+    private int _allocating;
+    private long _allocationGeneration;
+    private long _persisted = long.MinValue;
+
+    private MultiWriterIdGenerator(NpgsqlDataSource dataSource, string streamName, string instanceName, long position, int writerId)
+    {
+        _dataSource = dataSource;
+        StreamName = streamName;
+        InstanceName = instanceName;
+        WriterId = writerId;
+        _position = position;
+        _maxAllocated = position;
+    }
+
+    public string StreamName { get; }
+    public string InstanceName { get; }
+
+    /// <summary>Stable number of this writer (stream_writer_ids), used in tokens.</summary>
+    public int WriterId { get; }
+
+    /// <summary>Every position of this writer at or below this is committed (or was abandoned).</summary>
+    public long CurrentPosition
+    {
+        get { lock (_gate) return _position; }
+    }
+
+    public static async Task<MultiWriterIdGenerator> CreateAsync(NpgsqlDataSource dataSource, string streamName,
+        string instanceName, CancellationToken cancellationToken = default)
+    {
+        var writerId = await StreamWriterIds.GetOrCreateAsync(dataSource, instanceName, cancellationToken);
+        var position = await ReadSequenceAsync(dataSource, streamName, cancellationToken);
+        var generator = new MultiWriterIdGenerator(dataSource, streamName, instanceName, position, writerId);
+        await generator.PersistAsync(cancellationToken);
+        return generator;
+    }
+
+    /// <summary>Takes the next position inside the caller's transaction; dispose the lease after commit or rollback.</summary>
+    public async Task<PositionLease> AllocateAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction,
+        CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            _allocating++;
+            _allocationGeneration++;
+        }
+        try
+        {
+            await using var command = new NpgsqlCommand($"SELECT nextval('{StreamName}_stream_seq')", connection, transaction);
+            var position = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+            lock (_gate)
+            {
+                _inFlight.Add(position);
+                _maxAllocated = Math.Max(_maxAllocated, position);
+            }
+            return new PositionLease(this, position);
+        }
+        finally
+        {
+            lock (_gate) _allocating--;
+        }
+    }
+
+    /// <summary>When nothing is in flight, moves this writer's position up to the sequence's current value.</summary>
+    public async Task AdvanceIfIdleAsync(CancellationToken cancellationToken = default)
+    {
+        long generation;
+        lock (_gate)
+        {
+            if (_inFlight.Count > 0 || _allocating > 0) return;
+            generation = _allocationGeneration;
+        }
+        var current = await ReadSequenceAsync(_dataSource, StreamName, cancellationToken);
+        lock (_gate)
+        {
+            if (_inFlight.Count > 0 || _allocating > 0 || _allocationGeneration != generation) return;
+            _position = Math.Max(_position, current);
+        }
+    }
+
+    /// <summary>Writes this writer's position to stream_positions, where readers in other processes find it.</summary>
+    public async Task PersistAsync(CancellationToken cancellationToken = default)
+    {
+        var position = CurrentPosition;
+        if (position <= Interlocked.Read(ref _persisted)) return;
+        await using var command = _dataSource.CreateCommand("""
+            INSERT INTO stream_positions (stream_name, instance_name, position) VALUES ($1, $2, $3)
+            ON CONFLICT (stream_name, instance_name)
+            DO UPDATE SET position = GREATEST(stream_positions.position, EXCLUDED.position)
+            """);
+        command.Parameters.Add(new() { Value = StreamName });
+        command.Parameters.Add(new() { Value = InstanceName });
+        command.Parameters.Add(new() { Value = position });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        InterlockedMax(ref _persisted, position);
+    }
+
+    internal void Complete(long position)
+    {
+        lock (_gate)
+        {
+            _inFlight.Remove(position);
+            var upTo = _inFlight.Count > 0 ? _inFlight.Min - 1 : _maxAllocated;
+            _position = Math.Max(_position, upTo);
+        }
+    }
+
+    private static async Task<long> ReadSequenceAsync(NpgsqlDataSource dataSource, string streamName, CancellationToken cancellationToken)
+    {
+        // Before the first nextval, last_value is the start value but has not been handed out.
+        await using var command = dataSource.CreateCommand(
+            $"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {streamName}_stream_seq");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        long current;
+        while ((current = Interlocked.Read(ref target)) < value &&
+               Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}
+
+/// <summary>A position taken inside a transaction; disposing it (after commit or rollback) releases it.</summary>
+public sealed class PositionLease(MultiWriterIdGenerator owner, long position) : IDisposable
+{
+    private int _completed;
+
+    public long Position { get; } = position;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _completed, 1) == 0) owner.Complete(Position);
+    }
+}

@@ -1,0 +1,16 @@
+using Npgsql;
+
+namespace Homeserver.Storage.Streams;
+
+/// <summary>The position every writer of a stream has committed up to, as persisted in stream_positions.</summary>
+public sealed class StreamPositionReader(NpgsqlDataSource dataSource)
+{
+    public async Task<long> GetSafePositionAsync(string streamName, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT min(position) FROM stream_positions WHERE stream_name = $1");
+        command.Parameters.Add(new() { Value = streamName });
+        var result = await command.ExecuteScalarAsync(cancellationToken);
+        return result is long position ? position : 0;
+    }
+}
