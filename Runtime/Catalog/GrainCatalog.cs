@@ -13,6 +13,7 @@ public sealed class GrainCatalog : IAsyncDisposable
     private readonly Dictionary<(Type, string), GrainActivation> _activations = new();
     private readonly GrainTypeRegistry _registry;
     private readonly TimeSpan _collectionAge;
+    private readonly TimeSpan _shutdownTimeout;
     private readonly ITimer _collector;
 
     public GrainCatalog(GrainTypeRegistry registry, GrainRuntimeOptions options, IServiceProvider services,
@@ -20,6 +21,7 @@ public sealed class GrainCatalog : IAsyncDisposable
     {
         _registry = registry;
         _collectionAge = options.CollectionAge;
+        _shutdownTimeout = options.ShutdownTimeout;
         Services = services;
         TimeProvider = timeProvider;
         Log = log;
@@ -105,10 +107,16 @@ public sealed class GrainCatalog : IAsyncDisposable
         _collector.Dispose();
         GrainActivation[] all;
         lock (_activations) all = _activations.Values.ToArray();
-        foreach (var activation in all)
+        // A call that never returns holds its activation's turn forever; shutdown waits on the wall clock, not forever.
+        var reason = new DeactivationReason(DeactivationReasonCode.ShuttingDown, "process stopping");
+        try
         {
-            await activation.DeactivateAsync(new DeactivationReason(DeactivationReasonCode.ShuttingDown, "process stopping"))
-                .ConfigureAwait(false);
+            await Task.WhenAll(all.Select(a => a.DeactivateAsync(reason)))
+                .WaitAsync(_shutdownTimeout, TimeProvider.System).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Log.ShutdownDeactivationTimedOut(_shutdownTimeout.TotalSeconds);
         }
     }
 }

@@ -24,6 +24,9 @@ public sealed class GrainRuntimeOptions
     /// <summary>Activations idle for this long are deactivated (Orleans' GrainCollectionOptions.CollectionAge).</summary>
     public TimeSpan CollectionAge { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>How long shutdown waits for running calls before abandoning their activations.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How often idle activations are looked for.</summary>
     public TimeSpan CollectionQuantum { get; set; } = TimeSpan.FromMinutes(1);
 }

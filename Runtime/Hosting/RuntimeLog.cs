@@ -16,6 +16,9 @@ public sealed partial class RuntimeLog(ILogger<RuntimeLog> logger)
     [LoggerMessage(EventId = 1004, Level = LogLevel.Error, Message = "Grain timer of {Grain}/{Key} failed")]
     public partial void GrainTimerFailed(Exception exception, string grain, string key);
 
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Shutdown gave up on activations still busy after {Seconds} s")]
+    public partial void ShutdownDeactivationTimedOut(double seconds);
+
     [LoggerMessage(EventId = 1010, Level = LogLevel.Warning,
         Message = "Refused a grain call from {Remote}: wrong or missing worker_replication_secret")]
     public partial void ReplicationCallUnauthorized(string remote);

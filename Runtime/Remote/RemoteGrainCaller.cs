@@ -26,8 +26,6 @@ public sealed class RemoteGrainCaller : IDisposable
         })
         {
             Timeout = Timeout.InfiniteTimeSpan,
-            DefaultRequestVersion = HttpVersion.Version20,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
     }
 
@@ -50,6 +48,8 @@ public sealed class RemoteGrainCaller : IDisposable
         using var request = new HttpRequestMessage(HttpMethod.Post, RemoteGrainPaths.CallUri(baseUri, method))
         {
             Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
         if (_options.ReplicationSecret is { } secret)
         {
