@@ -3,8 +3,8 @@ namespace Orleans.Runtime.Hosting;
 /// <summary>Where grains live and how calls to them behave. Built from homeserver.yaml by the hosts.</summary>
 public sealed class GrainRuntimeOptions
 {
-    /// <summary>This process's instance name (Synapse's <c>worker_name</c>; "master" for a monolith).</summary>
-    public string InstanceName { get; set; } = "master";
+    /// <summary>This process's instance name (Synapse's <c>worker_name</c>; "main" for a monolith).</summary>
+    public string InstanceName { get; set; } = "main";
 
     /// <summary>Replication listener of every instance that hosts grains, by instance name (<c>instance_map</c>).</summary>
     public Dictionary<string, Uri> Instances { get; set; } = new(StringComparer.Ordinal);

@@ -2,6 +2,7 @@ using Homeserver.Storage.Keys;
 using Homeserver.Storage.Migrations;
 using Homeserver.Storage.Rooms;
 using Homeserver.Storage.Streams;
+using Homeserver.Storage.Users;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -19,6 +20,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<RoomEventStore>();
         services.AddSingleton<EventReader>();
         services.AddSingleton<SigningKeyStore>();
+        services.AddSingleton<AccountDataStore>();
         services.AddHostedService<StreamPositionPersister>();
         return services;
     }

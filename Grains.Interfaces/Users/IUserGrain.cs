@@ -1,0 +1,17 @@
+using System.Text.Json.Nodes;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Placement;
+
+namespace Homeserver.Grains.Interfaces.Users;
+
+/// <summary>Writer of one user's own streams (key: user ID), placed on the <c>account_data</c> writers.</summary>
+[WriterPlacement(StreamNames.AccountData)]
+public interface IUserGrain : IGrainWithStringKey
+{
+    /// <summary>Stores account data (global when <paramref name="roomId"/> is null); returns its stream position.</summary>
+    Task<long> SetAccountDataAsync(string? roomId, string type, JsonObject content);
+
+    [ReadOnly]
+    Task<JsonObject?> GetAccountDataAsync(string? roomId, string type);
+}

@@ -1,0 +1,156 @@
+using System.Text.Json.Nodes;
+using Homeserver.Grains.Hosting;
+using Homeserver.Grains.Interfaces;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Grains.Interfaces.Rooms;
+using Homeserver.Protocol;
+using Homeserver.Storage.Rooms;
+using Homeserver.Storage.Streams;
+using Orleans;
+using Orleans.Runtime.Hosting;
+using Orleans.Streams;
+
+namespace Homeserver.Grains.Rooms;
+
+/// <summary>
+/// The write path of one room. Activation claims the room's writer epoch and loads its state; each
+/// call builds, signs and persists events in one fenced transaction, then publishes them on the
+/// events stream. Any failed append drops this activation, so the next call reloads from PostgreSQL
+/// instead of trusting memory that may be ahead of the database.
+/// </summary>
+public sealed class RoomGrain(
+    RoomEventStore store,
+    LocalStreamWriters writers,
+    ServerIdentity server,
+    IStreamProvider streams,
+    GrainRuntimeOptions runtime,
+    TimeProvider clock,
+    GrainsLog log) : Grain, IRoomGrain
+{
+    private RoomState? _state;
+    private IAsyncStream<EventStreamRow>? _events;
+
+    private string RoomId => GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _events = streams.GetStream<EventStreamRow>(StreamId.Create(StreamNames.Events));
+        var epoch = await store.ClaimWriterAsync(RoomId, runtime.InstanceName, cancellationToken);
+        if (epoch is { } claimed) await LoadAsync(claimed, cancellationToken);
+    }
+
+    public async Task<RoomCreated> CreateAsync(CreateRoomCommand command)
+    {
+        if (_state is not null) throw MatrixException.RoomInUse($"Room {RoomId} already exists.");
+        if (!RoomVersions.TryGet(command.RoomVersion, out var version))
+        {
+            throw new MatrixException(400, "M_UNSUPPORTED_ROOM_VERSION", $"Room version {command.RoomVersion} is not supported.");
+        }
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        if (!await store.CreateRoomAsync(RoomId, version.Id, command.Creator, runtime.InstanceName, now))
+        {
+            throw MatrixException.RoomInUse($"Room {RoomId} already exists.");
+        }
+        var epoch = await store.ClaimWriterAsync(RoomId, runtime.InstanceName)
+            ?? throw new InvalidOperationException($"Room {RoomId} vanished while it was being created.");
+        await LoadAsync(epoch, CancellationToken.None);
+
+        var createContent = new JsonObject { ["room_version"] = version.Id };
+        if (!version.CreatorIsSender) createContent["creator"] = command.Creator;
+        var persisted = await AppendAsync(
+        [
+            new Draft(command.Creator, "m.room.create", "", createContent),
+            new Draft(command.Creator, "m.room.member", command.Creator, new JsonObject { ["membership"] = "join" }),
+            new Draft(command.Creator, "m.room.power_levels", "", new JsonObject
+            {
+                ["users"] = new JsonObject { [command.Creator] = 100 },
+            }),
+        ], transaction: null);
+        return new RoomCreated(RoomId, version.Id, persisted.Select(p => p.Event.EventId).ToList());
+    }
+
+    public async Task<EventSent> SendEventAsync(SendEventCommand command)
+    {
+        var state = _state ?? throw MatrixException.NotFound($"Room {RoomId} does not exist.");
+        TransactionKey? txn = command.Transaction is { } t ? new TransactionKey(command.Sender, t.DeviceId, t.TxnId) : null;
+        if (txn is not null && await store.FindTransactionAsync(txn) is { } earlier)
+        {
+            return new EventSent(earlier, 0, Deduplicated: true);
+        }
+        // The full auth rules arrive with the client API; until then only members may write.
+        if (state.Membership(command.Sender) != "join")
+        {
+            throw MatrixException.Forbidden($"{command.Sender} is not joined to {RoomId}.");
+        }
+        var persisted = await AppendAsync([new Draft(command.Sender, command.Type, command.StateKey, command.Content)], txn);
+        return new EventSent(persisted[0].Event.EventId, persisted[0].StreamOrdering, Deduplicated: false);
+    }
+
+    public Task<RoomWriterInfo> GetWriterInfoAsync() => Task.FromResult(_state is { } s
+        ? new RoomWriterInfo(RoomId, true, runtime.InstanceName, s.Epoch, s.LastRoomSeq)
+        : new RoomWriterInfo(RoomId, false, runtime.InstanceName, 0, 0));
+
+    private async Task LoadAsync(long epoch, CancellationToken cancellationToken)
+    {
+        var snapshot = await store.LoadAsync(RoomId, epoch, cancellationToken)
+            ?? throw new InvalidOperationException($"Room {RoomId} has a writer row but no room row.");
+        _state = new RoomState(snapshot);
+    }
+
+    private async Task<IReadOnlyList<PersistedEvent>> AppendAsync(IReadOnlyList<Draft> drafts, TransactionKey? transaction)
+    {
+        var state = _state!;
+        RoomVersions.TryGet(state.RoomVersion, out var version);
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var built = new List<NewEvent>(drafts.Count);
+        try
+        {
+            foreach (var draft in drafts)
+            {
+                var (eventId, pdu) = RoomEventBuilder.Build(server, version!, RoomId, draft.Sender, draft.Type, draft.StateKey,
+                    draft.Content, now, state.MaxDepth + 1, state.ForwardExtremities, state.AuthEventsFor(draft.Sender));
+                var membership = draft.Type == "m.room.member" ? draft.Content["membership"]?.GetValue<string>() : null;
+                var e = new NewEvent(eventId, state.LastRoomSeq + 1, state.MaxDepth + 1, draft.Type, draft.StateKey,
+                    draft.Sender, now, membership, CanonicalJson.ToCanonicalString(pdu));
+                built.Add(e);
+                // Later drafts in the batch cite this one; if the append fails, the activation is dropped.
+                state.Apply(new PersistedEvent(e, 0));
+            }
+            var persisted = await store.AppendAsync(RoomId, state.Epoch, built, transaction,
+                writers.Get(StreamNames.Events), runtime.InstanceName);
+            foreach (var p in persisted) state.Apply(p);
+            await PublishAsync(persisted);
+            return persisted;
+        }
+        catch (WriterFencedException e)
+        {
+            DeactivateOnIdle();
+            throw MatrixException.Unavailable($"{e.Message} Retry the request.");
+        }
+        catch
+        {
+            DeactivateOnIdle();
+            throw;
+        }
+    }
+
+    private async Task PublishAsync(IReadOnlyList<PersistedEvent> persisted)
+    {
+        foreach (var p in persisted)
+        {
+            var e = p.Event;
+            try
+            {
+                await _events!.OnNextAsync(new EventStreamRow(RoomId, e.EventId, e.Type, e.StateKey, e.Sender, runtime.InstanceName),
+                    new StreamSequenceToken(p.StreamOrdering));
+            }
+            catch (Exception ex)
+            {
+                // The event is committed; subscribers recover it from PostgreSQL when they catch up.
+                log.EventPublishFailed(ex, e.EventId);
+            }
+        }
+    }
+
+    private sealed record Draft(string Sender, string Type, string? StateKey, JsonObject Content);
+}

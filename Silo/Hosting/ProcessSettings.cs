@@ -1,0 +1,48 @@
+using System.Net;
+
+namespace Homeserver.Silo.Hosting;
+
+/// <summary>What kind of process this is. A monolith runs every role; the others are Synapse-style workers.</summary>
+public enum ProcessKind
+{
+    Monolith,
+    Silo,
+    ApiHost,
+}
+
+/// <summary>A listener: where it binds and which resources (client, federation, replication, health, metrics) it serves.</summary>
+public sealed record ListenerSettings(IReadOnlyList<IPAddress> BindAddresses, int Port, IReadOnlySet<string> Resources)
+{
+    public bool IsReplicationOnly => Resources.Count > 0 && Resources.All(r => r is "replication");
+}
+
+/// <summary>
+/// Everything one process needs to start, resolved from homeserver.yaml and its worker file
+/// (or built directly by the test cluster).
+/// </summary>
+public sealed record ProcessSettings
+{
+    public required string ServerName { get; init; }
+    public required string InstanceName { get; init; }
+    public required ProcessKind Kind { get; init; }
+    public required string DatabaseConnectionString { get; init; }
+    public string? RedisConfiguration { get; init; }
+    public required IReadOnlyList<ListenerSettings> Listeners { get; init; }
+    public IReadOnlyDictionary<string, Uri> InstanceMap { get; init; } = new Dictionary<string, Uri>();
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> StreamWriters { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+    public string? ReplicationSecret { get; init; }
+    public string? RegistrationSharedSecret { get; init; }
+    public bool EnableRegistration { get; init; }
+    public TimeSpan GrainResponseTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Allowed but risky settings, logged loudly at start.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    public bool HostsGrains => Kind is ProcessKind.Monolith or ProcessKind.Silo;
+
+    public bool ServesClients => Kind is ProcessKind.Monolith or ProcessKind.ApiHost;
+
+    /// <summary>Streams this instance writes: those whose writer list names it.</summary>
+    public IEnumerable<string> StreamsWrittenHere =>
+        StreamWriters.Where(kv => kv.Value.Contains(InstanceName)).Select(kv => kv.Key);
+}

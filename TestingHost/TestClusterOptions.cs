@@ -1,0 +1,17 @@
+namespace Orleans.TestingHost;
+
+public sealed class TestClusterOptions
+{
+    public int InitialSilosCount { get; set; } = 2;
+    public int ApiHostCount { get; set; } = 1;
+    public string ServerName { get; set; } = "test.local";
+    public string ReplicationSecret { get; set; } = "test-replication-secret";
+
+    /// <summary>Admin connection string of the PostgreSQL server to create the cluster's fresh database on.</summary>
+    public string? PostgresAdminConnectionString { get; set; } = Environment.GetEnvironmentVariable("HS_TEST_POSTGRES");
+
+    /// <summary>Redis for stream replication between the in-process "processes"; null shares one in-process transport.</summary>
+    public string? RedisConfiguration { get; set; } = Environment.GetEnvironmentVariable("HS_TEST_REDIS");
+
+    public TimeSpan GrainResponseTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}
