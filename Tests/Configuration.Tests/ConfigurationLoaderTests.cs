@@ -1,0 +1,135 @@
+using Homeserver.Configuration;
+
+namespace Homeserver.Tests.Configuration;
+
+public sealed class ConfigurationLoaderTests
+{
+    private const string Minimal = """
+        server_name: example.org
+        listeners:
+          - port: 8008
+            bind_addresses: ['127.0.0.1']
+            resources: [{names: [client, federation]}]
+        database:
+          name: psycopg2
+          args: {user: synapse, dbname: synapse, host: /run/postgresql, port: 5432}
+        """;
+
+    [Fact]
+    public void Generated_config_loads_back_with_fresh_secrets_and_registration_closed()
+    {
+        var request = new GenerateConfigRequest("localhost", "/srv/hs/data", "/srv/hs/data/postgres", 5432, "postgres", "homeserver");
+        var first = HomeserverConfigLoader.LoadFromYaml(HomeserverConfigGenerator.Generate(request), "homeserver.yaml");
+        var second = HomeserverConfigLoader.LoadFromYaml(HomeserverConfigGenerator.Generate(request), "homeserver.yaml");
+
+        first.ServerName.Should().Be("localhost");
+        first.EnableRegistration.Should().BeFalse();
+        first.RegistrationSharedSecret.Should().NotBeNullOrEmpty().And.HaveLength(50);
+        first.RegistrationSharedSecret.Should().NotBe(second.RegistrationSharedSecret);
+        first.Listeners.Should().ContainSingle().Which.Port.Should().Be(8008);
+        first.Listeners[0].BindAddresses.Should().Equal("127.0.0.1");
+        first.Listeners[0].Resources.Should().BeEquivalentTo(["client", "federation"]);
+        first.Database.ToNpgsqlConnectionString().Should().Contain("Host=/srv/hs/data/postgres").And.Contain("Database=homeserver");
+        first.StreamWriters["events"].Should().Equal("main");
+        first.RateLimits.Should().Be(RateLimitOptions.Defaults);
+    }
+
+    [Fact]
+    public void A_synapse_worker_setup_loads()
+    {
+        var options = HomeserverConfigLoader.LoadFromYaml(Minimal + """
+
+            redis: {enabled: true, host: 127.0.0.1, port: 6380}
+            worker_replication_secret: "abc"
+            instance_map:
+              main: {host: localhost, port: 8030}
+              event_persister1: {host: localhost, port: 8034}
+              event_persister2: {host: 127.0.0.1, port: 8035}
+            stream_writers:
+              events: [event_persister1, event_persister2]
+              typing: event_persister1
+            run_background_tasks_on: event_persister2
+            federation_sender_instances: [event_persister1]
+            rc_message: {per_second: 1, burst_count: 20}
+            """, "homeserver.yaml");
+
+        options.StreamWriters["events"].Should().Equal("event_persister1", "event_persister2");
+        options.StreamWriters["typing"].Should().Equal("event_persister1");
+        options.WritersFor("receipts").Should().Equal("main");
+        options.ReplicationEndpoint("event_persister2").Should().Be(new Uri("http://127.0.0.1:8035"));
+        options.Redis.Enabled.Should().BeTrue();
+        options.Redis.ToConfigurationString().Should().StartWith("127.0.0.1:6380");
+        options.RateLimits.Message.Should().Be(new RateLimit(1, 20));
+        options.RunBackgroundTasksOn.Should().Be("event_persister2");
+    }
+
+    [Fact]
+    public void A_worker_file_loads()
+    {
+        var worker = HomeserverConfigLoader.LoadWorkerFromYaml("""
+            worker_app: synapse.app.generic_worker
+            worker_name: generic_worker1
+            worker_listeners:
+              - type: http
+                port: 8083
+                x_forwarded: true
+                resources: [{names: [client, federation]}]
+            """, "generic_worker1.yaml");
+        worker.WorkerName.Should().Be("generic_worker1");
+        worker.Kind.Should().Be(WorkerKind.ApiHost);
+        worker.WorkerListeners.Single().Port.Should().Be(8083);
+    }
+
+    [Theory]
+    [InlineData("server_name: example.org\n", "`database` is missing")]
+    [InlineData("listeners: []\ndatabase: {args: {user: u, dbname: d}}\n", "`server_name` is missing")]
+    [InlineData("server_name: 'bad name'\ndatabase: {args: {user: u, dbname: d}}\n", "`server_name` must be")]
+    [InlineData("server_name: example.org:99999\ndatabase: {args: {user: u, dbname: d}}\n", "`server_name` must be")]
+    [InlineData("server_name: a.org\ndatabase: {name: sqlite3, args: {database: x.db}}\n", "`database.name` must be `psycopg2`")]
+    [InlineData("server_name: a.org\ndatabase: {args: {dbname: d}}\n", "`database.args.user` is missing")]
+    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d, port: abc}}\n", "`database.args.port` must be a number from 1 to 65535, not `abc`")]
+    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nlisteners: [{port: abc}]\n", "`listeners[0].port` must be a number")]
+    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nlisteners: [{port: 80, tls: true}]\n", "`listeners[0].tls`")]
+    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nlisteners: [{port: 80, bind_addresses: [nowhere]}]\n", "`listeners[0].bind_addresses`")]
+    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nenable_registration: maybe\n", "`enable_registration` must be true or false")]
+    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nstream_writers: {typing: worker9}\n", "`stream_writers.typing` names `worker9`, which is not in `instance_map`")]
+    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\ninstance_map: {main: {host: h, port: 1}, a: {host: h, port: 2}, b: {host: h, port: 3}}\nstream_writers: {typing: [a, b]}\n", "`stream_writers.typing` lists 2 writers, but the typing stream allows only one")]
+    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nstream_writers: {evnts: main}\n", "`stream_writers.evnts` is not a stream")]
+    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\ninstance_map: {a: {host: h, port: 2}}\nstream_writers: {events: a}\n", "`instance_map` must include `main`")]
+    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nfederation_sender_instances: [sender1]\n", "`federation_sender_instances` names `sender1`")]
+    [InlineData("server_name: a.org\n  bad: indentation\n", "line 2")]
+    [InlineData("- just\n- a list\n", "must be a YAML mapping")]
+    public void Wrong_or_missing_values_stop_start_up_with_one_sentence_naming_the_key(string yaml, string expected)
+    {
+        var load = () => HomeserverConfigLoader.LoadFromYaml(yaml, "homeserver.yaml");
+        var error = load.Should().Throw<ConfigurationException>().Which.Message;
+        error.Should().StartWith("homeserver.yaml").And.Contain(expected);
+        error.TrimEnd('.', ')').Should().NotContain("\n");
+    }
+
+    [Theory]
+    [InlineData("worker_app: synapse.app.generic_worker\n", "`worker_name` is missing")]
+    [InlineData("worker_name: w\nworker_app: synapse.app.federation_reader\n", "`worker_app` must be")]
+    public void Wrong_worker_files_are_refused(string yaml, string expected) =>
+        FluentActions.Invoking(() => HomeserverConfigLoader.LoadWorkerFromYaml(yaml, "w.yaml"))
+            .Should().Throw<ConfigurationException>().Which.Message.Should().Contain(expected);
+
+    [Fact]
+    public void A_replication_listener_on_a_public_address_without_a_secret_is_a_warning()
+    {
+        var options = HomeserverConfigLoader.LoadFromYaml("""
+            server_name: example.org
+            listeners:
+              - port: 9093
+                bind_addresses: ['0.0.0.0']
+                resources: [{names: [replication]}]
+            database: {args: {user: u, dbname: d}}
+            """, "homeserver.yaml");
+        options.Warnings.Should().ContainSingle().Which.Should().Contain("worker_replication_secret");
+    }
+
+    [Fact]
+    public void A_missing_file_is_one_sentence() =>
+        FluentActions.Invoking(() => HomeserverConfigLoader.Load("/nonexistent/homeserver.yaml"))
+            .Should().Throw<ConfigurationException>().Which.Message.Should().Contain("/nonexistent/homeserver.yaml");
+}
