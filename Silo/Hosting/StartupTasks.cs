@@ -31,7 +31,7 @@ public sealed class StartupTasks(
         }, cancellationToken);
         var key = SigningKey.ParseSynapseFormat(stored);
         identity.Identity = new ServerIdentity(settings.ServerName, key);
-        foreach (var stream in settings.StreamsWrittenHere)
+        foreach (var stream in settings.StreamsWrittenHere.Where(LocalStreamWriters.DurableStreams.Contains))
         {
             await writers.StartAsync(stream, settings.InstanceName, cancellationToken);
         }

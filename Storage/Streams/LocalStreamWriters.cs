@@ -6,6 +6,10 @@ namespace Homeserver.Storage.Streams;
 /// <summary>The stream writers this process owns, by stream name (from <c>stream_writers</c>).</summary>
 public sealed class LocalStreamWriters(NpgsqlDataSource dataSource, StorageLog log)
 {
+    /// <summary>Streams persisted in PostgreSQL, each with a position sequence. Typing lives only in memory.</summary>
+    public static readonly IReadOnlySet<string> DurableStreams = new HashSet<string>(StringComparer.Ordinal)
+        { "events", "account_data", "to_device", "receipts", "presence", "device_lists", "push_rules", "caches" };
+
     private readonly Dictionary<string, MultiWriterIdGenerator> _writers = new(StringComparer.Ordinal);
 
     public IReadOnlyCollection<MultiWriterIdGenerator> All
