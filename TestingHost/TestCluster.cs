@@ -109,6 +109,7 @@ public sealed class TestCluster : IAsyncDisposable
             Kind = kind,
             DatabaseConnectionString = ConnectionString,
             RedisConfiguration = _options.RedisConfiguration,
+            StreamChannelPrefix = DatabaseName,
             Listeners =
             [
                 new ListenerSettings([IPAddress.Loopback], port,

@@ -14,6 +14,9 @@ public sealed class EventStreamCatchUp(EventReader events, StreamPositionReader 
     public Task<long> GetSafePositionAsync(StreamId id, CancellationToken cancellationToken) =>
         positions.GetSafePositionAsync(StreamNames.Events, cancellationToken);
 
+    public Task<long> GetLatestPositionAsync(StreamId id, CancellationToken cancellationToken) =>
+        positions.GetSequencePositionAsync(StreamNames.Events, cancellationToken);
+
     public async Task<IReadOnlyList<StreamItem<EventStreamRow>>> ReadAsync(StreamId id, long after, long upTo,
         CancellationToken cancellationToken)
     {

@@ -17,6 +17,10 @@ namespace Orleans.Streams;
 /// (watermark, S], then moves the watermark to S and forgets the seen positions below it. Catch-up
 /// runs at subscribe time, when the transport reconnects, and periodically as a safety net.
 /// All deliveries go through one queue, so the handler never runs concurrently with itself.
+///
+/// The first catch-up waits (briefly) until every position handed out before the subscription
+/// started is safe, and live rows queue behind it: so a late subscriber gets the backlog first,
+/// in position order, then live rows, and a room's events arrive in the room's order.
 /// </summary>
 internal sealed class StreamSubscription<T> : StreamSubscriptionHandle
 {
@@ -53,7 +57,7 @@ internal sealed class StreamSubscription<T> : StreamSubscriptionHandle
         transport.MayHaveLostMessages += RequestCatchUp;
         if (_catchUp is not null)
         {
-            RequestCatchUp();
+            _queue.Writer.TryWrite(new Work(null, null, Initial: true));
             _periodic = new Timer(_ => RequestCatchUp(), null, catchUpInterval, catchUpInterval);
         }
     }
@@ -92,6 +96,7 @@ internal sealed class StreamSubscription<T> : StreamSubscriptionHandle
             await foreach (var work in _queue.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
             {
                 if (work.Live is { } live) await DeliverAsync(live).ConfigureAwait(false);
+                else if (work.Initial) await InitialCatchUpAsync().ConfigureAwait(false);
                 else await CatchUpNowAsync().ConfigureAwait(false);
                 work.Done?.TrySetResult();
             }
@@ -99,6 +104,26 @@ internal sealed class StreamSubscription<T> : StreamSubscriptionHandle
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
         }
+    }
+
+    private async Task InitialCatchUpAsync()
+    {
+        try
+        {
+            var target = await _catchUp!.GetLatestPositionAsync(_id, _stop.Token).ConfigureAwait(false);
+            var deadline = DateTime.UtcNow + InitialCatchUpPatience;
+            while (await _catchUp.GetSafePositionAsync(_id, _stop.Token).ConfigureAwait(false) < target && DateTime.UtcNow < deadline)
+            {
+                // Writers persist their positions every few hundred milliseconds; a writer that died
+                // holds the safe position back, and the periodic catch-up covers what is left.
+                await Task.Delay(TimeSpan.FromMilliseconds(50), _stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _log.StreamCatchUpFailed(e, _id.ToString(), _watermark);
+        }
+        await CatchUpNowAsync().ConfigureAwait(false);
     }
 
     private async Task CatchUpNowAsync()
@@ -136,5 +161,7 @@ internal sealed class StreamSubscription<T> : StreamSubscriptionHandle
         }
     }
 
-    private sealed record Work(StreamItem<T>? Live, TaskCompletionSource? Done);
+    private static readonly TimeSpan InitialCatchUpPatience = TimeSpan.FromSeconds(10);
+
+    private sealed record Work(StreamItem<T>? Live, TaskCompletionSource? Done, bool Initial = false);
 }

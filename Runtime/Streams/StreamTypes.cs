@@ -57,5 +57,8 @@ public interface IStreamCatchUpSource<T>
     /// <summary>The highest position below which every writer has committed (see Storage's stream positions).</summary>
     Task<long> GetSafePositionAsync(StreamId id, CancellationToken cancellationToken);
 
+    /// <summary>The highest position handed out so far (committed or not): what a new subscriber waits to be safe.</summary>
+    Task<long> GetLatestPositionAsync(StreamId id, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<StreamItem<T>>> ReadAsync(StreamId id, long after, long upTo, CancellationToken cancellationToken);
 }

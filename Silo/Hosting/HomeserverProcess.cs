@@ -65,7 +65,7 @@ public static class HomeserverProcess
         }, settings.HostsGrains ? [typeof(RoomGrain).Assembly] : []);
         if (settings.RedisConfiguration is { } redis)
         {
-            services.AddRedisStreams(redis, channelPrefix: settings.ServerName + ":");
+            services.AddRedisStreams(redis, channelPrefix: (settings.StreamChannelPrefix ?? settings.ServerName) + ":");
         }
         return services;
     }

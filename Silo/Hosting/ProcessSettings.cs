@@ -27,6 +27,9 @@ public sealed record ProcessSettings
     public required ProcessKind Kind { get; init; }
     public required string DatabaseConnectionString { get; init; }
     public string? RedisConfiguration { get; init; }
+
+    /// <summary>Prefix of this deployment's Redis channels, so deployments sharing a Redis never hear each other.</summary>
+    public string? StreamChannelPrefix { get; init; }
     public required IReadOnlyList<ListenerSettings> Listeners { get; init; }
     public IReadOnlyDictionary<string, Uri> InstanceMap { get; init; } = new Dictionary<string, Uri>();
     public IReadOnlyDictionary<string, IReadOnlyList<string>> StreamWriters { get; init; } = new Dictionary<string, IReadOnlyList<string>>();

@@ -53,7 +53,7 @@ public sealed class MultiWriterIdGenerator
         string instanceName, CancellationToken cancellationToken = default)
     {
         var writerId = await StreamWriterIds.GetOrCreateAsync(dataSource, instanceName, cancellationToken);
-        var position = await ReadSequenceAsync(dataSource, streamName, cancellationToken);
+        var position = await StreamSequences.ReadCurrentAsync(dataSource, streamName, cancellationToken);
         var generator = new MultiWriterIdGenerator(dataSource, streamName, instanceName, position, writerId);
         await generator.PersistAsync(cancellationToken);
         return generator;
@@ -94,7 +94,7 @@ public sealed class MultiWriterIdGenerator
             if (_inFlight.Count > 0 || _allocating > 0) return;
             generation = _allocationGeneration;
         }
-        var current = await ReadSequenceAsync(_dataSource, StreamName, cancellationToken);
+        var current = await StreamSequences.ReadCurrentAsync(_dataSource, StreamName, cancellationToken);
         lock (_gate)
         {
             if (_inFlight.Count > 0 || _allocating > 0 || _allocationGeneration != generation) return;
@@ -127,14 +127,6 @@ public sealed class MultiWriterIdGenerator
             var upTo = _inFlight.Count > 0 ? _inFlight.Min - 1 : _maxAllocated;
             _position = Math.Max(_position, upTo);
         }
-    }
-
-    private static async Task<long> ReadSequenceAsync(NpgsqlDataSource dataSource, string streamName, CancellationToken cancellationToken)
-    {
-        // Before the first nextval, last_value is the start value but has not been handed out.
-        await using var command = dataSource.CreateCommand(
-            $"SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {streamName}_stream_seq");
-        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static void InterlockedMax(ref long target, long value)

@@ -13,4 +13,8 @@ public sealed class StreamPositionReader(NpgsqlDataSource dataSource)
         var result = await command.ExecuteScalarAsync(cancellationToken);
         return result is long position ? position : 0;
     }
+
+    /// <summary>The last position the stream's sequence handed out, committed or not.</summary>
+    public Task<long> GetSequencePositionAsync(string streamName, CancellationToken cancellationToken = default) =>
+        StreamSequences.ReadCurrentAsync(dataSource, streamName, cancellationToken);
 }

@@ -14,6 +14,8 @@ public sealed class StreamTests
 
         public Task<long> GetSafePositionAsync(StreamId id, CancellationToken cancellationToken) => Task.FromResult(Safe);
 
+        public Task<long> GetLatestPositionAsync(StreamId id, CancellationToken cancellationToken) => Task.FromResult(Safe);
+
         public Task<IReadOnlyList<StreamItem<string>>> ReadAsync(StreamId id, long after, long upTo, CancellationToken cancellationToken)
         {
             lock (Rows) return Task.FromResult<IReadOnlyList<StreamItem<string>>>(
