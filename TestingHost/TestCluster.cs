@@ -119,6 +119,11 @@ public sealed class TestCluster : IAsyncDisposable
             StreamWriters = _writers,
             ReplicationSecret = _options.ReplicationSecret,
             GrainResponseTimeout = _options.GrainResponseTimeout,
+            EnableRegistration = _options.EnableRegistration,
+            RegistrationSharedSecret = _options.RegistrationSharedSecret,
+            RateLimits = _options.RateLimits,
+            // The lowest cost bcrypt allows keeps tests fast; production uses bcrypt_rounds (12).
+            BcryptRounds = 4,
         };
         var app = HomeserverApplication.Build(settings, configure: builder =>
         {

@@ -14,4 +14,14 @@ public sealed class TestClusterOptions
     public string? RedisConfiguration { get; set; } = Environment.GetEnvironmentVariable("HS_TEST_REDIS");
 
     public TimeSpan GrainResponseTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public bool EnableRegistration { get; set; } = true;
+    public string? RegistrationSharedSecret { get; set; } = "test-shared-secret";
+
+    /// <summary>Tests register many users from one address; the defaults would throttle them.</summary>
+    public Homeserver.Configuration.RateLimitOptions RateLimits { get; set; } = Unlimited;
+
+    public static readonly Homeserver.Configuration.RateLimitOptions Unlimited = new(
+        new(1000, 10000), new(1000, 10000), new(1000, 10000), new(1000, 10000), new(1000, 10000),
+        new(1000, 10000), new(1000, 10000), new(1000, 10000), new(1000, 10000));
 }

@@ -1,15 +1,37 @@
+using Homeserver.ApiHost.Admin;
+using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.ClientApi.Accounts;
 using Homeserver.ApiHost.Errors;
+using Homeserver.ApiHost.RateLimiting;
+using Homeserver.Silo.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Homeserver.ApiHost.ClientApi;
 
 public static class ClientApiEndpoints
 {
+    /// <summary>Path versions served for each endpoint: the stable v3 and the legacy r0 that older clients use.</summary>
+    public static readonly string[] Versions = ["v3", "r0"];
+
+    public static IServiceCollection AddClientApi(this IServiceCollection services)
+    {
+        services.AddSingleton<RateLimiter>();
+        services.AddSingleton<AccessTokenAuthentication>();
+        services.AddSingleton<UserInteractiveAuth>();
+        services.AddSingleton<UserIdResolver>();
+        services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
+        return services;
+    }
+
     /// <summary>The client-server API, with Matrix errors for everything it does not serve.</summary>
     public static WebApplication MapClientApi(this WebApplication app)
     {
         app.MapVersionsApi();
+        app.MapRegisterApi();
+        app.MapLoginApi();
+        app.MapSharedSecretRegistration();
         app.MapFallback("/_matrix/{**path}", (HttpContext http) => MatrixError.Result(
             StatusCodes.Status404NotFound, "M_UNRECOGNIZED", $"Unrecognized request: {http.Request.Method} {http.Request.Path}"));
         return app;

@@ -1,5 +1,7 @@
 using System.Text.Json;
+using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Hosting;
+using Homeserver.ApiHost.RateLimiting;
 using Homeserver.Grains.Interfaces.Errors;
 using Microsoft.AspNetCore.Http;
 using Orleans.Runtime;
@@ -21,6 +23,24 @@ public sealed class MatrixErrorMiddleware(RequestDelegate next, ApiHostLog log)
         }
         catch (Exception e) when (!http.Response.HasStarted)
         {
+            if (e is AuthRequiredException uia)
+            {
+                http.Response.Clear();
+                await Results.Json(uia.Body, statusCode: 401).ExecuteAsync(http);
+                return;
+            }
+            if (e is UnknownTokenException)
+            {
+                http.Response.Clear();
+                await Results.Json(new { errcode = "M_UNKNOWN_TOKEN", error = e.Message, soft_logout = false }, statusCode: 401).ExecuteAsync(http);
+                return;
+            }
+            if (e is RateLimitedException limited)
+            {
+                http.Response.Clear();
+                await MatrixError.Result(429, "M_LIMIT_EXCEEDED", "Too many requests.", limited.RetryAfterMs).ExecuteAsync(http);
+                return;
+            }
             var (status, errCode, message) = e switch
             {
                 MatrixException m => (m.StatusCode, m.ErrCode, m.Error),

@@ -113,6 +113,7 @@ public static class HomeserverConfigLoader
             WorkerReplicationSecret = secret,
             RegistrationSharedSecret = root.String("registration_shared_secret"),
             EnableRegistration = root.Bool("enable_registration", false),
+            BcryptRounds = root.Int("bcrypt_rounds", 12, 4, 31),
             MacaroonSecretKey = root.String("macaroon_secret_key"),
             FormSecret = root.String("form_secret"),
             SigningKeyPath = root.String("signing_key_path"),

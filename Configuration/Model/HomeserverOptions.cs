@@ -19,6 +19,7 @@ public sealed class HomeserverOptions
     public string? WorkerReplicationSecret { get; init; }
     public string? RegistrationSharedSecret { get; init; }
     public bool EnableRegistration { get; init; }
+    public int BcryptRounds { get; init; } = 12;
     public string? MacaroonSecretKey { get; init; }
     public string? FormSecret { get; init; }
     public string? SigningKeyPath { get; init; }

@@ -9,6 +9,15 @@ namespace Homeserver.Grains.Interfaces.Users;
 [WriterPlacement(StreamNames.AccountData)]
 public interface IUserGrain : IGrainWithStringKey
 {
+    /// <summary>Creates the account; fails with M_USER_IN_USE when it exists.</summary>
+    Task<Registration> RegisterAsync(RegisterCommand command);
+
+    /// <summary>A new (or replaced) device session after the caller has checked the credentials.</summary>
+    Task<Session> StartSessionAsync(StartSessionCommand command);
+
+    /// <summary>Ends sessions by deleting devices and their tokens; null ends every session.</summary>
+    Task LogoutAsync(IReadOnlyList<string>? deviceIds);
+
     /// <summary>Stores account data (global when <paramref name="roomId"/> is null); returns its stream position.</summary>
     Task<long> SetAccountDataAsync(string? roomId, string type, JsonObject content);
 

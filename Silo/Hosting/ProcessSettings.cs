@@ -1,4 +1,5 @@
 using System.Net;
+using Homeserver.Configuration;
 
 namespace Homeserver.Silo.Hosting;
 
@@ -36,6 +37,12 @@ public sealed record ProcessSettings
     public string? ReplicationSecret { get; init; }
     public string? RegistrationSharedSecret { get; init; }
     public bool EnableRegistration { get; init; }
+    public string? PublicBaseUrl { get; init; }
+
+    /// <summary>bcrypt cost for new password hashes (Synapse's <c>bcrypt_rounds</c>).</summary>
+    public int BcryptRounds { get; init; } = 12;
+
+    public RateLimitOptions RateLimits { get; init; } = RateLimitOptions.Defaults;
     public TimeSpan GrainResponseTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Allowed but risky settings, logged loudly at start.</summary>

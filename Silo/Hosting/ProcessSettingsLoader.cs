@@ -63,6 +63,9 @@ public static class ProcessSettingsLoader
             ReplicationSecret = homeserver.WorkerReplicationSecret,
             RegistrationSharedSecret = homeserver.RegistrationSharedSecret,
             EnableRegistration = homeserver.EnableRegistration,
+            PublicBaseUrl = homeserver.PublicBaseUrl,
+            BcryptRounds = homeserver.BcryptRounds,
+            RateLimits = homeserver.RateLimits,
             Warnings = homeserver.Warnings,
         };
     }

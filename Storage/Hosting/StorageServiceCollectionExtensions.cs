@@ -1,3 +1,4 @@
+using Homeserver.Storage.Accounts;
 using Homeserver.Storage.Keys;
 using Homeserver.Storage.Migrations;
 using Homeserver.Storage.Rooms;
@@ -21,6 +22,8 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<EventReader>();
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<AccountDataStore>();
+        services.AddSingleton<AccountStore>();
+        services.AddSingleton<AuthSessionStore>();
         services.AddHostedService<StreamPositionPersister>();
         return services;
     }

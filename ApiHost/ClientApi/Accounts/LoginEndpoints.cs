@@ -1,0 +1,97 @@
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.Http;
+using Homeserver.ApiHost.RateLimiting;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Grains.Interfaces.Users;
+using Homeserver.Silo.Hosting;
+using Homeserver.Storage.Accounts;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Orleans;
+
+namespace Homeserver.ApiHost.ClientApi.Accounts;
+
+public static class LoginEndpoints
+{
+    public static IEndpointRouteBuilder MapLoginApi(this IEndpointRouteBuilder app)
+    {
+        foreach (var version in ClientApiEndpoints.Versions)
+        {
+            app.MapGet($"/_matrix/client/{version}/login", () => Results.Json(new { flows = new[] { new { type = "m.login.password" } } }));
+            app.MapPost($"/_matrix/client/{version}/login", LoginAsync);
+            app.MapPost($"/_matrix/client/{version}/logout", LogoutAsync);
+            app.MapPost($"/_matrix/client/{version}/logout/all", LogoutAllAsync);
+            app.MapGet($"/_matrix/client/{version}/account/whoami", WhoAmIAsync);
+        }
+        return app;
+    }
+
+    private static async Task<IResult> LoginAsync(HttpContext http, ProcessSettings settings, RateLimiter limiter, UserIdResolver users,
+        AccountStore accounts, PasswordHasher hasher, IGrainFactory grains)
+    {
+        limiter.Acquire("login", http.Connection.RemoteIpAddress?.ToString() ?? "unknown", settings.RateLimits.LoginAddress);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        var type = body.RequiredString("type");
+        if (type != "m.login.password") throw new MatrixException(400, "M_UNKNOWN", $"Unknown login type {type}.");
+
+        var identifier = body.OptionalObject("identifier");
+        string typed;
+        if (identifier is not null)
+        {
+            var idType = identifier.RequiredString("type");
+            if (idType != "m.id.user") throw new MatrixException(400, "M_UNKNOWN", $"Unknown identifier type {idType}.");
+            typed = identifier.RequiredString("user");
+        }
+        else
+        {
+            typed = body.RequiredString("user");
+        }
+        var password = body.RequiredString("password");
+        var userId = users.ExistingLocalUser(typed);
+        var account = userId is null ? null : await accounts.FindUserAsync(userId);
+        if (account is not null) limiter.Acquire("login-account", account.UserId, settings.RateLimits.LoginAccount);
+        if (account is null || !hasher.Verify(password, account.PasswordHash))
+        {
+            limiter.Acquire("login-failed", userId ?? typed, settings.RateLimits.LoginFailedAttempts);
+            throw MatrixException.Forbidden("Invalid username or password.");
+        }
+        if (account.Deactivated) throw new MatrixException(403, "M_USER_DEACTIVATED", "This account has been deactivated.");
+
+        var session = await grains.GetGrain<IUserGrain>(account.UserId).StartSessionAsync(
+            new StartSessionCommand(body.OptionalString("device_id"), body.OptionalString("initial_device_display_name")));
+        var response = new JsonObject
+        {
+            ["user_id"] = session.UserId,
+            ["access_token"] = session.AccessToken,
+            ["device_id"] = session.DeviceId,
+            ["home_server"] = settings.ServerName,
+        };
+        if (settings.PublicBaseUrl is { } baseUrl)
+        {
+            response["well_known"] = new JsonObject { ["m.homeserver"] = new JsonObject { ["base_url"] = baseUrl } };
+        }
+        return Results.Json(response);
+    }
+
+    private static async Task<IResult> LogoutAsync(HttpContext http, AccessTokenAuthentication auth, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync([user.DeviceId]);
+        return Results.Json(new { });
+    }
+
+    private static async Task<IResult> LogoutAllAsync(HttpContext http, AccessTokenAuthentication auth, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync(null);
+        return Results.Json(new { });
+    }
+
+    private static async Task<IResult> WhoAmIAsync(HttpContext http, AccessTokenAuthentication auth)
+    {
+        var user = await auth.RequireUserAsync(http);
+        return Results.Json(new { user_id = user.UserId, device_id = user.DeviceId, is_guest = false });
+    }
+}

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Homeserver.Grains.Interfaces.Errors;
+using Microsoft.AspNetCore.Http;
+
+namespace Homeserver.ApiHost.Http;
+
+/// <summary>Reads request bodies into JSON objects with the spec's errors: M_NOT_JSON, M_BAD_JSON, M_MISSING_PARAM, M_INVALID_PARAM.</summary>
+public static class JsonBody
+{
+    public const int MaxBodyBytes = 1024 * 1024;
+
+    public static async Task<JsonObject> ReadObjectAsync(HttpRequest request, bool allowEmpty = false)
+    {
+        if (request.ContentLength > MaxBodyBytes) throw new MatrixException(413, "M_TOO_LARGE", "The request body is too large.");
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer);
+        if (buffer.Length > MaxBodyBytes) throw new MatrixException(413, "M_TOO_LARGE", "The request body is too large.");
+        if (buffer.Length == 0)
+        {
+            return allowEmpty ? [] : throw new MatrixException(400, "M_NOT_JSON", "The request body is empty; a JSON object is expected.");
+        }
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(buffer.ToArray(), documentOptions: new JsonDocumentOptions { MaxDepth = 64 });
+        }
+        catch (JsonException)
+        {
+            throw new MatrixException(400, "M_NOT_JSON", "The request body is not valid JSON.");
+        }
+        return node as JsonObject ?? throw new MatrixException(400, "M_BAD_JSON", "The request body must be a JSON object.");
+    }
+
+    public static string? OptionalString(this JsonObject body, string key) => body[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue<string>(out var s) => s,
+        _ => throw new MatrixException(400, "M_BAD_JSON", $"'{key}' must be a string."),
+    };
+
+    public static string RequiredString(this JsonObject body, string key) =>
+        body.OptionalString(key) ?? throw new MatrixException(400, "M_MISSING_PARAM", $"'{key}' is missing.");
+
+    public static bool OptionalBool(this JsonObject body, string key, bool fallback) => body[key] switch
+    {
+        null => fallback,
+        JsonValue v when v.TryGetValue<bool>(out var b) => b,
+        _ => throw new MatrixException(400, "M_BAD_JSON", $"'{key}' must be true or false."),
+    };
+
+    public static JsonObject? OptionalObject(this JsonObject body, string key) => body[key] switch
+    {
+        null => null,
+        JsonObject o => o,
+        _ => throw new MatrixException(400, "M_BAD_JSON", $"'{key}' must be an object."),
+    };
+}

@@ -1,0 +1,124 @@
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+
+namespace Homeserver.Storage.Accounts;
+
+public sealed record UserAccount(string UserId, string? PasswordHash, bool IsAdmin, bool Deactivated);
+
+public sealed record AccessTokenOwner(string UserId, string DeviceId);
+
+/// <summary>
+/// Users, devices and access tokens. Writes come from the user's grain; the reads (token lookup,
+/// password check) are done by API hosts.
+/// </summary>
+public sealed class AccountStore(NpgsqlDataSource dataSource)
+{
+    public static byte[] HashToken(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
+
+    /// <summary>Creates the user with a first device and token in one transaction; false when the user ID is taken.</summary>
+    public async Task<bool> CreateUserAsync(string userId, string? passwordHash, bool isAdmin, string? displayName,
+        string? deviceId, string? deviceDisplayName, string? accessToken, long now, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var insert = new NpgsqlCommand("""
+            INSERT INTO users (user_id, password_hash, is_admin, created_ts) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (user_id) DO NOTHING
+            """, connection, tx))
+        {
+            insert.Parameters.Add(new() { Value = userId });
+            insert.Parameters.Add(new() { Value = (object?)passwordHash ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            insert.Parameters.Add(new() { Value = isAdmin });
+            insert.Parameters.Add(new() { Value = now });
+            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0) return false;
+        }
+        await using (var profile = new NpgsqlCommand("INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)", connection, tx))
+        {
+            profile.Parameters.Add(new() { Value = userId });
+            profile.Parameters.Add(new() { Value = (object?)displayName ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            await profile.ExecuteNonQueryAsync(cancellationToken);
+        }
+        if (deviceId is not null) await AddDeviceAsync(connection, tx, userId, deviceId, deviceDisplayName, accessToken, now, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Adds (or reuses) a device and gives it a new access token, revoking the device's older tokens.</summary>
+    public async Task AddSessionAsync(string userId, string deviceId, string? deviceDisplayName, string accessToken, long now,
+        CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await AddDeviceAsync(connection, tx, userId, deviceId, deviceDisplayName, accessToken, now, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Deletes devices (and with them their tokens); null deletes every device of the user.</summary>
+    public async Task<int> DeleteDevicesAsync(string userId, IReadOnlyList<string>? deviceIds, CancellationToken cancellationToken = default)
+    {
+        await using var command = deviceIds is null
+            ? dataSource.CreateCommand("DELETE FROM devices WHERE user_id = $1")
+            : dataSource.CreateCommand("DELETE FROM devices WHERE user_id = $1 AND device_id = ANY($2)");
+        command.Parameters.Add(new() { Value = userId });
+        if (deviceIds is not null) command.Parameters.Add(new() { Value = deviceIds.ToArray() });
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<AccessTokenOwner?> FindTokenOwnerAsync(string accessToken, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT user_id, device_id FROM access_tokens WHERE token_hash = $1");
+        command.Parameters.Add(new() { Value = HashToken(accessToken) });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? new AccessTokenOwner(reader.GetString(0), reader.GetString(1)) : null;
+    }
+
+    public async Task<UserAccount?> FindUserAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT user_id, password_hash, is_admin, deactivated FROM users WHERE user_id = $1");
+        command.Parameters.Add(new() { Value = userId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new UserAccount(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(3))
+            : null;
+    }
+
+    public async Task<bool> UserExistsAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT 1 FROM users WHERE user_id = $1");
+        command.Parameters.Add(new() { Value = userId });
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    private static async Task AddDeviceAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string userId, string deviceId,
+        string? displayName, string? accessToken, long now, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, tx);
+        var device = new NpgsqlBatchCommand("""
+            INSERT INTO devices (user_id, device_id, display_name, created_ts) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (user_id, device_id) DO UPDATE SET display_name = COALESCE(EXCLUDED.display_name, devices.display_name)
+            """);
+        device.Parameters.Add(new() { Value = userId });
+        device.Parameters.Add(new() { Value = deviceId });
+        device.Parameters.Add(new() { Value = (object?)displayName ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        device.Parameters.Add(new() { Value = now });
+        batch.BatchCommands.Add(device);
+        if (accessToken is not null)
+        {
+            // Logging in again with an existing device ID replaces that device's session.
+            var revoke = new NpgsqlBatchCommand("DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2");
+            revoke.Parameters.Add(new() { Value = userId });
+            revoke.Parameters.Add(new() { Value = deviceId });
+            batch.BatchCommands.Add(revoke);
+            var token = new NpgsqlBatchCommand(
+                "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES ($1, $2, $3, $4)");
+            token.Parameters.Add(new() { Value = HashToken(accessToken) });
+            token.Parameters.Add(new() { Value = userId });
+            token.Parameters.Add(new() { Value = deviceId });
+            token.Parameters.Add(new() { Value = now });
+            batch.BatchCommands.Add(token);
+        }
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,141 @@
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.Admin;
+using Homeserver.ApiHost.Cli;
+
+namespace Homeserver.Tests.Integration;
+
+public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
+{
+    private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
+
+    private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
+
+    [Fact]
+    public async Task Registration_uses_the_dummy_flow_and_returns_a_working_session()
+    {
+        using var client = NewClient();
+        var name = NewName();
+        var (status, challenge) = await client.PostAsync("/_matrix/client/v3/register", new JsonObject { ["username"] = name, ["password"] = "pw-1" });
+        status.Should().Be(401);
+        challenge["flows"]![0]!["stages"]![0]!.GetValue<string>().Should().Be("m.login.dummy");
+        challenge["session"]!.GetValue<string>().Should().NotBeEmpty();
+
+        var (ok, registered) = await client.PostAsync("/_matrix/client/v3/register", new JsonObject
+        {
+            ["username"] = name, ["password"] = "pw-1", ["initial_device_display_name"] = "test device",
+            ["auth"] = new JsonObject { ["type"] = "m.login.dummy", ["session"] = challenge["session"]!.GetValue<string>() },
+        });
+        ok.Should().Be(200);
+        registered["user_id"]!.GetValue<string>().Should().Be($"@{name}:test.local");
+        client.AccessToken = registered["access_token"]!.GetValue<string>();
+
+        var (whoStatus, who) = await client.GetAsync("/_matrix/client/v3/account/whoami");
+        whoStatus.Should().Be(200);
+        who["user_id"]!.GetValue<string>().Should().Be($"@{name}:test.local");
+        who["device_id"]!.GetValue<string>().Should().Be(registered["device_id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Taken_and_invalid_usernames_are_refused_with_their_errcodes()
+    {
+        using var client = NewClient();
+        var name = NewName();
+        await client.RegisterAsync(name, "pw");
+
+        var (taken, takenBody) = await client.PostAsync("/_matrix/client/v3/register", new JsonObject { ["username"] = name, ["password"] = "x" });
+        (taken, takenBody["errcode"]!.GetValue<string>()).Should().Be((400, "M_USER_IN_USE"));
+        var (invalid, invalidBody) = await client.PostAsync("/_matrix/client/v3/register", new JsonObject { ["username"] = "bad name!", ["password"] = "x" });
+        (invalid, invalidBody["errcode"]!.GetValue<string>()).Should().Be((400, "M_INVALID_USERNAME"));
+
+        (await client.GetAsync($"/_matrix/client/v3/register/available?username={name}")).Status.Should().Be(400);
+        var (free, freeBody) = await client.GetAsync($"/_matrix/client/v3/register/available?username={NewName()}");
+        (free, freeBody["available"]!.GetValue<bool>()).Should().Be((200, true));
+    }
+
+    [Fact]
+    public async Task Login_logout_and_logout_all()
+    {
+        using var client = NewClient();
+        var name = NewName();
+        await client.RegisterAsync(name, "correct horse");
+        var flows = await client.GetAsync("/_matrix/client/v3/login");
+        flows.Body["flows"]![0]!["type"]!.GetValue<string>().Should().Be("m.login.password");
+
+        using var second = NewClient();
+        var (wrong, wrongBody) = await second.PostAsync("/_matrix/client/v3/login", Password(name, "battery staple"));
+        (wrong, wrongBody["errcode"]!.GetValue<string>()).Should().Be((403, "M_FORBIDDEN"));
+
+        var (ok, login) = await second.PostAsync("/_matrix/client/v3/login", Password($"@{name}:test.local", "correct horse"));
+        ok.Should().Be(200);
+        second.AccessToken = login["access_token"]!.GetValue<string>();
+        (await second.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(200);
+
+        // A legacy "user" field still logs in (r0 clients).
+        using var legacy = NewClient();
+        var (legacyStatus, _) = await legacy.PostAsync("/_matrix/client/r0/login",
+            new JsonObject { ["type"] = "m.login.password", ["user"] = name, ["password"] = "correct horse" });
+        legacyStatus.Should().Be(200);
+
+        (await second.PostAsync("/_matrix/client/v3/logout", new JsonObject())).Status.Should().Be(200);
+        var (gone, goneBody) = await second.GetAsync("/_matrix/client/v3/account/whoami");
+        (gone, goneBody["errcode"]!.GetValue<string>(), goneBody["soft_logout"]!.GetValue<bool>()).Should().Be((401, "M_UNKNOWN_TOKEN", false));
+        (await client.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(200, "other sessions stay");
+
+        (await client.PostAsync("/_matrix/client/v3/logout/all", new JsonObject())).Status.Should().Be(200);
+        (await client.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(401);
+    }
+
+    [Fact]
+    public async Task Shared_secret_registration_checks_the_hmac_and_uses_each_nonce_once()
+    {
+        using var client = NewClient();
+        var name = NewName();
+        var nonce = (await client.GetAsync("/_synapse/admin/v1/register")).Body["nonce"]!.GetValue<string>();
+
+        var forged = await client.PostAsync("/_synapse/admin/v1/register", Admin(nonce, name, "pw", "wrong-secret"));
+        (forged.Status, forged.Body["errcode"]!.GetValue<string>()).Should().Be((403, "M_FORBIDDEN"));
+
+        var fresh = (await client.GetAsync("/_synapse/admin/v1/register")).Body["nonce"]!.GetValue<string>();
+        var ok = await client.PostAsync("/_synapse/admin/v1/register", Admin(fresh, name, "pw", "test-shared-secret"));
+        ok.Status.Should().Be(200);
+        ok.Body["user_id"]!.GetValue<string>().Should().Be($"@{name}:test.local");
+
+        var replay = await client.PostAsync("/_synapse/admin/v1/register", Admin(fresh, NewName(), "pw", "test-shared-secret"));
+        replay.Status.Should().Be(400, "a nonce works once");
+    }
+
+    [Fact]
+    public async Task The_register_new_matrix_user_command_creates_a_user_who_can_log_in()
+    {
+        var name = NewName();
+        var server = fixture.Cluster.ApiHosts[0].BaseAddress.ToString().TrimEnd('/');
+        (await RegisterNewMatrixUserCommand.RunAsync(["-u", name, "-p", "s3cret", "-k", "test-shared-secret", server])).Should().Be(0);
+
+        using var client = NewClient();
+        (await client.PostAsync("/_matrix/client/v3/login", Password(name, "s3cret"))).Status.Should().Be(200);
+    }
+
+    [Fact]
+    public async Task Requests_without_a_token_get_M_MISSING_TOKEN()
+    {
+        using var client = NewClient();
+        var (status, body) = await client.GetAsync("/_matrix/client/v3/account/whoami");
+        (status, body["errcode"]!.GetValue<string>()).Should().Be((401, "M_MISSING_TOKEN"));
+    }
+
+    private static JsonObject Password(string user, string password) => new()
+    {
+        ["type"] = "m.login.password",
+        ["identifier"] = new JsonObject { ["type"] = "m.id.user", ["user"] = user },
+        ["password"] = password,
+    };
+
+    private static JsonObject Admin(string nonce, string user, string password, string secret) => new()
+    {
+        ["nonce"] = nonce,
+        ["username"] = user,
+        ["password"] = password,
+        ["admin"] = false,
+        ["mac"] = SharedSecretRegistrationEndpoints.Mac(secret, nonce, user, password, admin: false),
+    };
+}
