@@ -3,8 +3,24 @@ using Orleans;
 
 namespace Homeserver.Grains.Interfaces.Rooms;
 
+/// <summary>A state event to include at creation (<c>initial_state</c>) or to send.</summary>
 [GenerateSerializer]
-public sealed record CreateRoomCommand(string Creator, string RoomVersion);
+public sealed record StateEventDraft(string Type, string StateKey, JsonObject Content);
+
+/// <summary>Everything /createRoom asks for, already validated by the API host.</summary>
+[GenerateSerializer]
+public sealed record CreateRoomCommand(
+    string Creator,
+    string RoomVersion,
+    string Preset = "private_chat",
+    JsonObject? CreationContent = null,
+    JsonObject? CreatorMemberContent = null,
+    JsonObject? PowerLevelContentOverride = null,
+    IReadOnlyList<StateEventDraft>? InitialState = null,
+    string? Name = null,
+    string? Topic = null,
+    IReadOnlyList<string>? Invite = null,
+    bool IsDirect = false);
 
 [GenerateSerializer]
 public sealed record RoomCreated(string RoomId, string RoomVersion, IReadOnlyList<string> EventIds);
@@ -14,7 +30,8 @@ public sealed record RoomCreated(string RoomId, string RoomVersion, IReadOnlyLis
 public sealed record ClientTransaction(string DeviceId, string TxnId);
 
 [GenerateSerializer]
-public sealed record SendEventCommand(string Sender, string Type, string? StateKey, JsonObject Content, ClientTransaction? Transaction);
+public sealed record SendEventCommand(string Sender, string Type, string? StateKey, JsonObject Content, ClientTransaction? Transaction,
+    string? Redacts = null);
 
 [GenerateSerializer]
 public sealed record EventSent(string EventId, long StreamOrdering, bool Deduplicated);

@@ -8,7 +8,7 @@ namespace Homeserver.Grains.Rooms;
 internal static class RoomEventBuilder
 {
     public static (string EventId, JsonObject Pdu) Build(ServerIdentity server, RoomVersion version, string roomId,
-        string sender, string type, string? stateKey, JsonObject content, long originServerTs, long depth,
+        string sender, string type, string? stateKey, JsonObject content, string? redacts, long originServerTs, long depth,
         IReadOnlyList<string> prevEvents, IReadOnlyList<string> authEvents)
     {
         var pdu = new JsonObject
@@ -23,6 +23,9 @@ internal static class RoomEventBuilder
             ["auth_events"] = new JsonArray(authEvents.Select(e => (JsonNode)JsonValue.Create(e)!).ToArray()),
         };
         if (stateKey is not null) pdu["state_key"] = stateKey;
+        // Before v11 the redacted event is named at the top level; from v11 it lives in content.
+        if (redacts is not null && !version.RedactionV11) pdu["redacts"] = redacts;
+        if (!version.RedactionV11) pdu["origin"] = server.ServerName;
 
         string eventId;
         if (version.EventIdsAreServerScoped)

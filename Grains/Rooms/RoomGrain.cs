@@ -27,6 +27,9 @@ public sealed class RoomGrain(
     TimeProvider clock,
     GrainsLog log) : Grain, IRoomGrain
 {
+    /// <summary>The spec's limit on a whole event's size (PDU, canonical JSON).</summary>
+    public const int MaxEventBytes = 65_536;
+
     private RoomState? _state;
     private IAsyncStream<EventStreamRow>? _events;
 
@@ -55,17 +58,7 @@ public sealed class RoomGrain(
             ?? throw new InvalidOperationException($"Room {RoomId} vanished while it was being created.");
         await LoadAsync(epoch, CancellationToken.None);
 
-        var createContent = new JsonObject { ["room_version"] = version.Id };
-        if (!version.CreatorIsSender) createContent["creator"] = command.Creator;
-        var persisted = await AppendAsync(
-        [
-            new Draft(command.Creator, "m.room.create", "", createContent),
-            new Draft(command.Creator, "m.room.member", command.Creator, new JsonObject { ["membership"] = "join" }),
-            new Draft(command.Creator, "m.room.power_levels", "", new JsonObject
-            {
-                ["users"] = new JsonObject { [command.Creator] = 100 },
-            }),
-        ], transaction: null);
+        var persisted = await AppendAsync(RoomCreationPlan.For(command, version), transaction: null);
         return new RoomCreated(RoomId, version.Id, persisted.Select(p => p.Event.EventId).ToList());
     }
 
@@ -77,12 +70,8 @@ public sealed class RoomGrain(
         {
             return new EventSent(earlier, 0, Deduplicated: true);
         }
-        // The full auth rules arrive with the client API; until then only members may write.
-        if (state.Membership(command.Sender) != "join")
-        {
-            throw MatrixException.Forbidden($"{command.Sender} is not joined to {RoomId}.");
-        }
-        var persisted = await AppendAsync([new Draft(command.Sender, command.Type, command.StateKey, command.Content)], txn);
+        var persisted = await AppendAsync(
+            [new RoomEventDraft(command.Sender, command.Type, command.StateKey, command.Content, command.Redacts)], txn);
         return new EventSent(persisted[0].Event.EventId, persisted[0].StreamOrdering, Deduplicated: false);
     }
 
@@ -97,30 +86,42 @@ public sealed class RoomGrain(
         _state = new RoomState(snapshot);
     }
 
-    private async Task<IReadOnlyList<PersistedEvent>> AppendAsync(IReadOnlyList<Draft> drafts, TransactionKey? transaction)
+    private async Task<IReadOnlyList<PersistedEvent>> AppendAsync(IReadOnlyList<RoomEventDraft> drafts, TransactionKey? transaction)
     {
         var state = _state!;
-        RoomVersions.TryGet(state.RoomVersion, out var version);
+        var version = state.Version;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var built = new List<NewEvent>(drafts.Count);
         try
         {
             foreach (var draft in drafts)
             {
-                var (eventId, pdu) = RoomEventBuilder.Build(server, version!, RoomId, draft.Sender, draft.Type, draft.StateKey,
-                    draft.Content, now, state.MaxDepth + 1, state.ForwardExtremities, state.AuthEventsFor(draft.Sender));
+                var (eventId, pdu) = RoomEventBuilder.Build(server, version, RoomId, draft.Sender, draft.Type, draft.StateKey,
+                    draft.Content, draft.Redacts, now, state.MaxDepth + 1, state.ForwardExtremities,
+                    state.AuthEventsFor(draft.Sender, draft.Type, draft.StateKey, draft.Content));
+                var auth = AuthRules.Check(pdu, state.AuthState, version, state.StateEventCount);
+                if (!auth.Allowed) throw MatrixException.Forbidden($"{draft.Type} from {draft.Sender} is not allowed: {auth.Reason}.");
+                var json = CanonicalJson.ToCanonicalString(pdu);
+                if (System.Text.Encoding.UTF8.GetByteCount(json) > MaxEventBytes)
+                {
+                    throw new MatrixException(413, "M_TOO_LARGE", $"The event is larger than {MaxEventBytes} bytes.");
+                }
                 var membership = draft.Type == "m.room.member" ? draft.Content["membership"]?.GetValue<string>() : null;
                 var e = new NewEvent(eventId, state.LastRoomSeq + 1, state.MaxDepth + 1, draft.Type, draft.StateKey,
-                    draft.Sender, now, membership, CanonicalJson.ToCanonicalString(pdu));
+                    draft.Sender, now, membership, json);
                 built.Add(e);
                 // Later drafts in the batch cite this one; if the append fails, the activation is dropped.
-                state.Apply(new PersistedEvent(e, 0));
+                state.Apply(e, pdu);
             }
             var persisted = await store.AppendAsync(RoomId, state.Epoch, built, transaction,
                 writers.Get(StreamNames.Events), runtime.InstanceName);
-            foreach (var p in persisted) state.Apply(p);
             await PublishAsync(persisted);
             return persisted;
+        }
+        catch (MatrixException) when (built.Count == 0)
+        {
+            // Refused before anything changed, in memory or in PostgreSQL: the activation stays valid.
+            throw;
         }
         catch (WriterFencedException e)
         {
@@ -152,5 +153,4 @@ public sealed class RoomGrain(
         }
     }
 
-    private sealed record Draft(string Sender, string Type, string? StateKey, JsonObject Content);
 }

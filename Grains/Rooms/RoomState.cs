@@ -1,45 +1,66 @@
 using System.Text.Json.Nodes;
+using Homeserver.Protocol;
 using Homeserver.Storage.Rooms;
 
 namespace Homeserver.Grains.Rooms;
 
-/// <summary>The in-memory view a room grain keeps: current state and the tip of the room's DAG.</summary>
-internal sealed class RoomState(RoomSnapshot snapshot)
+/// <summary>The in-memory view a room grain keeps: current state (parsed once) and the tip of the room's DAG.</summary>
+internal sealed class RoomState
 {
-    private readonly Dictionary<(string Type, string StateKey), StoredEvent> _current = new(snapshot.CurrentState);
+    private readonly Dictionary<(string Type, string StateKey), JsonObject> _events = new();
+    private readonly Dictionary<(string Type, string StateKey), string> _eventIds = new();
 
-    public string RoomId { get; } = snapshot.RoomId;
-    public string RoomVersion { get; } = snapshot.RoomVersion;
-    public long Epoch { get; } = snapshot.Epoch;
-    public long LastRoomSeq { get; private set; } = snapshot.LastRoomSeq;
-    public long MaxDepth { get; private set; } = snapshot.MaxDepth;
-    public IReadOnlyList<string> ForwardExtremities { get; private set; } = snapshot.ForwardExtremities;
-
-    public string? Membership(string userId) =>
-        _current.TryGetValue(("m.room.member", userId), out var member)
-            ? JsonNode.Parse(member.Json)?["content"]?["membership"]?.GetValue<string>()
-            : null;
-
-    /// <summary>The auth events a new event cites: create, power levels, and the sender's membership.</summary>
-    public IReadOnlyList<string> AuthEventsFor(string sender)
+    public RoomState(RoomSnapshot snapshot)
     {
-        var auth = new List<string>(3);
-        foreach (var key in new[] { ("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.member", sender) })
+        RoomId = snapshot.RoomId;
+        RoomVersions.TryGet(snapshot.RoomVersion, out var version);
+        Version = version ?? throw new InvalidOperationException($"Room {snapshot.RoomId} has unknown version {snapshot.RoomVersion}.");
+        Epoch = snapshot.Epoch;
+        LastRoomSeq = snapshot.LastRoomSeq;
+        MaxDepth = snapshot.MaxDepth;
+        ForwardExtremities = snapshot.ForwardExtremities;
+        foreach (var (key, stored) in snapshot.CurrentState)
         {
-            if (_current.TryGetValue(key, out var e)) auth.Add(e.EventId);
+            _events[key] = JsonNode.Parse(stored.Json)!.AsObject();
+            _eventIds[key] = stored.EventId;
         }
-        return auth;
     }
 
-    public void Apply(PersistedEvent persisted)
+    public string RoomId { get; }
+    public RoomVersion Version { get; }
+    public long Epoch { get; }
+    public long LastRoomSeq { get; private set; }
+    public long MaxDepth { get; private set; }
+    public IReadOnlyList<string> ForwardExtremities { get; private set; }
+    public int StateEventCount => _events.Count;
+
+    /// <summary>A view over the live state, valid within the current turn.</summary>
+    public RoomAuthState AuthState => new(_events);
+
+    public string? Membership(string userId) => AuthState.Membership(userId);
+
+    /// <summary>The auth events a new event cites, per the spec's selection rules.</summary>
+    public IReadOnlyList<string> AuthEventsFor(string sender, string type, string? stateKey, JsonObject content)
     {
-        var e = persisted.Event;
+        var keys = new List<(string, string)> { ("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.member", sender) };
+        if (type == "m.room.member" && stateKey is not null)
+        {
+            keys.Add(("m.room.member", stateKey));
+            if (content["membership"] is JsonValue m && m.TryGetValue<string>(out var membership) && membership is "join" or "invite" or "knock")
+            {
+                keys.Add(("m.room.join_rules", ""));
+            }
+        }
+        return keys.Distinct().Where(_eventIds.ContainsKey).Select(k => _eventIds[k]).Distinct().ToList();
+    }
+
+    public void Apply(NewEvent e, JsonObject pdu)
+    {
         LastRoomSeq = e.RoomSeq;
         MaxDepth = Math.Max(MaxDepth, e.Depth);
         ForwardExtremities = [e.EventId];
-        if (e.StateKey is not null)
-        {
-            _current[(e.Type, e.StateKey)] = new StoredEvent(e.EventId, persisted.StreamOrdering, e.Json);
-        }
+        if (e.StateKey is null) return;
+        _events[(e.Type, e.StateKey)] = pdu;
+        _eventIds[(e.Type, e.StateKey)] = e.EventId;
     }
 }
