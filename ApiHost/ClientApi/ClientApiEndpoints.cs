@@ -1,6 +1,7 @@
 using Homeserver.ApiHost.Admin;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.ClientApi.Accounts;
+using Homeserver.ApiHost.ClientApi.Rooms;
 using Homeserver.ApiHost.Errors;
 using Homeserver.ApiHost.RateLimiting;
 using Homeserver.Silo.Hosting;
@@ -32,6 +33,10 @@ public static class ClientApiEndpoints
         app.MapRegisterApi();
         app.MapLoginApi();
         app.MapSharedSecretRegistration();
+        app.MapCreateRoomApi();
+        app.MapMembershipApi();
+        app.MapEventApi();
+        app.MapRoomReadApi();
         app.MapFallback("/_matrix/{**path}", (HttpContext http) => MatrixError.Result(
             StatusCodes.Status404NotFound, "M_UNRECOGNIZED", $"Unrecognized request: {http.Request.Method} {http.Request.Path}"));
         return app;

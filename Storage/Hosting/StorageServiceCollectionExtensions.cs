@@ -20,6 +20,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<StreamPositionReader>();
         services.AddSingleton<RoomEventStore>();
         services.AddSingleton<EventReader>();
+        services.AddSingleton<RoomReader>();
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();

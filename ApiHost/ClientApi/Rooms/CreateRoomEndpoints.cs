@@ -1,0 +1,89 @@
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.Http;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Grains.Interfaces.Rooms;
+using Homeserver.Protocol;
+using Homeserver.Silo.Hosting;
+using Homeserver.Storage.Rooms;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Orleans;
+
+namespace Homeserver.ApiHost.ClientApi.Rooms;
+
+public static class CreateRoomEndpoints
+{
+    private static readonly HashSet<string> Presets = ["private_chat", "public_chat", "trusted_private_chat"];
+
+    public static IEndpointRouteBuilder MapCreateRoomApi(this IEndpointRouteBuilder app)
+    {
+        foreach (var version in ClientApiEndpoints.Versions) app.MapPost($"/_matrix/client/{version}/createRoom", CreateAsync);
+        return app;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, AccessTokenAuthentication auth, ProcessSettings settings,
+        RoomReader rooms, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
+
+        var visibility = body.OptionalString("visibility") ?? "private";
+        if (visibility is not ("public" or "private")) throw new MatrixException(400, "M_INVALID_PARAM", "'visibility' must be public or private.");
+        var preset = body.OptionalString("preset") ?? (visibility == "public" ? "public_chat" : "private_chat");
+        if (!Presets.Contains(preset)) throw new MatrixException(400, "M_INVALID_PARAM", $"Unknown preset '{preset}'.");
+        var roomVersion = body.OptionalString("room_version") ?? RoomVersions.DefaultId;
+        if (!RoomVersions.TryGet(roomVersion, out _))
+        {
+            throw new MatrixException(400, "M_UNSUPPORTED_ROOM_VERSION", $"Room version '{roomVersion}' is not supported.");
+        }
+        if (body.OptionalString("room_alias_name") is not null)
+        {
+            throw new MatrixException(400, "M_UNRECOGNIZED", "Room aliases are not supported by this server yet.");
+        }
+
+        var invite = body["invite"] switch
+        {
+            null => [],
+            JsonArray list => list.Select(i => RoomPaths.UserIdFrom(i is JsonValue v && v.TryGetValue<string>(out var s) ? s : "", "invite")).ToList(),
+            _ => throw new MatrixException(400, "M_BAD_JSON", "'invite' must be a list of user IDs."),
+        };
+        var initialState = body["initial_state"] switch
+        {
+            null => [],
+            JsonArray list => list.Select(StateDraft).ToList(),
+            _ => throw new MatrixException(400, "M_BAD_JSON", "'initial_state' must be a list of state events."),
+        };
+
+        var (displayName, avatarUrl) = await rooms.GetProfileAsync(user.UserId);
+        var member = new JsonObject();
+        if (displayName is not null) member["displayname"] = displayName;
+        if (avatarUrl is not null) member["avatar_url"] = avatarUrl;
+
+        var roomId = RoomId.New(ServerName.Parse(settings.ServerName)).ToString();
+        var created = await grains.GetGrain<IRoomGrain>(roomId).CreateAsync(new CreateRoomCommand(
+            user.UserId, roomVersion, preset,
+            CreationContent: body.OptionalObject("creation_content"),
+            CreatorMemberContent: member,
+            PowerLevelContentOverride: body.OptionalObject("power_level_content_override"),
+            InitialState: initialState,
+            Name: body.OptionalString("name"),
+            Topic: body.OptionalString("topic"),
+            Invite: invite,
+            IsDirect: body.OptionalBool("is_direct", false)));
+        return Results.Json(new { room_id = created.RoomId });
+    }
+
+    private static StateEventDraft StateDraft(JsonNode? node)
+    {
+        if (node is not JsonObject e) throw new MatrixException(400, "M_BAD_JSON", "Each 'initial_state' entry must be an object.");
+        var type = e.RequiredString("type");
+        if (type is "m.room.create" or "m.room.member" or "m.room.power_levels")
+        {
+            throw new MatrixException(400, "M_INVALID_PARAM", $"'initial_state' may not set {type}.");
+        }
+        return new StateEventDraft(type, e.OptionalString("state_key") ?? "",
+            e.OptionalObject("content") ?? throw new MatrixException(400, "M_MISSING_PARAM", "An 'initial_state' entry has no content."));
+    }
+}

@@ -1,0 +1,102 @@
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.Http;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Grains.Interfaces.Rooms;
+using Homeserver.Storage.Rooms;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Orleans;
+
+namespace Homeserver.ApiHost.ClientApi.Rooms;
+
+/// <summary>Sending events and state, and reading single events and state.</summary>
+public static class EventEndpoints
+{
+    public static IEndpointRouteBuilder MapEventApi(this IEndpointRouteBuilder app)
+    {
+        foreach (var version in ClientApiEndpoints.Versions)
+        {
+            var rooms = $"/_matrix/client/{version}/rooms/{{roomId}}";
+            app.MapPut($"{rooms}/send/{{eventType}}/{{txnId}}", SendAsync);
+            app.MapPut($"{rooms}/state/{{eventType}}/{{stateKey}}", PutStateAsync);
+            app.MapPut($"{rooms}/state/{{eventType}}", (HttpContext h, string roomId, string eventType, AccessTokenAuthentication a, IGrainFactory g) =>
+                PutStateAsync(h, roomId, eventType, "", a, g));
+            app.MapGet($"{rooms}/state/{{eventType}}/{{stateKey}}", GetStateAsync);
+            app.MapGet($"{rooms}/state/{{eventType}}", (HttpContext h, string roomId, string eventType, AccessTokenAuthentication a, RoomReader r) =>
+                GetStateAsync(h, roomId, eventType, "", a, r));
+            app.MapGet($"{rooms}/state", GetAllStateAsync);
+            app.MapGet($"{rooms}/event/{{eventId}}", GetEventAsync);
+        }
+        return app;
+    }
+
+    private static async Task<IResult> SendAsync(HttpContext http, string roomId, string eventType, string txnId,
+        AccessTokenAuthentication auth, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        var content = await JsonBody.ReadObjectAsync(http.Request);
+        var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(
+            new SendEventCommand(user.UserId, eventType, null, content, new ClientTransaction(user.DeviceId, txnId)));
+        return Results.Json(new { event_id = sent.EventId });
+    }
+
+    private static async Task<IResult> PutStateAsync(HttpContext http, string roomId, string eventType, string stateKey,
+        AccessTokenAuthentication auth, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        var content = await JsonBody.ReadObjectAsync(http.Request);
+        if (eventType is "m.room.create") throw MatrixException.Forbidden("The create event cannot be replaced.");
+        var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(new SendEventCommand(user.UserId, eventType, stateKey, content, null));
+        return Results.Json(new { event_id = sent.EventId });
+    }
+
+    private static async Task<IResult> GetStateAsync(HttpContext http, string roomId, string eventType, string stateKey,
+        AccessTokenAuthentication auth, RoomReader rooms)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        await RequireJoinedAsync(rooms, room, user.UserId);
+        var rows = await rooms.GetCurrentStateAsync(room, eventType, stateKey);
+        if (rows.Count == 0) throw MatrixException.NotFound($"No {eventType} state with key '{stateKey}' in this room.");
+        return Results.Json(JsonNode.Parse(rows[0].Json)!["content"]);
+    }
+
+    private static async Task<IResult> GetAllStateAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
+        TimeProvider clock)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        await RequireJoinedAsync(rooms, room, user.UserId);
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var state = await rooms.GetCurrentStateAsync(room);
+        return Results.Json(new JsonArray(state.Select(r => (JsonNode)ClientEvents.Format(r, now)).ToArray()));
+    }
+
+    private static async Task<IResult> GetEventAsync(HttpContext http, string roomId, string eventId, AccessTokenAuthentication auth,
+        RoomReader rooms, TimeProvider clock)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        var row = await rooms.GetEventAsync(eventId);
+        if (row is null || row.RoomId != room) throw MatrixException.NotFound("Event not found.");
+        await RequireJoinedAsync(rooms, room, user.UserId);
+        return Results.Json(ClientEvents.Format(row, clock.GetUtcNow().ToUnixTimeMilliseconds()));
+    }
+
+    /// <summary>
+    /// Reads are for current members. (History visibility beyond "shared for current members" arrives
+    /// with the rest of the client-server work.)
+    /// </summary>
+    internal static async Task RequireJoinedAsync(RoomReader rooms, string roomId, string userId)
+    {
+        if (await rooms.GetMembershipAsync(roomId, userId) != "join")
+        {
+            if (await rooms.GetRoomVersionAsync(roomId) is null) throw MatrixException.NotFound("Unknown room.");
+            throw MatrixException.Forbidden("You are not joined to this room.");
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.Http;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Grains.Interfaces.Rooms;
+using Homeserver.Storage.Rooms;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Orleans;
+
+namespace Homeserver.ApiHost.ClientApi.Rooms;
+
+/// <summary>join, invite, leave, kick, ban, unban and knock: each is an m.room.member event through the room grain.</summary>
+public static class MembershipEndpoints
+{
+    public static IEndpointRouteBuilder MapMembershipApi(this IEndpointRouteBuilder app)
+    {
+        foreach (var version in ClientApiEndpoints.Versions)
+        {
+            var rooms = $"/_matrix/client/{version}/rooms/{{roomId}}";
+            app.MapPost($"{rooms}/join", (HttpContext h, string roomId, AccessTokenAuthentication a, RoomReader r, IGrainFactory g) =>
+                SelfAsync(h, roomId, "join", a, r, g));
+            app.MapPost($"/_matrix/client/{version}/join/{{roomIdOrAlias}}", (HttpContext h, string roomIdOrAlias, AccessTokenAuthentication a, RoomReader r, IGrainFactory g) =>
+                SelfAsync(h, roomIdOrAlias, "join", a, r, g));
+            app.MapPost($"/_matrix/client/{version}/knock/{{roomIdOrAlias}}", (HttpContext h, string roomIdOrAlias, AccessTokenAuthentication a, RoomReader r, IGrainFactory g) =>
+                SelfAsync(h, roomIdOrAlias, "knock", a, r, g));
+            app.MapPost($"{rooms}/leave", (HttpContext h, string roomId, AccessTokenAuthentication a, RoomReader r, IGrainFactory g) =>
+                SelfAsync(h, roomId, "leave", a, r, g));
+            app.MapPost($"{rooms}/invite", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "invite", a, g));
+            app.MapPost($"{rooms}/kick", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "leave", a, g));
+            app.MapPost($"{rooms}/ban", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "ban", a, g));
+            app.MapPost($"{rooms}/unban", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "leave", a, g));
+        }
+        return app;
+    }
+
+    private static async Task<IResult> SelfAsync(HttpContext http, string roomIdText, string membership, AccessTokenAuthentication auth,
+        RoomReader rooms, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        if (roomIdText.StartsWith('#')) throw new MatrixException(404, "M_NOT_FOUND", "Room aliases are not supported by this server yet.");
+        var roomId = RoomPaths.RoomIdFrom(roomIdText);
+        var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
+        var content = new JsonObject { ["membership"] = membership };
+        if (body.OptionalString("reason") is { } reason) content["reason"] = reason;
+        if (membership is "join" or "knock")
+        {
+            var (displayName, avatarUrl) = await rooms.GetProfileAsync(user.UserId);
+            if (displayName is not null) content["displayname"] = displayName;
+            if (avatarUrl is not null) content["avatar_url"] = avatarUrl;
+        }
+        await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", user.UserId, content, null));
+        return Results.Json(membership == "leave" ? new JsonObject() : new JsonObject { ["room_id"] = roomId });
+    }
+
+    private static async Task<IResult> OtherAsync(HttpContext http, string roomIdText, string membership, AccessTokenAuthentication auth,
+        IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var roomId = RoomPaths.RoomIdFrom(roomIdText);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        var target = RoomPaths.UserIdFrom(body.OptionalString("user_id"));
+        var content = new JsonObject { ["membership"] = membership };
+        if (body.OptionalString("reason") is { } reason) content["reason"] = reason;
+        await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", target, content, null));
+        return Results.Json(new JsonObject());
+    }
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.Auth;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Storage.Rooms;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Homeserver.ApiHost.ClientApi.Rooms;
+
+/// <summary>joined_rooms, members, joined_members and /messages.</summary>
+public static class RoomReadEndpoints
+{
+    private const int MaxLimit = 1000;
+
+    public static IEndpointRouteBuilder MapRoomReadApi(this IEndpointRouteBuilder app)
+    {
+        foreach (var version in ClientApiEndpoints.Versions)
+        {
+            app.MapGet($"/_matrix/client/{version}/joined_rooms", JoinedRoomsAsync);
+            var rooms = $"/_matrix/client/{version}/rooms/{{roomId}}";
+            app.MapGet($"{rooms}/members", MembersAsync);
+            app.MapGet($"{rooms}/joined_members", JoinedMembersAsync);
+            app.MapGet($"{rooms}/messages", MessagesAsync);
+        }
+        return app;
+    }
+
+    private static async Task<IResult> JoinedRoomsAsync(HttpContext http, AccessTokenAuthentication auth, RoomReader rooms)
+    {
+        var user = await auth.RequireUserAsync(http);
+        return Results.Json(new { joined_rooms = await rooms.GetJoinedRoomsAsync(user.UserId) });
+    }
+
+    private static async Task<IResult> MembersAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
+        TimeProvider clock)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        var membership = http.Request.Query["membership"].ToString();
+        var notMembership = http.Request.Query["not_membership"].ToString();
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var chunk = (await rooms.GetCurrentStateAsync(room, "m.room.member"))
+            .Select(r => ClientEvents.Format(r, now))
+            .Where(e =>
+            {
+                var m = e["content"]?["membership"]?.GetValue<string>();
+                return (membership.Length == 0 || m == membership) && (notMembership.Length == 0 || m != notMembership);
+            })
+            .Select(e => (JsonNode)e)
+            .ToArray();
+        return Results.Json(new JsonObject { ["chunk"] = new JsonArray(chunk) });
+    }
+
+    private static async Task<IResult> JoinedMembersAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        var joined = new JsonObject();
+        foreach (var row in await rooms.GetCurrentStateAsync(room, "m.room.member"))
+        {
+            var pdu = JsonNode.Parse(row.Json)!;
+            if (pdu["content"]?["membership"]?.GetValue<string>() != "join") continue;
+            joined[pdu["state_key"]!.GetValue<string>()] = new JsonObject
+            {
+                ["display_name"] = pdu["content"]?["displayname"]?.DeepClone(),
+                ["avatar_url"] = pdu["content"]?["avatar_url"]?.DeepClone(),
+            };
+        }
+        return Results.Json(new JsonObject { ["joined"] = joined });
+    }
+
+    /// <summary>
+    /// Room history by room order. Tokens are <c>r&lt;n&gt;</c>: a boundary between the room's
+    /// events n-1 and n, so paging backwards from it returns events before n.
+    /// </summary>
+    private static async Task<IResult> MessagesAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
+        TimeProvider clock)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        var query = http.Request.Query;
+        var dir = query["dir"].ToString() is { Length: > 0 } d ? d : "b";
+        if (dir is not ("b" or "f")) throw new MatrixException(400, "M_INVALID_PARAM", "'dir' must be b or f.");
+        var backwards = dir == "b";
+        var limit = 10;
+        if (query["limit"].ToString() is { Length: > 0 } l && (!int.TryParse(l, out limit) || limit < 0))
+        {
+            throw new MatrixException(400, "M_INVALID_PARAM", "'limit' must be a non-negative integer.");
+        }
+        limit = Math.Min(limit, MaxLimit);
+        var from = query["from"].ToString() is { Length: > 0 } f
+            ? ParseToken(f, "from")
+            : backwards ? await rooms.GetLastRoomSeqAsync(room) + 1 : 1;
+        long? to = query["to"].ToString() is { Length: > 0 } t ? ParseToken(t, "to") : null;
+
+        var rows = await rooms.GetTimelineAsync(room, from, backwards, limit);
+        if (to is { } stop) rows = rows.Where(r => backwards ? r.RoomSeq >= stop : r.RoomSeq < stop).ToList();
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var response = new JsonObject
+        {
+            ["start"] = Token(from),
+            ["chunk"] = new JsonArray(rows.Select(r => (JsonNode)ClientEvents.Format(r, now)).ToArray()),
+        };
+        if (rows.Count == limit && rows.Count > 0)
+        {
+            response["end"] = Token(backwards ? rows[^1].RoomSeq : rows[^1].RoomSeq + 1);
+        }
+        return Results.Json(response);
+    }
+
+    private static string Token(long boundary) => "r" + boundary.ToString(CultureInfo.InvariantCulture);
+
+    private static long ParseToken(string token, string name) =>
+        token.StartsWith('r') && long.TryParse(token.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            ? n
+            : throw new MatrixException(400, "M_INVALID_PARAM", $"'{name}' is not a pagination token of this server.");
+}

@@ -1,0 +1,102 @@
+using Npgsql;
+
+namespace Homeserver.Storage.Rooms;
+
+public sealed record RoomEventRow(string EventId, string RoomId, long RoomSeq, long StreamOrdering, string Json);
+
+/// <summary>Reads of rooms, state and history that API hosts serve directly from PostgreSQL.</summary>
+public sealed class RoomReader(NpgsqlDataSource dataSource)
+{
+    public async Task<string?> GetRoomVersionAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT room_version FROM rooms WHERE room_id = $1");
+        command.Parameters.Add(new() { Value = roomId });
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
+    public async Task<string?> GetMembershipAsync(string roomId, string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT membership FROM current_state_events WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2");
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = userId });
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
+    public async Task<IReadOnlyList<string>> GetJoinedRoomsAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT room_id FROM current_state_events WHERE type = 'm.room.member' AND state_key = $1 AND membership = 'join' ORDER BY room_id");
+        command.Parameters.Add(new() { Value = userId });
+        var rooms = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) rooms.Add(reader.GetString(0));
+        return rooms;
+    }
+
+    /// <summary>Current state events of a room, optionally of one type and state key.</summary>
+    public async Task<IReadOnlyList<RoomEventRow>> GetCurrentStateAsync(string roomId, string? type = null, string? stateKey = null,
+        CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT e.event_id, e.room_id, e.room_seq, e.stream_ordering, e.json
+            FROM current_state_events c JOIN events e ON e.event_id = c.event_id
+            WHERE c.room_id = $1 AND ($2::text IS NULL OR c.type = $2) AND ($3::text IS NULL OR c.state_key = $3)
+            ORDER BY e.room_seq
+            """);
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = (object?)type ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)stateKey ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        return await ReadRowsAsync(command, cancellationToken);
+    }
+
+    public async Task<RoomEventRow?> GetEventAsync(string eventId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT event_id, room_id, room_seq, stream_ordering, json FROM events WHERE event_id = $1");
+        command.Parameters.Add(new() { Value = eventId });
+        var rows = await ReadRowsAsync(command, cancellationToken);
+        return rows.Count > 0 ? rows[0] : null;
+    }
+
+    /// <summary>A page of a room's timeline: backwards from below <paramref name="boundary"/>, or forwards from it.</summary>
+    public async Task<IReadOnlyList<RoomEventRow>> GetTimelineAsync(string roomId, long boundary, bool backwards, int limit,
+        CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(backwards
+            ? "SELECT event_id, room_id, room_seq, stream_ordering, json FROM events WHERE room_id = $1 AND room_seq < $2 ORDER BY room_seq DESC LIMIT $3"
+            : "SELECT event_id, room_id, room_seq, stream_ordering, json FROM events WHERE room_id = $1 AND room_seq >= $2 ORDER BY room_seq LIMIT $3");
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = boundary });
+        command.Parameters.Add(new() { Value = limit });
+        return await ReadRowsAsync(command, cancellationToken);
+    }
+
+    public async Task<long> GetLastRoomSeqAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT COALESCE(max(room_seq), 0) FROM events WHERE room_id = $1");
+        command.Parameters.Add(new() { Value = roomId });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    public async Task<(string? DisplayName, string? AvatarUrl)> GetProfileAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT displayname, avatar_url FROM profiles WHERE user_id = $1");
+        command.Parameters.Add(new() { Value = userId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? (reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1))
+            : (null, null);
+    }
+
+    private static async Task<IReadOnlyList<RoomEventRow>> ReadRowsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var rows = new List<RoomEventRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new RoomEventRow(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4)));
+        }
+        return rows;
+    }
+}

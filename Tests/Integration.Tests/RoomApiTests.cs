@@ -1,0 +1,86 @@
+using System.Text.Json.Nodes;
+
+namespace Homeserver.Tests.Integration;
+
+public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
+{
+    private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
+
+    private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
+
+    [Fact]
+    public async Task Two_users_create_invite_join_chat_and_page_history()
+    {
+        using var alice = NewClient();
+        using var bob = NewClient();
+        var aliceId = (await alice.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var bobId = (await bob.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+
+        var (created, room) = await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject
+        {
+            ["name"] = "Planning", ["topic"] = "what next", ["invite"] = new JsonArray(bobId),
+        });
+        created.Should().Be(200);
+        var roomId = room["room_id"]!.GetValue<string>();
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/state/m.room.name")).Body["name"]!.GetValue<string>().Should().Be("Planning");
+
+        // Bob is invited, not joined: he cannot read yet; then he joins.
+        (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages")).Status.Should().Be(403);
+        (await bob.PostAsync($"/_matrix/client/v3/join/{roomId}", new JsonObject())).Status.Should().Be(200);
+        (await bob.GetAsync("/_matrix/client/v3/joined_rooms")).Body["joined_rooms"]!.AsArray()
+            .Select(r => r!.GetValue<string>()).Should().Contain(roomId);
+
+        var sent = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var who = i % 2 == 0 ? alice : bob;
+            var (status, body) = await SendAsync(who, roomId, $"txn{i}", $"message {i}");
+            status.Should().Be(200);
+            sent.Add(body["event_id"]!.GetValue<string>());
+        }
+        // The same transaction ID from the same device returns the same event.
+        (await SendAsync(alice, roomId, "txn0", "message 0")).Body["event_id"]!.GetValue<string>().Should().Be(sent[0]);
+
+        var page1 = (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?dir=b&limit=3")).Body;
+        page1["chunk"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()).Should().Equal(sent[4], sent[3], sent[2]);
+        var page2 = (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?dir=b&limit=2&from={page1["end"]}")).Body;
+        page2["chunk"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()).Should().Equal(sent[1], sent[0]);
+        var forward = (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?dir=f&limit=100")).Body["chunk"]!.AsArray();
+        forward[0]!["type"]!.GetValue<string>().Should().Be("m.room.create");
+        forward.Select(e => e!["event_id"]!.GetValue<string>()).TakeLast(5).Should().Equal(sent);
+
+        var members = (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/joined_members")).Body["joined"]!.AsObject();
+        members.Select(kv => kv.Key).Should().BeEquivalentTo([aliceId, bobId]);
+        var evt = (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{sent[0]}")).Body;
+        evt["content"]!["body"]!.GetValue<string>().Should().Be("message 0");
+        evt["sender"]!.GetValue<string>().Should().Be(aliceId);
+
+        // Power levels hold: Bob may not rename the room; Alice may kick Bob, who then cannot read.
+        var rename = await bob.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{roomId}/state/m.room.name", """{"name":"mine"}""");
+        (rename.Status, rename.Body["errcode"]!.GetValue<string>()).Should().Be((403, "M_FORBIDDEN"));
+        (await alice.PostAsync($"/_matrix/client/v3/rooms/{roomId}/kick", new JsonObject { ["user_id"] = bobId })).Status.Should().Be(200);
+        (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages")).Status.Should().Be(403);
+        (await SendAsync(bob, roomId, "after-kick", "hello?")).Status.Should().Be(403);
+    }
+
+    [Fact]
+    public async Task Public_rooms_can_be_joined_and_invite_only_rooms_cannot()
+    {
+        using var alice = NewClient();
+        using var carol = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        await carol.RegisterAsync(NewName(), "pw");
+        var open = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["preset"] = "public_chat" })).Body["room_id"]!.GetValue<string>();
+        var closed = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject())).Body["room_id"]!.GetValue<string>();
+
+        (await carol.PostAsync($"/_matrix/client/v3/rooms/{open}/join", new JsonObject())).Status.Should().Be(200);
+        var refused = await carol.PostAsync($"/_matrix/client/v3/rooms/{closed}/join", new JsonObject());
+        (refused.Status, refused.Body["errcode"]!.GetValue<string>()).Should().Be((403, "M_FORBIDDEN"));
+        (await carol.PostAsync($"/_matrix/client/v3/rooms/{open}/leave", new JsonObject())).Status.Should().Be(200);
+        (await carol.GetAsync("/_matrix/client/v3/joined_rooms")).Body["joined_rooms"]!.AsArray().Should().BeEmpty();
+    }
+
+    private static Task<(int Status, JsonObject Body)> SendAsync(MatrixClient client, string roomId, string txn, string text) =>
+        client.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txn}",
+            new JsonObject { ["msgtype"] = "m.text", ["body"] = text }.ToJsonString());
+}
