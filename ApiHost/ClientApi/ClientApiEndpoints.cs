@@ -37,8 +37,9 @@ public static class ClientApiEndpoints
         app.MapMembershipApi();
         app.MapEventApi();
         app.MapRoomReadApi();
-        app.MapFallback("/_matrix/{**path}", (HttpContext http) => MatrixError.Result(
-            StatusCodes.Status404NotFound, "M_UNRECOGNIZED", $"Unrecognized request: {http.Request.Method} {http.Request.Path}"));
+        var unrecognized = new UnrecognizedRequests(app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>());
+        app.MapFallback("/_matrix/{**path}", unrecognized.Answer);
+        app.MapFallback("/_synapse/{**path}", unrecognized.Answer);
         return app;
     }
 }
