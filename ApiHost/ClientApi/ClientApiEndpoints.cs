@@ -32,6 +32,7 @@ public static class ClientApiEndpoints
         app.MapVersionsApi();
         app.MapRegisterApi();
         app.MapLoginApi();
+        app.MapProfileApi();
         app.MapSharedSecretRegistration();
         app.MapCreateRoomApi();
         app.MapMembershipApi();

@@ -18,6 +18,9 @@ public interface IUserGrain : IGrainWithStringKey
     /// <summary>Ends sessions by deleting devices and their tokens; null ends every session.</summary>
     Task LogoutAsync(IReadOnlyList<string>? deviceIds);
 
+    /// <summary>Sets displayname or avatar_url and updates the user's member event in every joined room.</summary>
+    Task SetProfileFieldAsync(string field, string? value);
+
     /// <summary>Stores account data (global when <paramref name="roomId"/> is null); returns its stream position.</summary>
     Task<long> SetAccountDataAsync(string? roomId, string type, JsonObject content);
 

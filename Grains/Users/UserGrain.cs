@@ -2,7 +2,9 @@ using System.Text.Json.Nodes;
 using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Interfaces;
 using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Grains.Interfaces.Users;
+using Homeserver.Storage.Rooms;
 using Homeserver.Protocol;
 using Homeserver.Storage.Accounts;
 using Homeserver.Storage.Streams;
@@ -15,6 +17,7 @@ namespace Homeserver.Grains.Users;
 /// <summary>Writer of one user's account, devices, sessions and account data.</summary>
 public sealed class UserGrain(
     AccountStore accounts,
+    RoomReader rooms,
     AccountDataStore accountData,
     LocalStreamWriters writers,
     IStreamProvider streams,
@@ -42,6 +45,21 @@ public sealed class UserGrain(
     }
 
     public Task LogoutAsync(IReadOnlyList<string>? deviceIds) => accounts.DeleteDevicesAsync(UserId, deviceIds);
+
+    public async Task SetProfileFieldAsync(string field, string? value)
+    {
+        await accounts.SetProfileFieldAsync(UserId, field, value);
+        // As Synapse does, the new profile reaches each joined room as a fresh member event.
+        foreach (var roomId in await rooms.GetJoinedRoomsAsync(UserId))
+        {
+            var current = await rooms.GetCurrentStateAsync(roomId, "m.room.member", UserId);
+            if (current.Count == 0) continue;
+            var content = JsonNode.Parse(current[0].Json)!["content"]!.AsObject().DeepClone().AsObject();
+            if (value is null) content.Remove(field);
+            else content[field] = value;
+            await GrainFactory.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(UserId, "m.room.member", UserId, content, null));
+        }
+    }
 
     public async Task<long> SetAccountDataAsync(string? roomId, string type, JsonObject content)
     {

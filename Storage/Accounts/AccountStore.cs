@@ -84,6 +84,24 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
             : null;
     }
 
+    /// <summary>Sets one profile field (displayname or avatar_url); null clears it.</summary>
+    public async Task SetProfileFieldAsync(string userId, string field, string? value, CancellationToken cancellationToken = default)
+    {
+        var column = field switch
+        {
+            "displayname" => "displayname",
+            "avatar_url" => "avatar_url",
+            _ => throw new ArgumentException($"Unknown profile field {field}.", nameof(field)),
+        };
+        await using var command = dataSource.CreateCommand($"""
+            INSERT INTO profiles (user_id, {column}) VALUES ($1, $2)
+            ON CONFLICT (user_id) DO UPDATE SET {column} = EXCLUDED.{column}
+            """);
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public async Task<bool> UserExistsAsync(string userId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("SELECT 1 FROM users WHERE user_id = $1");

@@ -80,6 +80,30 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         (await carol.GetAsync("/_matrix/client/v3/joined_rooms")).Body["joined_rooms"]!.AsArray().Should().BeEmpty();
     }
 
+    [Fact]
+    public async Task A_profile_change_updates_the_member_event_in_every_joined_room()
+    {
+        using var alice = NewClient();
+        var aliceId = (await alice.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var rooms = new List<string>();
+        for (var i = 0; i < 2; i++) rooms.Add((await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject())).Body["room_id"]!.GetValue<string>());
+
+        var set = await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/profile/{aliceId}/displayname", """{"displayname":"Alice A."}""");
+        set.Status.Should().Be(200);
+        (await alice.GetAsync($"/_matrix/client/v3/profile/{aliceId}")).Body["displayname"]!.GetValue<string>().Should().Be("Alice A.");
+        foreach (var room in rooms)
+        {
+            var member = (await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/state/m.room.member/{aliceId}")).Body;
+            member["displayname"]!.GetValue<string>().Should().Be("Alice A.");
+            member["membership"]!.GetValue<string>().Should().Be("join");
+        }
+
+        using var other = NewClient();
+        await other.RegisterAsync(NewName(), "pw");
+        (await other.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/profile/{aliceId}/displayname", """{"displayname":"x"}""")).Status.Should().Be(403);
+        (await other.GetAsync("/_matrix/client/v3/profile/@nobody:test.local")).Status.Should().Be(404);
+    }
+
     private static Task<(int Status, JsonObject Body)> SendAsync(MatrixClient client, string roomId, string txn, string text) =>
         client.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txn}",
             new JsonObject { ["msgtype"] = "m.text", ["body"] = text }.ToJsonString());
