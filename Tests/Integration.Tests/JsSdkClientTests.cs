@@ -1,0 +1,57 @@
+using System.Diagnostics;
+
+namespace Homeserver.Tests.Integration;
+
+/// <summary>
+/// matrix-js-sdk (a real client, from npm) against the test cluster: register, log in, create a
+/// room, invite, join, chat, change profile; then both silos restart and the client checks that
+/// nothing was lost and its transaction IDs are still idempotent.
+/// </summary>
+public sealed class JsSdkClientTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
+{
+    [Fact]
+    public async Task Matrix_js_sdk_chats_across_a_silo_restart()
+    {
+        var script = Path.Combine(RepositoryRoot(), "Tests", "EndToEnd", "js-sdk");
+        Directory.Exists(Path.Combine(script, "node_modules", "matrix-js-sdk")).Should().BeTrue(
+            "scripts/test installs matrix-js-sdk with npm ci in Tests/EndToEnd/js-sdk");
+        var state = Path.Combine(Path.GetTempPath(), $"js-sdk-{Guid.NewGuid():N}.json");
+        var baseUrl = fixture.Cluster.ApiHosts[0].BaseAddress.ToString().TrimEnd('/');
+        try
+        {
+            await RunNodeAsync(script, baseUrl, "before", state);
+            foreach (var silo in fixture.Cluster.Silos.ToList())
+            {
+                await fixture.Cluster.KillSiloAsync(silo);
+                await fixture.Cluster.RestartSiloAsync(silo);
+            }
+            await RunNodeAsync(script, baseUrl, "after", state);
+        }
+        finally
+        {
+            File.Delete(state);
+        }
+    }
+
+    private static async Task RunNodeAsync(string directory, string baseUrl, string phase, string state)
+    {
+        var start = new ProcessStartInfo("node", ["client-core.mjs", baseUrl, phase, state])
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var node = Process.Start(start)!;
+        var output = node.StandardOutput.ReadToEndAsync();
+        var errors = node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        node.ExitCode.Should().Be(0, $"matrix-js-sdk phase '{phase}' said: {await output}{await errors}");
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "orleans.sln"))) directory = directory.Parent;
+        return directory?.FullName ?? throw new InvalidOperationException("The tests do not run inside the repository.");
+    }
+}
