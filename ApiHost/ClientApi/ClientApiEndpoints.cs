@@ -30,6 +30,7 @@ public static class ClientApiEndpoints
     public static WebApplication MapClientApi(this WebApplication app)
     {
         app.MapVersionsApi();
+        app.MapServerInfoApi();
         app.MapRegisterApi();
         app.MapLoginApi();
         app.MapProfileApi();

@@ -116,6 +116,16 @@ public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task Capabilities_list_the_supported_room_versions()
+    {
+        using var client = NewClient();
+        await client.RegisterAsync(NewName(), "pw");
+        var versions = (await client.GetAsync("/_matrix/client/v3/capabilities")).Body["capabilities"]!["m.room_versions"]!;
+        versions["default"]!.GetValue<string>().Should().Be("10");
+        versions["available"]!.AsObject().Select(kv => kv.Key).Should().BeEquivalentTo(Enumerable.Range(1, 11).Select(i => i.ToString()));
+    }
+
+    [Fact]
     public async Task Requests_without_a_token_get_M_MISSING_TOKEN()
     {
         using var client = NewClient();

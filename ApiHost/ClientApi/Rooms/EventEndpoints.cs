@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Http;
+using Homeserver.ApiHost.RateLimiting;
+using Homeserver.Silo.Hosting;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Storage.Rooms;
@@ -33,9 +35,10 @@ public static class EventEndpoints
     }
 
     private static async Task<IResult> SendAsync(HttpContext http, string roomId, string eventType, string txnId,
-        AccessTokenAuthentication auth, IGrainFactory grains)
+        AccessTokenAuthentication auth, IGrainFactory grains, RateLimiter limiter, ProcessSettings settings)
     {
         var user = await auth.RequireUserAsync(http);
+        limiter.Acquire("message", user.UserId, settings.RateLimits.Message);
         var room = RoomPaths.RoomIdFrom(roomId);
         var content = await JsonBody.ReadObjectAsync(http.Request);
         var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(

@@ -1,6 +1,9 @@
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Http;
+using Homeserver.ApiHost.RateLimiting;
+using Homeserver.Silo.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Storage.Rooms;
@@ -39,6 +42,11 @@ public static class MembershipEndpoints
         RoomReader rooms, IGrainFactory grains)
     {
         var user = await auth.RequireUserAsync(http);
+        var services = http.RequestServices;
+        if (membership == "join")
+        {
+            services.GetRequiredService<RateLimiter>().Acquire("join", user.UserId, services.GetRequiredService<ProcessSettings>().RateLimits.JoinsLocal);
+        }
         if (roomIdText.StartsWith('#')) throw new MatrixException(404, "M_NOT_FOUND", "Room aliases are not supported by this server yet.");
         var roomId = RoomPaths.RoomIdFrom(roomIdText);
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
@@ -59,6 +67,13 @@ public static class MembershipEndpoints
     {
         var user = await auth.RequireUserAsync(http);
         var roomId = RoomPaths.RoomIdFrom(roomIdText);
+        if (membership == "invite")
+        {
+            var limits = http.RequestServices.GetRequiredService<ProcessSettings>().RateLimits;
+            var limiter = http.RequestServices.GetRequiredService<RateLimiter>();
+            limiter.Acquire("invite-room", roomId, limits.InvitesPerRoom);
+            limiter.Acquire("invite-user", user.UserId, limits.InvitesPerUser);
+        }
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var target = RoomPaths.UserIdFrom(body.OptionalString("user_id"));
         var content = new JsonObject { ["membership"] = membership };
