@@ -25,6 +25,7 @@ internal static class RoomEventBuilder
         if (stateKey is not null) pdu["state_key"] = stateKey;
         // Before v11 the redacted event is named at the top level; from v11 it lives in content.
         if (redacts is not null && !version.RedactionV11) pdu["redacts"] = redacts;
+        if (redacts is not null && version.RedactionV11) pdu["content"]!["redacts"] = redacts;
         if (!version.RedactionV11) pdu["origin"] = server.ServerName;
 
         string eventId;

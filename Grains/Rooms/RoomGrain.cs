@@ -107,8 +107,11 @@ public sealed class RoomGrain(
                     throw new MatrixException(413, "M_TOO_LARGE", $"The event is larger than {MaxEventBytes} bytes.");
                 }
                 var membership = draft.Type == "m.room.member" ? draft.Content["membership"]?.GetValue<string>() : null;
+                var redacts = draft.Type == "m.room.redaction" && draft.Redacts is { } target
+                    ? await CheckRedactionAsync(state, draft.Sender, target)
+                    : null;
                 var e = new NewEvent(eventId, state.LastRoomSeq + 1, state.MaxDepth + 1, draft.Type, draft.StateKey,
-                    draft.Sender, now, membership, json);
+                    draft.Sender, now, membership, json, redacts);
                 built.Add(e);
                 // Later drafts in the batch cite this one; if the append fails, the activation is dropped.
                 state.Apply(e, pdu);
@@ -133,6 +136,21 @@ public sealed class RoomGrain(
             DeactivateOnIdle();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A redaction takes effect when its sender sent the original or holds the redact level
+    /// (the client-server rule for room versions 3 and later; earlier versions also pass the auth rules).
+    /// </summary>
+    private async Task<string> CheckRedactionAsync(RoomState state, string sender, string target)
+    {
+        var originalSender = await store.FindSenderAsync(RoomId, target) ?? throw MatrixException.NotFound($"Event {target} is not in this room.");
+        var power = state.AuthState.PowerLevels(state.Version);
+        if (originalSender != sender && power.UserLevel(sender) < power.Redact)
+        {
+            throw MatrixException.Forbidden("You may only redact your own events without the redact power level.");
+        }
+        return target;
     }
 
     private async Task PublishAsync(IReadOnlyList<PersistedEvent> persisted)

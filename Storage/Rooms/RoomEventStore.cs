@@ -120,6 +120,11 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                     """, leases[i].Position, e.EventId, roomId, e.RoomSeq, e.Depth, e.Type, e.StateKey, e.Sender,
                     e.OriginServerTs, instanceName, e.Json));
+                if (e.Redacts is not null)
+                {
+                    batch.BatchCommands.Add(Command(
+                        "INSERT INTO redactions (redacts, redaction_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", e.Redacts, e.EventId));
+                }
                 if (e.StateKey is not null)
                 {
                     batch.BatchCommands.Add(Command("""
@@ -146,6 +151,15 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
         {
             foreach (var lease in leases) lease.Dispose();
         }
+    }
+
+    /// <summary>The sender of an event in this room, or null when the room has no such event.</summary>
+    public async Task<string?> FindSenderAsync(string roomId, string eventId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT sender FROM events WHERE event_id = $1 AND room_id = $2");
+        command.Parameters.Add(new() { Value = eventId });
+        command.Parameters.Add(new() { Value = roomId });
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
     public async Task<string?> FindTransactionAsync(TransactionKey key, CancellationToken cancellationToken = default)

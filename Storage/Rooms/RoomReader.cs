@@ -2,11 +2,18 @@ using Npgsql;
 
 namespace Homeserver.Storage.Rooms;
 
-public sealed record RoomEventRow(string EventId, string RoomId, long RoomSeq, long StreamOrdering, string Json);
+/// <summary>A stored event with what serving it needs: its room version and, when redacted, the redaction.</summary>
+public sealed record RoomEventRow(string EventId, string RoomId, long RoomSeq, long StreamOrdering, string Json, string RoomVersion,
+    string? RedactedBy);
 
 /// <summary>Reads of rooms, state and history that API hosts serve directly from PostgreSQL.</summary>
 public sealed class RoomReader(NpgsqlDataSource dataSource)
 {
+    private const string EventColumns = """
+        e.event_id, e.room_id, e.room_seq, e.stream_ordering, e.json, rm.room_version,
+        (SELECT min(r.redaction_event_id) FROM redactions r WHERE r.redacts = e.event_id)
+        """;
+
     public async Task<string?> GetRoomVersionAsync(string roomId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("SELECT room_version FROM rooms WHERE room_id = $1");
@@ -38,9 +45,9 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<RoomEventRow>> GetCurrentStateAsync(string roomId, string? type = null, string? stateKey = null,
         CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT e.event_id, e.room_id, e.room_seq, e.stream_ordering, e.json
-            FROM current_state_events c JOIN events e ON e.event_id = c.event_id
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {EventColumns}
+            FROM current_state_events c JOIN events e ON e.event_id = c.event_id JOIN rooms rm ON rm.room_id = e.room_id
             WHERE c.room_id = $1 AND ($2::text IS NULL OR c.type = $2) AND ($3::text IS NULL OR c.state_key = $3)
             ORDER BY e.room_seq
             """);
@@ -53,7 +60,7 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
     public async Task<RoomEventRow?> GetEventAsync(string eventId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(
-            "SELECT event_id, room_id, room_seq, stream_ordering, json FROM events WHERE event_id = $1");
+            $"SELECT {EventColumns} FROM events e JOIN rooms rm ON rm.room_id = e.room_id WHERE e.event_id = $1");
         command.Parameters.Add(new() { Value = eventId });
         var rows = await ReadRowsAsync(command, cancellationToken);
         return rows.Count > 0 ? rows[0] : null;
@@ -64,8 +71,8 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(backwards
-            ? "SELECT event_id, room_id, room_seq, stream_ordering, json FROM events WHERE room_id = $1 AND room_seq < $2 ORDER BY room_seq DESC LIMIT $3"
-            : "SELECT event_id, room_id, room_seq, stream_ordering, json FROM events WHERE room_id = $1 AND room_seq >= $2 ORDER BY room_seq LIMIT $3");
+            ? $"SELECT {EventColumns} FROM events e JOIN rooms rm ON rm.room_id = e.room_id WHERE e.room_id = $1 AND e.room_seq < $2 ORDER BY e.room_seq DESC LIMIT $3"
+            : $"SELECT {EventColumns} FROM events e JOIN rooms rm ON rm.room_id = e.room_id WHERE e.room_id = $1 AND e.room_seq >= $2 ORDER BY e.room_seq LIMIT $3");
         command.Parameters.Add(new() { Value = roomId });
         command.Parameters.Add(new() { Value = boundary });
         command.Parameters.Add(new() { Value = limit });
@@ -95,7 +102,8 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(new RoomEventRow(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4)));
+            rows.Add(new RoomEventRow(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4),
+                reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6)));
         }
         return rows;
     }

@@ -10,7 +10,8 @@ public sealed record NewEvent(
     string Sender,
     long OriginServerTs,
     string? Membership,
-    string Json);
+    string Json,
+    string? Redacts = null);
 
 public sealed record PersistedEvent(NewEvent Event, long StreamOrdering);
 

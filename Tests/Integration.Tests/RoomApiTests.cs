@@ -104,6 +104,44 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         (await other.GetAsync("/_matrix/client/v3/profile/@nobody:test.local")).Status.Should().Be(404);
     }
 
+    [Theory]
+    [InlineData("10")]
+    [InlineData("11")]
+    public async Task Redacted_events_are_served_redacted_and_only_allowed_redactions_happen(string roomVersion)
+    {
+        using var alice = NewClient();
+        using var bob = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        await bob.RegisterAsync(NewName(), "pw");
+        var roomId = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject
+        {
+            ["preset"] = "public_chat", ["room_version"] = roomVersion,
+        })).Body["room_id"]!.GetValue<string>();
+        await bob.PostAsync($"/_matrix/client/v3/rooms/{roomId}/join", new JsonObject());
+        var aliceMessage = (await SendAsync(alice, roomId, "a1", "secret")).Body["event_id"]!.GetValue<string>();
+        var bobMessage = (await SendAsync(bob, roomId, "b1", "oops")).Body["event_id"]!.GetValue<string>();
+
+        var denied = await bob.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{roomId}/redact/{aliceMessage}/r1", "{}");
+        (denied.Status, denied.Body["errcode"]!.GetValue<string>()).Should().Be((403, "M_FORBIDDEN"));
+        var own = await bob.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{roomId}/redact/{bobMessage}/r2", """{"reason":"typo"}""");
+        own.Status.Should().Be(200);
+        var byAdmin = await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{roomId}/redact/{bobMessage}/r3", "{}");
+        byAdmin.Status.Should().Be(200, "the room admin holds the redact level");
+
+        var served = (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{bobMessage}")).Body;
+        served["content"]!.AsObject().Should().BeEmpty();
+        served["unsigned"]!["redacted_because"].Should().NotBeNull();
+        var untouched = (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{aliceMessage}")).Body;
+        untouched["content"]!["body"]!.GetValue<string>().Should().Be("secret");
+        var redaction = (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{own.Body["event_id"]}")).Body;
+        (roomVersion == "11" ? redaction["content"]!["redacts"] : redaction["redacts"])!.GetValue<string>().Should().Be(bobMessage);
+        var history = (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?limit=10")).Body["chunk"]!.AsArray();
+        history.Single(e => e!["event_id"]!.GetValue<string>() == bobMessage)!["content"]!.AsObject().Should().BeEmpty();
+
+        var missing = await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{roomId}/redact/$nope/r4", "{}");
+        missing.Status.Should().Be(404);
+    }
+
     private static Task<(int Status, JsonObject Body)> SendAsync(MatrixClient client, string roomId, string txn, string text) =>
         client.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txn}",
             new JsonObject { ["msgtype"] = "m.text", ["body"] = text }.ToJsonString());

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Homeserver.Protocol;
 using Homeserver.Storage.Rooms;
 
 namespace Homeserver.ApiHost.ClientApi.Rooms;
@@ -11,6 +12,11 @@ public static class ClientEvents
     public static JsonObject Format(RoomEventRow row, long nowMs)
     {
         var pdu = JsonNode.Parse(row.Json)!.AsObject();
+        if (row.RedactedBy is not null && RoomVersions.TryGet(row.RoomVersion, out var version))
+        {
+            // Served redacted, per the room version's redaction algorithm.
+            pdu = Redaction.Redact(pdu, version);
+        }
         var evt = new JsonObject { ["event_id"] = row.EventId };
         foreach (var key in ClientKeys)
         {
@@ -18,6 +24,10 @@ public static class ClientEvents
         }
         var age = nowMs - (pdu["origin_server_ts"]?.GetValue<long>() ?? nowMs);
         evt["unsigned"] = new JsonObject { ["age"] = Math.Max(0, age) };
+        if (row.RedactedBy is not null)
+        {
+            evt["unsigned"]!["redacted_because"] = new JsonObject { ["event_id"] = row.RedactedBy, ["type"] = "m.room.redaction" };
+        }
         return evt;
     }
 }

@@ -30,6 +30,7 @@ public static class EventEndpoints
                 GetStateAsync(h, roomId, eventType, "", a, r));
             app.MapGet($"{rooms}/state", GetAllStateAsync);
             app.MapGet($"{rooms}/event/{{eventId}}", GetEventAsync);
+            app.MapPut($"{rooms}/redact/{{eventId}}/{{txnId}}", RedactAsync);
         }
         return app;
     }
@@ -43,6 +44,20 @@ public static class EventEndpoints
         var content = await JsonBody.ReadObjectAsync(http.Request);
         var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(
             new SendEventCommand(user.UserId, eventType, null, content, new ClientTransaction(user.DeviceId, txnId)));
+        return Results.Json(new { event_id = sent.EventId });
+    }
+
+    private static async Task<IResult> RedactAsync(HttpContext http, string roomId, string eventId, string txnId,
+        AccessTokenAuthentication auth, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        if (!Homeserver.Protocol.EventId.TryParse(eventId, out _)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{eventId}' is not an event ID.");
+        var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
+        var content = new JsonObject();
+        if (body.OptionalString("reason") is { } reason) content["reason"] = reason;
+        var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(
+            new SendEventCommand(user.UserId, "m.room.redaction", null, content, new ClientTransaction(user.DeviceId, "redact/" + txnId), Redacts: eventId));
         return Results.Json(new { event_id = sent.EventId });
     }
 
