@@ -21,7 +21,7 @@ public sealed class UserInteractiveAuth(AuthSessionStore sessions, TimeProvider 
     private static readonly TimeSpan SessionLifetime = TimeSpan.FromMinutes(30);
 
     /// <summary>Returns the completed session ID, or throws the 401 that starts or continues one.</summary>
-    public async Task<string> RequireAsync(JsonObject body, IReadOnlyList<string> stages)
+    public async Task<string> RequireAsync(JsonObject body, IReadOnlyList<string> stages, Func<JsonObject, Task<bool>>? checkPassword = null)
     {
         var auth = body.OptionalObject("auth");
         var requested = auth?.OptionalString("session");
@@ -46,8 +46,12 @@ public sealed class UserInteractiveAuth(AuthSessionStore sessions, TimeProvider 
         if (type is not null)
         {
             if (!stages.Contains(type)) throw Challenge(session, completed, stages, "M_UNRECOGNIZED", $"Unsupported authentication type {type}.");
-            // m.login.dummy is complete by being sent; other stages arrive with later features.
-            if (type == "m.login.dummy") await sessions.MarkCompletedAsync(session, type);
+            // m.login.dummy is complete by being sent; m.login.password when the password is right.
+            if (type == "m.login.password" && (checkPassword is null || !await checkPassword(auth!)))
+            {
+                throw Challenge(session, completed, stages, "M_FORBIDDEN", "Invalid password.");
+            }
+            await sessions.MarkCompletedAsync(session, type);
             completed = [.. completed, type];
         }
         if (stages.All(completed.Contains)) return session;

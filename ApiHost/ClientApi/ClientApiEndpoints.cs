@@ -22,6 +22,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<AccessTokenAuthentication>();
         services.AddSingleton<UserInteractiveAuth>();
         services.AddSingleton<UserIdResolver>();
+        services.AddSingleton<PasswordStage>();
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
         return services;
     }
@@ -34,6 +35,7 @@ public static class ClientApiEndpoints
         app.MapRegisterApi();
         app.MapLoginApi();
         app.MapProfileApi();
+        app.MapDeviceApi();
         app.MapSharedSecretRegistration();
         app.MapCreateRoomApi();
         app.MapMembershipApi();

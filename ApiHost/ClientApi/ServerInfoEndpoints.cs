@@ -33,7 +33,7 @@ public static class ServerInfoEndpoints
             ["capabilities"] = new JsonObject
             {
                 ["m.room_versions"] = new JsonObject { ["default"] = RoomVersions.DefaultId, ["available"] = available },
-                ["m.change_password"] = new JsonObject { ["enabled"] = false },
+                ["m.change_password"] = new JsonObject { ["enabled"] = true },
                 ["m.set_displayname"] = new JsonObject { ["enabled"] = true },
                 ["m.set_avatar_url"] = new JsonObject { ["enabled"] = true },
                 ["m.3pid_changes"] = new JsonObject { ["enabled"] = false },

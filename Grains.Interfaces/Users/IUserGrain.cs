@@ -18,6 +18,14 @@ public interface IUserGrain : IGrainWithStringKey
     /// <summary>Ends sessions by deleting devices and their tokens; null ends every session.</summary>
     Task LogoutAsync(IReadOnlyList<string>? deviceIds);
 
+    Task<bool> RenameDeviceAsync(string deviceId, string? displayName);
+
+    /// <summary>Stores a new password hash; with <paramref name="logoutDevices"/>, ends every session but <paramref name="keepDeviceId"/>.</summary>
+    Task ChangePasswordAsync(string passwordHash, bool logoutDevices, string? keepDeviceId);
+
+    /// <summary>Deactivates the account: no password, no sessions, and it leaves every joined room.</summary>
+    Task DeactivateAsync();
+
     /// <summary>Sets displayname or avatar_url and updates the user's member event in every joined room.</summary>
     Task SetProfileFieldAsync(string field, string? value);
 

@@ -46,6 +46,21 @@ public sealed class UserGrain(
 
     public Task LogoutAsync(IReadOnlyList<string>? deviceIds) => accounts.DeleteDevicesAsync(UserId, deviceIds);
 
+    public Task<bool> RenameDeviceAsync(string deviceId, string? displayName) => accounts.RenameDeviceAsync(UserId, deviceId, displayName);
+
+    public Task ChangePasswordAsync(string passwordHash, bool logoutDevices, string? keepDeviceId) =>
+        accounts.ChangePasswordAsync(UserId, passwordHash, logoutDevices, keepDeviceId);
+
+    public async Task DeactivateAsync()
+    {
+        await accounts.DeactivateAsync(UserId);
+        foreach (var roomId in await rooms.GetJoinedRoomsAsync(UserId))
+        {
+            await GrainFactory.GetGrain<IRoomGrain>(roomId).SendEventAsync(
+                new SendEventCommand(UserId, "m.room.member", UserId, new JsonObject { ["membership"] = "leave" }, null));
+        }
+    }
+
     public async Task SetProfileFieldAsync(string field, string? value)
     {
         await accounts.SetProfileFieldAsync(UserId, field, value);

@@ -8,6 +8,8 @@ public sealed record UserAccount(string UserId, string? PasswordHash, bool IsAdm
 
 public sealed record AccessTokenOwner(string UserId, string DeviceId);
 
+public sealed record DeviceRecord(string DeviceId, string? DisplayName, long? LastSeenTs, string? LastSeenIp);
+
 /// <summary>
 /// Users, devices and access tokens. Writes come from the user's grain; the reads (token lookup,
 /// password check) are done by API hosts.
@@ -100,6 +102,68 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         command.Parameters.Add(new() { Value = userId });
         command.Parameters.Add(new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<DeviceRecord>> GetDevicesAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT device_id, display_name, last_seen_ts, last_seen_ip FROM devices WHERE user_id = $1 ORDER BY device_id");
+        command.Parameters.Add(new() { Value = userId });
+        var devices = new List<DeviceRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            devices.Add(new DeviceRecord(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1),
+                reader.IsDBNull(2) ? null : reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
+        }
+        return devices;
+    }
+
+    public async Task<bool> RenameDeviceAsync(string userId, string deviceId, string? displayName, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("UPDATE devices SET display_name = $3 WHERE user_id = $1 AND device_id = $2");
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = deviceId });
+        command.Parameters.Add(new() { Value = (object?)displayName ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>Sets a new password hash and, in the same transaction, deletes every device except <paramref name="keepDeviceId"/>.</summary>
+    public async Task ChangePasswordAsync(string userId, string passwordHash, bool logoutDevices, string? keepDeviceId,
+        CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, tx);
+        var update = new NpgsqlBatchCommand("UPDATE users SET password_hash = $2 WHERE user_id = $1");
+        update.Parameters.Add(new() { Value = userId });
+        update.Parameters.Add(new() { Value = passwordHash });
+        batch.BatchCommands.Add(update);
+        if (logoutDevices)
+        {
+            var delete = new NpgsqlBatchCommand("DELETE FROM devices WHERE user_id = $1 AND device_id IS DISTINCT FROM $2");
+            delete.Parameters.Add(new() { Value = userId });
+            delete.Parameters.Add(new() { Value = (object?)keepDeviceId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            batch.BatchCommands.Add(delete);
+        }
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Marks the account deactivated and removes its password and every device, in one transaction.</summary>
+    public async Task DeactivateAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, tx);
+        var update = new NpgsqlBatchCommand("UPDATE users SET deactivated = true, password_hash = NULL WHERE user_id = $1");
+        update.Parameters.Add(new() { Value = userId });
+        batch.BatchCommands.Add(update);
+        var delete = new NpgsqlBatchCommand("DELETE FROM devices WHERE user_id = $1");
+        delete.Parameters.Add(new() { Value = userId });
+        batch.BatchCommands.Add(delete);
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
     }
 
     public async Task<bool> UserExistsAsync(string userId, CancellationToken cancellationToken = default)

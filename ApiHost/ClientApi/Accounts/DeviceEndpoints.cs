@@ -1,0 +1,116 @@
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.Http;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Grains.Interfaces.Users;
+using Homeserver.Storage.Accounts;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Orleans;
+
+namespace Homeserver.ApiHost.ClientApi.Accounts;
+
+/// <summary>/devices, /delete_devices, /account/password and /account/deactivate (the last three behind the password stage).</summary>
+public static class DeviceEndpoints
+{
+    public static IEndpointRouteBuilder MapDeviceApi(this IEndpointRouteBuilder app)
+    {
+        foreach (var version in ClientApiEndpoints.Versions)
+        {
+            var prefix = $"/_matrix/client/{version}";
+            app.MapGet($"{prefix}/devices", ListAsync);
+            app.MapGet($"{prefix}/devices/{{deviceId}}", GetAsync);
+            app.MapPut($"{prefix}/devices/{{deviceId}}", RenameAsync);
+            app.MapDelete($"{prefix}/devices/{{deviceId}}", (HttpContext h, string deviceId, AccessTokenAuthentication a, UserInteractiveAuth u,
+                PasswordStage p, IGrainFactory g) => DeleteAsync(h, [deviceId], a, u, p, g));
+            app.MapPost($"{prefix}/delete_devices", DeleteManyAsync);
+            app.MapPost($"{prefix}/account/password", ChangePasswordAsync);
+            app.MapPost($"{prefix}/account/deactivate", DeactivateAsync);
+        }
+        return app;
+    }
+
+    private static JsonObject Format(DeviceRecord d) => new()
+    {
+        ["device_id"] = d.DeviceId,
+        ["display_name"] = d.DisplayName,
+        ["last_seen_ts"] = d.LastSeenTs,
+        ["last_seen_ip"] = d.LastSeenIp,
+    };
+
+    private static async Task<IResult> ListAsync(HttpContext http, AccessTokenAuthentication auth, AccountStore accounts)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var devices = await accounts.GetDevicesAsync(user.UserId);
+        return Results.Json(new JsonObject { ["devices"] = new JsonArray(devices.Select(d => (JsonNode)Format(d)).ToArray()) });
+    }
+
+    private static async Task<IResult> GetAsync(HttpContext http, string deviceId, AccessTokenAuthentication auth, AccountStore accounts)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var device = (await accounts.GetDevicesAsync(user.UserId)).FirstOrDefault(d => d.DeviceId == deviceId)
+            ?? throw MatrixException.NotFound("No such device.");
+        return Results.Json(Format(device));
+    }
+
+    private static async Task<IResult> RenameAsync(HttpContext http, string deviceId, AccessTokenAuthentication auth, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
+        if (!await grains.GetGrain<IUserGrain>(user.UserId).RenameDeviceAsync(deviceId, body.OptionalString("display_name")))
+        {
+            throw MatrixException.NotFound("No such device.");
+        }
+        return Results.Json(new JsonObject());
+    }
+
+    private static async Task<IResult> DeleteManyAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia,
+        PasswordStage password, IGrainFactory grains)
+    {
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        http.Items[BodyKey] = body;
+        var devices = body["devices"] is JsonArray list
+            ? list.Select(d => d is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new MatrixException(400, "M_BAD_JSON", "'devices' must list device IDs.")).ToList()
+            : throw new MatrixException(400, "M_MISSING_PARAM", "'devices' is missing.");
+        return await DeleteAsync(http, devices, auth, uia, password, grains);
+    }
+
+    private const string BodyKey = "parsed-body";
+
+    private static async Task<IResult> DeleteAsync(HttpContext http, IReadOnlyList<string> deviceIds, AccessTokenAuthentication auth,
+        UserInteractiveAuth uia, PasswordStage password, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = http.Items[BodyKey] as JsonObject ?? await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
+        var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
+        await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync(deviceIds);
+        await uia.FinishAsync(session);
+        return Results.Json(new JsonObject());
+    }
+
+    private static async Task<IResult> ChangePasswordAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia,
+        PasswordStage password, PasswordHasher hasher, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        var newPassword = body.RequiredString("new_password");
+        if (newPassword.Length is 0 or > 512) throw new MatrixException(400, "M_INVALID_PARAM", "The new password must be 1 to 512 characters.");
+        var logoutDevices = body.OptionalBool("logout_devices", true);
+        var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
+        await grains.GetGrain<IUserGrain>(user.UserId).ChangePasswordAsync(hasher.Hash(newPassword), logoutDevices, user.DeviceId);
+        await uia.FinishAsync(session);
+        return Results.Json(new JsonObject());
+    }
+
+    private static async Task<IResult> DeactivateAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia,
+        PasswordStage password, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
+        var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
+        await grains.GetGrain<IUserGrain>(user.UserId).DeactivateAsync();
+        await uia.FinishAsync(session);
+        return Results.Json(new JsonObject { ["id_server_unbind_result"] = "no-support" });
+    }
+}
