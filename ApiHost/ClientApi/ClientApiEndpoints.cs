@@ -23,6 +23,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<UserInteractiveAuth>();
         services.AddSingleton<UserIdResolver>();
         services.AddSingleton<PasswordStage>();
+        services.AddSingleton<RoomAliases>();
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
         return services;
     }
@@ -41,6 +42,7 @@ public static class ClientApiEndpoints
         app.MapMembershipApi();
         app.MapEventApi();
         app.MapRoomReadApi();
+        app.MapDirectoryApi();
         var unrecognized = new UnrecognizedRequests(app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>());
         app.MapFallback("/_matrix/{**path}", unrecognized.Answer);
         app.MapFallback("/_synapse/{**path}", unrecognized.Answer);

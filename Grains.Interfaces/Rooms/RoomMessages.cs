@@ -20,7 +20,8 @@ public sealed record CreateRoomCommand(
     string? Name = null,
     string? Topic = null,
     IReadOnlyList<string>? Invite = null,
-    bool IsDirect = false);
+    bool IsDirect = false,
+    string? CanonicalAlias = null);
 
 [GenerateSerializer]
 public sealed record RoomCreated(string RoomId, string RoomVersion, IReadOnlyList<string> EventIds);

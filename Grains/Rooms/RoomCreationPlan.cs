@@ -26,6 +26,10 @@ internal static class RoomCreationPlan
         drafts.Add(new(creator, "m.room.member", creator, member));
 
         drafts.Add(new(creator, "m.room.power_levels", "", PowerLevels(command)));
+        if (command.CanonicalAlias is { } alias)
+        {
+            drafts.Add(new(creator, "m.room.canonical_alias", "", new JsonObject { ["alias"] = alias }));
+        }
 
         var (joinRule, guests) = command.Preset switch
         {

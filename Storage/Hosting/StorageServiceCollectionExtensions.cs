@@ -1,4 +1,5 @@
 using Homeserver.Storage.Accounts;
+using Homeserver.Storage.Directory;
 using Homeserver.Storage.Keys;
 using Homeserver.Storage.Migrations;
 using Homeserver.Storage.Rooms;
@@ -21,6 +22,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<RoomEventStore>();
         services.AddSingleton<EventReader>();
         services.AddSingleton<RoomReader>();
+        services.AddSingleton<DirectoryStore>();
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();

@@ -5,6 +5,7 @@ using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Protocol;
 using Homeserver.Silo.Hosting;
+using Homeserver.Storage.Directory;
 using Homeserver.Storage.Rooms;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -24,7 +25,7 @@ public static class CreateRoomEndpoints
     }
 
     private static async Task<IResult> CreateAsync(HttpContext http, AccessTokenAuthentication auth, ProcessSettings settings,
-        RoomReader rooms, IGrainFactory grains)
+        RoomReader rooms, IGrainFactory grains, RoomAliases aliases, DirectoryStore directory, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
@@ -38,9 +39,11 @@ public static class CreateRoomEndpoints
         {
             throw new MatrixException(400, "M_UNSUPPORTED_ROOM_VERSION", $"Room version '{roomVersion}' is not supported.");
         }
-        if (body.OptionalString("room_alias_name") is not null)
+        string? alias = null;
+        if (body.OptionalString("room_alias_name") is { } aliasName)
         {
-            throw new MatrixException(400, "M_UNRECOGNIZED", "Room aliases are not supported by this server yet.");
+            alias = aliases.LocalAlias($"#{aliasName}:{settings.ServerName}");
+            if (await directory.FindAliasAsync(alias) is not null) throw MatrixException.RoomInUse($"Room alias {alias} already exists.");
         }
 
         var invite = body["invite"] switch
@@ -71,7 +74,14 @@ public static class CreateRoomEndpoints
             Name: body.OptionalString("name"),
             Topic: body.OptionalString("topic"),
             Invite: invite,
-            IsDirect: body.OptionalBool("is_direct", false)));
+            IsDirect: body.OptionalBool("is_direct", false),
+            CanonicalAlias: alias));
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        if (alias is not null && !await directory.CreateAliasAsync(alias, created.RoomId, user.UserId, now))
+        {
+            throw MatrixException.RoomInUse($"Room alias {alias} was taken while the room was being created.");
+        }
+        if (visibility == "public") await directory.SetPublishedAsync(created.RoomId, true, now);
         return Results.Json(new { room_id = created.RoomId });
     }
 

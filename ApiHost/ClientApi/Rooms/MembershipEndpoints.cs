@@ -47,8 +47,7 @@ public static class MembershipEndpoints
         {
             services.GetRequiredService<RateLimiter>().Acquire("join", user.UserId, services.GetRequiredService<ProcessSettings>().RateLimits.JoinsLocal);
         }
-        if (roomIdText.StartsWith('#')) throw new MatrixException(404, "M_NOT_FOUND", "Room aliases are not supported by this server yet.");
-        var roomId = RoomPaths.RoomIdFrom(roomIdText);
+        var roomId = await services.GetRequiredService<RoomAliases>().ResolveAsync(roomIdText);
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
         var content = new JsonObject { ["membership"] = membership };
         if (body.OptionalString("reason") is { } reason) content["reason"] = reason;

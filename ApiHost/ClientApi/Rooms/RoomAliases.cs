@@ -1,0 +1,45 @@
+using System.Text.Json.Nodes;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Protocol;
+using Homeserver.Silo.Hosting;
+using Homeserver.Storage.Directory;
+using Homeserver.Storage.Rooms;
+
+namespace Homeserver.ApiHost.ClientApi.Rooms;
+
+/// <summary>Resolves room IDs or local aliases, and reads a room's power levels for permission checks outside the grain.</summary>
+public sealed class RoomAliases(DirectoryStore directory, RoomReader rooms, ProcessSettings settings)
+{
+    public async Task<string> ResolveAsync(string roomIdOrAlias)
+    {
+        if (!roomIdOrAlias.StartsWith('#')) return RoomPaths.RoomIdFrom(roomIdOrAlias);
+        var alias = LocalAlias(roomIdOrAlias);
+        return (await directory.FindAliasAsync(alias))?.RoomId ?? throw MatrixException.NotFound($"Room alias {alias} not found.");
+    }
+
+    /// <summary>A valid alias on this server; aliases of other servers need federation.</summary>
+    public string LocalAlias(string text)
+    {
+        if (!RoomAlias.TryParse(text, out var alias)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{text}' is not a valid room alias.");
+        if (alias.Server.ToString() != settings.ServerName)
+        {
+            throw new MatrixException(400, "M_INVALID_PARAM", "Room aliases on other servers cannot be used without federation.");
+        }
+        return alias.ToString();
+    }
+
+    public async Task<PowerLevels> PowerLevelsAsync(string roomId)
+    {
+        var version = await rooms.GetRoomVersionAsync(roomId) ?? throw MatrixException.NotFound("Unknown room.");
+        RoomVersions.TryGet(version, out var v);
+        var state = new Dictionary<(string, string), JsonObject>();
+        foreach (var type in new[] { "m.room.create", "m.room.power_levels" })
+        {
+            foreach (var row in await rooms.GetCurrentStateAsync(roomId, type, ""))
+            {
+                state[(type, "")] = JsonNode.Parse(row.Json)!.AsObject();
+            }
+        }
+        return new RoomAuthState(state).PowerLevels(v!);
+    }
+}

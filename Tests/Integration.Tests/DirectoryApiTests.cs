@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+
+namespace Homeserver.Tests.Integration;
+
+public sealed class DirectoryApiTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
+{
+    private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
+
+    private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
+
+    [Fact]
+    public async Task Aliases_resolve_join_and_list_and_public_rooms_can_be_searched()
+    {
+        using var alice = NewClient();
+        using var carol = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        await carol.RegisterAsync(NewName(), "pw");
+        var aliasName = "lobby" + Guid.NewGuid().ToString("N")[..6];
+        var alias = $"#{aliasName}:test.local";
+
+        var created = await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject
+        {
+            ["visibility"] = "public", ["preset"] = "public_chat", ["room_alias_name"] = aliasName,
+            ["name"] = "The Lobby " + aliasName, ["topic"] = "say hello",
+        });
+        created.Status.Should().Be(200);
+        var roomId = created.Body["room_id"]!.GetValue<string>();
+
+        var resolved = await carol.GetAsync($"/_matrix/client/v3/directory/room/{Uri.EscapeDataString(alias)}");
+        resolved.Body["room_id"]!.GetValue<string>().Should().Be(roomId);
+        (await carol.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString(alias)}", new JsonObject())).Body["room_id"]!.GetValue<string>()
+            .Should().Be(roomId);
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/state/m.room.canonical_alias")).Body["alias"]!.GetValue<string>().Should().Be(alias);
+
+        var search = await carol.PostAsync("/_matrix/client/v3/publicRooms", new JsonObject
+        {
+            ["filter"] = new JsonObject { ["generic_search_term"] = aliasName },
+        });
+        var room = search.Body["chunk"]!.AsArray().Single()!;
+        room["room_id"]!.GetValue<string>().Should().Be(roomId);
+        room["num_joined_members"]!.GetValue<long>().Should().Be(2);
+        room["canonical_alias"]!.GetValue<string>().Should().Be(alias);
+        room["topic"]!.GetValue<string>().Should().Be("say hello");
+        room["join_rule"]!.GetValue<string>().Should().Be("public");
+        (await carol.PostAsync("/_matrix/client/v3/publicRooms", new JsonObject
+        {
+            ["filter"] = new JsonObject { ["generic_search_term"] = "no-such-room-" + aliasName },
+        })).Body["chunk"]!.AsArray().Should().BeEmpty();
+        (await carol.GetAsync("/_matrix/client/v3/publicRooms?limit=1")).Body["chunk"]!.AsArray().Should().HaveCount(1);
+
+        var again = await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["room_alias_name"] = aliasName });
+        (again.Status, again.Body["errcode"]!.GetValue<string>()).Should().Be((400, "M_ROOM_IN_USE"));
+        var duplicate = await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/directory/room/{Uri.EscapeDataString(alias)}",
+            new JsonObject { ["room_id"] = roomId }.ToJsonString());
+        duplicate.Status.Should().Be(409);
+
+        (await carol.SendAsync(HttpMethod.Delete, $"/_matrix/client/v3/directory/room/{Uri.EscapeDataString(alias)}", null)).Status.Should().Be(403);
+        (await alice.SendAsync(HttpMethod.Delete, $"/_matrix/client/v3/directory/room/{Uri.EscapeDataString(alias)}", null)).Status.Should().Be(200);
+        (await carol.GetAsync($"/_matrix/client/v3/directory/room/{Uri.EscapeDataString(alias)}")).Status.Should().Be(404);
+    }
+
+    [Fact]
+    public async Task Directory_visibility_is_set_by_room_moderators()
+    {
+        using var alice = NewClient();
+        using var carol = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        await carol.RegisterAsync(NewName(), "pw");
+        var roomId = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["preset"] = "public_chat" })).Body["room_id"]!.GetValue<string>();
+        await carol.PostAsync($"/_matrix/client/v3/rooms/{roomId}/join", new JsonObject());
+
+        (await alice.GetAsync($"/_matrix/client/v3/directory/list/room/{roomId}")).Body["visibility"]!.GetValue<string>().Should().Be("private");
+        (await carol.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/directory/list/room/{roomId}", """{"visibility":"public"}""")).Status.Should().Be(403);
+        (await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/directory/list/room/{roomId}", """{"visibility":"public"}""")).Status.Should().Be(200);
+        (await alice.GetAsync($"/_matrix/client/v3/directory/list/room/{roomId}")).Body["visibility"]!.GetValue<string>().Should().Be("public");
+    }
+}
