@@ -43,6 +43,7 @@ public static class ClientApiEndpoints
         app.MapEventApi();
         app.MapRoomReadApi();
         app.MapDirectoryApi();
+        app.MapRelationApi();
         var unrecognized = new UnrecognizedRequests(app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>());
         app.MapFallback("/_matrix/{**path}", unrecognized.Answer);
         app.MapFallback("/_synapse/{**path}", unrecognized.Answer);

@@ -111,7 +111,7 @@ public sealed class RoomGrain(
                     ? await CheckRedactionAsync(state, draft.Sender, target)
                     : null;
                 var e = new NewEvent(eventId, state.LastRoomSeq + 1, state.MaxDepth + 1, draft.Type, draft.StateKey,
-                    draft.Sender, now, membership, json, redacts);
+                    draft.Sender, now, membership, json, redacts, RelationOf(draft.Content));
                 built.Add(e);
                 // Later drafts in the batch cite this one; if the append fails, the activation is dropped.
                 state.Apply(e, pdu);
@@ -152,6 +152,13 @@ public sealed class RoomGrain(
         }
         return target;
     }
+
+    private static EventRelation? RelationOf(JsonObject content) =>
+        content["m.relates_to"] is JsonObject relates &&
+        relates["rel_type"] is JsonValue type && type.TryGetValue<string>(out var relType) &&
+        relates["event_id"] is JsonValue target && target.TryGetValue<string>(out var eventId)
+            ? new EventRelation(eventId, relType)
+            : null;
 
     private async Task PublishAsync(IReadOnlyList<PersistedEvent> persisted)
     {

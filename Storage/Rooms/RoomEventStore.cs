@@ -125,6 +125,13 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
                     batch.BatchCommands.Add(Command(
                         "INSERT INTO redactions (redacts, redaction_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", e.Redacts, e.EventId));
                 }
+                if (e.Relation is { } relation)
+                {
+                    batch.BatchCommands.Add(Command("""
+                        INSERT INTO event_relations (event_id, relates_to_id, relation_type, room_id, event_type, room_seq)
+                        VALUES ($1, $2, $3, $4, $5, $6)
+                        """, e.EventId, relation.EventId, relation.RelationType, roomId, e.Type, e.RoomSeq));
+                }
                 if (e.StateKey is not null)
                 {
                     batch.BatchCommands.Add(Command("""

@@ -79,6 +79,46 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return await ReadRowsAsync(command, cancellationToken);
     }
 
+    /// <summary>Events relating to <paramref name="parentId"/>, optionally of one relation and event type, paged by room order.</summary>
+    public async Task<IReadOnlyList<RoomEventRow>> GetRelationsAsync(string roomId, string parentId, string? relationType, string? eventType,
+        long boundary, bool backwards, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {EventColumns}
+            FROM event_relations er JOIN events e ON e.event_id = er.event_id JOIN rooms rm ON rm.room_id = e.room_id
+            WHERE er.relates_to_id = $1 AND er.room_id = $2
+              AND ($3::text IS NULL OR er.relation_type = $3) AND ($4::text IS NULL OR er.event_type = $4)
+              AND {(backwards ? "er.room_seq < $5" : "er.room_seq >= $5")}
+            ORDER BY er.room_seq {(backwards ? "DESC" : "ASC")} LIMIT $6
+            """);
+        command.Parameters.Add(new() { Value = parentId });
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = (object?)relationType ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)eventType ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = boundary });
+        command.Parameters.Add(new() { Value = limit });
+        return await ReadRowsAsync(command, cancellationToken);
+    }
+
+    /// <summary>Thread roots of a room, most recently active first, with the room order of their latest reply.</summary>
+    public async Task<IReadOnlyList<(RoomEventRow Root, long LatestSeq)>> GetThreadsAsync(string roomId, long beforeLatest, int limit,
+        CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            WITH threads AS (
+                SELECT relates_to_id, max(room_seq) AS latest FROM event_relations
+                WHERE room_id = $1 AND relation_type = 'm.thread' GROUP BY relates_to_id)
+            SELECT {EventColumns}, t.latest
+            FROM threads t JOIN events e ON e.event_id = t.relates_to_id JOIN rooms rm ON rm.room_id = e.room_id
+            WHERE t.latest < $2 ORDER BY t.latest DESC LIMIT $3
+            """);
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = beforeLatest });
+        command.Parameters.Add(new() { Value = limit });
+        var rows = await ReadRowsAsync(command, cancellationToken, extraColumn: true);
+        return rows.Select(r => (r.Row, r.Extra)).ToList();
+    }
+
     public async Task<long> GetLastRoomSeqAsync(string roomId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("SELECT COALESCE(max(room_seq), 0) FROM events WHERE room_id = $1");
@@ -96,14 +136,18 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
             : (null, null);
     }
 
-    private static async Task<IReadOnlyList<RoomEventRow>> ReadRowsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<RoomEventRow>> ReadRowsAsync(NpgsqlCommand command, CancellationToken cancellationToken) =>
+        (await ReadRowsAsync(command, cancellationToken, extraColumn: false)).Select(r => r.Row).ToList();
+
+    private static async Task<IReadOnlyList<(RoomEventRow Row, long Extra)>> ReadRowsAsync(NpgsqlCommand command, CancellationToken cancellationToken,
+        bool extraColumn)
     {
-        var rows = new List<RoomEventRow>();
+        var rows = new List<(RoomEventRow, long)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(new RoomEventRow(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4),
-                reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6)));
+            rows.Add((new RoomEventRow(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4),
+                reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6)), extraColumn ? reader.GetInt64(7) : 0));
         }
         return rows;
     }

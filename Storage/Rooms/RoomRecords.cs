@@ -11,7 +11,11 @@ public sealed record NewEvent(
     long OriginServerTs,
     string? Membership,
     string Json,
-    string? Redacts = null);
+    string? Redacts = null,
+    EventRelation? Relation = null);
+
+/// <summary>The event's <c>m.relates_to</c>: which event it relates to and how.</summary>
+public sealed record EventRelation(string EventId, string RelationType);
 
 public sealed record PersistedEvent(NewEvent Event, long StreamOrdering);
 

@@ -94,29 +94,23 @@ public static class RoomReadEndpoints
         }
         limit = Math.Min(limit, MaxLimit);
         var from = query["from"].ToString() is { Length: > 0 } f
-            ? ParseToken(f, "from")
+            ? RoomTokens.Parse(f, "from")
             : backwards ? await rooms.GetLastRoomSeqAsync(room) + 1 : 1;
-        long? to = query["to"].ToString() is { Length: > 0 } t ? ParseToken(t, "to") : null;
+        long? to = query["to"].ToString() is { Length: > 0 } t ? RoomTokens.Parse(t, "to") : null;
 
         var rows = await rooms.GetTimelineAsync(room, from, backwards, limit);
         if (to is { } stop) rows = rows.Where(r => backwards ? r.RoomSeq >= stop : r.RoomSeq < stop).ToList();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var response = new JsonObject
         {
-            ["start"] = Token(from),
+            ["start"] = RoomTokens.Format(from),
             ["chunk"] = new JsonArray(rows.Select(r => (JsonNode)ClientEvents.Format(r, now)).ToArray()),
         };
         if (rows.Count == limit && rows.Count > 0)
         {
-            response["end"] = Token(backwards ? rows[^1].RoomSeq : rows[^1].RoomSeq + 1);
+            response["end"] = RoomTokens.Format(backwards ? rows[^1].RoomSeq : rows[^1].RoomSeq + 1);
         }
         return Results.Json(response);
     }
 
-    private static string Token(long boundary) => "r" + boundary.ToString(CultureInfo.InvariantCulture);
-
-    private static long ParseToken(string token, string name) =>
-        token.StartsWith('r') && long.TryParse(token.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var n)
-            ? n
-            : throw new MatrixException(400, "M_INVALID_PARAM", $"'{name}' is not a pagination token of this server.");
 }

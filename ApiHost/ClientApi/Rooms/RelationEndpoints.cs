@@ -1,0 +1,111 @@
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.Auth;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Storage.Rooms;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Homeserver.ApiHost.ClientApi.Rooms;
+
+/// <summary>/context, /relations (threads, edits, annotations, replies) and /threads.</summary>
+public static class RelationEndpoints
+{
+    private const int MaxLimit = 100;
+
+    public static IEndpointRouteBuilder MapRelationApi(this IEndpointRouteBuilder app)
+    {
+        foreach (var version in ClientApiEndpoints.Versions)
+        {
+            var rooms = $"/_matrix/client/{version}/rooms/{{roomId}}";
+            app.MapGet($"{rooms}/context/{{eventId}}", ContextAsync);
+        }
+        var v1 = "/_matrix/client/v1/rooms/{roomId}";
+        app.MapGet($"{v1}/relations/{{eventId}}", (HttpContext h, string roomId, string eventId, AccessTokenAuthentication a, RoomReader r, TimeProvider c) =>
+            RelationsAsync(h, roomId, eventId, null, null, a, r, c));
+        app.MapGet($"{v1}/relations/{{eventId}}/{{relType}}", (HttpContext h, string roomId, string eventId, string relType, AccessTokenAuthentication a, RoomReader r, TimeProvider c) =>
+            RelationsAsync(h, roomId, eventId, relType, null, a, r, c));
+        app.MapGet($"{v1}/relations/{{eventId}}/{{relType}}/{{eventType}}", RelationsAsync);
+        app.MapGet($"{v1}/threads", ThreadsAsync);
+        return app;
+    }
+
+    private static async Task<IResult> ContextAsync(HttpContext http, string roomId, string eventId, AccessTokenAuthentication auth,
+        RoomReader rooms, TimeProvider clock)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        var target = await rooms.GetEventAsync(eventId);
+        if (target is null || target.RoomId != room) throw MatrixException.NotFound("Event not found.");
+        var limit = RoomTokens.Limit(http.Request.Query["limit"], 10, MaxLimit);
+        var beforeCount = limit / 2;
+        var before = await rooms.GetTimelineAsync(room, target.RoomSeq, backwards: true, beforeCount);
+        var after = await rooms.GetTimelineAsync(room, target.RoomSeq + 1, backwards: false, limit - beforeCount);
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var state = await rooms.GetCurrentStateAsync(room);
+        return Results.Json(new JsonObject
+        {
+            ["event"] = ClientEvents.Format(target, now),
+            ["events_before"] = new JsonArray(before.Select(e => (JsonNode)ClientEvents.Format(e, now)).ToArray()),
+            ["events_after"] = new JsonArray(after.Select(e => (JsonNode)ClientEvents.Format(e, now)).ToArray()),
+            ["start"] = RoomTokens.Format(before.Count > 0 ? before[^1].RoomSeq : target.RoomSeq),
+            ["end"] = RoomTokens.Format((after.Count > 0 ? after[^1].RoomSeq : target.RoomSeq) + 1),
+            ["state"] = new JsonArray(state.Select(e => (JsonNode)ClientEvents.Format(e, now)).ToArray()),
+        });
+    }
+
+    private static async Task<IResult> RelationsAsync(HttpContext http, string roomId, string eventId, string? relType, string? eventType,
+        AccessTokenAuthentication auth, RoomReader rooms, TimeProvider clock)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        var parent = await rooms.GetEventAsync(eventId);
+        if (parent is null || parent.RoomId != room) throw MatrixException.NotFound("Event not found.");
+        var query = http.Request.Query;
+        var backwards = query["dir"].ToString() != "f";
+        var limit = RoomTokens.Limit(query["limit"], 5, MaxLimit);
+        var from = query["from"].ToString() is { Length: > 0 } f ? RoomTokens.Parse(f, "from") : backwards ? long.MaxValue : 0;
+        var rows = await rooms.GetRelationsAsync(room, eventId, relType, eventType, from, backwards, limit);
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var response = new JsonObject { ["chunk"] = new JsonArray(rows.Select(e => (JsonNode)ClientEvents.Format(e, now)).ToArray()) };
+        if (rows.Count == limit && limit > 0) response["next_batch"] = RoomTokens.Format(backwards ? rows[^1].RoomSeq : rows[^1].RoomSeq + 1);
+        return Results.Json(response);
+    }
+
+    private static async Task<IResult> ThreadsAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms, TimeProvider clock)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        var query = http.Request.Query;
+        var include = query["include"].ToString() is { Length: > 0 } i ? i : "all";
+        if (include is not ("all" or "participated")) throw new MatrixException(400, "M_INVALID_PARAM", "'include' must be all or participated.");
+        var limit = RoomTokens.Limit(query["limit"], 10, MaxLimit);
+        var from = query["from"].ToString() is { Length: > 0 } f ? RoomTokens.Parse(f, "from") : long.MaxValue;
+        var threads = await rooms.GetThreadsAsync(room, from, limit);
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var chunk = new JsonArray();
+        foreach (var (root, _) in threads)
+        {
+            var replies = await rooms.GetRelationsAsync(room, root.EventId, "m.thread", null, long.MaxValue, backwards: true, MaxLimit);
+            var participated = new[] { root }.Concat(replies).Any(r => JsonNode.Parse(r.Json)?["sender"]?.GetValue<string>() == user.UserId);
+            if (include == "participated" && !participated) continue;
+            var formatted = ClientEvents.Format(root, now);
+            formatted["unsigned"]!["m.relations"] = new JsonObject
+            {
+                ["m.thread"] = new JsonObject
+                {
+                    ["latest_event"] = replies.Count > 0 ? ClientEvents.Format(replies[0], now) : null,
+                    ["count"] = replies.Count,
+                    ["current_user_participated"] = participated,
+                },
+            };
+            chunk.Add(formatted);
+        }
+        var response = new JsonObject { ["chunk"] = chunk };
+        if (threads.Count == limit && limit > 0) response["next_batch"] = RoomTokens.Format(threads[^1].LatestSeq);
+        return Results.Json(response);
+    }
+}

@@ -1,0 +1,26 @@
+using System.Globalization;
+using Homeserver.Grains.Interfaces.Errors;
+
+namespace Homeserver.ApiHost.ClientApi.Rooms;
+
+/// <summary>
+/// Pagination tokens within one room: <c>r&lt;n&gt;</c> is the boundary before the room's n-th
+/// event, so paging backwards from it returns events before n and forwards returns n onwards.
+/// </summary>
+internal static class RoomTokens
+{
+    public static string Format(long boundary) => "r" + boundary.ToString(CultureInfo.InvariantCulture);
+
+    public static long Parse(string token, string name) =>
+        token.StartsWith('r') && long.TryParse(token.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            ? n
+            : throw new MatrixException(400, "M_INVALID_PARAM", $"'{name}' is not a pagination token of this server.");
+
+    public static int Limit(string? text, int fallback, int max)
+    {
+        if (string.IsNullOrEmpty(text)) return fallback;
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var limit)
+            ? Math.Min(limit, max)
+            : throw new MatrixException(400, "M_INVALID_PARAM", "'limit' must be a non-negative integer.");
+    }
+}
