@@ -24,6 +24,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<UserIdResolver>();
         services.AddSingleton<PasswordStage>();
         services.AddSingleton<RoomAliases>();
+        services.AddSingleton<HistoryVisibility>();
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
         return services;
     }

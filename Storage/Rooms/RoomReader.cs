@@ -119,6 +119,30 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return rows.Select(r => (r.Row, r.Extra)).ToList();
     }
 
+    /// <summary>The room's history_visibility changes and the user's membership changes, in room order: what visibility is decided by.</summary>
+    public async Task<IReadOnlyList<(long RoomSeq, string Type, string Value)>> GetVisibilityTimelineAsync(string roomId, string userId,
+        CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT room_seq, type, json FROM events
+            WHERE room_id = $1 AND (type = 'm.room.history_visibility' AND state_key = '' OR type = 'm.room.member' AND state_key = $2)
+            ORDER BY room_seq
+            """);
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = userId });
+        var changes = new List<(long, string, string)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var type = reader.GetString(1);
+            var content = System.Text.Json.Nodes.JsonNode.Parse(reader.GetString(2))?["content"];
+            var value = (type == "m.room.member" ? content?["membership"] : content?["history_visibility"]) is System.Text.Json.Nodes.JsonValue v &&
+                v.TryGetValue<string>(out var s) ? s : "";
+            changes.Add((reader.GetInt64(0), type, value));
+        }
+        return changes;
+    }
+
     public async Task<long> GetLastRoomSeqAsync(string roomId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("SELECT COALESCE(max(room_seq), 0) FROM events WHERE room_id = $1");

@@ -24,8 +24,10 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         var roomId = room["room_id"]!.GetValue<string>();
         (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/state/m.room.name")).Body["name"]!.GetValue<string>().Should().Be("Planning");
 
-        // Bob is invited, not joined: he cannot read yet; then he joins.
-        (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages")).Status.Should().Be(403);
+        // Bob is invited, not joined: with "shared" history he sees nothing yet; then he joins.
+        var invitedView = await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages");
+        invitedView.Status.Should().Be(200);
+        invitedView.Body["chunk"]!.AsArray().Should().BeEmpty();
         (await bob.PostAsync($"/_matrix/client/v3/join/{roomId}", new JsonObject())).Status.Should().Be(200);
         (await bob.GetAsync("/_matrix/client/v3/joined_rooms")).Body["joined_rooms"]!.AsArray()
             .Select(r => r!.GetValue<string>()).Should().Contain(roomId);
@@ -59,8 +61,47 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         var rename = await bob.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{roomId}/state/m.room.name", """{"name":"mine"}""");
         (rename.Status, rename.Body["errcode"]!.GetValue<string>()).Should().Be((403, "M_FORBIDDEN"));
         (await alice.PostAsync($"/_matrix/client/v3/rooms/{roomId}/kick", new JsonObject { ["user_id"] = bobId })).Status.Should().Be(200);
-        (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages")).Status.Should().Be(403);
         (await SendAsync(bob, roomId, "after-kick", "hello?")).Status.Should().Be(403);
+        var secret = (await SendAsync(alice, roomId, "after-kick", "bob is gone")).Body["event_id"]!.GetValue<string>();
+        var kickedView = (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?limit=50")).Body["chunk"]!.AsArray()
+            .Select(e => e!["event_id"]!.GetValue<string>()).ToList();
+        kickedView.Should().Contain(sent).And.NotContain(secret, "after leaving, a user sees history only up to their departure");
+        (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{secret}")).Status.Should().Be(404);
+    }
+
+    [Theory]
+    [InlineData("joined", false, false)]
+    [InlineData("invited", true, false)]
+    [InlineData("shared", true, true)]
+    [InlineData("world_readable", true, true)]
+    public async Task History_visibility_decides_what_a_late_joiner_sees(string visibility, bool seesWhileInvited, bool seesBeforeInvite)
+    {
+        using var alice = NewClient();
+        using var carol = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        var carolId = (await carol.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var roomId = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject
+        {
+            ["initial_state"] = new JsonArray(new JsonObject
+            {
+                ["type"] = "m.room.history_visibility", ["content"] = new JsonObject { ["history_visibility"] = visibility },
+            }),
+        })).Body["room_id"]!.GetValue<string>();
+        var early = (await SendAsync(alice, roomId, "early", "before the invite")).Body["event_id"]!.GetValue<string>();
+        await alice.PostAsync($"/_matrix/client/v3/rooms/{roomId}/invite", new JsonObject { ["user_id"] = carolId });
+        var whileInvited = (await SendAsync(alice, roomId, "invited", "while invited")).Body["event_id"]!.GetValue<string>();
+        await carol.PostAsync($"/_matrix/client/v3/rooms/{roomId}/join", new JsonObject());
+        var late = (await SendAsync(alice, roomId, "late", "after the join")).Body["event_id"]!.GetValue<string>();
+
+        var seen = (await carol.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?limit=100")).Body["chunk"]!.AsArray()
+            .Select(e => e!["event_id"]!.GetValue<string>()).ToList();
+        seen.Should().Contain(late);
+        seen.Contains(whileInvited).Should().Be(seesWhileInvited, $"{visibility}: events while invited");
+        seen.Contains(early).Should().Be(seesBeforeInvite, $"{visibility}: events before the invite");
+
+        using var stranger = NewClient();
+        await stranger.RegisterAsync(NewName(), "pw");
+        (await stranger.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages")).Status.Should().Be(visibility == "world_readable" ? 200 : 403);
     }
 
     [Fact]

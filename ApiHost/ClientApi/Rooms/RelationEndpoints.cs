@@ -31,17 +31,17 @@ public static class RelationEndpoints
     }
 
     private static async Task<IResult> ContextAsync(HttpContext http, string roomId, string eventId, AccessTokenAuthentication auth,
-        RoomReader rooms, TimeProvider clock)
+        RoomReader rooms, HistoryVisibility history, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
-        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        var visible = await history.ForUserAsync(room, user.UserId);
         var target = await rooms.GetEventAsync(eventId);
-        if (target is null || target.RoomId != room) throw MatrixException.NotFound("Event not found.");
+        if (target is null || target.RoomId != room || !visible(target)) throw MatrixException.NotFound("Event not found.");
         var limit = RoomTokens.Limit(http.Request.Query["limit"], 10, MaxLimit);
         var beforeCount = limit / 2;
-        var before = await rooms.GetTimelineAsync(room, target.RoomSeq, backwards: true, beforeCount);
-        var after = await rooms.GetTimelineAsync(room, target.RoomSeq + 1, backwards: false, limit - beforeCount);
+        var before = (await rooms.GetTimelineAsync(room, target.RoomSeq, backwards: true, beforeCount)).Where(visible).ToList();
+        var after = (await rooms.GetTimelineAsync(room, target.RoomSeq + 1, backwards: false, limit - beforeCount)).Where(visible).ToList();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var state = await rooms.GetCurrentStateAsync(room);
         return Results.Json(new JsonObject

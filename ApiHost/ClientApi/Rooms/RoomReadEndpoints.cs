@@ -78,11 +78,11 @@ public static class RoomReadEndpoints
     /// events n-1 and n, so paging backwards from it returns events before n.
     /// </summary>
     private static async Task<IResult> MessagesAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
-        TimeProvider clock)
+        HistoryVisibility history, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
-        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        var visible = await history.ForUserAsync(room, user.UserId);
         var query = http.Request.Query;
         var dir = query["dir"].ToString() is { Length: > 0 } d ? d : "b";
         if (dir is not ("b" or "f")) throw new MatrixException(400, "M_INVALID_PARAM", "'dir' must be b or f.");
@@ -98,17 +98,19 @@ public static class RoomReadEndpoints
             : backwards ? await rooms.GetLastRoomSeqAsync(room) + 1 : 1;
         long? to = query["to"].ToString() is { Length: > 0 } t ? RoomTokens.Parse(t, "to") : null;
 
-        var rows = await rooms.GetTimelineAsync(room, from, backwards, limit);
-        if (to is { } stop) rows = rows.Where(r => backwards ? r.RoomSeq >= stop : r.RoomSeq < stop).ToList();
+        var page = await rooms.GetTimelineAsync(room, from, backwards, limit);
+        if (to is { } stop) page = page.Where(r => backwards ? r.RoomSeq >= stop : r.RoomSeq < stop).ToList();
+        var rows = page.Where(visible).ToList();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var response = new JsonObject
         {
             ["start"] = RoomTokens.Format(from),
             ["chunk"] = new JsonArray(rows.Select(r => (JsonNode)ClientEvents.Format(r, now)).ToArray()),
         };
-        if (rows.Count == limit && rows.Count > 0)
+        // The page is cut by the limit before visibility filtering, so "end" follows the page, not the visible rows.
+        if (page.Count == limit && page.Count > 0)
         {
-            response["end"] = RoomTokens.Format(backwards ? rows[^1].RoomSeq : rows[^1].RoomSeq + 1);
+            response["end"] = RoomTokens.Format(backwards ? page[^1].RoomSeq : page[^1].RoomSeq + 1);
         }
         return Results.Json(response);
     }

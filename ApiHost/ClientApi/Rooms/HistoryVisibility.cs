@@ -1,0 +1,53 @@
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Storage.Rooms;
+
+namespace Homeserver.ApiHost.ClientApi.Rooms;
+
+/// <summary>
+/// Which events of a room a user may see (spec: "History visibility"). The visibility in force for
+/// an event is the room's history_visibility before it; the user's membership at an event includes
+/// the event itself, so a user sees their own join. Rules: world_readable shows everything; shared
+/// shows everything to current members; invited shows what happened while invited or joined;
+/// joined what happened while joined. A user who was never in a non-world-readable room gets 403.
+/// </summary>
+public sealed class HistoryVisibility(RoomReader rooms)
+{
+    public async Task<Func<RoomEventRow, bool>> ForUserAsync(string roomId, string userId)
+    {
+        if (await rooms.GetRoomVersionAsync(roomId) is null) throw MatrixException.NotFound("Unknown room.");
+        var changes = await rooms.GetVisibilityTimelineAsync(roomId, userId);
+        var visibilities = changes.Where(c => c.Type == "m.room.history_visibility").ToList();
+        var memberships = changes.Where(c => c.Type == "m.room.member").ToList();
+        var currentMembership = memberships.Count > 0 ? memberships[^1].Value : null;
+        var currentVisibility = visibilities.Count > 0 ? visibilities[^1].Value : "shared";
+        if (memberships.Count == 0 && currentVisibility != "world_readable")
+        {
+            throw MatrixException.Forbidden("You are not in this room and its history is not world-readable.");
+        }
+
+        return row =>
+        {
+            var visibility = Last(visibilities, row.RoomSeq, inclusive: false) ?? "shared";
+            if (visibility == "world_readable") return true;
+            var membership = Last(memberships, row.RoomSeq, inclusive: true);
+            if (membership == "join") return true;
+            return visibility switch
+            {
+                "shared" => currentMembership == "join",
+                "invited" => membership == "invite",
+                _ => false,
+            };
+        };
+    }
+
+    private static string? Last(List<(long RoomSeq, string Type, string Value)> changes, long roomSeq, bool inclusive)
+    {
+        string? value = null;
+        foreach (var change in changes)
+        {
+            if (change.RoomSeq > roomSeq || (!inclusive && change.RoomSeq == roomSeq)) break;
+            value = change.Value;
+        }
+        return value;
+    }
+}
