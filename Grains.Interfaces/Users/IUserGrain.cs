@@ -18,6 +18,9 @@ public interface IUserGrain : IGrainWithStringKey
     /// <summary>Ends sessions by deleting devices and their tokens; null ends every session.</summary>
     Task LogoutAsync(IReadOnlyList<string>? deviceIds);
 
+    /// <summary>Forgets a room the user has left; fails with 400 while they are still in it.</summary>
+    Task ForgetRoomAsync(string roomId);
+
     Task<bool> RenameDeviceAsync(string deviceId, string? displayName);
 
     /// <summary>Stores a new password hash; with <paramref name="logoutDevices"/>, ends every session but <paramref name="keepDeviceId"/>.</summary>

@@ -46,6 +46,16 @@ public sealed class UserGrain(
 
     public Task LogoutAsync(IReadOnlyList<string>? deviceIds) => accounts.DeleteDevicesAsync(UserId, deviceIds);
 
+    public async Task ForgetRoomAsync(string roomId)
+    {
+        var membership = await rooms.GetMembershipAsync(roomId, UserId);
+        if (membership is "join" or "invite" or "knock")
+        {
+            throw new MatrixException(400, "M_UNKNOWN", "Leave the room before forgetting it.");
+        }
+        await accounts.ForgetRoomAsync(UserId, roomId, await rooms.GetLastRoomSeqAsync(roomId));
+    }
+
     public Task<bool> RenameDeviceAsync(string deviceId, string? displayName) => accounts.RenameDeviceAsync(UserId, deviceId, displayName);
 
     public Task ChangePasswordAsync(string passwordHash, bool logoutDevices, string? keepDeviceId) =>

@@ -166,6 +166,18 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         await tx.CommitAsync(cancellationToken);
     }
 
+    public async Task ForgetRoomAsync(string userId, string roomId, long forgottenAt, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            INSERT INTO forgotten_rooms (user_id, room_id, forgotten_at) VALUES ($1, $2, $3)
+            ON CONFLICT (user_id, room_id) DO UPDATE SET forgotten_at = EXCLUDED.forgotten_at
+            """);
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = forgottenAt });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public async Task<bool> UserExistsAsync(string userId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("SELECT 1 FROM users WHERE user_id = $1");

@@ -143,6 +143,15 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return changes;
     }
 
+    /// <summary>The room position at which the user forgot the room, or null.</summary>
+    public async Task<long?> GetForgottenAtAsync(string roomId, string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT forgotten_at FROM forgotten_rooms WHERE user_id = $1 AND room_id = $2");
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = roomId });
+        return await command.ExecuteScalarAsync(cancellationToken) as long?;
+    }
+
     public async Task<long> GetLastRoomSeqAsync(string roomId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("SELECT COALESCE(max(room_seq), 0) FROM events WHERE room_id = $1");

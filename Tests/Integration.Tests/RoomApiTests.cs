@@ -105,6 +105,37 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Messages_can_be_filtered_and_left_rooms_forgotten()
+    {
+        using var alice = NewClient();
+        using var bob = NewClient();
+        var aliceId = (await alice.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        await bob.RegisterAsync(NewName(), "pw");
+        var roomId = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["preset"] = "public_chat" })).Body["room_id"]!.GetValue<string>();
+        await bob.PostAsync($"/_matrix/client/v3/rooms/{roomId}/join", new JsonObject());
+        await SendAsync(alice, roomId, "m1", "from alice");
+        await SendAsync(bob, roomId, "m2", "from bob");
+        await bob.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{roomId}/send/com.example.custom/c1", "{}");
+
+        async Task<List<string>> Types(string filter) => (await bob.GetAsync(
+                $"/_matrix/client/v3/rooms/{roomId}/messages?limit=50&filter={Uri.EscapeDataString(filter)}")).Body["chunk"]!.AsArray()
+            .Select(e => e!["type"]!.GetValue<string>()).ToList();
+        (await Types("""{"types":["m.room.message"]}""")).Should().Equal("m.room.message", "m.room.message");
+        (await Types("""{"types":["m.room.*"],"not_types":["m.room.member","m.room.message"]}""")).Should().NotContain(["m.room.member", "m.room.message", "com.example.custom"]);
+        (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?limit=50&filter={Uri.EscapeDataString($$"""{"senders":["{{aliceId}}"],"types":["m.room.message"]}""")}"))
+            .Body["chunk"]!.AsArray().Single()!["content"]!["body"]!.GetValue<string>().Should().Be("from alice");
+        (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?filter=%7Bbad")).Status.Should().Be(400);
+
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{roomId}/forget", new JsonObject())).Status.Should().Be(400, "a joined user cannot forget");
+        await bob.PostAsync($"/_matrix/client/v3/rooms/{roomId}/leave", new JsonObject());
+        (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages")).Status.Should().Be(200, "left users read up to their departure");
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{roomId}/forget", new JsonObject())).Status.Should().Be(200);
+        (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages")).Status.Should().Be(403, "a forgotten room's history is gone for them");
+        await bob.PostAsync($"/_matrix/client/v3/rooms/{roomId}/join", new JsonObject());
+        (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages")).Status.Should().Be(200, "rejoining remembers the room");
+    }
+
+    [Fact]
     public async Task Public_rooms_can_be_joined_and_invite_only_rooms_cannot()
     {
         using var alice = NewClient();

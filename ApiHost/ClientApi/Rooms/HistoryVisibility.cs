@@ -8,7 +8,8 @@ namespace Homeserver.ApiHost.ClientApi.Rooms;
 /// an event is the room's history_visibility before it; the user's membership at an event includes
 /// the event itself, so a user sees their own join. Rules: world_readable shows everything; shared
 /// shows everything to current members; invited shows what happened while invited or joined;
-/// joined what happened while joined. A user who was never in a non-world-readable room gets 403.
+/// joined what happened while joined. A user who was never in a non-world-readable room, or who
+/// forgot it, gets 403.
 /// </summary>
 public sealed class HistoryVisibility(RoomReader rooms)
 {
@@ -20,7 +21,9 @@ public sealed class HistoryVisibility(RoomReader rooms)
         var memberships = changes.Where(c => c.Type == "m.room.member").ToList();
         var currentMembership = memberships.Count > 0 ? memberships[^1].Value : null;
         var currentVisibility = visibilities.Count > 0 ? visibilities[^1].Value : "shared";
-        if (memberships.Count == 0 && currentVisibility != "world_readable")
+        var forgottenAt = await rooms.GetForgottenAtAsync(roomId, userId);
+        var forgotten = forgottenAt is { } at && memberships.Count > 0 && memberships[^1].RoomSeq <= at;
+        if ((memberships.Count == 0 || forgotten) && currentVisibility != "world_readable")
         {
             throw MatrixException.Forbidden("You are not in this room and its history is not world-readable.");
         }

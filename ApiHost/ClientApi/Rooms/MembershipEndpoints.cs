@@ -30,6 +30,12 @@ public static class MembershipEndpoints
                 SelfAsync(h, roomIdOrAlias, "knock", a, r, g));
             app.MapPost($"{rooms}/leave", (HttpContext h, string roomId, AccessTokenAuthentication a, RoomReader r, IGrainFactory g) =>
                 SelfAsync(h, roomId, "leave", a, r, g));
+            app.MapPost($"{rooms}/forget", async (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) =>
+            {
+                var user = await a.RequireUserAsync(h);
+                await g.GetGrain<Homeserver.Grains.Interfaces.Users.IUserGrain>(user.UserId).ForgetRoomAsync(RoomPaths.RoomIdFrom(roomId));
+                return Results.Json(new JsonObject());
+            });
             app.MapPost($"{rooms}/invite", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "invite", a, g));
             app.MapPost($"{rooms}/kick", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "leave", a, g));
             app.MapPost($"{rooms}/ban", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "ban", a, g));

@@ -92,6 +92,8 @@ public static class RoomReadEndpoints
         {
             throw new MatrixException(400, "M_INVALID_PARAM", "'limit' must be a non-negative integer.");
         }
+        var filter = RoomEventFilter.Parse(query["filter"]);
+        if (filter?.Limit is { } filterLimit) limit = filterLimit;
         limit = Math.Min(limit, MaxLimit);
         var from = query["from"].ToString() is { Length: > 0 } f
             ? RoomTokens.Parse(f, "from")
@@ -105,7 +107,8 @@ public static class RoomReadEndpoints
         var response = new JsonObject
         {
             ["start"] = RoomTokens.Format(from),
-            ["chunk"] = new JsonArray(rows.Select(r => (JsonNode)ClientEvents.Format(r, now)).ToArray()),
+            ["chunk"] = new JsonArray(rows.Select(r => ClientEvents.Format(r, now)).Where(e => filter?.Allows(e) ?? true)
+                .Select(e => (JsonNode)e).ToArray()),
         };
         // The page is cut by the limit before visibility filtering, so "end" follows the page, not the visible rows.
         if (page.Count == limit && page.Count > 0)

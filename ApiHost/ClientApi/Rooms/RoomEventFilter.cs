@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Homeserver.Grains.Interfaces.Errors;
+
+namespace Homeserver.ApiHost.ClientApi.Rooms;
+
+/// <summary>The spec's RoomEventFilter as /messages takes it: types and senders, with '*' wildcards in types.</summary>
+public sealed class RoomEventFilter
+{
+    private readonly IReadOnlyList<Regex>? _types;
+    private readonly IReadOnlyList<Regex> _notTypes;
+    private readonly IReadOnlySet<string>? _senders;
+    private readonly IReadOnlySet<string> _notSenders;
+
+    private RoomEventFilter(JsonObject filter)
+    {
+        _types = Strings(filter, "types")?.Select(Glob).ToList();
+        _notTypes = (Strings(filter, "not_types") ?? []).Select(Glob).ToList();
+        _senders = Strings(filter, "senders")?.ToHashSet();
+        _notSenders = (Strings(filter, "not_senders") ?? []).ToHashSet();
+        if (filter["limit"] is { } limit)
+        {
+            Limit = limit is JsonValue v && v.TryGetValue<int>(out var n) && n >= 0
+                ? n
+                : throw new MatrixException(400, "M_INVALID_PARAM", "The filter's 'limit' must be a non-negative integer.");
+        }
+    }
+
+    public int? Limit { get; }
+
+    public static RoomEventFilter? Parse(string? json)
+    {
+        if (string.IsNullOrEmpty(json)) return null;
+        try
+        {
+            return JsonNode.Parse(json) is JsonObject filter
+                ? new RoomEventFilter(filter)
+                : throw new MatrixException(400, "M_INVALID_PARAM", "'filter' must be a JSON object.");
+        }
+        catch (JsonException)
+        {
+            throw new MatrixException(400, "M_INVALID_PARAM", "'filter' is not valid JSON.");
+        }
+    }
+
+    public bool Allows(JsonObject clientEvent)
+    {
+        var type = clientEvent["type"]?.GetValue<string>() ?? "";
+        var sender = clientEvent["sender"]?.GetValue<string>() ?? "";
+        if (_notTypes.Any(t => t.IsMatch(type)) || _notSenders.Contains(sender)) return false;
+        if (_types is not null && !_types.Any(t => t.IsMatch(type))) return false;
+        return _senders is null || _senders.Contains(sender);
+    }
+
+    private static List<string>? Strings(JsonObject filter, string key) => filter[key] switch
+    {
+        null => null,
+        JsonArray list => list.Select(i => i is JsonValue v && v.TryGetValue<string>(out var s)
+            ? s
+            : throw new MatrixException(400, "M_INVALID_PARAM", $"The filter's '{key}' must list strings.")).ToList(),
+        _ => throw new MatrixException(400, "M_INVALID_PARAM", $"The filter's '{key}' must be a list."),
+    };
+
+    private static Regex Glob(string pattern) =>
+        new("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal) + "$", RegexOptions.CultureInvariant);
+}
