@@ -27,6 +27,8 @@ public static class RelationEndpoints
             RelationsAsync(h, roomId, eventId, relType, null, a, r, c));
         app.MapGet($"{v1}/relations/{{eventId}}/{{relType}}/{{eventType}}", RelationsAsync);
         app.MapGet($"{v1}/threads", ThreadsAsync);
+        // Clients that have not read /versions yet (matrix-js-sdk before its first sync) use MSC3856's prefix, as Synapse still serves it.
+        app.MapGet("/_matrix/client/unstable/org.matrix.msc3856/rooms/{roomId}/threads", ThreadsAsync);
         return app;
     }
 

@@ -45,6 +45,36 @@ async function before() {
   const { event_id: reply } = await bob.sendEvent(roomId, "m.room.message", { msgtype: "m.text", body: "hi alice" }, "txn-reply");
   await alice.setDisplayName("Alice");
 
+  // Edit, react, reply in a thread, redact: the relations clients build on.
+  const { event_id: edit } = await alice.sendEvent(roomId, "m.room.message", {
+    msgtype: "m.text", body: "* hello there", "m.new_content": { msgtype: "m.text", body: "hello there" },
+    "m.relates_to": { rel_type: "m.replace", event_id: hello },
+  }, "txn-edit");
+  const { event_id: reaction } = await bob.sendEvent(roomId, "m.reaction",
+    { "m.relates_to": { rel_type: "m.annotation", event_id: hello, key: "👋" } }, "txn-react");
+  const { event_id: threadReply } = await bob.sendEvent(roomId, "m.room.message",
+    { msgtype: "m.text", body: "in a thread", "m.relates_to": { rel_type: "m.thread", event_id: hello } }, "txn-thread");
+  const { event_id: oops } = await bob.sendEvent(roomId, "m.room.message", { msgtype: "m.text", body: "oops" }, "txn-oops");
+  await bob.redactEvent(roomId, oops, "txn-redact", { reason: "typo" });
+
+  const relations = await alice.fetchRelations(roomId, hello, null, null, { limit: 10 });
+  const related = relations.chunk.map((e) => e.event_id);
+  check([edit, reaction, threadReply].every((id) => related.includes(id)), "relations of the first message: edit, reaction, thread reply");
+  const threads = await alice.createThreadListMessagesRequest(roomId, null, 10);
+  check(threads.chunk.length === 1 && threads.chunk[0].event_id === hello, "the room's thread list has the root");
+  const redacted = await alice.fetchRoomEvent(roomId, oops);
+  check(Object.keys(redacted.content).length === 0 && redacted.unsigned.redacted_because, "the redacted message is served redacted");
+
+  // Paginate backwards in pages of two until the start of the room.
+  let from = null, pages = 0, seen = [];
+  do {
+    const page = await bob.createMessagesRequest(roomId, from, 2, sdk.Direction.Backward);
+    seen.push(...page.chunk.map((e) => e.event_id));
+    from = page.end;
+    pages++;
+  } while (from && pages < 50);
+  check(seen.includes(hello) && seen.at(-1) !== undefined && new Set(seen).size === seen.length, "backward pagination visits every event once");
+
   writeFileSync(stateFile, JSON.stringify({
     roomId, hello, reply, alice: alice.getAccessToken(), aliceId: alice.getUserId(), bob: bob.getAccessToken(), suffix,
   }));
@@ -78,6 +108,17 @@ async function after() {
     refused = e.errcode === "M_FORBIDDEN" && e.httpStatus === 403;
   }
   check(refused, "a user outside the room cannot read its history");
+
+  // Invited to a "joined"-visibility room, Carol sees only what happens after she joins.
+  await alice.sendStateEvent(state.roomId, "m.room.history_visibility", { history_visibility: "joined" }, "");
+  const { event_id: beforeCarol } = await alice.sendEvent(state.roomId, "m.room.message", { msgtype: "m.text", body: "before carol" }, "txn-before-carol");
+  await alice.invite(state.roomId, carol.getUserId());
+  await carol.joinRoom(state.roomId);
+  const { event_id: afterCarol } = await alice.sendEvent(state.roomId, "m.room.message", { msgtype: "m.text", body: "after carol" }, "txn-after-carol");
+  const carolView = (await carol.createMessagesRequest(state.roomId, null, 100, sdk.Direction.Backward)).chunk.map((e) => e.event_id);
+  // Visibility is the setting in force when each event was sent: "hello" went out under "shared".
+  check(carolView.includes(afterCarol) && !carolView.includes(beforeCarol) && carolView.includes(state.hello),
+    "history visibility 'joined' hides what happened before Carol joined, from the moment it was set");
 
   await bob.logout(true);
   let loggedOut = false;
