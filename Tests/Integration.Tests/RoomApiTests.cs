@@ -136,6 +136,36 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Restricted_rooms_admit_members_of_the_allowed_room_only()
+    {
+        using var alice = NewClient();
+        using var carol = NewClient();
+        using var dave = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        var carolId = (await carol.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        await dave.RegisterAsync(NewName(), "pw");
+        var space = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["preset"] = "public_chat" })).Body["room_id"]!.GetValue<string>();
+        var restricted = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject
+        {
+            ["initial_state"] = new JsonArray(new JsonObject
+            {
+                ["type"] = "m.room.join_rules",
+                ["content"] = new JsonObject
+                {
+                    ["join_rule"] = "restricted",
+                    ["allow"] = new JsonArray(new JsonObject { ["type"] = "m.room_membership", ["room_id"] = space }),
+                },
+            }),
+        })).Body["room_id"]!.GetValue<string>();
+        await carol.PostAsync($"/_matrix/client/v3/rooms/{space}/join", new JsonObject());
+
+        (await carol.PostAsync($"/_matrix/client/v3/rooms/{restricted}/join", new JsonObject())).Status.Should().Be(200);
+        var member = (await carol.GetAsync($"/_matrix/client/v3/rooms/{restricted}/state/m.room.member/{carolId}")).Body;
+        member["join_authorised_via_users_server"].Should().NotBeNull();
+        (await dave.PostAsync($"/_matrix/client/v3/rooms/{restricted}/join", new JsonObject())).Status.Should().Be(403);
+    }
+
+    [Fact]
     public async Task Public_rooms_can_be_joined_and_invite_only_rooms_cannot()
     {
         using var alice = NewClient();

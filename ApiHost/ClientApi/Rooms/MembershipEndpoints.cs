@@ -57,6 +57,10 @@ public static class MembershipEndpoints
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
         var content = new JsonObject { ["membership"] = membership };
         if (body.OptionalString("reason") is { } reason) content["reason"] = reason;
+        if (membership == "join" && await RestrictedJoinAuthoriserAsync(rooms, roomId, user.UserId) is { } authoriser)
+        {
+            content["join_authorised_via_users_server"] = authoriser;
+        }
         if (membership is "join" or "knock")
         {
             var (displayName, avatarUrl) = await rooms.GetProfileAsync(user.UserId);
@@ -65,6 +69,45 @@ public static class MembershipEndpoints
         }
         await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", user.UserId, content, null));
         return Results.Json(membership == "leave" ? new JsonObject() : new JsonObject { ["room_id"] = roomId });
+    }
+
+    /// <summary>
+    /// For a restricted room (v8+) the joining server names a member who may invite, once it has
+    /// checked that the user is in one of the rooms the join rule allows. Null when not needed or not allowed
+    /// (the auth rules then decide).
+    /// </summary>
+    private static async Task<string?> RestrictedJoinAuthoriserAsync(RoomReader rooms, string roomId, string userId)
+    {
+        if (await rooms.GetMembershipAsync(roomId, userId) is "join" or "invite") return null;
+        var joinRules = await rooms.GetCurrentStateAsync(roomId, "m.room.join_rules", "");
+        if (joinRules.Count == 0) return null;
+        var content = JsonNode.Parse(joinRules[0].Json)?["content"];
+        if (content?["join_rule"]?.GetValue<string>() is not ("restricted" or "knock_restricted")) return null;
+        var allowed = false;
+        foreach (var rule in content["allow"] as JsonArray ?? [])
+        {
+            if (rule?["type"]?.GetValue<string>() == "m.room_membership" && rule["room_id"]?.GetValue<string>() is { } other &&
+                await rooms.GetMembershipAsync(other, userId) == "join")
+            {
+                allowed = true;
+                break;
+            }
+        }
+        if (!allowed) return null;
+        var state = new Dictionary<(string, string), JsonObject>();
+        foreach (var row in await rooms.GetCurrentStateAsync(roomId))
+        {
+            var pdu = JsonNode.Parse(row.Json)!.AsObject();
+            state[(pdu["type"]!.GetValue<string>(), pdu["state_key"]?.GetValue<string>() ?? "")] = pdu;
+        }
+        Homeserver.Protocol.RoomVersions.TryGet(joinRules[0].RoomVersion, out var version);
+        var auth = new Homeserver.Protocol.RoomAuthState(state);
+        var power = auth.PowerLevels(version!);
+        return state.Keys.Where(k => k.Item1 == "m.room.member" && auth.Membership(k.Item2) == "join")
+            .Select(k => k.Item2)
+            .Where(member => power.UserLevel(member) >= power.Invite)
+            .OrderByDescending(power.UserLevel)
+            .FirstOrDefault();
     }
 
     private static async Task<IResult> OtherAsync(HttpContext http, string roomIdText, string membership, AccessTokenAuthentication auth,
