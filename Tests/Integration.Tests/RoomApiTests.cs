@@ -48,10 +48,17 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         var page2 = (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?dir=b&limit=2&from={page1["end"]}")).Body;
         page2["chunk"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()).Should().Equal(sent[1], sent[0]);
         var forward = (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?dir=f&limit=100")).Body["chunk"]!.AsArray();
+        // The boundary just before Bob's join: he was invited then, not joined.
+        var bobJoinIndex = forward.Select((e, i) => (e, i)).First(x => x.e!["type"]!.GetValue<string>() == "m.room.member" &&
+            x.e["state_key"]!.GetValue<string>() == bobId && x.e["content"]!["membership"]!.GetValue<string>() == "join").i;
+        var forwardToken = $"r{bobJoinIndex + 1}";
         forward[0]!["type"]!.GetValue<string>().Should().Be("m.room.create");
         forward.Select(e => e!["event_id"]!.GetValue<string>()).TakeLast(5).Should().Equal(sent);
 
         var members = (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/joined_members")).Body["joined"]!.AsObject();
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/members?not_membership=join")).Body["chunk"]!.AsArray().Should().BeEmpty();
+        var invitedAtStart = (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/members?at={forwardToken}&membership=invite")).Body["chunk"]!.AsArray();
+        invitedAtStart.Select(e => e!["state_key"]!.GetValue<string>()).Should().Equal(bobId);
         members.Select(kv => kv.Key).Should().BeEquivalentTo([aliceId, bobId]);
         var evt = (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{sent[0]}")).Body;
         evt["content"]!["body"]!.GetValue<string>().Should().Be("message 0");

@@ -42,7 +42,11 @@ public static class RoomReadEndpoints
         var membership = http.Request.Query["membership"].ToString();
         var notMembership = http.Request.Query["not_membership"].ToString();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var chunk = (await rooms.GetCurrentStateAsync(room, "m.room.member"))
+        var at = http.Request.Query["at"].ToString();
+        var source = at.Length > 0
+            ? await rooms.GetMembersBeforeAsync(room, RoomTokens.Parse(at, "at"))
+            : await rooms.GetCurrentStateAsync(room, "m.room.member");
+        var chunk = source
             .Select(r => ClientEvents.Format(r, now))
             .Where(e =>
             {
