@@ -57,17 +57,7 @@ public static class EventSigning
         var redacted = Redaction.Redact(evt, version);
         JsonSigning.Sign(redacted, serverName, key);
         var signature = redacted["signatures"]![serverName]![key.KeyId]!.GetValue<string>();
-        if (evt["signatures"] is not JsonObject signatures)
-        {
-            signatures = new JsonObject();
-            evt["signatures"] = signatures;
-        }
-        if (signatures[serverName] is not JsonObject ours)
-        {
-            ours = new JsonObject();
-            signatures[serverName] = ours;
-        }
-        ours[key.KeyId] = signature;
+        JsonSigning.AddSignature(evt, serverName, key.KeyId, signature);
     }
 
     public static bool VerifyEvent(JsonObject evt, RoomVersion version, string serverName, string keyId, byte[] publicKey) =>

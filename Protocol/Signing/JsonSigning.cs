@@ -5,9 +5,12 @@ namespace Homeserver.Protocol;
 /// <summary>Signing JSON objects per the spec: sign the canonical form without <c>signatures</c> and <c>unsigned</c>.</summary>
 public static class JsonSigning
 {
-    public static void Sign(JsonObject obj, string serverName, SigningKey key)
+    public static void Sign(JsonObject obj, string serverName, SigningKey key) =>
+        AddSignature(obj, serverName, key.KeyId, UnpaddedBase64.Encode(key.Sign(CanonicalJson.Encode(WithoutSignatures(obj)))));
+
+    /// <summary>Puts a signature at <c>signatures.{server}.{keyId}</c>, keeping the others.</summary>
+    internal static void AddSignature(JsonObject obj, string serverName, string keyId, string signature)
     {
-        var signature = UnpaddedBase64.Encode(key.Sign(CanonicalJson.Encode(WithoutSignatures(obj))));
         if (obj["signatures"] is not JsonObject signatures)
         {
             signatures = new JsonObject();
@@ -18,7 +21,7 @@ public static class JsonSigning
             ours = new JsonObject();
             signatures[serverName] = ours;
         }
-        ours[key.KeyId] = signature;
+        ours[keyId] = signature;
     }
 
     public static bool Verify(JsonObject obj, string serverName, string keyId, byte[] publicKey)
