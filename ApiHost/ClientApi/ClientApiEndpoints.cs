@@ -2,6 +2,7 @@ using Homeserver.ApiHost.Admin;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.ClientApi.Accounts;
 using Homeserver.ApiHost.ClientApi.Rooms;
+using Homeserver.ApiHost.ClientApi.Sync;
 using Homeserver.ApiHost.Errors;
 using Homeserver.ApiHost.RateLimiting;
 using Homeserver.Silo.Hosting;
@@ -25,6 +26,8 @@ public static class ClientApiEndpoints
         services.AddSingleton<PasswordStage>();
         services.AddSingleton<RoomAliases>();
         services.AddSingleton<HistoryVisibility>();
+        services.AddSingleton<SyncNotifier>();
+        services.AddHostedService(sp => sp.GetRequiredService<SyncNotifier>());
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
         return services;
     }
@@ -45,6 +48,7 @@ public static class ClientApiEndpoints
         app.MapRoomReadApi();
         app.MapDirectoryApi();
         app.MapRelationApi();
+        app.MapSyncApi();
         var unrecognized = new UnrecognizedRequests(app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>());
         app.MapFallback("/_matrix/{**path}", unrecognized.Answer);
         app.MapFallback("/_synapse/{**path}", unrecognized.Answer);

@@ -13,7 +13,7 @@ public static class HomeserverApplication
     {
         var builder = HomeserverProcess.CreateBuilder(settings, args);
         builder.Services.AddSingleton<ApiHostLog>();
-        builder.Services.AddClientApi();
+        if (settings.ServesClients) builder.Services.AddClientApi();
         configure?.Invoke(builder);
         var app = builder.Build();
         app.UseMiddleware<MatrixErrorMiddleware>();

@@ -7,6 +7,9 @@ public sealed partial class GrainsLog(ILogger<GrainsLog> logger)
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Publishing event {EventId} on the events stream failed; subscribers will catch up from the database")]
     public partial void EventPublishFailed(Exception exception, string eventId);
 
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Room {RoomId}: persisting the events writer position failed; the periodic persister will catch up")]
+    public partial void PositionPersistFailed(Exception exception, string roomId);
+
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Publishing account data for {UserId} failed")]
     public partial void AccountDataPublishFailed(Exception exception, string userId);
 }

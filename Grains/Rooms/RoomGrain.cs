@@ -116,8 +116,9 @@ public sealed class RoomGrain(
                 // Later drafts in the batch cite this one; if the append fails, the activation is dropped.
                 state.Apply(e, pdu);
             }
-            var persisted = await store.AppendAsync(RoomId, state.Epoch, built, transaction,
-                writers.Get(StreamNames.Events), runtime.InstanceName);
+            var positions = writers.Get(StreamNames.Events);
+            var persisted = await store.AppendAsync(RoomId, state.Epoch, built, transaction, positions, runtime.InstanceName);
+            await PersistPositionAsync(positions);
             await PublishAsync(persisted);
             return persisted;
         }
@@ -151,6 +152,19 @@ public sealed class RoomGrain(
             throw MatrixException.Forbidden("You may only redact your own events without the redact power level.");
         }
         return target;
+    }
+
+    /// <summary>Readers in other processes see the new events once this writer's position is persisted; do it now rather than on the next tick.</summary>
+    private async Task PersistPositionAsync(MultiWriterIdGenerator positions)
+    {
+        try
+        {
+            await positions.PersistAsync();
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+        {
+            log.PositionPersistFailed(e, RoomId);
+        }
     }
 
     private static EventRelation? RelationOf(JsonObject content) =>

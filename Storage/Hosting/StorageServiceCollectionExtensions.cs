@@ -4,6 +4,7 @@ using Homeserver.Storage.Keys;
 using Homeserver.Storage.Migrations;
 using Homeserver.Storage.Rooms;
 using Homeserver.Storage.Streams;
+using Homeserver.Storage.Sync;
 using Homeserver.Storage.Users;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -23,6 +24,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<EventReader>();
         services.AddSingleton<RoomReader>();
         services.AddSingleton<DirectoryStore>();
+        services.AddSingleton<SyncReader>();
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();

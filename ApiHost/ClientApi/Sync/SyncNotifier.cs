@@ -1,0 +1,45 @@
+using Homeserver.Grains.Interfaces;
+using Homeserver.Grains.Interfaces.Rooms;
+using Microsoft.Extensions.Hosting;
+using Orleans.Streams;
+
+namespace Homeserver.ApiHost.ClientApi.Sync;
+
+/// <summary>
+/// Wakes long-polling /sync requests when the events stream moves. Every waiter is woken and
+/// recomputes from PostgreSQL positions, so a missed or duplicated wake-up costs a query, never
+/// an event.
+/// </summary>
+public sealed class SyncNotifier(IStreamProvider streams) : IHostedService
+{
+    private TaskCompletionSource _changed = NewSignal();
+    private StreamSubscriptionHandle? _subscription;
+    private long _latest;
+
+    /// <summary>The highest events-stream position announced so far.</summary>
+    public long Latest => Interlocked.Read(ref _latest);
+
+    /// <summary>Completes at the next stream row (or never, until <paramref name="cancellationToken"/>).</summary>
+    public Task NextChangeAsync(CancellationToken cancellationToken) => Volatile.Read(ref _changed).Task.WaitAsync(cancellationToken);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _subscription = await streams.GetStream<EventStreamRow>(StreamId.Create(StreamNames.Events)).SubscribeAsync((_, token) =>
+        {
+            long current;
+            while ((current = Interlocked.Read(ref _latest)) < token.Position &&
+                   Interlocked.CompareExchange(ref _latest, token.Position, current) != current)
+            {
+            }
+            Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
+            return Task.CompletedTask;
+        });
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_subscription is not null) await _subscription.DisposeAsync();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
