@@ -41,6 +41,7 @@ public static class ClientApiEndpoints
         app.MapLoginApi();
         app.MapProfileApi();
         app.MapDeviceApi();
+        app.MapAccountDataApi();
         app.MapSharedSecretRegistration();
         app.MapCreateRoomApi();
         app.MapMembershipApi();
@@ -49,6 +50,7 @@ public static class ClientApiEndpoints
         app.MapDirectoryApi();
         app.MapRelationApi();
         app.MapSyncApi();
+        app.MapPushRuleApi();
         var unrecognized = new UnrecognizedRequests(app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>());
         app.MapFallback("/_matrix/{**path}", unrecognized.Answer);
         app.MapFallback("/_synapse/{**path}", unrecognized.Answer);

@@ -35,6 +35,9 @@ public interface IUserGrain : IGrainWithStringKey
     /// <summary>Stores account data (global when <paramref name="roomId"/> is null); returns its stream position.</summary>
     Task<long> SetAccountDataAsync(string? roomId, string type, JsonObject content);
 
+    /// <summary>Adds (with content) or removes (null) a room tag in the user's m.tag room account data.</summary>
+    Task<long> ChangeTagAsync(string roomId, string tag, JsonObject? content);
+
     [ReadOnly]
     Task<JsonObject?> GetAccountDataAsync(string? roomId, string type);
 }

@@ -96,9 +96,19 @@ public sealed class RoomGrain(
         {
             foreach (var draft in drafts)
             {
-                var (eventId, pdu) = RoomEventBuilder.Build(server, version, RoomId, draft.Sender, draft.Type, draft.StateKey,
-                    draft.Content, draft.Redacts, now, state.MaxDepth + 1, state.ForwardExtremities,
-                    state.AuthEventsFor(draft.Sender, draft.Type, draft.StateKey, draft.Content));
+                string eventId;
+                JsonObject pdu;
+                try
+                {
+                    (eventId, pdu) = RoomEventBuilder.Build(server, version, RoomId, draft.Sender, draft.Type, draft.StateKey,
+                        draft.Content, draft.Redacts, now, state.MaxDepth + 1, state.ForwardExtremities,
+                        state.AuthEventsFor(draft.Sender, draft.Type, draft.StateKey, draft.Content));
+                }
+                catch (CanonicalJsonException notCanonical)
+                {
+                    // Events are hashed and signed as canonical JSON, which has no floats or huge integers.
+                    throw MatrixException.BadJson($"The event content cannot be signed: {notCanonical.Message}");
+                }
                 var auth = AuthRules.Check(pdu, state.AuthState, version, state.StateEventCount);
                 if (!auth.Allowed) throw MatrixException.Forbidden($"{draft.Type} from {draft.Sender} is not allowed: {auth.Reason}.");
                 var json = CanonicalJson.ToCanonicalString(pdu);

@@ -88,10 +88,13 @@ public sealed class UserGrain(
 
     public async Task<long> SetAccountDataAsync(string? roomId, string type, JsonObject content)
     {
-        var position = await accountData.SetAsync(UserId, roomId, type, CanonicalJson.ToCanonicalString(content),
-            writers.Get(StreamNames.AccountData));
+        var positions = writers.Get(StreamNames.AccountData);
+        // Account data is not signed, so it keeps what clients send, floats included (tag "order" is one).
+        var position = await accountData.SetAsync(UserId, roomId, type, content.ToJsonString(), positions);
         try
         {
+            // Readers elsewhere see the change once the position is persisted: now, not on the next tick.
+            await positions.PersistAsync();
             await streams.GetStream<AccountDataStreamRow>(StreamId.Create(StreamNames.AccountData))
                 .OnNextAsync(new AccountDataStreamRow(UserId, roomId, type), new StreamSequenceToken(position));
         }
@@ -100,6 +103,17 @@ public sealed class UserGrain(
             log.AccountDataPublishFailed(e, UserId);
         }
         return position;
+    }
+
+    public async Task<long> ChangeTagAsync(string roomId, string tag, JsonObject? content)
+    {
+        // Read-modify-write of the tag map: safe because this grain's turns never interleave.
+        var current = await GetAccountDataAsync(roomId, "m.tag") ?? [];
+        var tags = current["tags"] as JsonObject ?? [];
+        current["tags"] = tags;
+        if (content is null) tags.Remove(tag);
+        else tags[tag] = content.DeepClone();
+        return await SetAccountDataAsync(roomId, "m.tag", current);
     }
 
     public async Task<JsonObject?> GetAccountDataAsync(string? roomId, string type) =>

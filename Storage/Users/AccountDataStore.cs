@@ -28,6 +28,25 @@ public sealed class AccountDataStore(NpgsqlDataSource dataSource)
         return lease.Position;
     }
 
+    /// <summary>A user's account data changed after <paramref name="after"/> (all of it for 0): (room or null, type, content).</summary>
+    public async Task<IReadOnlyList<(string? RoomId, string Type, string Content)>> GetChangedAsync(string userId, long after, long upTo,
+        CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT room_id, type, content FROM account_data WHERE user_id = $1 AND stream_id > $2 AND stream_id <= $3 ORDER BY stream_id");
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = after });
+        command.Parameters.Add(new() { Value = upTo });
+        var rows = new List<(string?, string, string)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var room = reader.GetString(0);
+            rows.Add((room.Length == 0 ? null : room, reader.GetString(1), reader.GetString(2)));
+        }
+        return rows;
+    }
+
     public async Task<string?> GetAsync(string userId, string? roomId, string type, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(

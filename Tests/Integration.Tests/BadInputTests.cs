@@ -50,6 +50,7 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
         { "oversize event", "admin", "PUT", "{\"body\": \"" + new string('x', 70_000) + "\"}", "/_matrix/client/v3/rooms/{room}/send/m.room.message/t3", 413, "M_TOO_LARGE" },
         { "invalid user ID to invite", "admin", "POST", """{"user_id": "bob"}""", "/_matrix/client/v3/rooms/{room}/invite", 400, "M_INVALID_PARAM" },
         { "missing user ID to invite", "admin", "POST", "{}", "/_matrix/client/v3/rooms/{room}/invite", 400, "M_MISSING_PARAM" },
+        { "float in event content", "admin", "PUT", """{"body": "x", "n": 1.5}""", "/_matrix/client/v3/rooms/{room}/send/m.room.message/t5", 400, "M_BAD_JSON" },
         { "send body not an object", "admin", "PUT", "\"text\"", "/_matrix/client/v3/rooms/{room}/send/m.room.message/t4", 400, "M_BAD_JSON" },
         { "bad pagination direction", "admin", "GET", null, "/_matrix/client/v3/rooms/{room}/messages?dir=x", 400, "M_INVALID_PARAM" },
         { "bad pagination token", "admin", "GET", null, "/_matrix/client/v3/rooms/{room}/messages?from=abc", 400, "M_INVALID_PARAM" },

@@ -33,9 +33,16 @@ public sealed class JsSdkClientTests(TwoSiloClusterFixture fixture) : IClassFixt
         }
     }
 
-    private static async Task RunNodeAsync(string directory, string baseUrl, string phase, string state)
+    [Fact]
+    public async Task Matrix_js_sdk_sync_loop_receives_an_invite_and_a_message()
     {
-        var start = new ProcessStartInfo("node", ["client-core.mjs", baseUrl, phase, state])
+        var script = Path.Combine(RepositoryRoot(), "Tests", "EndToEnd", "js-sdk");
+        await RunNodeAsync(script, fixture.Cluster.ApiHosts[0].BaseAddress.ToString().TrimEnd('/'), "sync", "", "sync.mjs");
+    }
+
+    private static async Task RunNodeAsync(string directory, string baseUrl, string phase, string state, string scriptFile = "client-core.mjs")
+    {
+        var start = new ProcessStartInfo("node", [scriptFile, baseUrl, phase, state])
         {
             WorkingDirectory = directory,
             RedirectStandardOutput = true,

@@ -132,6 +132,37 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         foreach (var s in senders) s.Dispose();
     }
 
+    [Fact]
+    public async Task Account_data_and_tags_reach_sync_and_wake_a_long_poll()
+    {
+        using var alice = NewClient();
+        var me = (await alice.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var room = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject())).Body["room_id"]!.GetValue<string>();
+        var since = (await alice.GetAsync("/_matrix/client/v3/sync?timeout=0")).Body["next_batch"]!.GetValue<string>();
+
+        var waiting = alice.GetAsync($"/_matrix/client/v3/sync?since={since}&timeout=30000");
+        (await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/user/{me}/account_data/m.direct", """{"@x:test.local":["!r:test.local"]}""")).Status.Should().Be(200);
+        var woke = (await waiting.WaitAsync(TimeSpan.FromSeconds(25))).Body;
+        woke["account_data"]!["events"]!.AsArray().Should().Contain(e => e!["type"]!.GetValue<string>() == "m.direct");
+
+        since = woke["next_batch"]!.GetValue<string>();
+        (await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/user/{me}/rooms/{room}/tags/u.work", """{"order":0.5}""")).Status.Should().Be(200);
+        (await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/user/{me}/rooms/{room}/tags/m.favourite", "{}")).Status.Should().Be(200);
+        (await alice.SendAsync(HttpMethod.Delete, $"/_matrix/client/v3/user/{me}/rooms/{room}/tags/u.work", null)).Status.Should().Be(200);
+        var tags = (await alice.GetAsync($"/_matrix/client/v3/user/{me}/rooms/{room}/tags")).Body["tags"]!.AsObject();
+        tags.Select(kv => kv.Key).Should().Equal("m.favourite");
+
+        JsonNode? roomTags = null;
+        for (var attempt = 0; attempt < 5 && roomTags is null; attempt++)
+        {
+            var body = (await alice.GetAsync($"/_matrix/client/v3/sync?since={since}&timeout=10000")).Body;
+            since = body["next_batch"]!.GetValue<string>();
+            roomTags = body["rooms"]!["join"]![room]?["account_data"]!["events"]!.AsArray().FirstOrDefault(e => e!["type"]!.GetValue<string>() == "m.tag");
+        }
+        roomTags!["content"]!["tags"]!.AsObject().Select(kv => kv.Key).Should().Equal("m.favourite");
+        (await alice.GetAsync($"/_matrix/client/v3/user/@other:test.local/account_data/m.direct")).Status.Should().Be(403);
+    }
+
     private static async Task<string> UserId(MatrixClient client) =>
         (await client.GetAsync("/_matrix/client/v3/account/whoami")).Body["user_id"]!.GetValue<string>();
 

@@ -8,6 +8,7 @@ using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Storage.Rooms;
 using Homeserver.Storage.Streams;
 using Homeserver.Storage.Sync;
+using Homeserver.Storage.Users;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -17,10 +18,11 @@ namespace Homeserver.ApiHost.ClientApi.Sync;
 /// <summary>
 /// /sync over the events stream, and filters.
 ///
-/// A sync token is <c>s&lt;n&gt;</c>: every event at or below stream position n has been delivered.
-/// n is the events stream's safe position (every writer has committed below it), so an event
-/// committed out of order by another writer can never fall behind a token already handed out:
-/// incremental syncs neither skip nor repeat. Not yet here (the sync issue): ephemeral events,
+/// A sync token is <c>s&lt;e&gt;_&lt;a&gt;</c>: every event at or below events-stream position e and
+/// every account data change at or below account_data position a has been delivered. Each is the
+/// stream's safe position (every writer has committed below it), so a row committed out of order by
+/// another writer can never fall behind a token already handed out: incremental syncs neither skip
+/// nor repeat. Not yet here (the sync issue): ephemeral events,
 /// to-device, device lists, presence, push-rule counts, lazy-loading and the leave section.
 /// </summary>
 public static class SyncEndpoints
@@ -40,11 +42,11 @@ public static class SyncEndpoints
     }
 
     private static async Task<IResult> SyncAsync(HttpContext http, AccessTokenAuthentication auth, SyncReader sync, RoomReader rooms,
-        StreamPositionReader positions, SyncNotifier notifier, TimeProvider clock)
+        StreamPositionReader positions, SyncNotifier notifier, AccountDataStore accountData, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var query = http.Request.Query;
-        long? since = query["since"].ToString() is { Length: > 0 } s ? ParseToken(s) : null;
+        SyncToken? since = query["since"].ToString() is { Length: > 0 } s ? SyncToken.Parse(s) : null;
         var timeout = query["timeout"].ToString() is { Length: > 0 } t
             ? int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) ? Math.Min(ms, MaxTimeout)
                 : throw new MatrixException(400, "M_INVALID_PARAM", "'timeout' must be a number of milliseconds.")
@@ -58,14 +60,14 @@ public static class SyncEndpoints
         while (true)
         {
             var wake = notifier.NextChangeAsync(cancel.Token);
-            var upTo = await positions.GetSafePositionAsync("events");
-            var response = await BuildAsync(user.UserId, since, upTo, limit, fullState, sync, rooms, clock);
+            var upTo = new SyncToken(await positions.GetSafePositionAsync("events"), await positions.GetSafePositionAsync("account_data"));
+            var response = await BuildAsync(user.UserId, since, upTo, limit, fullState, sync, rooms, accountData, clock);
             var hasNews = since is null || response.HasChanges;
             if (hasNews || cancel.IsCancellationRequested) return Results.Json(response.Body);
             try
             {
                 // Positions are persisted shortly after a row is announced: if the notifier is ahead, look again soon.
-                if (notifier.Latest > upTo) await Task.Delay(TimeSpan.FromMilliseconds(20), clock, cancel.Token);
+                if (notifier.Latest > upTo.Events) await Task.Delay(TimeSpan.FromMilliseconds(20), clock, cancel.Token);
                 else await wake;
             }
             catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
@@ -77,9 +79,15 @@ public static class SyncEndpoints
 
     private sealed record SyncResult(JsonObject Body, bool HasChanges);
 
-    private static async Task<SyncResult> BuildAsync(string userId, long? since, long upTo, int limit, bool fullState, SyncReader sync,
-        RoomReader rooms, TimeProvider clock)
+    private static async Task<SyncResult> BuildAsync(string userId, SyncToken? sinceToken, SyncToken upToToken, int limit, bool fullState,
+        SyncReader sync, RoomReader rooms, AccountDataStore accountData, TimeProvider clock)
     {
+        long? since = sinceToken?.Events;
+        var upTo = upToToken.Events;
+        var accountDataChanges = await accountData.GetChangedAsync(userId, sinceToken?.AccountData ?? 0,
+            Math.Max(upToToken.AccountData, sinceToken?.AccountData ?? 0));
+        JsonArray AccountDataFor(string? roomId) => new(accountDataChanges.Where(c => c.RoomId == roomId)
+            .GroupBy(c => c.Type).Select(g => (JsonNode)new JsonObject { ["type"] = g.Key, ["content"] = JsonNode.Parse(g.Last().Content) }).ToArray());
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var memberships = await sync.GetRoomsAsync(userId);
         var joined = memberships.Where(m => m.Membership == "join").Select(m => m.RoomId).ToList();
@@ -90,7 +98,8 @@ public static class SyncEndpoints
         foreach (var roomId in joined)
         {
             var roomEvents = byRoom.GetValueOrDefault(roomId) ?? [];
-            if (since is not null && roomEvents.Count == 0 && !fullState) continue;
+            var roomAccountData = AccountDataFor(roomId);
+            if (since is not null && roomEvents.Count == 0 && roomAccountData.Count == 0 && !fullState) continue;
             var limited = roomEvents.Count > limit;
             var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
             // A room the user joined since the token needs its whole state, as on an initial sync.
@@ -114,7 +123,7 @@ public static class SyncEndpoints
                 },
                 ["state"] = new JsonObject { ["events"] = state },
                 ["ephemeral"] = new JsonObject { ["events"] = new JsonArray() },
-                ["account_data"] = new JsonObject { ["events"] = new JsonArray() },
+                ["account_data"] = new JsonObject { ["events"] = roomAccountData },
                 ["unread_notifications"] = new JsonObject { ["notification_count"] = 0, ["highlight_count"] = 0 },
             };
         }
@@ -141,17 +150,19 @@ public static class SyncEndpoints
             invite[roomId] = new JsonObject { ["invite_state"] = new JsonObject { ["events"] = stripped } };
         }
 
+        var globalAccountData = AccountDataFor(null);
+        var next = new SyncToken(Math.Max(upTo, since ?? 0), Math.Max(upToToken.AccountData, sinceToken?.AccountData ?? 0));
         var body = new JsonObject
         {
-            ["next_batch"] = Token(Math.Max(upTo, since ?? 0)),
+            ["next_batch"] = next.ToString(),
             ["rooms"] = new JsonObject { ["join"] = join, ["invite"] = invite, ["leave"] = new JsonObject() },
-            ["account_data"] = new JsonObject { ["events"] = new JsonArray() },
+            ["account_data"] = new JsonObject { ["events"] = globalAccountData },
             ["presence"] = new JsonObject { ["events"] = new JsonArray() },
             ["to_device"] = new JsonObject { ["events"] = new JsonArray() },
             ["device_lists"] = new JsonObject { ["changed"] = new JsonArray(), ["left"] = new JsonArray() },
             ["device_one_time_keys_count"] = new JsonObject(),
         };
-        return new SyncResult(body, join.Count > 0 || invite.Count > 0);
+        return new SyncResult(body, join.Count > 0 || invite.Count > 0 || globalAccountData.Count > 0);
     }
 
     private static bool IsOwnJoin(RoomEventRow row, string userId) =>
@@ -199,10 +210,22 @@ public static class SyncEndpoints
         return json is null ? throw MatrixException.NotFound("No such filter.") : Results.Text(json, "application/json");
     }
 
-    private static string Token(long position) => "s" + position.ToString(CultureInfo.InvariantCulture);
+    /// <summary>Positions in the events and account_data streams; <c>s&lt;e&gt;</c> alone is read as account_data 0.</summary>
+    private sealed record SyncToken(long Events, long AccountData)
+    {
+        public override string ToString() =>
+            string.Create(CultureInfo.InvariantCulture, $"s{Events}_{AccountData}");
 
-    private static long ParseToken(string token) =>
-        token.StartsWith('s') && long.TryParse(token.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var n)
-            ? n
-            : throw new MatrixException(400, "M_INVALID_PARAM", "'since' is not a sync token of this server.");
+        public static SyncToken Parse(string token)
+        {
+            var parts = token.StartsWith('s') ? token[1..].Split('_') : [];
+            if (parts.Length is 1 or 2 &&
+                long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var events) &&
+                (parts.Length == 1 | long.TryParse(parts[^1], NumberStyles.None, CultureInfo.InvariantCulture, out var accountData)))
+            {
+                return new SyncToken(events, parts.Length == 2 ? accountData : 0);
+            }
+            throw new MatrixException(400, "M_INVALID_PARAM", "'since' is not a sync token of this server.");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using Homeserver.Grains.Interfaces;
 using Homeserver.Grains.Interfaces.Rooms;
+using Homeserver.Grains.Interfaces.Users;
 using Microsoft.Extensions.Hosting;
 using Orleans.Streams;
 
@@ -14,6 +15,7 @@ public sealed class SyncNotifier(IStreamProvider streams) : IHostedService
 {
     private TaskCompletionSource _changed = NewSignal();
     private StreamSubscriptionHandle? _subscription;
+    private StreamSubscriptionHandle? _accountData;
     private long _latest;
 
     /// <summary>The highest events-stream position announced so far.</summary>
@@ -34,11 +36,17 @@ public sealed class SyncNotifier(IStreamProvider streams) : IHostedService
             Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
             return Task.CompletedTask;
         });
+        _accountData = await streams.GetStream<AccountDataStreamRow>(StreamId.Create(StreamNames.AccountData)).SubscribeAsync((_, _) =>
+        {
+            Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
+            return Task.CompletedTask;
+        });
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_subscription is not null) await _subscription.DisposeAsync();
+        if (_accountData is not null) await _accountData.DisposeAsync();
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
