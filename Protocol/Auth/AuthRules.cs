@@ -9,8 +9,8 @@ namespace Homeserver.Protocol;
 /// carries the spec's rule number in its denial. Differences between versions are read from
 /// <see cref="RoomVersion"/>: knocking (v7), restricted joins (v8), knock_restricted and integer
 /// power levels (v10), the creator as the create event's sender (v11), the aliases special case
-/// (v1-v5) and server-side redaction checks (v1-v2). Third-party invites are refused until they
-/// are implemented, rather than allowed unchecked.
+/// (v1-v5) and server-side redaction checks (v1-v2). A third-party invite is redeemed only with a
+/// signature by one of the keys its m.room.third_party_invite event published.
 /// </summary>
 public static class AuthRules
 {
@@ -91,7 +91,6 @@ public static class AuthRules
         var content = evt["content"] as JsonObject;
         var membership = content?["membership"] is JsonValue m && m.TryGetValue<string>(out var ms) ? ms : null;
         if (target is null || membership is null) return AuthResult.Deny("rule 6.1: a member event needs a state key and a membership");
-        if (content!.ContainsKey("third_party_invite")) return AuthResult.Deny("rule 6.4.1: third-party invites are not supported");
 
         var power = state.PowerLevels(version);
         var senderMembership = state.Membership(sender);
@@ -114,13 +113,14 @@ public static class AuthRules
                 if ((version.RestrictedJoinAllowed && joinRule == "restricted") || (version.KnockRestrictedAllowed && joinRule == "knock_restricted"))
                 {
                     if (senderMembership is "join" or "invite") return AuthResult.Allow;
-                    var via = content["join_authorised_via_users_server"] is JsonValue j && j.TryGetValue<string>(out var u) ? u : null;
+                    var via = content!["join_authorised_via_users_server"] is JsonValue j && j.TryGetValue<string>(out var u) ? u : null;
                     return via is not null && state.Membership(via) == "join" && power.UserLevel(via) >= power.Invite
                         ? AuthResult.Allow
                         : AuthResult.Deny("rule 6.3.5: the join is not authorised by a member who may invite");
                 }
                 return joinRule == "public" ? AuthResult.Allow : AuthResult.Deny("rule 6.3.7: the room's join rule does not allow joining");
             case "invite":
+                if (content!["third_party_invite"] is { } thirdParty) return CheckThirdPartyInvite(thirdParty, sender, target, targetMembership, state);
                 if (senderMembership != "join") return AuthResult.Deny("rule 6.4.2: the inviter is not joined");
                 if (targetMembership is "join" or "ban") return AuthResult.Deny($"rule 6.4.3: the user is already {(targetMembership == "join" ? "joined" : "banned")}");
                 return senderLevel >= power.Invite ? AuthResult.Allow : AuthResult.Deny("rule 6.4.4: insufficient power to invite");
@@ -153,6 +153,47 @@ public static class AuthRules
             default:
                 return AuthResult.Deny($"rule 6.8: unknown membership {membership}");
         }
+    }
+
+    /// <summary>Rule 6.4.1: an invite that redeems a third-party invite, checked against the room's m.room.third_party_invite keys.</summary>
+    private static AuthResult CheckThirdPartyInvite(JsonNode thirdParty, string sender, string target, string? targetMembership, RoomAuthState state)
+    {
+        if (targetMembership == "ban") return AuthResult.Deny("rule 6.4.1.1: the user is banned");
+        if (thirdParty["signed"] is not JsonObject signed) return AuthResult.Deny("rule 6.4.1.2: the third-party invite is not signed");
+        var mxid = signed["mxid"] is JsonValue m && m.TryGetValue<string>(out var mx) ? mx : null;
+        var token = signed["token"] is JsonValue t && t.TryGetValue<string>(out var tk) ? tk : null;
+        if (mxid is null || token is null) return AuthResult.Deny("rule 6.4.1.3: 'signed' needs mxid and token");
+        if (mxid != target) return AuthResult.Deny("rule 6.4.1.4: 'mxid' is not the invited user");
+        var invite = state.Get("m.room.third_party_invite", token);
+        if (invite is null) return AuthResult.Deny("rule 6.4.1.5: no third-party invite with this token");
+        if (Text(invite, "sender") != sender) return AuthResult.Deny("rule 6.4.1.6: the sender did not issue the third-party invite");
+
+        var keys = new List<string>();
+        if (invite["content"]?["public_key"] is JsonValue single && single.TryGetValue<string>(out var k)) keys.Add(k);
+        foreach (var entry in invite["content"]?["public_keys"] as JsonArray ?? [])
+        {
+            if (entry?["public_key"] is JsonValue v && v.TryGetValue<string>(out var key)) keys.Add(key);
+        }
+        foreach (var (server, serverSignatures) in signed["signatures"] as JsonObject ?? [])
+        {
+            foreach (var (keyId, _) in serverSignatures as JsonObject ?? [])
+            {
+                foreach (var key in keys)
+                {
+                    byte[] publicKey;
+                    try
+                    {
+                        publicKey = UnpaddedBase64.Decode(key);
+                    }
+                    catch (FormatException)
+                    {
+                        continue;
+                    }
+                    if (JsonSigning.Verify(signed, server, keyId, publicKey)) return AuthResult.Allow;
+                }
+            }
+        }
+        return AuthResult.Deny("rule 6.4.1.7: no signature in 'signed' matches the third-party invite's keys");
     }
 
     private static readonly string[] LevelKeys = ["users_default", "events_default", "state_default", "ban", "redact", "kick", "invite"];

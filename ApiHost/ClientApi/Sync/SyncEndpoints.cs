@@ -67,7 +67,7 @@ public static class SyncEndpoints
             try
             {
                 // Positions are persisted shortly after a row is announced: if the notifier is ahead, look again soon.
-                if (notifier.Latest > upTo.Events) await Task.Delay(TimeSpan.FromMilliseconds(20), clock, cancel.Token);
+                if (notifier.Latest > upTo.Events || notifier.LatestAccountData > upTo.AccountData) await Task.Delay(TimeSpan.FromMilliseconds(20), clock, cancel.Token);
                 else await wake;
             }
             catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)

@@ -17,36 +17,39 @@ public sealed class SyncNotifier(IStreamProvider streams) : IHostedService
     private StreamSubscriptionHandle? _subscription;
     private StreamSubscriptionHandle? _accountData;
     private long _latest;
+    private long _latestAccountData;
 
     /// <summary>The highest events-stream position announced so far.</summary>
     public long Latest => Interlocked.Read(ref _latest);
+
+    /// <summary>The highest account_data position announced so far.</summary>
+    public long LatestAccountData => Interlocked.Read(ref _latestAccountData);
 
     /// <summary>Completes at the next stream row (or never, until <paramref name="cancellationToken"/>).</summary>
     public Task NextChangeAsync(CancellationToken cancellationToken) => Volatile.Read(ref _changed).Task.WaitAsync(cancellationToken);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _subscription = await streams.GetStream<EventStreamRow>(StreamId.Create(StreamNames.Events)).SubscribeAsync((_, token) =>
-        {
-            long current;
-            while ((current = Interlocked.Read(ref _latest)) < token.Position &&
-                   Interlocked.CompareExchange(ref _latest, token.Position, current) != current)
-            {
-            }
-            Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
-            return Task.CompletedTask;
-        });
-        _accountData = await streams.GetStream<AccountDataStreamRow>(StreamId.Create(StreamNames.AccountData)).SubscribeAsync((_, _) =>
-        {
-            Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
-            return Task.CompletedTask;
-        });
+        _subscription = await streams.GetStream<EventStreamRow>(StreamId.Create(StreamNames.Events))
+            .SubscribeAsync((_, token) => Announce(ref _latest, token.Position));
+        _accountData = await streams.GetStream<AccountDataStreamRow>(StreamId.Create(StreamNames.AccountData))
+            .SubscribeAsync((_, token) => Announce(ref _latestAccountData, token.Position));
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_subscription is not null) await _subscription.DisposeAsync();
         if (_accountData is not null) await _accountData.DisposeAsync();
+    }
+
+    private Task Announce(ref long latest, long position)
+    {
+        long current;
+        while ((current = Interlocked.Read(ref latest)) < position && Interlocked.CompareExchange(ref latest, position, current) != current)
+        {
+        }
+        Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
+        return Task.CompletedTask;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
