@@ -120,6 +120,7 @@ public sealed class TestCluster : IAsyncDisposable
             ReplicationSecret = _options.ReplicationSecret,
             GrainResponseTimeout = _options.GrainResponseTimeout,
             EnableRegistration = _options.EnableRegistration,
+            PublicBaseUrl = _options.PublicBaseUrl,
             RegistrationSharedSecret = _options.RegistrationSharedSecret,
             RateLimits = _options.RateLimits,
             // The lowest cost bcrypt allows keeps tests fast; production uses bcrypt_rounds (12).

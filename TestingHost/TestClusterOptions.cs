@@ -16,6 +16,7 @@ public sealed class TestClusterOptions
     public TimeSpan GrainResponseTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     public bool EnableRegistration { get; set; } = true;
+    public string? PublicBaseUrl { get; set; } = "https://matrix.test.local";
     public string? RegistrationSharedSecret { get; set; } = "test-shared-secret";
 
     /// <summary>Tests register many users from one address; the defaults would throttle them.</summary>

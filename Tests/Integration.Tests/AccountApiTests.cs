@@ -67,6 +67,8 @@ public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixtu
 
         var (ok, login) = await second.PostAsync("/_matrix/client/v3/login", Password($"@{name}:test.local", "correct horse"));
         ok.Should().Be(200);
+        login["well_known"]!["m.homeserver"]!["base_url"]!.GetValue<string>().Should().Be("https://matrix.test.local");
+        (await second.GetAsync("/.well-known/matrix/client")).Body["m.homeserver"]!["base_url"]!.GetValue<string>().Should().Be("https://matrix.test.local");
         second.AccessToken = login["access_token"]!.GetValue<string>();
         (await second.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(200);
 

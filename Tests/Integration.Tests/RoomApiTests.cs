@@ -173,6 +173,25 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Knocking_on_a_knock_room_then_being_invited_lets_the_user_join()
+    {
+        using var alice = NewClient();
+        using var carol = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        var carolId = (await carol.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var room = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject
+        {
+            ["initial_state"] = new JsonArray(new JsonObject { ["type"] = "m.room.join_rules", ["content"] = new JsonObject { ["join_rule"] = "knock" } }),
+        })).Body["room_id"]!.GetValue<string>();
+
+        (await carol.PostAsync($"/_matrix/client/v3/rooms/{room}/join", new JsonObject())).Status.Should().Be(403);
+        (await carol.PostAsync($"/_matrix/client/v3/knock/{room}", new JsonObject { ["reason"] = "let me in" })).Status.Should().Be(200);
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/state/m.room.member/{carolId}")).Body["membership"]!.GetValue<string>().Should().Be("knock");
+        (await alice.PostAsync($"/_matrix/client/v3/rooms/{room}/invite", new JsonObject { ["user_id"] = carolId })).Status.Should().Be(200);
+        (await carol.PostAsync($"/_matrix/client/v3/rooms/{room}/join", new JsonObject())).Status.Should().Be(200);
+    }
+
+    [Fact]
     public async Task Public_rooms_can_be_joined_and_invite_only_rooms_cannot()
     {
         using var alice = NewClient();
