@@ -46,7 +46,14 @@ public sealed class DirectoryApiTests(TwoSiloClusterFixture fixture) : IClassFix
         {
             ["filter"] = new JsonObject { ["generic_search_term"] = "no-such-room-" + aliasName },
         })).Body["chunk"]!.AsArray().Should().BeEmpty();
-        (await carol.GetAsync("/_matrix/client/v3/publicRooms?limit=1")).Body["chunk"]!.AsArray().Should().HaveCount(1);
+        // Publish a second room so that paging has two pages.
+        await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["visibility"] = "public", ["preset"] = "public_chat" });
+        var first = (await carol.GetAsync("/_matrix/client/v3/publicRooms?limit=1")).Body;
+        first["chunk"]!.AsArray().Should().HaveCount(1);
+        var second = (await carol.GetAsync($"/_matrix/client/v3/publicRooms?limit=1&since={first["next_batch"]}")).Body;
+        second["chunk"]!.AsArray().Should().HaveCount(1);
+        second["chunk"]![0]!["room_id"]!.GetValue<string>().Should().NotBe(first["chunk"]![0]!["room_id"]!.GetValue<string>());
+        second["prev_batch"]!.GetValue<string>().Should().Be("o0");
 
         var again = await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["room_alias_name"] = aliasName });
         (again.Status, again.Body["errcode"]!.GetValue<string>()).Should().Be((400, "M_ROOM_IN_USE"));

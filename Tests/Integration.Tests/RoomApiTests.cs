@@ -47,6 +47,8 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         page1["chunk"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()).Should().Equal(sent[4], sent[3], sent[2]);
         var page2 = (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?dir=b&limit=2&from={page1["end"]}")).Body;
         page2["chunk"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()).Should().Equal(sent[1], sent[0]);
+        var bounded = (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?dir=b&limit=10&to={page1["end"]}")).Body["chunk"]!.AsArray();
+        bounded.Select(e => e!["event_id"]!.GetValue<string>()).Should().Equal([sent[4], sent[3], sent[2]], "'to' stops the page at the token");
         var forward = (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?dir=f&limit=100")).Body["chunk"]!.AsArray();
         // The boundary just before Bob's join: he was invited then, not joined.
         var bobJoinIndex = forward.Select((e, i) => (e, i)).First(x => x.e!["type"]!.GetValue<string>() == "m.room.member" &&
