@@ -15,6 +15,12 @@ namespace Homeserver.Storage.Streams;
 /// sequence's current value: it reports that value, and thereby never holds readers back. The one
 /// race is an allocation that starts while the sequence is being read: a generation counter makes
 /// the idle advance give up whenever an allocation began during its read.
+///
+/// A writer's own allocations are serialised (nextval and registering the result happen under one
+/// lock). Otherwise two concurrent allocations could register out of order: 101 registered, committed
+/// and completed while 100 is still on its way back from PostgreSQL would move the position past 100
+/// while 100 is uncommitted. Serialised, an allocation still in progress always gets a position above
+/// everything already registered, so "one below the smallest in flight" stays true.
 /// </summary>
 public sealed class MultiWriterIdGenerator
 {
@@ -26,6 +32,7 @@ public sealed class MultiWriterIdGenerator
     private int _allocating;
     private long _allocationGeneration;
     private long _persisted = long.MinValue;
+    private readonly SemaphoreSlim _allocationLock = new(1, 1);
 
     private MultiWriterIdGenerator(NpgsqlDataSource dataSource, string streamName, string instanceName, long position, int writerId)
     {
@@ -68,6 +75,7 @@ public sealed class MultiWriterIdGenerator
             _allocating++;
             _allocationGeneration++;
         }
+        await _allocationLock.WaitAsync(cancellationToken);
         try
         {
             await using var command = new NpgsqlCommand($"SELECT nextval('{StreamName}_stream_seq')", connection, transaction);
@@ -81,6 +89,7 @@ public sealed class MultiWriterIdGenerator
         }
         finally
         {
+            _allocationLock.Release();
             lock (_gate) _allocating--;
         }
     }
