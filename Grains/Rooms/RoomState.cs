@@ -37,8 +37,6 @@ internal sealed class RoomState
     /// <summary>A view over the live state, valid within the current turn.</summary>
     public RoomAuthState AuthState => new(_events);
 
-    public string? Membership(string userId) => AuthState.Membership(userId);
-
     /// <summary>The auth events a new event cites, per the spec's selection rules.</summary>
     public IReadOnlyList<string> AuthEventsFor(string sender, string type, string? stateKey, JsonObject content)
     {

@@ -9,7 +9,8 @@ public sealed record RoomEventRow(string EventId, string RoomId, long RoomSeq, l
 /// <summary>Reads of rooms, state and history that API hosts serve directly from PostgreSQL.</summary>
 public sealed class RoomReader(NpgsqlDataSource dataSource)
 {
-    private const string EventColumns = """
+    /// <summary>The columns every <see cref="RoomEventRow"/> query selects, from <c>events e JOIN rooms rm</c>.</summary>
+    internal const string EventColumns = """
         e.event_id, e.room_id, e.room_seq, e.stream_ordering, e.json, rm.room_version,
         (SELECT min(r.redaction_event_id) FROM redactions r WHERE r.redacts = e.event_id)
         """;
@@ -183,7 +184,7 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
             : (null, null);
     }
 
-    private static async Task<IReadOnlyList<RoomEventRow>> ReadRowsAsync(NpgsqlCommand command, CancellationToken cancellationToken) =>
+    internal static async Task<IReadOnlyList<RoomEventRow>> ReadRowsAsync(NpgsqlCommand command, CancellationToken cancellationToken) =>
         (await ReadRowsAsync(command, cancellationToken, extraColumn: false)).Select(r => r.Row).ToList();
 
     private static async Task<IReadOnlyList<(RoomEventRow Row, long Extra)>> ReadRowsAsync(NpgsqlCommand command, CancellationToken cancellationToken,

@@ -6,12 +6,7 @@ namespace Homeserver.Storage.Sync;
 /// <summary>What /sync reads: a user's rooms, the events of those rooms between two stream positions, and stored filters.</summary>
 public sealed class SyncReader(NpgsqlDataSource dataSource)
 {
-    private const string EventColumns = """
-        e.event_id, e.room_id, e.room_seq, e.stream_ordering, e.json, rm.room_version,
-        (SELECT min(r.redaction_event_id) FROM redactions r WHERE r.redacts = e.event_id)
-        """;
-
-    /// <summary>Rooms where the user's current membership is one of <paramref name="memberships"/>.</summary>
+    /// <summary>Rooms where the user is joined, invited or knocking, with that membership.</summary>
     public async Task<IReadOnlyList<(string RoomId, string Membership)>> GetRoomsAsync(string userId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("""
@@ -31,7 +26,7 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
     {
         if (roomIds.Count == 0) return [];
         await using var command = dataSource.CreateCommand($"""
-            SELECT {EventColumns} FROM (
+            SELECT {RoomReader.EventColumns} FROM (
                 SELECT *, row_number() OVER (PARTITION BY room_id ORDER BY stream_ordering DESC) AS n
                 FROM events WHERE room_id = ANY($1) AND stream_ordering > $2 AND stream_ordering <= $3) e
             JOIN rooms rm ON rm.room_id = e.room_id
@@ -42,14 +37,7 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
         command.Parameters.Add(new() { Value = after });
         command.Parameters.Add(new() { Value = upTo });
         command.Parameters.Add(new() { Value = perRoom + 1 });
-        var rows = new List<RoomEventRow>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(new RoomEventRow(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4),
-                reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6)));
-        }
-        return rows;
+        return await RoomReader.ReadRowsAsync(command, cancellationToken);
     }
 
     public async Task<long> SaveFilterAsync(string userId, string json, CancellationToken cancellationToken = default)
