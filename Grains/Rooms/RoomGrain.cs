@@ -49,17 +49,27 @@ public sealed class RoomGrain(
         {
             throw new MatrixException(400, "M_UNSUPPORTED_ROOM_VERSION", $"Room version {command.RoomVersion} is not supported.");
         }
-        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        if (!await store.CreateRoomAsync(RoomId, version.Id, command.Creator, runtime.InstanceName, now))
+        // The room's rows are written by the same transaction as its first events: a creation refused by
+        // the auth rules (an override that locks the creator out, say) leaves nothing behind.
+        var newRoom = new NewRoom(version.Id, command.Creator, clock.GetUtcNow().ToUnixTimeMilliseconds());
+        _state = new RoomState(new RoomSnapshot(RoomId, version.Id, Epoch: 1, LastRoomSeq: 0, MaxDepth: 0, ForwardExtremities: [],
+            CurrentState: new Dictionary<(string, string), StoredEvent>()));
+        try
         {
+            var persisted = await AppendAsync(RoomCreationPlan.For(command, version), transaction: null, newRoom);
+            return new RoomCreated(RoomId, version.Id, persisted.Select(p => p.Event.EventId).ToList());
+        }
+        catch (RoomExistsException)
+        {
+            _state = null;
+            DeactivateOnIdle();
             throw MatrixException.RoomInUse($"Room {RoomId} already exists.");
         }
-        var epoch = await store.ClaimWriterAsync(RoomId, runtime.InstanceName)
-            ?? throw new InvalidOperationException($"Room {RoomId} vanished while it was being created.");
-        await LoadAsync(epoch, CancellationToken.None);
-
-        var persisted = await AppendAsync(RoomCreationPlan.For(command, version), transaction: null);
-        return new RoomCreated(RoomId, version.Id, persisted.Select(p => p.Event.EventId).ToList());
+        catch
+        {
+            _state = null;
+            throw;
+        }
     }
 
     public async Task<EventSent> SendEventAsync(SendEventCommand command)
@@ -86,7 +96,8 @@ public sealed class RoomGrain(
         _state = new RoomState(snapshot);
     }
 
-    private async Task<IReadOnlyList<PersistedEvent>> AppendAsync(IReadOnlyList<RoomEventDraft> drafts, TransactionKey? transaction)
+    private async Task<IReadOnlyList<PersistedEvent>> AppendAsync(IReadOnlyList<RoomEventDraft> drafts, TransactionKey? transaction,
+        NewRoom? newRoom = null)
     {
         var state = _state!;
         var version = state.Version;
@@ -127,7 +138,7 @@ public sealed class RoomGrain(
                 state.Apply(e, pdu);
             }
             var positions = writers.Get(StreamNames.Events);
-            var persisted = await store.AppendAsync(RoomId, state.Epoch, built, transaction, positions, runtime.InstanceName);
+            var persisted = await store.AppendAsync(RoomId, state.Epoch, built, transaction, positions, runtime.InstanceName, newRoom);
             await PersistPositionAsync(positions);
             await PublishAsync(persisted);
             return persisted;

@@ -11,22 +11,6 @@ namespace Homeserver.Storage.Rooms;
 /// </summary>
 public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
 {
-    public async Task<bool> CreateRoomAsync(string roomId, string roomVersion, string creator, string instanceName,
-        long createdTs, CancellationToken cancellationToken = default)
-    {
-        await using var batch = dataSource.CreateBatch();
-        batch.BatchCommands.Add(Command("""
-            INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (room_id) DO NOTHING
-            """, roomId, roomVersion, creator, createdTs));
-        batch.BatchCommands.Add(Command("""
-            INSERT INTO room_writers (room_id, epoch, instance_name) VALUES ($1, 0, $2)
-            ON CONFLICT (room_id) DO NOTHING
-            """, roomId, instanceName));
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        return batch.BatchCommands[0].RecordsAffected == 1;
-    }
-
     /// <summary>Takes over writing the room: returns the new epoch, or null when the room does not exist.</summary>
     public async Task<long?> ClaimWriterAsync(string roomId, string instanceName, CancellationToken cancellationToken = default)
     {
@@ -85,7 +69,7 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
     }
 
     public async Task<IReadOnlyList<PersistedEvent>> AppendAsync(string roomId, long epoch, IReadOnlyList<NewEvent> events,
-        TransactionKey? transaction, MultiWriterIdGenerator positions, string instanceName,
+        TransactionKey? transaction, MultiWriterIdGenerator positions, string instanceName, NewRoom? newRoom = null,
         CancellationToken cancellationToken = default)
     {
         var leases = new List<PositionLease>(events.Count);
@@ -93,6 +77,7 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+            if (newRoom is not null) await InsertRoomAsync(connection, tx, roomId, epoch, newRoom, instanceName, cancellationToken);
 
             // FOR SHARE makes a newer activation's epoch bump wait until this append commits, and makes
             // this append see the bump if it committed first. Either way exactly one of them wins.
@@ -158,6 +143,25 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
         {
             foreach (var lease in leases) lease.Dispose();
         }
+    }
+
+    private static async Task InsertRoomAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string roomId, long epoch, NewRoom room,
+        string instanceName, CancellationToken cancellationToken)
+    {
+        await using var insert = new NpgsqlCommand("""
+            INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ($1, $2, $3, $4) ON CONFLICT (room_id) DO NOTHING
+            """, connection, tx);
+        insert.Parameters.Add(new() { Value = roomId });
+        insert.Parameters.Add(new() { Value = room.RoomVersion });
+        insert.Parameters.Add(new() { Value = room.Creator });
+        insert.Parameters.Add(new() { Value = room.CreatedTs });
+        if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0) throw new RoomExistsException(roomId);
+        await using var writer = new NpgsqlCommand(
+            "INSERT INTO room_writers (room_id, epoch, instance_name) VALUES ($1, $2, $3)", connection, tx);
+        writer.Parameters.Add(new() { Value = roomId });
+        writer.Parameters.Add(new() { Value = epoch });
+        writer.Parameters.Add(new() { Value = instanceName });
+        await writer.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>The sender of an event in this room, or null when the room has no such event.</summary>

@@ -34,6 +34,12 @@ public sealed record RoomSnapshot(
 
 public sealed record StoredEvent(string EventId, long StreamOrdering, string Json);
 
+/// <summary>A room created by the same transaction as its first events, so a refused creation leaves nothing behind.</summary>
+public sealed record NewRoom(string RoomVersion, string Creator, long CreatedTs);
+
+/// <summary>The room ID is taken already.</summary>
+public sealed class RoomExistsException(string roomId) : Exception($"Room {roomId} already exists.");
+
 /// <summary>This activation's writer epoch is no longer the room's: another activation took over.</summary>
 public sealed class WriterFencedException(string roomId, long epoch)
     : Exception($"Room {roomId}: writer epoch {epoch} is no longer current; another activation owns the room.")

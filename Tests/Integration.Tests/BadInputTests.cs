@@ -9,7 +9,8 @@ namespace Homeserver.Tests.Integration;
 /// </summary>
 public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>, IAsyncLifetime
 {
-    private static readonly string[] Tables = ["users", "devices", "access_tokens", "events", "current_state_events", "rooms", "event_txn_ids", "profiles"];
+    private static readonly string[] Tables = ["users", "devices", "access_tokens", "events", "current_state_events", "rooms", "room_writers",
+        "event_txn_ids", "profiles", "room_aliases", "room_directory"];
     private MatrixClient _admin = null!;
     private MatrixClient _member = null!;
     private string _roomId = "";
@@ -40,6 +41,8 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
         { "unknown visibility", "admin", "POST", """{"visibility": "secret"}""", "/_matrix/client/v3/createRoom", 400, "M_INVALID_PARAM" },
         { "unknown room version", "admin", "POST", """{"room_version": "99"}""", "/_matrix/client/v3/createRoom", 400, "M_UNSUPPORTED_ROOM_VERSION" },
         { "invalid user ID in invite", "admin", "POST", """{"invite": ["bob"]}""", "/_matrix/client/v3/createRoom", 400, "M_INVALID_PARAM" },
+        { "override that locks the creator out", "admin", "POST", """{"power_level_content_override": {"state_default": 200}}""", "/_matrix/client/v3/createRoom", 403, "M_FORBIDDEN" },
+        { "float in power level override", "admin", "POST", """{"power_level_content_override": {"ban": 50.5}}""", "/_matrix/client/v3/createRoom", 400, "M_BAD_JSON" },
         { "initial_state sets power levels", "admin", "POST", """{"initial_state": [{"type": "m.room.power_levels", "content": {}}]}""", "/_matrix/client/v3/createRoom", 400, "M_INVALID_PARAM" },
         { "missing token", "none", "POST", "{}", "/_matrix/client/v3/createRoom", 401, "M_MISSING_TOKEN" },
         { "unknown token", "bad", "POST", "{}", "/_matrix/client/v3/createRoom", 401, "M_UNKNOWN_TOKEN" },
