@@ -62,28 +62,39 @@ public sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>Stops a silo abruptly; its grains become unreachable (static placement has no failover).</summary>
-    public async Task KillSiloAsync(ProcessHandle silo)
+    public Task KillSiloAsync(ProcessHandle silo) => KillAsync(silo);
+
+    /// <summary>Starts a killed silo again under its name and port, with the same roles.</summary>
+    public Task RestartSiloAsync(ProcessHandle silo) => RestartAsync(silo);
+
+    /// <summary>Stops and starts an API host on the same port: clients keep their tokens and carry on.</summary>
+    public async Task RestartApiHostAsync(ProcessHandle apiHost)
     {
-        if (!silo.IsRunning) return;
-        silo.IsRunning = false;
+        await KillAsync(apiHost);
+        await RestartAsync(apiHost);
+    }
+
+    private static async Task KillAsync(ProcessHandle process)
+    {
+        if (!process.IsRunning) return;
+        process.IsRunning = false;
         using var abrupt = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
         try
         {
-            await silo.App.StopAsync(abrupt.Token);
+            await process.App.StopAsync(abrupt.Token);
         }
         catch (OperationCanceledException)
         {
         }
-        await silo.App.DisposeAsync();
+        await process.App.DisposeAsync();
     }
 
-    /// <summary>Starts a killed silo again under its name and port, with the same roles.</summary>
-    public async Task RestartSiloAsync(ProcessHandle silo)
+    private async Task RestartAsync(ProcessHandle process)
     {
-        if (silo.IsRunning) throw new InvalidOperationException($"{silo.Name} is running.");
-        var restarted = await StartAsync(silo.Name, ProcessKind.Silo, silo.Port);
-        silo.App = restarted.App;
-        silo.IsRunning = true;
+        if (process.IsRunning) throw new InvalidOperationException($"{process.Name} is running.");
+        var restarted = await StartAsync(process.Name, process.Settings.Kind, process.Port);
+        process.App = restarted.App;
+        process.IsRunning = true;
     }
 
     /// <summary>

@@ -4,7 +4,7 @@ namespace Homeserver.Tests.Integration;
 
 /// <summary>
 /// matrix-js-sdk (a real client, from npm) against the test cluster: register, log in, create a
-/// room, invite, join, chat, change profile; then both silos restart and the client checks that
+/// room, invite, join, chat, change profile; then both silos and the API host restart and the client checks that
 /// nothing was lost and its transaction IDs are still idempotent.
 /// </summary>
 public sealed class JsSdkClientTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
@@ -20,11 +20,13 @@ public sealed class JsSdkClientTests(TwoSiloClusterFixture fixture) : IClassFixt
         try
         {
             await RunNodeAsync(script, baseUrl, "before", state);
+            // The whole server restarts: both silos (grain memory) and the API host the client talks to.
             foreach (var silo in fixture.Cluster.Silos.ToList())
             {
                 await fixture.Cluster.KillSiloAsync(silo);
                 await fixture.Cluster.RestartSiloAsync(silo);
             }
+            await fixture.Cluster.RestartApiHostAsync(fixture.Cluster.ApiHosts[0]);
             await RunNodeAsync(script, baseUrl, "after", state);
         }
         finally
