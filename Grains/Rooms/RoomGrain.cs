@@ -74,7 +74,7 @@ public sealed class RoomGrain(
 
     public async Task<EventSent> SendEventAsync(SendEventCommand command)
     {
-        var state = _state ?? throw MatrixException.NotFound($"Room {RoomId} does not exist.");
+        if (_state is null) throw MatrixException.NotFound($"Room {RoomId} does not exist.");
         TransactionKey? txn = command.Transaction is { } t ? new TransactionKey(command.Sender, t.DeviceId, t.TxnId) : null;
         if (txn is not null && await store.FindTransactionAsync(txn) is { } earlier)
         {
