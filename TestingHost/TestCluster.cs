@@ -124,7 +124,7 @@ public sealed class TestCluster : IAsyncDisposable
             Listeners =
             [
                 new ListenerSettings([IPAddress.Loopback], port,
-                    kind == ProcessKind.Silo ? new HashSet<string> { "replication" } : new HashSet<string> { "client", "federation" }),
+                    kind == ProcessKind.Silo ? new HashSet<string> { "replication" } : new HashSet<string> { "client", "federation", "metrics" }),
             ],
             InstanceMap = _instanceMap,
             StreamWriters = _writers,

@@ -17,8 +17,9 @@ public sealed class GrainCatalog : IAsyncDisposable
     private readonly ITimer _collector;
 
     public GrainCatalog(GrainTypeRegistry registry, GrainRuntimeOptions options, IServiceProvider services,
-        TimeProvider timeProvider, RuntimeLog log)
+        TimeProvider timeProvider, RuntimeLog log, Diagnostics.RuntimeMetrics metrics)
     {
+        metrics.ObserveActivations(() => ActivationCount);
         _registry = registry;
         _collectionAge = options.CollectionAge;
         _shutdownTimeout = options.ShutdownTimeout;

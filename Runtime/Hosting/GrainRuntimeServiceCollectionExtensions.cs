@@ -2,6 +2,7 @@ using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Runtime.Catalog;
+using Orleans.Runtime.Diagnostics;
 using Orleans.Runtime.Invocation;
 using Orleans.Runtime.Placement;
 using Orleans.Runtime.Remote;
@@ -22,6 +23,9 @@ public static class GrainRuntimeServiceCollectionExtensions
         foreach (var assembly in grainAssemblies) registry.AddAssembly(assembly);
 
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<RuntimeMetrics>();
+        services.AddSingleton<PrometheusExporter>();
         services.AddSingleton(options);
         services.AddSingleton(registry);
         services.AddSingleton<RuntimeLog>();

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Orleans.Runtime.Catalog;
+using Orleans.Runtime.Diagnostics;
 using Orleans.Runtime.Hosting;
 using Orleans.Runtime.Placement;
 using Orleans.Runtime.Remote;
@@ -15,16 +17,38 @@ public sealed class GrainCallDispatcher(
     GrainCatalog catalog,
     RemoteGrainCaller remote,
     GrainRuntimeOptions options,
-    TimeProvider timeProvider) : IGrainCallInvoker
+    TimeProvider timeProvider,
+    RuntimeMetrics metrics) : IGrainCallInvoker
 {
     public Task<object?> InvokeAsync(GrainMethod method, string key, object?[] arguments)
     {
+        var started = timeProvider.GetTimestamp();
         var owner = placement.Place(method.Interface, key);
-        if (owner == placement.LocalInstance && catalog.CanHost(method.Interface))
+        var local = owner == placement.LocalInstance && catalog.CanHost(method.Interface);
+        var call = local
+            ? WithTimeout(catalog.InvokeAsync(method, key, arguments), method, key, owner)
+            : remote.InvokeAsync(owner, method, key, arguments);
+        return Measure(call, method, local, started);
+    }
+
+    private async Task<object?> Measure(Task<object?> call, GrainMethod method, bool local, long started)
+    {
+        var outcome = "ok";
+        try
         {
-            return WithTimeout(catalog.InvokeAsync(method, key, arguments), method, key, owner);
+            return await call.ConfigureAwait(false);
         }
-        return remote.InvokeAsync(owner, method, key, arguments);
+        catch
+        {
+            outcome = "error";
+            throw;
+        }
+        finally
+        {
+            var tags = new TagList { { "grain", method.Interface.Name }, { "method", method.Name }, { "target", local ? "local" : "remote" }, { "outcome", outcome } };
+            metrics.Calls.Add(1, tags);
+            metrics.CallDuration.Record(timeProvider.GetElapsedTime(started).TotalSeconds, tags);
+        }
     }
 
     private async Task<object?> WithTimeout(Task<object?> call, GrainMethod method, string key, string owner)

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Runtime.Diagnostics;
 using Orleans.Runtime.Hosting;
 using Orleans.Runtime.Remote;
 
@@ -80,6 +81,15 @@ public static class HomeserverProcess
 
         var log = app.Services.GetRequiredService<HostLog>();
         foreach (var warning in settings.Warnings) log.ConfigurationWarning(warning);
+
+        var metricsPorts = settings.Listeners.Where(l => l.Resources.Contains("metrics")).Select(l => $"*:{l.Port}").ToArray();
+        if (metricsPorts.Length > 0)
+        {
+            // Created now, not at the first scrape: measurements before the listener exists are lost.
+            app.Services.GetRequiredService<PrometheusExporter>();
+            app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4"))
+                .RequireHost(metricsPorts);
+        }
 
         var replicationPorts = settings.Listeners.Where(l => l.Resources.Contains("replication")).ToList();
         if (settings.HostsGrains && replicationPorts.Count > 0)

@@ -1,0 +1,24 @@
+namespace Homeserver.Tests.Integration;
+
+public sealed class MetricsTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
+{
+    [Fact]
+    public async Task Metrics_show_request_rates_and_latencies_per_route_and_grain_calls_in_prometheus_format()
+    {
+        using var client = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
+        await client.RegisterAsync("m" + Guid.NewGuid().ToString("N")[..10], "pw");
+        await client.PostAsync("/_matrix/client/v3/createRoom", new System.Text.Json.Nodes.JsonObject());
+
+        using var http = new HttpClient { BaseAddress = fixture.Cluster.ApiHosts[0].BaseAddress };
+        var response = await http.GetAsync("/metrics");
+        ((int)response.StatusCode).Should().Be(200);
+        var text = await response.Content.ReadAsStringAsync();
+
+        text.Should().Contain("# TYPE http_server_request_duration_seconds histogram");
+        text.Should().MatchRegex("http_server_request_duration_seconds_count\\{[^}]*http_route=\"/_matrix/client/v3/createRoom\"[^}]*\\} 1");
+        text.Should().Contain("# TYPE grain_calls_total counter");
+        text.Should().MatchRegex("grain_calls_total\\{grain=\"IRoomGrain\",method=\"CreateAsync\",outcome=\"ok\",target=\"remote\"\\} 1");
+        text.Should().Contain("# TYPE grain_call_duration_seconds histogram");
+        text.Should().Contain("grain_activations 0", "the API host hosts no grains");
+    }
+}
