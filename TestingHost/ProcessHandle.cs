@@ -7,12 +7,16 @@ namespace Orleans.TestingHost;
 /// <summary>One silo or API host of a test cluster: its own DI container, ports and connections.</summary>
 public sealed class ProcessHandle
 {
-    internal ProcessHandle(ProcessSettings settings, WebApplication app, int port)
+    internal ProcessHandle(ProcessSettings settings, WebApplication app, int port, int metricsPort)
     {
         Settings = settings;
         App = app;
         Port = port;
+        MetricsAddress = new Uri($"http://127.0.0.1:{metricsPort}");
     }
+
+    /// <summary>Where this host serves /metrics.</summary>
+    public Uri MetricsAddress { get; }
 
     public ProcessSettings Settings { get; }
     public string Name => Settings.InstanceName;

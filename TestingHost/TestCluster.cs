@@ -22,6 +22,7 @@ public sealed class TestCluster : IAsyncDisposable
     private readonly List<ProcessHandle> _apiHosts = [];
     private readonly InProcessStreamTransport _sharedTransport = new();
     private Dictionary<string, Uri> _instanceMap = new();
+    private readonly Dictionary<string, int> _metricsPorts = new();
     private Dictionary<string, IReadOnlyList<string>> _writers = new();
     private string? _adminConnectionString;
 
@@ -113,6 +114,8 @@ public sealed class TestCluster : IAsyncDisposable
 
     private async Task<ProcessHandle> StartAsync(string name, ProcessKind kind, int port)
     {
+        var metricsPort = _metricsPorts.GetValueOrDefault(name);
+        if (metricsPort == 0) _metricsPorts[name] = metricsPort = FreePort();
         var settings = new ProcessSettings
         {
             ServerName = _options.ServerName,
@@ -121,11 +124,14 @@ public sealed class TestCluster : IAsyncDisposable
             DatabaseConnectionString = ConnectionString,
             RedisConfiguration = _options.RedisConfiguration,
             StreamChannelPrefix = DatabaseName,
-            Listeners =
-            [
-                new ListenerSettings([IPAddress.Loopback], port,
-                    kind == ProcessKind.Silo ? new HashSet<string> { "replication" } : new HashSet<string> { "client", "federation", "metrics" }),
-            ],
+            // A silo's replication port speaks only HTTP/2 (prior knowledge), so its metrics get a listener of their own.
+            Listeners = kind == ProcessKind.Silo
+                ?
+                [
+                    new ListenerSettings([IPAddress.Loopback], port, new HashSet<string> { "replication" }),
+                    new ListenerSettings([IPAddress.Loopback], metricsPort, new HashSet<string> { "metrics" }),
+                ]
+                : [new ListenerSettings([IPAddress.Loopback], port, new HashSet<string> { "client", "federation", "metrics" })],
             InstanceMap = _instanceMap,
             StreamWriters = _writers,
             ReplicationSecret = _options.ReplicationSecret,
@@ -143,7 +149,7 @@ public sealed class TestCluster : IAsyncDisposable
             if (_options.RedisConfiguration is null) builder.Services.AddSingleton<IStreamTransport>(_sharedTransport);
         });
         await app.StartAsync();
-        return new ProcessHandle(settings, app, port);
+        return new ProcessHandle(settings, app, port, kind == ProcessKind.Silo ? metricsPort : port);
     }
 
     private static int FreePort()

@@ -1,11 +1,29 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 
 namespace Homeserver.Storage.Streams;
 
 /// <summary>The stream writers this process owns, by stream name (from <c>stream_writers</c>).</summary>
-public sealed class LocalStreamWriters(NpgsqlDataSource dataSource, StorageLog log)
+public sealed class LocalStreamWriters
 {
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly StorageLog _log;
+
+    public LocalStreamWriters(NpgsqlDataSource dataSource, StorageLog log, IMeterFactory meters)
+    {
+        _dataSource = dataSource;
+        _log = log;
+        var meter = meters.Create("Homeserver.Storage");
+        meter.CreateObservableGauge("stream_writer_position", () => All.Select(w => Measure(w, w.CurrentPosition)),
+            description: "Position below which this writer has committed everything, per stream.");
+        meter.CreateObservableGauge("stream_writer_lag", () => All.Select(w => Measure(w, w.Lag)),
+            description: "Positions this writer has allocated but not yet committed, per stream.");
+    }
+
+    private static Measurement<long> Measure(MultiWriterIdGenerator writer, long value) =>
+        new(value, new KeyValuePair<string, object?>("stream", writer.StreamName), new KeyValuePair<string, object?>("instance", writer.InstanceName));
+
     /// <summary>Streams persisted in PostgreSQL, each with a position sequence. Typing lives only in memory.</summary>
     public static readonly IReadOnlySet<string> DurableStreams = new HashSet<string>(StringComparer.Ordinal)
         { "events", "account_data", "to_device", "receipts", "presence", "device_lists", "push_rules", "caches" };
@@ -19,7 +37,7 @@ public sealed class LocalStreamWriters(NpgsqlDataSource dataSource, StorageLog l
 
     public async Task<MultiWriterIdGenerator> StartAsync(string streamName, string instanceName, CancellationToken cancellationToken = default)
     {
-        var generator = await MultiWriterIdGenerator.CreateAsync(dataSource, streamName, instanceName, cancellationToken);
+        var generator = await MultiWriterIdGenerator.CreateAsync(_dataSource, streamName, instanceName, cancellationToken);
         lock (_writers) _writers[streamName] = generator;
         return generator;
     }
@@ -46,7 +64,7 @@ public sealed class LocalStreamWriters(NpgsqlDataSource dataSource, StorageLog l
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException)
             {
-                log.PersistPositionFailed(e, writer.StreamName);
+                _log.PersistPositionFailed(e, writer.StreamName);
             }
         }
     }

@@ -50,6 +50,12 @@ public sealed class MultiWriterIdGenerator
     /// <summary>Stable number of this writer (stream_writer_ids), used in tokens.</summary>
     public int WriterId { get; }
 
+    /// <summary>How far this writer's highest allocated position is ahead of what it has committed (0 when idle).</summary>
+    public long Lag
+    {
+        get { lock (_gate) return Math.Max(0, _maxAllocated - _position); }
+    }
+
     /// <summary>Every position of this writer at or below this is committed (or was abandoned).</summary>
     public long CurrentPosition
     {

@@ -20,5 +20,13 @@ public sealed class MetricsTests(TwoSiloClusterFixture fixture) : IClassFixture<
         text.Should().MatchRegex("grain_calls_total\\{grain=\"IRoomGrain\",method=\"CreateAsync\",outcome=\"ok\",target=\"remote\"\\} 1");
         text.Should().Contain("# TYPE grain_call_duration_seconds histogram");
         text.Should().Contain("grain_activations 0", "the API host hosts no grains");
+
+        // Each silo writes the events stream and reports its position and lag per stream.
+        foreach (var silo in fixture.Cluster.Silos)
+        {
+            var siloMetrics = await http.GetStringAsync(new Uri(silo.MetricsAddress, "/metrics"));
+            siloMetrics.Should().MatchRegex("stream_writer_position\\{instance=\"" + silo.Name + "\",stream=\"events\"\\} [0-9]+");
+            siloMetrics.Should().Contain("stream_writer_lag{instance=\"" + silo.Name + "\",stream=\"events\"} 0");
+        }
     }
 }

@@ -76,13 +76,16 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
             await client.RegisterAsync(NewName(), "pw");
             senders.Add(client);
         }
+        // Room IDs are random: create rooms until each silo owns three of them.
         var rooms = new List<string>();
-        for (var r = 0; r < 6; r++)
+        for (var attempt = 0; rooms.Count < 6 && attempt < 60; attempt++)
         {
-            var room = (await senders[r % 3].PostAsync("/_matrix/client/v3/createRoom", new JsonObject
+            var room = (await senders[attempt % 3].PostAsync("/_matrix/client/v3/createRoom", new JsonObject
             {
                 ["preset"] = "public_chat", ["invite"] = new JsonArray(readerId),
             })).Body["room_id"]!.GetValue<string>();
+            var silo = Orleans.Runtime.Placement.StablePlacement.Pick(room, 2);
+            if (rooms.Count(r => Orleans.Runtime.Placement.StablePlacement.Pick(r, 2) == silo) == 3) continue;
             foreach (var s in senders) await s.PostAsync($"/_matrix/client/v3/rooms/{room}/join", new JsonObject());
             await reader.PostAsync($"/_matrix/client/v3/rooms/{room}/join", new JsonObject());
             rooms.Add(room);
