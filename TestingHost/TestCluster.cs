@@ -55,6 +55,7 @@ public sealed class TestCluster : IAsyncDisposable
         {
             ["events"] = siloNames,
             ["account_data"] = siloNames,
+            ["typing"] = [siloNames[0]],
         };
 
         // The first silo applies migrations alone; the rest would only queue on the advisory lock.

@@ -28,6 +28,8 @@ public static class ClientApiEndpoints
         services.AddSingleton<HistoryVisibility>();
         services.AddSingleton<SyncNotifier>();
         services.AddHostedService(sp => sp.GetRequiredService<SyncNotifier>());
+        services.AddSingleton<TypingCache>();
+        services.AddHostedService(sp => sp.GetRequiredService<TypingCache>());
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
         return services;
     }

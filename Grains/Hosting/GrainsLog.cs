@@ -10,6 +10,9 @@ public sealed partial class GrainsLog(ILogger<GrainsLog> logger)
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Room {RoomId}: persisting the events writer position failed; the periodic persister will catch up")]
     public partial void PositionPersistFailed(Exception exception, string roomId);
 
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Room {RoomId}: publishing typing notifications failed")]
+    public partial void TypingPublishFailed(Exception exception, string roomId);
+
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Publishing account data for {UserId} failed")]
     public partial void AccountDataPublishFailed(Exception exception, string userId);
 }

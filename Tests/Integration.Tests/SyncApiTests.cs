@@ -171,6 +171,36 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         (await alice.GetAsync($"/_matrix/client/v3/user/@other:test.local/account_data/m.direct")).Status.Should().Be(403);
     }
 
+    [Fact]
+    public async Task Typing_from_one_user_reaches_the_others_sync_through_the_typing_stream()
+    {
+        using var alice = NewClient();
+        using var bob = NewClient();
+        var aliceId = (await alice.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var bobId = (await bob.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var room = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["preset"] = "public_chat" })).Body["room_id"]!.GetValue<string>();
+        await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/join", new JsonObject());
+        var since = (await bob.GetAsync("/_matrix/client/v3/sync?timeout=0")).Body["next_batch"]!.GetValue<string>();
+
+        async Task<IReadOnlyList<string>> NextTypingAsync()
+        {
+            for (var attempt = 0; attempt < 5; attempt++)
+            {
+                var body = (await bob.GetAsync($"/_matrix/client/v3/sync?since={since}&timeout=10000")).Body;
+                since = body["next_batch"]!.GetValue<string>();
+                var typing = body["rooms"]!["join"]![room]?["ephemeral"]!["events"]!.AsArray().FirstOrDefault(e => e!["type"]!.GetValue<string>() == "m.typing");
+                if (typing is not null) return typing["content"]!["user_ids"]!.AsArray().Select(u => u!.GetValue<string>()).ToList();
+            }
+            throw new InvalidOperationException("no typing notification arrived");
+        }
+
+        (await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{room}/typing/{aliceId}", """{"typing":true,"timeout":30000}""")).Status.Should().Be(200);
+        (await NextTypingAsync()).Should().Equal(aliceId);
+        (await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{room}/typing/{aliceId}", """{"typing":false}""")).Status.Should().Be(200);
+        (await NextTypingAsync()).Should().BeEmpty();
+        (await bob.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{room}/typing/{aliceId}", """{"typing":true}""")).Status.Should().Be(403);
+    }
+
     private static bool HasAccountData(JsonObject sync, string type) =>
         sync["account_data"]!["events"]!.AsArray().Any(e => e!["type"]!.GetValue<string>() == type);
 

@@ -31,6 +31,7 @@ public static class EventEndpoints
             app.MapGet($"{rooms}/state", GetAllStateAsync);
             app.MapGet($"{rooms}/event/{{eventId}}", GetEventAsync);
             app.MapPut($"{rooms}/redact/{{eventId}}/{{txnId}}", RedactAsync);
+            app.MapPut($"{rooms}/typing/{{userId}}", TypingAsync);
         }
         return app;
     }
@@ -59,6 +60,20 @@ public static class EventEndpoints
         var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(
             new SendEventCommand(user.UserId, "m.room.redaction", null, content, new ClientTransaction(user.DeviceId, "redact/" + txnId), Redacts: eventId));
         return Results.Json(new { event_id = sent.EventId });
+    }
+
+    private static async Task<IResult> TypingAsync(HttpContext http, string roomId, string userId, AccessTokenAuthentication auth,
+        RoomReader rooms, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var room = RoomPaths.RoomIdFrom(roomId);
+        if (RoomPaths.UserIdFrom(userId) != user.UserId) throw MatrixException.Forbidden("You can only set your own typing state.");
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        var typing = body.OptionalBool("typing", false);
+        var timeout = body["timeout"] is JsonValue t && t.TryGetValue<int>(out var ms) ? ms : 30_000;
+        await RequireJoinedAsync(rooms, room, user.UserId);
+        await grains.GetGrain<Homeserver.Grains.Interfaces.Typing.ITypingGrain>(room).SetTypingAsync(user.UserId, typing, timeout);
+        return Results.Json(new JsonObject());
     }
 
     private static async Task<IResult> PutStateAsync(HttpContext http, string roomId, string eventType, string stateKey,

@@ -42,7 +42,7 @@ public static class SyncEndpoints
     }
 
     private static async Task<IResult> SyncAsync(HttpContext http, AccessTokenAuthentication auth, SyncReader sync, RoomReader rooms,
-        StreamPositionReader positions, SyncNotifier notifier, AccountDataStore accountData, TimeProvider clock)
+        StreamPositionReader positions, SyncNotifier notifier, AccountDataStore accountData, TypingCache typing, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var query = http.Request.Query;
@@ -60,8 +60,8 @@ public static class SyncEndpoints
         while (true)
         {
             var wake = notifier.NextChangeAsync(cancel.Token);
-            var upTo = new SyncToken(await positions.GetSafePositionAsync("events"), await positions.GetSafePositionAsync("account_data"));
-            var response = await BuildAsync(user.UserId, since, upTo, limit, fullState, sync, rooms, accountData, clock);
+            var upTo = new SyncToken(await positions.GetSafePositionAsync("events"), await positions.GetSafePositionAsync("account_data"), typing.Latest);
+            var response = await BuildAsync(user.UserId, since, upTo, limit, fullState, sync, rooms, accountData, typing, clock);
             var hasNews = since is null || response.HasChanges;
             if (hasNews || cancel.IsCancellationRequested) return Results.Json(response.Body);
             try
@@ -80,7 +80,7 @@ public static class SyncEndpoints
     private sealed record SyncResult(JsonObject Body, bool HasChanges);
 
     private static async Task<SyncResult> BuildAsync(string userId, SyncToken? sinceToken, SyncToken upToToken, int limit, bool fullState,
-        SyncReader sync, RoomReader rooms, AccountDataStore accountData, TimeProvider clock)
+        SyncReader sync, RoomReader rooms, AccountDataStore accountData, TypingCache typing, TimeProvider clock)
     {
         long? since = sinceToken?.Events;
         var upTo = upToToken.Events;
@@ -99,7 +99,17 @@ public static class SyncEndpoints
         {
             var roomEvents = byRoom.GetValueOrDefault(roomId) ?? [];
             var roomAccountData = AccountDataFor(roomId);
-            if (since is not null && roomEvents.Count == 0 && roomAccountData.Count == 0 && !fullState) continue;
+            var typingUsers = typing.ChangedSince(roomId, sinceToken?.Typing ?? 0);
+            var ephemeral = new JsonArray();
+            if (typingUsers is not null && (sinceToken is not null || typingUsers.Count > 0))
+            {
+                ephemeral.Add(new JsonObject
+                {
+                    ["type"] = "m.typing",
+                    ["content"] = new JsonObject { ["user_ids"] = new JsonArray(typingUsers.Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()) },
+                });
+            }
+            if (since is not null && roomEvents.Count == 0 && roomAccountData.Count == 0 && ephemeral.Count == 0 && !fullState) continue;
             var limited = roomEvents.Count > limit;
             var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
             // A room the user joined since the token needs its whole state, as on an initial sync.
@@ -122,7 +132,7 @@ public static class SyncEndpoints
                     ["prev_batch"] = RoomTokens.Format(timeline.Count > 0 ? timeline[0].RoomSeq : await rooms.GetLastRoomSeqAsync(roomId) + 1),
                 },
                 ["state"] = new JsonObject { ["events"] = state },
-                ["ephemeral"] = new JsonObject { ["events"] = new JsonArray() },
+                ["ephemeral"] = new JsonObject { ["events"] = ephemeral },
                 ["account_data"] = new JsonObject { ["events"] = roomAccountData },
                 ["unread_notifications"] = new JsonObject { ["notification_count"] = 0, ["highlight_count"] = 0 },
             };
@@ -151,7 +161,8 @@ public static class SyncEndpoints
         }
 
         var globalAccountData = AccountDataFor(null);
-        var next = new SyncToken(Math.Max(upTo, since ?? 0), Math.Max(upToToken.AccountData, sinceToken?.AccountData ?? 0));
+        var next = new SyncToken(Math.Max(upTo, since ?? 0), Math.Max(upToToken.AccountData, sinceToken?.AccountData ?? 0),
+            Math.Max(upToToken.Typing, sinceToken?.Typing ?? 0));
         var body = new JsonObject
         {
             ["next_batch"] = next.ToString(),
@@ -211,19 +222,20 @@ public static class SyncEndpoints
     }
 
     /// <summary>Positions in the events and account_data streams; <c>s&lt;e&gt;</c> alone is read as account_data 0.</summary>
-    private sealed record SyncToken(long Events, long AccountData)
+    /// <summary>Positions in the events, account_data and typing streams, as <c>s&lt;e&gt;_&lt;a&gt;_&lt;t&gt;</c>; missing parts read as 0.</summary>
+    private sealed record SyncToken(long Events, long AccountData, long Typing)
     {
         public override string ToString() =>
-            string.Create(CultureInfo.InvariantCulture, $"s{Events}_{AccountData}");
+            string.Create(CultureInfo.InvariantCulture, $"s{Events}_{AccountData}_{Typing}");
 
         public static SyncToken Parse(string token)
         {
             var parts = token.StartsWith('s') ? token[1..].Split('_') : [];
-            if (parts.Length is 1 or 2 &&
-                long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var events) &&
-                (parts.Length == 1 | long.TryParse(parts[^1], NumberStyles.None, CultureInfo.InvariantCulture, out var accountData)))
+            var values = new long[3];
+            if (parts.Length is >= 1 and <= 3 &&
+                parts.Select((p, i) => long.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out values[i])).All(ok => ok))
             {
-                return new SyncToken(events, parts.Length == 2 ? accountData : 0);
+                return new SyncToken(values[0], values[1], values[2]);
             }
             throw new MatrixException(400, "M_INVALID_PARAM", "'since' is not a sync token of this server.");
         }

@@ -42,6 +42,9 @@ public sealed class SyncNotifier(IStreamProvider streams) : IHostedService
         if (_accountData is not null) await _accountData.DisposeAsync();
     }
 
+    /// <summary>Wakes every waiting /sync, for streams this class does not follow itself.</summary>
+    public void Wake() => Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
+
     private Task Announce(ref long latest, long position)
     {
         long current;

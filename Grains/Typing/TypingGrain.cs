@@ -1,0 +1,70 @@
+using Homeserver.Grains.Hosting;
+using Homeserver.Grains.Interfaces;
+using Homeserver.Grains.Interfaces.Typing;
+using Orleans;
+using Orleans.Streams;
+
+namespace Homeserver.Grains.Typing;
+
+/// <summary>
+/// Typing notifications of one room. Positions come from the clock (milliseconds, kept strictly
+/// increasing), so they stay monotonic across a restart of the typing writer without any storage.
+/// Expiry runs on a grain timer, as a turn of this activation.
+/// </summary>
+public sealed class TypingGrain(IStreamProvider streams, TimeProvider clock, GrainsLog log) : Grain, ITypingGrain
+{
+    private const int MaxTimeoutMs = 120_000;
+    private static long _lastPosition;
+    private readonly Dictionary<string, DateTimeOffset> _typing = new(StringComparer.Ordinal);
+    private IDisposable? _expiry;
+
+    public async Task SetTypingAsync(string userId, bool typing, int timeoutMs)
+    {
+        var changed = typing
+            ? !_typing.ContainsKey(userId)
+            : _typing.Remove(userId);
+        if (typing) _typing[userId] = clock.GetUtcNow().AddMilliseconds(Math.Clamp(timeoutMs, 0, MaxTimeoutMs));
+        _expiry ??= RegisterGrainTimer(_ => ExpireAsync(), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        if (changed) await PublishAsync();
+    }
+
+    private async Task ExpireAsync()
+    {
+        var now = clock.GetUtcNow();
+        var expired = _typing.Where(kv => kv.Value <= now).Select(kv => kv.Key).ToList();
+        foreach (var user in expired) _typing.Remove(user);
+        if (expired.Count > 0) await PublishAsync();
+        if (_typing.Count == 0)
+        {
+            _expiry?.Dispose();
+            _expiry = null;
+        }
+    }
+
+    private async Task PublishAsync()
+    {
+        var position = NextPosition(clock.GetUtcNow().ToUnixTimeMilliseconds());
+        try
+        {
+            await streams.GetStream<TypingStreamRow>(StreamId.Create(StreamNames.Typing))
+                .OnNextAsync(new TypingStreamRow(GetPrimaryKeyString(), _typing.Keys.Order(StringComparer.Ordinal).ToList()),
+                    new StreamSequenceToken(position));
+        }
+        catch (Exception e)
+        {
+            log.TypingPublishFailed(e, GetPrimaryKeyString());
+        }
+    }
+
+    private static long NextPosition(long now)
+    {
+        long last, next;
+        do
+        {
+            last = Interlocked.Read(ref _lastPosition);
+            next = Math.Max(last + 1, now);
+        }
+        while (Interlocked.CompareExchange(ref _lastPosition, next, last) != last);
+        return next;
+    }
+}
