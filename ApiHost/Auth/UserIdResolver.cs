@@ -1,3 +1,4 @@
+using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Protocol;
 using Homeserver.Silo.Hosting;
 
@@ -11,10 +12,10 @@ public sealed class UserIdResolver(ProcessSettings settings)
     {
         if (!UserId.IsValidNewLocalpart(localpart))
         {
-            throw MatrixErrors.InvalidUsername("User ID can only contain characters a-z, 0-9, or '=_-./+'.");
+            throw InvalidUsername("User ID can only contain characters a-z, 0-9, or '=_-./+'.");
         }
         var userId = $"@{localpart}:{settings.ServerName}";
-        if (System.Text.Encoding.UTF8.GetByteCount(userId) > 255) throw MatrixErrors.InvalidUsername("User ID is too long.");
+        if (System.Text.Encoding.UTF8.GetByteCount(userId) > 255) throw InvalidUsername("User ID is too long.");
         return userId;
     }
 
@@ -27,4 +28,6 @@ public sealed class UserIdResolver(ProcessSettings settings)
         }
         return UserId.TryParse($"@{text.ToLowerInvariant()}:{settings.ServerName}", out var local) ? local.ToString() : null;
     }
+
+    private static MatrixException InvalidUsername(string why) => new(400, "M_INVALID_USERNAME", why);
 }

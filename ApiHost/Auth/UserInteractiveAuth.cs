@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Http;
-using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Protocol;
 using Homeserver.Storage.Accounts;
 
@@ -77,9 +76,4 @@ public sealed class UserInteractiveAuth(AuthSessionStore sessions, TimeProvider 
         }
         return new AuthRequiredException(body);
     }
-}
-
-internal static class MatrixErrors
-{
-    public static MatrixException InvalidUsername(string why) => new(400, "M_INVALID_USERNAME", why);
 }

@@ -18,6 +18,10 @@ public sealed class RoomAuthState(IReadOnlyDictionary<(string Type, string State
     public string? Membership(string userId) => Get("m.room.member", userId)?["content"]?["membership"] is JsonValue v &&
         v.TryGetValue<string>(out var m) ? m : null;
 
+    /// <summary>The users whose current membership is <paramref name="membership"/>.</summary>
+    public IEnumerable<string> Members(string membership) =>
+        state.Keys.Where(k => k.Type == "m.room.member" && Membership(k.StateKey) == membership).Select(k => k.StateKey);
+
     public string JoinRule => Get("m.room.join_rules")?["content"]?["join_rule"] is JsonValue v && v.TryGetValue<string>(out var r)
         ? r
         : "invite";

@@ -110,14 +110,10 @@ public static class EventEndpoints
     }
 
     private static async Task<IResult> GetEventAsync(HttpContext http, string roomId, string eventId, AccessTokenAuthentication auth,
-        RoomReader rooms, HistoryVisibility history, TimeProvider clock)
+        HistoryVisibility history, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
-        var room = RoomPaths.RoomIdFrom(roomId);
-        var visible = await history.ForUserAsync(room, user.UserId);
-        var row = await rooms.GetEventAsync(eventId);
-        // An event the user may not see is reported as missing, so its existence does not leak.
-        if (row is null || row.RoomId != room || !visible(row)) throw MatrixException.NotFound("Event not found.");
+        var (row, _) = await history.RequireVisibleEventAsync(RoomPaths.RoomIdFrom(roomId), user.UserId, eventId);
         return Results.Json(ClientEvents.Format(row, clock.GetUtcNow().ToUnixTimeMilliseconds()));
     }
 

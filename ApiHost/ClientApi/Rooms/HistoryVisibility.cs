@@ -43,6 +43,15 @@ public sealed class HistoryVisibility(RoomReader rooms)
         };
     }
 
+    /// <summary>An event of the room that the user may see, with the visibility test for its neighbours; 404 otherwise, so its existence does not leak.</summary>
+    public async Task<(RoomEventRow Event, Func<RoomEventRow, bool> Visible)> RequireVisibleEventAsync(string roomId, string userId, string eventId)
+    {
+        var visible = await ForUserAsync(roomId, userId);
+        var row = await rooms.GetEventAsync(eventId);
+        if (row is null || row.RoomId != roomId || !visible(row)) throw MatrixException.NotFound("Event not found.");
+        return (row, visible);
+    }
+
     private static string? Last(List<(long RoomSeq, string Type, string Value)> changes, long roomSeq, bool inclusive)
     {
         string? value = null;

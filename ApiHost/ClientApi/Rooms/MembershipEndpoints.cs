@@ -57,7 +57,7 @@ public static class MembershipEndpoints
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
         var content = new JsonObject { ["membership"] = membership };
         if (body.OptionalString("reason") is { } reason) content["reason"] = reason;
-        if (membership == "join" && await RestrictedJoinAuthoriserAsync(rooms, roomId, user.UserId) is { } authoriser)
+        if (membership == "join" && await RestrictedJoinAuthoriserAsync(rooms, services.GetRequiredService<RoomAliases>(), roomId, user.UserId) is { } authoriser)
         {
             content["join_authorised_via_users_server"] = authoriser;
         }
@@ -76,7 +76,7 @@ public static class MembershipEndpoints
     /// checked that the user is in one of the rooms the join rule allows. Null when not needed or not allowed
     /// (the auth rules then decide).
     /// </summary>
-    private static async Task<string?> RestrictedJoinAuthoriserAsync(RoomReader rooms, string roomId, string userId)
+    private static async Task<string?> RestrictedJoinAuthoriserAsync(RoomReader rooms, RoomAliases current, string roomId, string userId)
     {
         if (await rooms.GetMembershipAsync(roomId, userId) is "join" or "invite") return null;
         var joinRules = await rooms.GetCurrentStateAsync(roomId, "m.room.join_rules", "");
@@ -94,17 +94,9 @@ public static class MembershipEndpoints
             }
         }
         if (!allowed) return null;
-        var state = new Dictionary<(string, string), JsonObject>();
-        foreach (var row in await rooms.GetCurrentStateAsync(roomId))
-        {
-            var pdu = JsonNode.Parse(row.Json)!.AsObject();
-            state[(pdu["type"]!.GetValue<string>(), pdu["state_key"]?.GetValue<string>() ?? "")] = pdu;
-        }
-        Homeserver.Protocol.RoomVersions.TryGet(joinRules[0].RoomVersion, out var version);
-        var auth = new Homeserver.Protocol.RoomAuthState(state);
-        var power = auth.PowerLevels(version!);
-        return state.Keys.Where(k => k.Item1 == "m.room.member" && auth.Membership(k.Item2) == "join")
-            .Select(k => k.Item2)
+        var (auth, version) = await current.CurrentAuthStateAsync(roomId);
+        var power = auth.PowerLevels(version);
+        return auth.Members("join")
             .Where(member => power.UserLevel(member) >= power.Invite)
             .OrderByDescending(power.UserLevel)
             .FirstOrDefault();

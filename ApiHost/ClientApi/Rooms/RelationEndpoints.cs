@@ -37,9 +37,7 @@ public static class RelationEndpoints
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
-        var visible = await history.ForUserAsync(room, user.UserId);
-        var target = await rooms.GetEventAsync(eventId);
-        if (target is null || target.RoomId != room || !visible(target)) throw MatrixException.NotFound("Event not found.");
+        var (target, visible) = await history.RequireVisibleEventAsync(room, user.UserId, eventId);
         var limit = RoomTokens.Limit(http.Request.Query["limit"], 10, MaxLimit);
         var beforeCount = limit / 2;
         var before = (await rooms.GetTimelineAsync(room, target.RoomSeq, backwards: true, beforeCount)).Where(visible).ToList();

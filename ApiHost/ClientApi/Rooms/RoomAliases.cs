@@ -30,16 +30,21 @@ public sealed class RoomAliases(DirectoryStore directory, RoomReader rooms, Proc
 
     public async Task<PowerLevels> PowerLevelsAsync(string roomId)
     {
-        var version = await rooms.GetRoomVersionAsync(roomId) ?? throw MatrixException.NotFound("Unknown room.");
-        RoomVersions.TryGet(version, out var v);
+        var (state, version) = await CurrentAuthStateAsync(roomId);
+        return state.PowerLevels(version);
+    }
+
+    /// <summary>The room's current state as the auth rules see it, read from PostgreSQL, with the room version.</summary>
+    public async Task<(RoomAuthState State, RoomVersion Version)> CurrentAuthStateAsync(string roomId)
+    {
+        var versionId = await rooms.GetRoomVersionAsync(roomId) ?? throw MatrixException.NotFound("Unknown room.");
+        RoomVersions.TryGet(versionId, out var version);
         var state = new Dictionary<(string, string), JsonObject>();
-        foreach (var type in new[] { "m.room.create", "m.room.power_levels" })
+        foreach (var row in await rooms.GetCurrentStateAsync(roomId))
         {
-            foreach (var row in await rooms.GetCurrentStateAsync(roomId, type, ""))
-            {
-                state[(type, "")] = JsonNode.Parse(row.Json)!.AsObject();
-            }
+            var pdu = JsonNode.Parse(row.Json)!.AsObject();
+            state[(pdu["type"]!.GetValue<string>(), pdu["state_key"]?.GetValue<string>() ?? "")] = pdu;
         }
-        return new RoomAuthState(state).PowerLevels(v!);
+        return (new RoomAuthState(state), version!);
     }
 }

@@ -91,11 +91,7 @@ public static class RoomReadEndpoints
         var dir = query["dir"].ToString() is { Length: > 0 } d ? d : "b";
         if (dir is not ("b" or "f")) throw new MatrixException(400, "M_INVALID_PARAM", "'dir' must be b or f.");
         var backwards = dir == "b";
-        var limit = 10;
-        if (query["limit"].ToString() is { Length: > 0 } l && (!int.TryParse(l, out limit) || limit < 0))
-        {
-            throw new MatrixException(400, "M_INVALID_PARAM", "'limit' must be a non-negative integer.");
-        }
+        var limit = RoomTokens.Limit(query["limit"], 10, MaxLimit);
         var filter = RoomEventFilter.Parse(query["filter"]);
         if (filter?.Limit is { } filterLimit) limit = filterLimit;
         limit = Math.Min(limit, MaxLimit);

@@ -113,7 +113,7 @@ public static class SyncEndpoints
             var limited = roomEvents.Count > limit;
             var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
             // A room the user joined since the token needs its whole state, as on an initial sync.
-            var joinedNow = since is null || fullState || timeline.Any(e => IsOwnJoin(e, userId)) || limited;
+            var joinedNow = since is null || fullState || timeline.Any(e => OwnMembership(e, userId) == "join") || limited;
             var state = new JsonArray();
             if (joinedNow)
             {
@@ -141,7 +141,7 @@ public static class SyncEndpoints
         var invite = new JsonObject();
         foreach (var (roomId, _) in memberships.Where(m => m.Membership == "invite"))
         {
-            if (since is not null && !(byRoom.GetValueOrDefault(roomId) ?? []).Any(e => IsOwnMembership(e, userId))) continue;
+            if (since is not null && !(byRoom.GetValueOrDefault(roomId) ?? []).Any(e => OwnMembership(e, userId) is not null)) continue;
             var stripped = new JsonArray();
             foreach (var row in await rooms.GetCurrentStateAsync(roomId))
             {
@@ -176,13 +176,13 @@ public static class SyncEndpoints
         return new SyncResult(body, join.Count > 0 || invite.Count > 0 || globalAccountData.Count > 0);
     }
 
-    private static bool IsOwnJoin(RoomEventRow row, string userId) =>
-        IsOwnMembership(row, userId) && JsonNode.Parse(row.Json)?["content"]?["membership"]?.GetValue<string>() == "join";
-
-    private static bool IsOwnMembership(RoomEventRow row, string userId)
+    /// <summary>The membership this row gives <paramref name="userId"/>, or null when it is not their member event.</summary>
+    private static string? OwnMembership(RoomEventRow row, string userId)
     {
         var pdu = JsonNode.Parse(row.Json);
-        return pdu?["type"]?.GetValue<string>() == "m.room.member" && pdu["state_key"]?.GetValue<string>() == userId;
+        return pdu?["type"]?.GetValue<string>() == "m.room.member" && pdu["state_key"]?.GetValue<string>() == userId
+            ? pdu["content"]?["membership"]?.GetValue<string>()
+            : null;
     }
 
     private static async Task<JsonObject?> ResolveFilterAsync(SyncReader sync, string userId, string filter)

@@ -47,11 +47,8 @@ public sealed class SyncNotifier(IStreamProvider streams) : IHostedService
 
     private Task Announce(ref long latest, long position)
     {
-        long current;
-        while ((current = Interlocked.Read(ref latest)) < position && Interlocked.CompareExchange(ref latest, position, current) != current)
-        {
-        }
-        Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
+        AtomicMax.Raise(ref latest, position);
+        Wake();
         return Task.CompletedTask;
     }
 

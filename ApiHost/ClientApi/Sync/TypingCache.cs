@@ -29,11 +29,7 @@ public sealed class TypingCache(IStreamProvider streams, SyncNotifier notifier) 
         {
             _rooms.AddOrUpdate(row.RoomId, (token.Position, row.UserIds),
                 (_, old) => token.Position > old.Position ? (token.Position, row.UserIds) : old);
-            long current;
-            while ((current = Interlocked.Read(ref _latest)) < token.Position &&
-                   Interlocked.CompareExchange(ref _latest, token.Position, current) != current)
-            {
-            }
+            AtomicMax.Raise(ref _latest, token.Position);
             notifier.Wake();
             return Task.CompletedTask;
         });
