@@ -10,4 +10,5 @@ public static class StreamNames
     public const string Presence = "presence";
     public const string Typing = "typing";
     public const string PushRules = "push_rules";
+    public const string DeviceLists = "device_lists";
 }

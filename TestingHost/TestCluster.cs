@@ -50,12 +50,18 @@ public sealed class TestCluster : IAsyncDisposable
 
         var siloNames = Enumerable.Range(1, _options.InitialSilosCount).Select(i => $"silo{i}").ToList();
         _instanceMap = siloNames.ToDictionary(n => n, _ => new Uri($"http://127.0.0.1:{FreePort()}"));
-        // Every silo persists events and writes account data, so both are sharded by hash over all of them.
+        // Every silo writes every multi-writer stream, sharded by hash over all of them; the
+        // single-writer streams live on the first silo.
         _writers = new Dictionary<string, IReadOnlyList<string>>
         {
             ["events"] = siloNames,
             ["account_data"] = siloNames,
+            ["receipts"] = siloNames,
+            ["to_device"] = siloNames,
+            ["device_lists"] = siloNames,
+            ["push_rules"] = siloNames,
             ["typing"] = [siloNames[0]],
+            ["presence"] = [siloNames[0]],
         };
 
         // The first silo applies migrations alone; the rest would only queue on the advisory lock.

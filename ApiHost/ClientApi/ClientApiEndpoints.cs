@@ -1,6 +1,7 @@
 using Homeserver.ApiHost.Admin;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.ClientApi.Accounts;
+using Homeserver.ApiHost.ClientApi.EndToEnd;
 using Homeserver.ApiHost.ClientApi.Rooms;
 using Homeserver.ApiHost.ClientApi.Sync;
 using Homeserver.ApiHost.Errors;
@@ -29,6 +30,8 @@ public static class ClientApiEndpoints
         services.AddSingleton<SyncNotifier>();
         services.AddHostedService(sp => sp.GetRequiredService<SyncNotifier>());
         services.AddSingleton<TypingCache>();
+        services.AddSingleton<SyncResponseBuilder>();
+        services.AddSingleton<PresenceOnSync>();
         services.AddHostedService(sp => sp.GetRequiredService<TypingCache>());
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
         return services;
@@ -53,6 +56,11 @@ public static class ClientApiEndpoints
         app.MapRelationApi();
         app.MapSyncApi();
         app.MapPushRuleApi();
+        app.MapKeyApi();
+        app.MapReceiptApi();
+        app.MapPresenceApi();
+        app.MapToDeviceApi();
+        app.MapKeyBackupApi();
         var unrecognized = new UnrecognizedRequests(app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>());
         app.MapFallback("/_matrix/{**path}", unrecognized.Answer);
         app.MapFallback("/_synapse/{**path}", unrecognized.Answer);

@@ -15,4 +15,7 @@ public sealed partial class GrainsLog(ILogger<GrainsLog> logger)
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Publishing account data for {UserId} failed")]
     public partial void AccountDataPublishFailed(Exception exception, string userId);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Publishing a {Stream} row for {UserId} failed; readers catch up from the database")]
+    public partial void StreamPublishFailed(Exception exception, string stream, string userId);
 }

@@ -11,6 +11,8 @@ public static class GrainsServiceCollectionExtensions
     public static IServiceCollection AddHomeserverGrains(this IServiceCollection services)
     {
         services.AddSingleton<GrainsLog>();
+        services.AddSingleton<StreamPublisher>();
+        services.AddSingleton<Push.PushRuleCache>();
         services.AddSingleton<IStreamCatchUpSource<EventStreamRow>, EventStreamCatchUp>();
         return services;
     }

@@ -3,7 +3,9 @@ using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Interfaces;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Rooms;
+using Homeserver.Grains.Push;
 using Homeserver.Protocol;
+using Homeserver.Storage.Push;
 using Homeserver.Storage.Rooms;
 using Homeserver.Storage.Streams;
 using Orleans;
@@ -24,6 +26,7 @@ public sealed class RoomGrain(
     ServerIdentity server,
     IStreamProvider streams,
     GrainRuntimeOptions runtime,
+    PushRuleCache pushRules,
     TimeProvider clock,
     GrainsLog log) : Grain, IRoomGrain
 {
@@ -131,8 +134,10 @@ public sealed class RoomGrain(
                 var redacts = draft.Type == "m.room.redaction" && draft.Redacts is { } target
                     ? await CheckRedactionAsync(state, draft.Sender, target)
                     : null;
+                var relation = RelationOf(draft.Content);
                 var e = new NewEvent(eventId, state.LastRoomSeq + 1, state.MaxDepth + 1, draft.Type, draft.StateKey,
-                    draft.Sender, now, membership, json, redacts, RelationOf(draft.Content));
+                    draft.Sender, now, membership, json, redacts, relation,
+                    await PushActionsAsync(state, pdu, draft, relation?.RelationType == "m.thread" ? relation.EventId : null));
                 built.Add(e);
                 // Later drafts in the batch cite this one; if the append fails, the activation is dropped.
                 state.Apply(e, pdu);
@@ -173,6 +178,35 @@ public sealed class RoomGrain(
             throw MatrixException.Forbidden("You may only redact your own events without the redact power level.");
         }
         return target;
+    }
+
+    /// <summary>
+    /// Evaluates each member's push rules against the event, with the room as it stood before it
+    /// (plus the invitee of an invite), so the counts are written in the event's own transaction.
+    /// </summary>
+    private async Task<IReadOnlyList<PushActionRow>> PushActionsAsync(RoomState state, JsonObject pdu, RoomEventDraft draft, string? threadId)
+    {
+        var auth = state.AuthState;
+        var members = auth.Members("join").ToList();
+        var recipients = members.Where(m => m != draft.Sender).ToList();
+        if (draft is { Type: "m.room.member", StateKey: { } invitee } && draft.Content["membership"]?.ToString() == "invite" && !recipients.Contains(invitee))
+        {
+            recipients.Add(invitee);
+        }
+        if (recipients.Count == 0) return [];
+        var powerLevels = auth.PowerLevels(state.Version);
+        var senderLevel = powerLevels.UserLevel(draft.Sender);
+        var actions = new List<PushActionRow>();
+        foreach (var userId in recipients)
+        {
+            var displayName = auth.Get("m.room.member", userId)?["content"]?["displayname"] is JsonValue d && d.TryGetValue<string>(out var name) ? name : null;
+            var context = new PushContext(userId, displayName, members.Count, senderLevel, powerLevels.Notification);
+            if (PushRuleEvaluator.Evaluate(await pushRules.GetAsync(userId), pdu, context) is { } decision && (decision.Notify || decision.Highlight))
+            {
+                actions.Add(new PushActionRow(userId, threadId, decision.Notify, decision.Highlight, decision.Actions.ToJsonString()));
+            }
+        }
+        return actions;
     }
 
     /// <summary>Readers in other processes see the new events once this writer's position is persisted; do it now rather than on the next tick.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Interfaces;
+using Homeserver.Grains.Interfaces.EndToEnd;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Grains.Interfaces.Users;
@@ -44,7 +45,11 @@ public sealed class UserGrain(
         return new Session(UserId, deviceId, token);
     }
 
-    public Task LogoutAsync(IReadOnlyList<string>? deviceIds) => accounts.DeleteDevicesAsync(UserId, deviceIds);
+    public async Task LogoutAsync(IReadOnlyList<string>? deviceIds)
+    {
+        await accounts.DeleteDevicesAsync(UserId, deviceIds);
+        await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DevicesRemovedAsync(deviceIds);
+    }
 
     public async Task ForgetRoomAsync(string roomId)
     {
@@ -64,6 +69,7 @@ public sealed class UserGrain(
     public async Task DeactivateAsync()
     {
         await accounts.DeactivateAsync(UserId);
+        await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DevicesRemovedAsync(null);
         foreach (var roomId in await rooms.GetJoinedRoomsAsync(UserId))
         {
             await GrainFactory.GetGrain<IRoomGrain>(roomId).SendEventAsync(

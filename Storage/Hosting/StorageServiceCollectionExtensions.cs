@@ -1,7 +1,11 @@
 using Homeserver.Storage.Accounts;
 using Homeserver.Storage.Directory;
+using Homeserver.Storage.EndToEnd;
 using Homeserver.Storage.Keys;
 using Homeserver.Storage.Migrations;
+using Homeserver.Storage.Presence;
+using Homeserver.Storage.Push;
+using Homeserver.Storage.Receipts;
 using Homeserver.Storage.Rooms;
 using Homeserver.Storage.Streams;
 using Homeserver.Storage.Sync;
@@ -29,6 +33,13 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();
         services.AddSingleton<AuthSessionStore>();
+        services.AddSingleton<EndToEndKeyStore>();
+        services.AddSingleton<ToDeviceStore>();
+        services.AddSingleton<KeyBackupStore>();
+        services.AddSingleton<ReceiptStore>();
+        services.AddSingleton<PresenceStore>();
+        services.AddSingleton<PushRuleStore>();
+        services.AddSingleton<NotificationStore>();
         services.AddHostedService<StreamPositionPersister>();
         return services;
     }

@@ -117,6 +117,14 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
                         VALUES ($1, $2, $3, $4, $5, $6)
                         """, e.EventId, relation.EventId, relation.RelationType, roomId, e.Type, e.RoomSeq));
                 }
+                foreach (var action in e.PushActions ?? [])
+                {
+                    batch.BatchCommands.Add(Command("""
+                        INSERT INTO event_push_actions (room_id, user_id, stream_ordering, event_id, thread_id, notify, highlight, actions)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                        """, roomId, action.UserId, leases[i].Position, e.EventId, action.ThreadId ?? "", action.Notify, action.Highlight,
+                        action.ActionsJson));
+                }
                 if (e.StateKey is not null)
                 {
                     batch.BatchCommands.Add(Command("""

@@ -12,7 +12,8 @@ public sealed record NewEvent(
     string? Membership,
     string Json,
     string? Redacts = null,
-    EventRelation? Relation = null);
+    EventRelation? Relation = null,
+    IReadOnlyList<Push.PushActionRow>? PushActions = null);
 
 /// <summary>The event's <c>m.relates_to</c>: which event it relates to and how.</summary>
 public sealed record EventRelation(string EventId, string RelationType);

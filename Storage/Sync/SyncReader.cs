@@ -20,6 +20,68 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
         return rooms;
     }
 
+    /// <summary>
+    /// Rooms the user left or was banned from with a membership event in (after, upTo], with that
+    /// event's position; rooms forgotten since are left out.
+    /// </summary>
+    public async Task<IReadOnlyList<(string RoomId, long LeftAt)>> GetLeftRoomsAsync(string userId, long after, long upTo,
+        CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT c.room_id, e.stream_ordering FROM current_state_events c
+            JOIN events e ON e.event_id = c.event_id
+            WHERE c.type = 'm.room.member' AND c.state_key = $1 AND c.membership IN ('leave', 'ban')
+              AND e.stream_ordering > $2 AND e.stream_ordering <= $3
+              AND NOT EXISTS (SELECT 1 FROM forgotten_rooms f WHERE f.user_id = $1 AND f.room_id = c.room_id AND f.forgotten_at >= e.room_seq)
+            """);
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = after });
+        command.Parameters.Add(new() { Value = upTo });
+        var rooms = new List<(string, long)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) rooms.Add((reader.GetString(0), reader.GetInt64(1)));
+        return rooms;
+    }
+
+    /// <summary>Per room: joined and invited counts, and up to five other joined or invited members (the heroes) by user ID.</summary>
+    public async Task<IReadOnlyDictionary<string, (int Joined, int Invited, IReadOnlyList<string> Heroes)>> GetSummariesAsync(
+        IReadOnlyList<string> roomIds, string userId, CancellationToken cancellationToken = default)
+    {
+        var summaries = new Dictionary<string, (int, int, IReadOnlyList<string>)>(StringComparer.Ordinal);
+        if (roomIds.Count == 0) return summaries;
+        await using var command = dataSource.CreateCommand("""
+            SELECT room_id,
+                   count(*) FILTER (WHERE membership = 'join')::int,
+                   count(*) FILTER (WHERE membership = 'invite')::int,
+                   (array_agg(state_key ORDER BY state_key) FILTER (WHERE membership IN ('join', 'invite') AND state_key <> $2))[1:5]
+            FROM current_state_events WHERE room_id = ANY($1) AND type = 'm.room.member'
+            GROUP BY room_id
+            """);
+        command.Parameters.Add(new() { Value = roomIds.ToArray() });
+        command.Parameters.Add(new() { Value = userId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            summaries[reader.GetString(0)] = (reader.GetInt32(1), reader.GetInt32(2), reader.IsDBNull(3) ? [] : reader.GetFieldValue<string[]>(3));
+        }
+        return summaries;
+    }
+
+    /// <summary>Everyone joined to a room the user is joined to, the user included.</summary>
+    public async Task<IReadOnlyCollection<string>> GetRoomPeersAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT DISTINCT peer.state_key FROM current_state_events mine
+            JOIN current_state_events peer ON peer.room_id = mine.room_id AND peer.type = 'm.room.member' AND peer.membership = 'join'
+            WHERE mine.type = 'm.room.member' AND mine.state_key = $1 AND mine.membership = 'join'
+            """);
+        command.Parameters.Add(new() { Value = userId });
+        var peers = new HashSet<string>(StringComparer.Ordinal) { userId };
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) peers.Add(reader.GetString(0));
+        return peers;
+    }
+
     /// <summary>Each room's events in (after, upTo], newest last, at most <paramref name="perRoom"/> + 1 per room (the extra says "limited").</summary>
     public async Task<IReadOnlyList<RoomEventRow>> GetEventsAsync(IReadOnlyList<string> roomIds, long after, long upTo, int perRoom,
         CancellationToken cancellationToken = default)

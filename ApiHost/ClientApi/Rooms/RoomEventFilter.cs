@@ -13,8 +13,15 @@ public sealed class RoomEventFilter
     private readonly IReadOnlySet<string>? _senders;
     private readonly IReadOnlySet<string> _notSenders;
 
+    private readonly IReadOnlySet<string>? _rooms;
+    private readonly IReadOnlySet<string> _notRooms;
+
     private RoomEventFilter(JsonObject filter)
     {
+        _rooms = Strings(filter, "rooms")?.ToHashSet();
+        _notRooms = (Strings(filter, "not_rooms") ?? []).ToHashSet();
+        LazyLoadMembers = filter["lazy_load_members"] is JsonValue lazy && lazy.TryGetValue<bool>(out var l) && l;
+        UnreadThreadNotifications = filter["unread_thread_notifications"] is JsonValue threads && threads.TryGetValue<bool>(out var t) && t;
         _types = Strings(filter, "types")?.Select(Glob).ToList();
         _notTypes = (Strings(filter, "not_types") ?? []).Select(Glob).ToList();
         _senders = Strings(filter, "senders")?.ToHashSet();
@@ -28,6 +35,21 @@ public sealed class RoomEventFilter
     }
 
     public int? Limit { get; }
+
+    /// <summary>State carries only the members who sent something in the timeline (and the user).</summary>
+    public bool LazyLoadMembers { get; }
+
+    public bool UnreadThreadNotifications { get; }
+
+    /// <summary>A filter from a JSON object already parsed (a part of a /sync filter); null allows everything.</summary>
+    public static RoomEventFilter? From(JsonNode? filter) => filter switch
+    {
+        null => null,
+        JsonObject o => new RoomEventFilter(o),
+        _ => throw new MatrixException(400, "M_INVALID_PARAM", "Each part of a filter must be a JSON object."),
+    };
+
+    public bool AllowsRoom(string roomId) => !_notRooms.Contains(roomId) && (_rooms is null || _rooms.Contains(roomId));
 
     public static RoomEventFilter? Parse(string? json)
     {

@@ -1,0 +1,184 @@
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.ClientApi.Rooms;
+using Homeserver.ApiHost.ClientApi.Sync;
+using Homeserver.ApiHost.Http;
+using Homeserver.Grains.Interfaces.EndToEnd;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Protocol;
+using Homeserver.Silo.Hosting;
+using Homeserver.Storage.EndToEnd;
+using Homeserver.Storage.Sync;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Orleans;
+
+namespace Homeserver.ApiHost.ClientApi.EndToEnd;
+
+/// <summary>/keys/*: device and one-time keys, cross-signing keys and signatures, and which users' keys changed.</summary>
+public static class KeyEndpoints
+{
+    public static IEndpointRouteBuilder MapKeyApi(this IEndpointRouteBuilder app)
+    {
+        foreach (var version in ClientApiEndpoints.Versions)
+        {
+            var prefix = $"/_matrix/client/{version}/keys";
+            app.MapPost($"{prefix}/upload", UploadAsync);
+            app.MapPost($"{prefix}/query", QueryAsync);
+            app.MapPost($"{prefix}/claim", ClaimAsync);
+            app.MapGet($"{prefix}/changes", ChangesAsync);
+            app.MapPost($"{prefix}/device_signing/upload", UploadCrossSigningAsync);
+            app.MapPost($"{prefix}/signatures/upload", UploadSignaturesAsync);
+        }
+        // Cross-signing arrived in the unstable prefix first; clients of that time still call it there.
+        app.MapPost("/_matrix/client/unstable/keys/device_signing/upload", UploadCrossSigningAsync);
+        app.MapPost("/_matrix/client/unstable/keys/signatures/upload", UploadSignaturesAsync);
+        return app;
+    }
+
+    private static async Task<IResult> UploadAsync(HttpContext http, AccessTokenAuthentication auth, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
+        var counts = await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).UploadKeysAsync(user.DeviceId, body.OptionalObject("device_keys"),
+            body.OptionalObject("one_time_keys"), body.OptionalObject("fallback_keys") ?? body.OptionalObject("org.matrix.msc2732.fallback_keys"));
+        return Results.Json(new JsonObject { ["one_time_key_counts"] = Counts(counts) });
+    }
+
+    internal static JsonObject Counts(IReadOnlyDictionary<string, int> counts) =>
+        new(counts.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+
+    private static async Task<IResult> QueryAsync(HttpContext http, AccessTokenAuthentication auth, EndToEndKeyStore keys, ProcessSettings settings)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        var requested = body.OptionalObject("device_keys") ?? throw new MatrixException(400, "M_MISSING_PARAM", "'device_keys' is missing.");
+        var wanted = new Dictionary<string, HashSet<string>?>(StringComparer.Ordinal);
+        var failures = new JsonObject();
+        foreach (var (userText, devices) in requested)
+        {
+            var userId = RoomPaths.UserIdFrom(userText, "device_keys");
+            if (UserId.Parse(userId).Server.ToString() != settings.ServerName)
+            {
+                failures[UserId.Parse(userId).Server.ToString()] = new JsonObject { ["errcode"] = "M_UNAVAILABLE", ["error"] = "Federation is not available yet." };
+                continue;
+            }
+            wanted[userId] = devices is JsonArray { Count: > 0 } list
+                ? list.Select(d => d is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw MatrixException.BadJson("Device IDs must be strings."))
+                    .ToHashSet(StringComparer.Ordinal)
+                : null;
+        }
+
+        var userIds = wanted.Keys.ToList();
+        var signatures = await keys.GetSignaturesAsync(userIds, user.UserId);
+        var deviceKeys = new JsonObject();
+        foreach (var userId in userIds) deviceKeys[userId] = new JsonObject();
+        foreach (var row in await keys.GetDeviceKeysAsync(userIds))
+        {
+            if (wanted[row.UserId] is { } only && !only.Contains(row.DeviceId)) continue;
+            var key = WithSignatures(JsonNode.Parse(row.KeyJson)!.AsObject(), row.UserId, row.DeviceId, signatures);
+            key["unsigned"] = new JsonObject { ["device_display_name"] = row.DisplayName };
+            deviceKeys[row.UserId]![row.DeviceId] = key;
+        }
+        var response = new JsonObject
+        {
+            ["device_keys"] = deviceKeys,
+            ["master_keys"] = new JsonObject(),
+            ["self_signing_keys"] = new JsonObject(),
+            ["user_signing_keys"] = new JsonObject(),
+            ["failures"] = failures,
+        };
+        foreach (var (userId, type, json) in await keys.GetCrossSigningKeysAsync(userIds))
+        {
+            // A user-signing key is private to its owner: only they see it.
+            if (type == "user_signing" && userId != user.UserId) continue;
+            var key = JsonNode.Parse(json)!.AsObject();
+            var publicKey = key["keys"] is JsonObject k && k.Count == 1 ? k.First().Value?.ToString() : null;
+            response[$"{type}_keys"]![userId] = publicKey is null ? key : WithSignatures(key, userId, publicKey, signatures);
+        }
+        return Results.Json(response);
+    }
+
+    /// <summary>Merges signatures stored apart from the key into its <c>signatures</c>.</summary>
+    private static JsonObject WithSignatures(JsonObject key, string userId, string keyId, IReadOnlyList<KeySignatureRow> signatures)
+    {
+        foreach (var s in signatures.Where(s => s.TargetUserId == userId && s.TargetKeyId == keyId))
+        {
+            var all = key["signatures"] as JsonObject ?? (JsonObject)(key["signatures"] = new JsonObject());
+            var bySigner = all[s.SignerUserId] as JsonObject ?? (JsonObject)(all[s.SignerUserId] = new JsonObject());
+            bySigner[s.SigningKeyId] = s.Signature;
+        }
+        return key;
+    }
+
+    private static async Task<IResult> ClaimAsync(HttpContext http, AccessTokenAuthentication auth, IGrainFactory grains, ProcessSettings settings)
+    {
+        await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        var requested = body.OptionalObject("one_time_keys") ?? throw new MatrixException(400, "M_MISSING_PARAM", "'one_time_keys' is missing.");
+        var claimed = new JsonObject();
+        var failures = new JsonObject();
+        foreach (var (userText, devices) in requested)
+        {
+            var userId = RoomPaths.UserIdFrom(userText, "one_time_keys");
+            if (devices is not JsonObject byDevice) throw MatrixException.BadJson("Each user in 'one_time_keys' maps device IDs to algorithms.");
+            if (UserId.Parse(userId).Server.ToString() != settings.ServerName)
+            {
+                failures[UserId.Parse(userId).Server.ToString()] = new JsonObject { ["errcode"] = "M_UNAVAILABLE", ["error"] = "Federation is not available yet." };
+                continue;
+            }
+            var algorithms = byDevice.ToDictionary(kv => kv.Key,
+                kv => kv.Value is JsonValue v && v.TryGetValue<string>(out var a) ? a : throw MatrixException.BadJson("Algorithms must be strings."),
+                StringComparer.Ordinal);
+            claimed[userId] = await grains.GetGrain<IEndToEndKeysGrain>(userId).ClaimKeysAsync(algorithms);
+        }
+        return Results.Json(new JsonObject { ["one_time_keys"] = claimed, ["failures"] = failures });
+    }
+
+    private static async Task<IResult> ChangesAsync(HttpContext http, AccessTokenAuthentication auth, EndToEndKeyStore keys, SyncReader sync)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var from = SyncToken.Parse(http.Request.Query["from"].ToString() is { Length: > 0 } f ? f
+            : throw new MatrixException(400, "M_MISSING_PARAM", "'from' is missing."), "from");
+        var to = SyncToken.Parse(http.Request.Query["to"].ToString() is { Length: > 0 } t ? t
+            : throw new MatrixException(400, "M_MISSING_PARAM", "'to' is missing."), "to");
+        var peers = await sync.GetRoomPeersAsync(user.UserId);
+        var changed = await keys.GetChangedUsersAsync(peers, from.DeviceLists, to.DeviceLists);
+        return Results.Json(new JsonObject
+        {
+            ["changed"] = new JsonArray(changed.Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
+            ["left"] = new JsonArray(),
+        });
+    }
+
+    private static async Task<IResult> UploadCrossSigningAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia,
+        PasswordStage password, EndToEndKeyStore keys, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        var master = body.OptionalObject("master_key");
+        var selfSigning = body.OptionalObject("self_signing_key");
+        var userSigning = body.OptionalObject("user_signing_key");
+        // As Synapse does: the first upload needs no re-authentication, and neither does re-sending the keys already stored.
+        var stored = (await keys.GetCrossSigningKeysAsync([user.UserId])).ToDictionary(k => k.KeyType, k => k.Json, StringComparer.Ordinal);
+        var unchanged = (master is null || Same(stored, "master", master)) && (selfSigning is null || Same(stored, "self_signing", selfSigning)) &&
+            (userSigning is null || Same(stored, "user_signing", userSigning));
+        string? session = null;
+        if (stored.ContainsKey("master") && !unchanged) session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
+        if (!unchanged) await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).UploadCrossSigningKeysAsync(master, selfSigning, userSigning);
+        if (session is not null) await uia.FinishAsync(session);
+        return Results.Json(new JsonObject());
+    }
+
+    private static bool Same(Dictionary<string, string> stored, string type, JsonObject key) =>
+        stored.TryGetValue(type, out var json) && json == CanonicalJson.ToCanonicalString(key);
+
+    private static async Task<IResult> UploadSignaturesAsync(HttpContext http, AccessTokenAuthentication auth, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        var failures = await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).UploadSignaturesAsync(body);
+        return Results.Json(new JsonObject { ["failures"] = failures });
+    }
+}

@@ -1,0 +1,40 @@
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.ClientApi.Rooms;
+
+namespace Homeserver.ApiHost.ClientApi.Sync;
+
+/// <summary>The spec's /sync filter: which rooms, and which events of each section, with the timeline limit.</summary>
+public sealed class SyncFilter
+{
+    public const int DefaultTimelineLimit = 10;
+
+    public static readonly SyncFilter None = new(null);
+
+    public SyncFilter(JsonObject? filter)
+    {
+        var room = filter?["room"] as JsonObject;
+        Rooms = RoomEventFilter.From(room is null ? null : new JsonObject { ["rooms"] = room["rooms"]?.DeepClone(), ["not_rooms"] = room["not_rooms"]?.DeepClone() });
+        Timeline = RoomEventFilter.From(room?["timeline"]);
+        State = RoomEventFilter.From(room?["state"]);
+        Ephemeral = RoomEventFilter.From(room?["ephemeral"]);
+        RoomAccountData = RoomEventFilter.From(room?["account_data"]);
+        AccountData = RoomEventFilter.From(filter?["account_data"]);
+        Presence = RoomEventFilter.From(filter?["presence"]);
+        IncludeLeave = room?["include_leave"] is JsonValue v && v.TryGetValue<bool>(out var include) && include;
+        TimelineLimit = Timeline?.Limit ?? DefaultTimelineLimit;
+    }
+
+    public RoomEventFilter? Rooms { get; }
+    public RoomEventFilter? Timeline { get; }
+    public RoomEventFilter? State { get; }
+    public RoomEventFilter? Ephemeral { get; }
+    public RoomEventFilter? RoomAccountData { get; }
+    public RoomEventFilter? AccountData { get; }
+    public RoomEventFilter? Presence { get; }
+    public bool IncludeLeave { get; }
+    public int TimelineLimit { get; }
+
+    public bool AllowsRoom(string roomId) => Rooms?.AllowsRoom(roomId) ?? true;
+
+    public static bool Allows(RoomEventFilter? filter, JsonObject clientEvent) => filter?.Allows(clientEvent) ?? true;
+}

@@ -1,0 +1,321 @@
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.ClientApi.EndToEnd;
+using Homeserver.ApiHost.ClientApi.Rooms;
+using Homeserver.Protocol;
+using Homeserver.Storage.EndToEnd;
+using Homeserver.Storage.Presence;
+using Homeserver.Storage.Push;
+using Homeserver.Storage.Receipts;
+using Homeserver.Storage.Rooms;
+using Homeserver.Storage.Sync;
+using Homeserver.Storage.Users;
+
+namespace Homeserver.ApiHost.ClientApi.Sync;
+
+/// <summary>One /sync response: everything for the user between two tokens, read from PostgreSQL (typing from its cache).</summary>
+public sealed class SyncResponseBuilder(
+    SyncReader sync,
+    RoomReader rooms,
+    AccountDataStore accountData,
+    TypingCache typing,
+    ReceiptStore receipts,
+    ToDeviceStore toDevice,
+    EndToEndKeyStore keys,
+    PresenceStore presence,
+    PushRuleStore pushRules,
+    NotificationStore notifications,
+    TimeProvider clock)
+{
+    /// <summary>To-device messages per response; the rest follow in the next one.</summary>
+    public const int ToDeviceLimit = 100;
+
+    public sealed record Result(JsonObject Body, bool HasChanges);
+
+    public async Task<Result> BuildAsync(AuthenticatedUser user, SyncToken? since, SyncToken upTo, SyncFilter filter, bool fullState)
+    {
+        var userId = user.UserId;
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var from = since ?? SyncToken.Zero;
+        // Never answer with a token behind the one the client holds: a lagging reader keeps the old part.
+        upTo = upTo.Max(from);
+        var limit = filter.TimelineLimit;
+
+        var memberships = (await sync.GetRoomsAsync(userId)).Where(m => filter.AllowsRoom(m.RoomId)).ToList();
+        var left = since is not null || filter.IncludeLeave
+            ? (await sync.GetLeftRoomsAsync(userId, from.Events, upTo.Events)).Where(l => filter.AllowsRoom(l.RoomId)).ToList()
+            : [];
+        var joined = memberships.Where(m => m.Membership == "join").Select(m => m.RoomId).ToList();
+        var roomIds = memberships.Select(m => m.RoomId).Concat(left.Select(l => l.RoomId)).ToList();
+        var events = await sync.GetEventsAsync(roomIds, from.Events, upTo.Events, limit);
+        var byRoom = events.GroupBy(e => e.RoomId).ToDictionary(g => g.Key, g => g.ToList());
+
+        var accountDataChanges = await accountData.GetChangedAsync(userId, from.AccountData, upTo.AccountData);
+        JsonArray AccountDataFor(string? roomId, RoomEventFilter? eventFilter) => new(accountDataChanges.Where(c => c.RoomId == roomId)
+            .GroupBy(c => c.Type)
+            .Select(g => new JsonObject { ["type"] = g.Key, ["content"] = JsonNode.Parse(g.Last().Content) })
+            .Where(e => SyncFilter.Allows(eventFilter, e)).Cast<JsonNode>().ToArray());
+
+        var receiptRows = await receipts.GetChangedAsync(joined, userId, from.Receipts, upTo.Receipts);
+        var receiptsByRoom = receiptRows.GroupBy(r => r.RoomId).ToDictionary(g => g.Key, g => g.ToList());
+        var unread = (await notifications.GetUnreadAsync(userId, joined)).GroupBy(u => u.RoomId).ToDictionary(g => g.Key, g => g.ToList());
+
+        var join = new JsonObject();
+        var joinedNowRooms = new List<string>();
+        foreach (var roomId in joined)
+        {
+            var roomEvents = byRoom.GetValueOrDefault(roomId) ?? [];
+            var ephemeral = Ephemeral(roomId, since, receiptsByRoom.GetValueOrDefault(roomId), filter.Ephemeral);
+            var roomAccountData = AccountDataFor(roomId, filter.RoomAccountData);
+            if (since is not null && roomEvents.Count == 0 && roomAccountData.Count == 0 && ephemeral.Count == 0 && !fullState) continue;
+            var limited = roomEvents.Count > limit;
+            var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
+            // A room the user joined since the token needs its whole state, as on an initial sync.
+            var joinedNow = since is not null && timeline.Any(e => OwnMembership(e, userId) == "join");
+            if (joinedNow) joinedNowRooms.Add(roomId);
+            var needsState = since is null || fullState || joinedNow || limited;
+            var body = await RoomAsync(roomId, userId, since, timeline, limited, needsState, filter, now);
+            body["ephemeral"] = new JsonObject { ["events"] = ephemeral };
+            body["account_data"] = new JsonObject { ["events"] = roomAccountData };
+            AddUnreadCounts(body, unread.GetValueOrDefault(roomId), filter.Timeline?.UnreadThreadNotifications == true);
+            join[roomId] = body;
+        }
+        await AddSummariesAsync(join, userId, since, byRoom);
+
+        var invite = new JsonObject();
+        foreach (var (roomId, _) in memberships.Where(m => m.Membership == "invite"))
+        {
+            if (since is not null && !(byRoom.GetValueOrDefault(roomId) ?? []).Any(e => OwnMembership(e, userId) is not null)) continue;
+            invite[roomId] = new JsonObject { ["invite_state"] = new JsonObject { ["events"] = await StrippedStateAsync(roomId, userId) } };
+        }
+        var knock = new JsonObject();
+        foreach (var (roomId, _) in memberships.Where(m => m.Membership == "knock"))
+        {
+            if (since is not null && !(byRoom.GetValueOrDefault(roomId) ?? []).Any(e => OwnMembership(e, userId) is not null)) continue;
+            knock[roomId] = new JsonObject { ["knock_state"] = new JsonObject { ["events"] = await StrippedStateAsync(roomId, userId) } };
+        }
+
+        var leave = new JsonObject();
+        foreach (var (roomId, leftAt) in left)
+        {
+            // The timeline ends at the leave: what happened after it is not the user's to see.
+            var roomEvents = (byRoom.GetValueOrDefault(roomId) ?? []).Where(e => e.StreamOrdering <= leftAt).ToList();
+            var limited = roomEvents.Count > limit;
+            var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
+            var body = await RoomAsync(roomId, userId, since, timeline, limited, needsState: false, filter, now);
+            body["account_data"] = new JsonObject { ["events"] = AccountDataFor(roomId, filter.RoomAccountData) };
+            leave[roomId] = body;
+        }
+
+        var globalAccountData = AccountDataFor(null, filter.AccountData);
+        if (since is null || await pushRules.ChangedAsync(userId, from.PushRules, upTo.PushRules))
+        {
+            var rules = new JsonObject
+            {
+                ["type"] = "m.push_rules",
+                ["content"] = PushRuleSet.FromChanges(await pushRules.GetChangesAsync(userId)).Compose(userId),
+            };
+            if (SyncFilter.Allows(filter.AccountData, rules)) globalAccountData.Add(rules);
+        }
+
+        if (since is not null) await toDevice.AcknowledgeAsync(userId, user.DeviceId, from.ToDevice);
+        var messages = await toDevice.GetAsync(userId, user.DeviceId, from.ToDevice, upTo.ToDevice, ToDeviceLimit);
+        // When more wait than one response carries, the token stops after the last one delivered.
+        var toDeviceUpTo = messages.Count == ToDeviceLimit ? messages[^1].Position : upTo.ToDevice;
+
+        var peers = await sync.GetRoomPeersAsync(userId);
+        var (changed, leftUsers) = since is null ? ([], []) : await DeviceListChangesAsync(userId, from, upTo, peers, byRoom, joined, joinedNowRooms);
+        var presenceEvents = new JsonArray((await presence.GetChangedAsync(peers, from.Presence, upTo.Presence))
+            .Select(p => new JsonObject { ["type"] = "m.presence", ["sender"] = p.UserId, ["content"] = PresenceEndpoints.Format(p, now) })
+            .Where(e => SyncFilter.Allows(filter.Presence, e)).Cast<JsonNode>().ToArray());
+
+        var next = upTo with { ToDevice = toDeviceUpTo };
+        var response = new JsonObject
+        {
+            ["next_batch"] = next.ToString(),
+            ["rooms"] = new JsonObject { ["join"] = join, ["invite"] = invite, ["leave"] = leave, ["knock"] = knock },
+            ["account_data"] = new JsonObject { ["events"] = globalAccountData },
+            ["presence"] = new JsonObject { ["events"] = presenceEvents },
+            ["to_device"] = new JsonObject { ["events"] = new JsonArray(messages.Select(m => JsonNode.Parse(m.Json)).ToArray()) },
+            ["device_lists"] = new JsonObject
+            {
+                ["changed"] = new JsonArray(changed.Order(StringComparer.Ordinal).Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
+                ["left"] = new JsonArray(leftUsers.Order(StringComparer.Ordinal).Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
+            },
+            ["device_one_time_keys_count"] = KeyEndpoints.Counts(await keys.CountOneTimeKeysAsync(userId, user.DeviceId)),
+            ["device_unused_fallback_key_types"] = new JsonArray((await keys.GetUnusedFallbackKeyTypesAsync(userId, user.DeviceId))
+                .Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
+        };
+        var hasChanges = join.Count > 0 || invite.Count > 0 || leave.Count > 0 || knock.Count > 0 || globalAccountData.Count > 0 ||
+            presenceEvents.Count > 0 || messages.Count > 0 || changed.Count > 0 || leftUsers.Count > 0;
+        return new Result(response, hasChanges);
+    }
+
+    private async Task<JsonObject> RoomAsync(string roomId, string userId, SyncToken? since, List<RoomEventRow> timeline, bool limited,
+        bool needsState, SyncFilter filter, long now)
+    {
+        var state = new JsonArray();
+        if (needsState)
+        {
+            var inTimeline = timeline.Select(e => e.EventId).ToHashSet(StringComparer.Ordinal);
+            // Lazy loading: members who sent something in the timeline, and the user, are enough to render it.
+            var senders = timeline.Select(e => JsonNode.Parse(e.Json)?["sender"]?.ToString()).Append(userId).ToHashSet(StringComparer.Ordinal);
+            foreach (var row in await rooms.GetCurrentStateAsync(roomId))
+            {
+                if (inTimeline.Contains(row.EventId)) continue;
+                var formatted = ClientEvents.Format(row, now);
+                if (filter.State?.LazyLoadMembers == true && formatted["type"]?.ToString() == "m.room.member" &&
+                    !senders.Contains(formatted["state_key"]?.ToString()))
+                {
+                    continue;
+                }
+                if (SyncFilter.Allows(filter.State, formatted)) state.Add(formatted);
+            }
+        }
+        var events = timeline.Select(e => ClientEvents.Format(e, now)).Where(e => SyncFilter.Allows(filter.Timeline, e)).Cast<JsonNode>().ToArray();
+        return new JsonObject
+        {
+            ["timeline"] = new JsonObject
+            {
+                ["events"] = new JsonArray(events),
+                ["limited"] = limited || (since is null && timeline.Count > 0 && timeline[0].RoomSeq > 1),
+                ["prev_batch"] = RoomTokens.Format(timeline.Count > 0 ? timeline[0].RoomSeq : await rooms.GetLastRoomSeqAsync(roomId) + 1),
+            },
+            ["state"] = new JsonObject { ["events"] = state },
+        };
+    }
+
+    private JsonArray Ephemeral(string roomId, SyncToken? since, List<ReceiptRow>? roomReceipts, RoomEventFilter? ephemeralFilter)
+    {
+        var ephemeral = new JsonArray();
+        var typingUsers = typing.ChangedSince(roomId, since?.Typing ?? 0);
+        if (typingUsers is not null && (since is not null || typingUsers.Count > 0))
+        {
+            ephemeral.Add(new JsonObject
+            {
+                ["type"] = "m.typing",
+                ["content"] = new JsonObject { ["user_ids"] = new JsonArray(typingUsers.Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()) },
+            });
+        }
+        if (roomReceipts is { Count: > 0 })
+        {
+            var content = new JsonObject();
+            foreach (var r in roomReceipts)
+            {
+                var byEvent = content[r.EventId] as JsonObject ?? (JsonObject)(content[r.EventId] = new JsonObject());
+                var byType = byEvent[r.ReceiptType] as JsonObject ?? (JsonObject)(byEvent[r.ReceiptType] = new JsonObject());
+                var receipt = new JsonObject { ["ts"] = r.Ts };
+                if (r.ThreadId is not null) receipt["thread_id"] = r.ThreadId;
+                byType[r.UserId] = receipt;
+            }
+            ephemeral.Add(new JsonObject { ["type"] = "m.receipt", ["content"] = content });
+        }
+        return new JsonArray(ephemeral.Where(e => SyncFilter.Allows(ephemeralFilter, e!.AsObject())).Select(e => e!.DeepClone()).ToArray());
+    }
+
+    private static void AddUnreadCounts(JsonObject room, List<UnreadCounts>? counts, bool perThread)
+    {
+        counts ??= [];
+        var main = perThread ? counts.Where(c => c.ThreadId is null).ToList() : counts;
+        room["unread_notifications"] = new JsonObject
+        {
+            ["notification_count"] = main.Sum(c => c.Notifications),
+            ["highlight_count"] = main.Sum(c => c.Highlights),
+        };
+        if (!perThread) return;
+        var threads = new JsonObject();
+        foreach (var c in counts.Where(c => c.ThreadId is not null))
+        {
+            threads[c.ThreadId!] = new JsonObject { ["notification_count"] = c.Notifications, ["highlight_count"] = c.Highlights };
+        }
+        room["unread_thread_notifications"] = threads;
+    }
+
+    /// <summary>The summary goes out on an initial sync and whenever membership changed in the timeline.</summary>
+    private async Task AddSummariesAsync(JsonObject join, string userId, SyncToken? since, Dictionary<string, List<RoomEventRow>> byRoom)
+    {
+        var wanted = join.Select(kv => kv.Key).Where(roomId => since is null ||
+            (byRoom.GetValueOrDefault(roomId) ?? []).Any(e => JsonNode.Parse(e.Json)?["type"]?.ToString() == "m.room.member")).ToList();
+        foreach (var (roomId, (joinedCount, invitedCount, heroes)) in await sync.GetSummariesAsync(wanted, userId))
+        {
+            join[roomId]!["summary"] = new JsonObject
+            {
+                ["m.heroes"] = new JsonArray(heroes.Select(h => (JsonNode)JsonValue.Create(h)!).ToArray()),
+                ["m.joined_member_count"] = joinedCount,
+                ["m.invited_member_count"] = invitedCount,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Users whose devices the client should refetch (their keys changed, or they now share a room
+    /// with the user) and users it may forget (they share no room any more).
+    /// </summary>
+    private async Task<(IReadOnlyCollection<string> Changed, IReadOnlyCollection<string> Left)> DeviceListChangesAsync(string userId, SyncToken from,
+        SyncToken upTo, IReadOnlyCollection<string> peers, Dictionary<string, List<RoomEventRow>> byRoom, List<string> joined, List<string> joinedNowRooms)
+    {
+        var changed = new HashSet<string>(await keys.GetChangedUsersAsync(peers, from.DeviceLists, upTo.DeviceLists), StringComparer.Ordinal);
+        var departed = new HashSet<string>(StringComparer.Ordinal);
+        var roomsUserLeft = new List<string>();
+        foreach (var (roomId, roomEvents) in byRoom)
+        {
+            foreach (var e in roomEvents)
+            {
+                var pdu = JsonNode.Parse(e.Json);
+                if (pdu?["type"]?.ToString() != "m.room.member" || pdu["state_key"]?.ToString() is not { } member) continue;
+                var membership = pdu["content"]?["membership"]?.ToString();
+                if (membership == "join" && joined.Contains(roomId)) changed.Add(member);
+                else if (membership is "leave" or "ban" && member == userId) roomsUserLeft.Add(roomId);
+                else if (membership is "leave" or "ban") departed.Add(member);
+            }
+        }
+        foreach (var roomId in joinedNowRooms)
+        {
+            foreach (var row in await rooms.GetCurrentStateAsync(roomId, "m.room.member"))
+            {
+                if (JsonNode.Parse(row.Json)?["state_key"]?.ToString() is { } member) changed.Add(member);
+            }
+        }
+        changed.Remove(userId);
+        // Leaving a room departs from everyone in it who shares no other room with the user.
+        foreach (var roomId in roomsUserLeft.Where(r => !joined.Contains(r)))
+        {
+            foreach (var row in await rooms.GetCurrentStateAsync(roomId, "m.room.member"))
+            {
+                if (JsonNode.Parse(row.Json)?["state_key"]?.ToString() is { } member) departed.Add(member);
+            }
+        }
+        var left = departed.Where(u => !peers.Contains(u)).ToHashSet(StringComparer.Ordinal);
+        changed.ExceptWith(left);
+        return (changed, left);
+    }
+
+    private async Task<JsonArray> StrippedStateAsync(string roomId, string userId)
+    {
+        var stripped = new JsonArray();
+        foreach (var row in await rooms.GetCurrentStateAsync(roomId))
+        {
+            var pdu = JsonNode.Parse(row.Json)!;
+            var type = pdu["type"]!.GetValue<string>();
+            if (type is "m.room.create" or "m.room.join_rules" or "m.room.name" or "m.room.avatar" or "m.room.canonical_alias" or "m.room.encryption" ||
+                (type == "m.room.member" && pdu["state_key"]?.GetValue<string>() == userId))
+            {
+                stripped.Add(new JsonObject
+                {
+                    ["type"] = type, ["state_key"] = pdu["state_key"]?.DeepClone(), ["sender"] = pdu["sender"]?.DeepClone(),
+                    ["content"] = pdu["content"]?.DeepClone(),
+                });
+            }
+        }
+        return stripped;
+    }
+
+    /// <summary>The membership this row gives <paramref name="userId"/>, or null when it is not their member event.</summary>
+    private static string? OwnMembership(RoomEventRow row, string userId)
+    {
+        var pdu = JsonNode.Parse(row.Json);
+        return pdu?["type"]?.GetValue<string>() == "m.room.member" && pdu["state_key"]?.GetValue<string>() == userId
+            ? pdu["content"]?["membership"]?.GetValue<string>()
+            : null;
+    }
+}

@@ -1,0 +1,43 @@
+using System.Text.Json.Nodes;
+using Orleans;
+using Orleans.Placement;
+
+namespace Homeserver.Grains.Interfaces.EndToEnd;
+
+/// <summary>
+/// One user's end-to-end encryption keys (key: user ID): device keys, one-time and fallback keys,
+/// cross-signing keys, signatures and server-side key backup. Placed on the <c>device_lists</c>
+/// writers, whose stream tells other users that these keys changed.
+/// </summary>
+[WriterPlacement(StreamNames.DeviceLists)]
+public interface IEndToEndKeysGrain : IGrainWithStringKey
+{
+    /// <summary>/keys/upload for one device; returns its unclaimed one-time key counts.</summary>
+    Task<IReadOnlyDictionary<string, int>> UploadKeysAsync(string deviceId, JsonObject? deviceKeys, JsonObject? oneTimeKeys, JsonObject? fallbackKeys);
+
+    /// <summary>Claims one key per requested device (device ID to algorithm): device ID to {"alg:id": key}.</summary>
+    Task<JsonObject> ClaimKeysAsync(IReadOnlyDictionary<string, string> algorithmByDevice);
+
+    /// <summary>/keys/device_signing/upload: master, self_signing and user_signing keys, checked against each other.</summary>
+    Task UploadCrossSigningKeysAsync(JsonObject? master, JsonObject? selfSigning, JsonObject? userSigning);
+
+    /// <summary>/keys/signatures/upload from this user: verifies each signature; returns the failures map.</summary>
+    Task<JsonObject> UploadSignaturesAsync(JsonObject signedObjects);
+
+    /// <summary>Removes deleted devices' keys and messages (null: every device) and announces the change.</summary>
+    Task DevicesRemovedAsync(IReadOnlyList<string>? deviceIds);
+
+    Task<long> CreateBackupVersionAsync(string algorithm, JsonObject authData);
+
+    Task UpdateBackupVersionAsync(long version, string algorithm, JsonObject authData);
+
+    Task DeleteBackupVersionAsync(long version);
+
+    /// <summary>Stores backed-up sessions ({rooms: {room: {sessions: {id: data}}}}) in the current version; returns (etag, count).</summary>
+    Task<BackupCounts> PutBackupKeysAsync(long version, JsonObject rooms);
+
+    Task<BackupCounts> DeleteBackupKeysAsync(long version, string? roomId, string? sessionId);
+}
+
+[GenerateSerializer]
+public sealed record BackupCounts(string Etag, int Count);

@@ -1,0 +1,15 @@
+using Orleans;
+using Orleans.Placement;
+
+namespace Homeserver.Grains.Interfaces.Presence;
+
+/// <summary>Writer of one user's presence (key: user ID), on the single <c>presence</c> writer.</summary>
+[WriterPlacement(StreamNames.Presence)]
+public interface IPresenceGrain : IGrainWithStringKey
+{
+    /// <summary>Sets online, unavailable or offline, with an optional status message.</summary>
+    Task SetPresenceAsync(string state, string? statusMessage);
+
+    /// <summary>A /sync with <c>set_presence</c>: marks the user active in that state unless they said otherwise since.</summary>
+    Task SyncedAsync(string state);
+}

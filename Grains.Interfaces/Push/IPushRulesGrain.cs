@@ -1,0 +1,19 @@
+using System.Text.Json.Nodes;
+using Orleans;
+using Orleans.Placement;
+
+namespace Homeserver.Grains.Interfaces.Push;
+
+/// <summary>Writer of one user's push rules (key: user ID), on the <c>push_rules</c> writers.</summary>
+[WriterPlacement(StreamNames.PushRules)]
+public interface IPushRulesGrain : IGrainWithStringKey
+{
+    /// <summary>Adds or replaces a user rule; <paramref name="before"/>/<paramref name="after"/> name a user rule of the same kind.</summary>
+    Task PutRuleAsync(string kind, string ruleId, JsonObject body, string? before, string? after);
+
+    Task DeleteRuleAsync(string kind, string ruleId);
+
+    Task SetEnabledAsync(string kind, string ruleId, bool enabled);
+
+    Task SetActionsAsync(string kind, string ruleId, JsonArray actions);
+}

@@ -1,0 +1,10 @@
+using Orleans;
+
+namespace Homeserver.Grains.Interfaces.Streams;
+
+/// <summary>
+/// A row of a per-user stream (to_device, device_lists, receipts, presence, push_rules): whose data
+/// changed at the row's position. Readers fetch the data itself from PostgreSQL up to their safe position.
+/// </summary>
+[GenerateSerializer]
+public sealed record UserStreamRow(string UserId);

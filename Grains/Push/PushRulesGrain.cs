@@ -1,0 +1,40 @@
+using System.Text.Json.Nodes;
+using Homeserver.Grains.Interfaces;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Grains.Interfaces.Push;
+using Homeserver.Grains.Streams;
+using Homeserver.Protocol;
+using Homeserver.Storage.Push;
+using Orleans;
+
+namespace Homeserver.Grains.Push;
+
+/// <summary>Read-modify-write of one user's push rule changes; safe because this grain's turns never interleave.</summary>
+public sealed class PushRulesGrain(PushRuleStore store, StreamPublisher publisher) : Grain, IPushRulesGrain
+{
+    private string UserId => GetPrimaryKeyString();
+
+    public Task PutRuleAsync(string kind, string ruleId, JsonObject body, string? before, string? after) =>
+        EditAsync(rules => rules.Put(kind, ruleId, body, before, after));
+
+    public Task DeleteRuleAsync(string kind, string ruleId) => EditAsync(rules => rules.Delete(kind, ruleId));
+
+    public Task SetEnabledAsync(string kind, string ruleId, bool enabled) => EditAsync(rules => rules.SetEnabled(UserId, kind, ruleId, enabled));
+
+    public Task SetActionsAsync(string kind, string ruleId, JsonArray actions) => EditAsync(rules => rules.SetActions(UserId, kind, ruleId, actions));
+
+    private async Task EditAsync(Action<PushRuleSet> edit)
+    {
+        var rules = PushRuleSet.FromChanges(await store.GetChangesAsync(UserId));
+        try
+        {
+            edit(rules);
+        }
+        catch (PushRuleException e)
+        {
+            throw e.NotFound ? MatrixException.NotFound(e.Message) : new MatrixException(400, "M_INVALID_PARAM", e.Message);
+        }
+        var position = await store.SetChangesAsync(UserId, rules.ChangesJson, publisher.Writer(StreamNames.PushRules));
+        await publisher.PublishAsync(StreamNames.PushRules, UserId, position);
+    }
+}
