@@ -113,7 +113,7 @@ public sealed class EndToEndKeyStore(NpgsqlDataSource dataSource)
             SELECT k.user_id, k.device_id, k.key_json, d.display_name FROM device_keys k
             JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id
             WHERE k.user_id = ANY($1)
-            """).With(userIds.ToArray());
+            """).With((object)userIds.ToArray());
         var rows = new List<DeviceKeyRow>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -127,7 +127,7 @@ public sealed class EndToEndKeyStore(NpgsqlDataSource dataSource)
         CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("SELECT user_id, key_type, key_json FROM cross_signing_keys WHERE user_id = ANY($1)")
-            .With(userIds.ToArray());
+            .With((object)userIds.ToArray());
         var rows = new List<(string, string, string)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken)) rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));

@@ -70,6 +70,11 @@ public static class SyncEndpoints
             {
                 // Timed out with nothing new: answer with the unchanged token.
             }
+            catch (OperationCanceledException)
+            {
+                // The client went away: nobody reads an answer.
+                return Results.Empty;
+            }
         }
     }
 
