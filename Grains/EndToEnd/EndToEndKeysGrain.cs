@@ -38,9 +38,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         var position = await keys.UploadAsync(UserId, deviceId, deviceKeys is null ? null : CanonicalJson.ToCanonicalString(deviceKeys),
             ParseKeys(oneTimeKeys, "one_time_keys"), ParseKeys(fallbackKeys, "fallback_keys"), publisher.Writer(StreamNames.DeviceLists));
         if (position is { } p) await publisher.PublishAsync(StreamNames.DeviceLists, UserId, p);
-        var counts = new Dictionary<string, int>(await keys.CountOneTimeKeysAsync(UserId, deviceId), StringComparer.Ordinal);
-        counts.TryAdd("signed_curve25519", 0);
-        return counts;
+        return await keys.CountOneTimeKeysAsync(UserId, deviceId);
     }
 
     public async Task<JsonObject> ClaimKeysAsync(IReadOnlyDictionary<string, string> algorithmByDevice)

@@ -2,7 +2,11 @@ using System.Text.Json.Nodes;
 
 namespace Homeserver.Protocol;
 
-/// <summary>The spec's predefined push rules ("Predefined Rules" of the push notifications module) for one user.</summary>
+/// <summary>
+/// The spec's predefined push rules ("Predefined Rules" of the push notifications module) for one
+/// user, the deprecated mention rules included: clients that do not send <c>m.mentions</c> still
+/// rely on them, and the evaluator skips them for events that carry it.
+/// </summary>
 public static class DefaultPushRules
 {
     public static JsonObject For(string userId) => new()
@@ -19,9 +23,14 @@ public static class DefaultPushRules
                 Rule(".m.rule.is_user_mention", true,
                     [new JsonObject { ["kind"] = "event_property_contains", ["key"] = "content.m\\.mentions.user_ids", ["value"] = userId }],
                     [Notify(), Sound("default"), Highlight()]),
+                Rule(".m.rule.contains_display_name", true, [new JsonObject { ["kind"] = "contains_display_name" }],
+                    [Notify(), Sound("default"), Highlight()]),
                 Rule(".m.rule.is_room_mention", true,
                     [new JsonObject { ["kind"] = "event_property_is", ["key"] = "content.m\\.mentions.room", ["value"] = true },
                      new JsonObject { ["kind"] = "sender_notification_permission", ["key"] = "room" }],
+                    [Notify(), Highlight()]),
+                Rule(".m.rule.roomnotif", true,
+                    [Match("content.body", "@room"), new JsonObject { ["kind"] = "sender_notification_permission", ["key"] = "room" }],
                     [Notify(), Highlight()]),
                 Rule(".m.rule.tombstone", true, [Match("type", "m.room.tombstone"), Match("state_key", "")], [Notify(), Highlight()]),
                 Rule(".m.rule.reaction", true, [Match("type", "m.reaction")], []),
@@ -29,7 +38,7 @@ public static class DefaultPushRules
                 Rule(".m.rule.suppress_edits", true,
                     [new JsonObject { ["kind"] = "event_property_is", ["key"] = "content.m\\.relates_to.rel_type", ["value"] = "m.replace" }],
                     [])),
-            ["content"] = new JsonArray(),
+            ["content"] = new JsonArray(ContentRule(".m.rule.contains_user_name", Localpart(userId), [Notify(), Sound("default"), Highlight()])),
             ["room"] = new JsonArray(),
             ["sender"] = new JsonArray(),
             ["underride"] = new JsonArray(
@@ -49,6 +58,17 @@ public static class DefaultPushRules
         ["conditions"] = new JsonArray(conditions),
         ["actions"] = new JsonArray(actions),
     };
+
+    private static JsonObject ContentRule(string id, string pattern, JsonNode[] actions) => new()
+    {
+        ["rule_id"] = id,
+        ["default"] = true,
+        ["enabled"] = true,
+        ["pattern"] = pattern,
+        ["actions"] = new JsonArray(actions),
+    };
+
+    private static string Localpart(string userId) => UserId.TryParse(userId, out var id) ? id.Localpart : userId.TrimStart('@').Split(':')[0];
 
     private static JsonObject Match(string key, string pattern) => new() { ["kind"] = "event_match", ["key"] = key, ["pattern"] = pattern };
 

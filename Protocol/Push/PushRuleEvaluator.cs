@@ -15,15 +15,21 @@ public sealed record PushDecision(string RuleId, JsonArray Actions, bool Notify,
 /// <summary>Evaluates push rules (the spec's push notifications module) against an event.</summary>
 public static class PushRuleEvaluator
 {
+    private static readonly HashSet<string> LegacyMentionRules =
+        new(StringComparer.Ordinal) { ".m.rule.contains_display_name", ".m.rule.roomnotif", ".m.rule.contains_user_name" };
+
     /// <summary>The first enabled rule that matches, in priority order; null when none does.</summary>
     public static PushDecision? Evaluate(JsonObject ruleSet, JsonObject pdu, PushContext context)
     {
         var global = ruleSet["global"] as JsonObject;
+        // An event with m.mentions says whom it mentions; the legacy body-scanning rules stay out of it.
+        var hasMentions = pdu["content"] is JsonObject content && content.ContainsKey("m.mentions");
         foreach (var kind in PushRuleSet.Kinds)
         {
             foreach (var rule in (global?[kind] as JsonArray)?.OfType<JsonObject>() ?? [])
             {
                 if (rule["enabled"] is JsonValue e && e.TryGetValue<bool>(out var enabled) && !enabled) continue;
+                if (hasMentions && LegacyMentionRules.Contains(rule["rule_id"]?.ToString() ?? "")) continue;
                 if (!Matches(kind, rule, pdu, context)) continue;
                 var actions = rule["actions"] as JsonArray ?? [];
                 return new PushDecision(rule["rule_id"]?.ToString() ?? "", actions, Notifies(actions), Highlights(actions));
@@ -51,9 +57,11 @@ public static class PushRuleEvaluator
         switch (condition["kind"]?.ToString())
         {
             case "event_match":
-                // The whole value must match the glob; only strings match.
+                // The whole value must match the glob, except in content.body, where (as in Synapse) the glob
+                // matches whole words; only strings match.
                 return key is not null && condition["pattern"] is JsonValue p && p.TryGetValue<string>(out var pattern) &&
-                       Lookup(pdu, key) is JsonValue v && v.TryGetValue<string>(out var value) && SafeMatch(() => Glob(pattern).IsMatch(value));
+                       Lookup(pdu, key) is JsonValue v && v.TryGetValue<string>(out var value) &&
+                       (key == "content.body" ? WordMatch(value, pattern) : SafeMatch(() => Glob(pattern).IsMatch(value)));
             case "event_property_is":
                 return key is not null && Lookup(pdu, key) is JsonValue actual && ScalarEquals(actual, condition["value"]);
             case "event_property_contains":
@@ -72,7 +80,7 @@ public static class PushRuleEvaluator
     }
 
     /// <summary>Follows a dotted key; <c>\.</c> is a literal dot and <c>\\</c> a backslash.</summary>
-    internal static JsonNode? Lookup(JsonObject pdu, string key)
+    public static JsonNode? Lookup(JsonObject pdu, string key)
     {
         JsonNode? node = pdu;
         var part = new StringBuilder();

@@ -12,9 +12,12 @@ namespace Homeserver.Storage.Streams;
 /// already read past.
 ///
 /// An idle writer has nothing in flight, so everything it will ever write gets a position above the
-/// sequence's current value: it reports that value, and thereby never holds readers back. The one
-/// race is an allocation that starts while the sequence is being read: a generation counter makes
-/// the idle advance give up whenever an allocation began during its read.
+/// sequence's current value. When it persists with nothing in flight it marks its row idle, and
+/// readers bound it by the sequence (read before the rows) instead of its position, so it never holds
+/// the other writers' rows back. Before its next allocation it clears the mark, in its own committed
+/// statement, so a reader that still sees the mark read the sequence before that allocation.
+/// Marking and clearing happen under the allocation lock, so no allocation can slip between the
+/// "nothing in flight" check and the mark.
 ///
 /// A writer's own allocations are serialised (nextval and registering the result happen under one
 /// lock). Otherwise two concurrent allocations could register out of order: 101 registered, committed
@@ -33,6 +36,9 @@ public sealed class MultiWriterIdGenerator
     private long _allocationGeneration;
     private long _persisted = long.MinValue;
     private readonly SemaphoreSlim _allocationLock = new(1, 1);
+
+    /// <summary>Whether this writer's row says idle; read and written under <see cref="_allocationLock"/>.</summary>
+    private bool _idleInDb;
 
     private MultiWriterIdGenerator(NpgsqlDataSource dataSource, string streamName, string instanceName, long position, int writerId)
     {
@@ -84,6 +90,7 @@ public sealed class MultiWriterIdGenerator
         await _allocationLock.WaitAsync(cancellationToken);
         try
         {
+            if (_idleInDb) await MarkBusyAsync(cancellationToken);
             await using var command = new NpgsqlCommand($"SELECT nextval('{StreamName}_stream_seq')", connection, transaction);
             var position = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
             lock (_gate)
@@ -117,21 +124,81 @@ public sealed class MultiWriterIdGenerator
         }
     }
 
-    /// <summary>Writes this writer's position to stream_positions, where readers in other processes find it.</summary>
+    /// <summary>
+    /// Writes this writer's position to stream_positions, where readers in other processes find it;
+    /// with nothing in flight, marks the row idle instead.
+    /// </summary>
     public async Task PersistAsync(CancellationToken cancellationToken = default)
     {
+        if (IsQuiet && await _allocationLock.WaitAsync(0, cancellationToken))
+        {
+            try
+            {
+                if (_idleInDb) return;
+                // Checked again under the lock: an allocation waiting for it counts as busy.
+                if (IsQuiet)
+                {
+                    await WriteRowAsync(CurrentPosition, idle: true, cancellationToken);
+                    _idleInDb = true;
+                    return;
+                }
+            }
+            finally
+            {
+                _allocationLock.Release();
+            }
+        }
         var position = CurrentPosition;
         if (position <= Interlocked.Read(ref _persisted)) return;
+        await WriteRowAsync(position, idle: false, cancellationToken);
+    }
+
+    private bool IsQuiet
+    {
+        get { lock (_gate) return _inFlight.Count == 0 && _allocating == 0; }
+    }
+
+    private async Task WriteRowAsync(long position, bool idle, CancellationToken cancellationToken)
+    {
+        // The idle flag is only ever set here with nothing in flight; a plain position update keeps it as it is.
         await using var command = _dataSource.CreateCommand("""
-            INSERT INTO stream_positions (stream_name, instance_name, position) VALUES ($1, $2, $3)
+            INSERT INTO stream_positions (stream_name, instance_name, position, idle) VALUES ($1, $2, $3, $4)
             ON CONFLICT (stream_name, instance_name)
-            DO UPDATE SET position = GREATEST(stream_positions.position, EXCLUDED.position)
+            DO UPDATE SET position = GREATEST(stream_positions.position, EXCLUDED.position),
+                          idle = EXCLUDED.idle OR stream_positions.idle
             """);
         command.Parameters.Add(new() { Value = StreamName });
         command.Parameters.Add(new() { Value = InstanceName });
         command.Parameters.Add(new() { Value = position });
+        command.Parameters.Add(new() { Value = idle });
         await command.ExecuteNonQueryAsync(cancellationToken);
         InterlockedMax(ref _persisted, position);
+    }
+
+    /// <summary>
+    /// Clears the idle mark before an allocation, committed on its own. The row's position moves up to
+    /// the sequence's current value, which is true of this writer: it has nothing in flight.
+    /// </summary>
+    private async Task MarkBusyAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand($"""
+            UPDATE stream_positions SET idle = false,
+                position = GREATEST(position, (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {StreamName}_stream_seq))
+            WHERE stream_name = $1 AND instance_name = $2
+            RETURNING position
+            """);
+        command.Parameters.Add(new() { Value = StreamName });
+        command.Parameters.Add(new() { Value = InstanceName });
+        if (await command.ExecuteScalarAsync(cancellationToken) is long position)
+        {
+            lock (_gate)
+            {
+                _position = Math.Max(_position, position);
+                _maxAllocated = Math.Max(_maxAllocated, position);
+            }
+            InterlockedMax(ref _persisted, position);
+        }
+        _idleInDb = false;
     }
 
     internal void Complete(long position)

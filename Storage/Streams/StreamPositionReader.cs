@@ -2,25 +2,46 @@ using Npgsql;
 
 namespace Homeserver.Storage.Streams;
 
-/// <summary>The position every writer of a stream has committed up to, as persisted in stream_positions.</summary>
+/// <summary>
+/// The position every writer of a stream has committed up to, from stream_positions: the minimum
+/// over busy writers, bounded by the sequence's value read first. Idle writers have nothing in
+/// flight, so they hold nothing back (see <see cref="MultiWriterIdGenerator"/>).
+/// </summary>
 public sealed class StreamPositionReader(NpgsqlDataSource dataSource)
 {
-    public async Task<long> GetSafePositionAsync(string streamName, CancellationToken cancellationToken = default)
-    {
-        await using var command = dataSource.CreateCommand(
-            "SELECT min(position) FROM stream_positions WHERE stream_name = $1");
-        command.Parameters.Add(new() { Value = streamName });
-        var result = await command.ExecuteScalarAsync(cancellationToken);
-        return result is long position ? position : 0;
-    }
+    public async Task<long> GetSafePositionAsync(string streamName, CancellationToken cancellationToken = default) =>
+        (await GetSafePositionsAsync([streamName], cancellationToken)).GetValueOrDefault(streamName);
 
-    /// <summary>Every stream's safe position, in one query; a stream nobody has written yet is absent (read it as 0).</summary>
-    public async Task<IReadOnlyDictionary<string, long>> GetSafePositionsAsync(CancellationToken cancellationToken = default)
+    /// <summary>Every durable stream's safe position; a stream nobody has written yet reads 0.</summary>
+    public Task<IReadOnlyDictionary<string, long>> GetSafePositionsAsync(CancellationToken cancellationToken = default) =>
+        GetSafePositionsAsync(LocalStreamWriters.DurableStreams.ToList(), cancellationToken);
+
+    private async Task<IReadOnlyDictionary<string, long>> GetSafePositionsAsync(IReadOnlyList<string> streams, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT stream_name, min(position) FROM stream_positions GROUP BY stream_name");
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // The sequences first, in their own statement: a writer that clears its idle mark after this
+        // read allocates above what it returned.
+        var sequences = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using (var read = new NpgsqlCommand(string.Join(" UNION ALL ", streams.Select(s =>
+            $"SELECT '{s}', CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {s}_stream_seq")), connection))
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken)) sequences[reader.GetString(0)] = reader.GetInt64(1);
+        }
         var positions = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken)) positions[reader.GetString(0)] = reader.GetInt64(1);
+        await using (var rows = new NpgsqlCommand("""
+            SELECT stream_name, min(position) FILTER (WHERE NOT idle) FROM stream_positions WHERE stream_name = ANY($1) GROUP BY stream_name
+            """, connection))
+        {
+            rows.Parameters.Add(new() { Value = streams.ToArray() });
+            await using var reader = await rows.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var stream = reader.GetString(0);
+                var sequence = sequences.GetValueOrDefault(stream);
+                positions[stream] = reader.IsDBNull(1) ? sequence : Math.Min(sequence, reader.GetInt64(1));
+            }
+        }
         return positions;
     }
 

@@ -11,9 +11,59 @@ public sealed class MatrixClient(Uri baseAddress) : IDisposable
 
     public string? AccessToken { get; set; }
 
+    /// <summary>The user ID the last registration returned.</summary>
+    public string UserId { get; private set; } = "";
+
+    public string DeviceId { get; private set; } = "";
+
     public Task<(int Status, JsonObject Body)> GetAsync(string path) => SendAsync(HttpMethod.Get, path, (string?)null);
 
     public Task<(int Status, JsonObject Body)> PostAsync(string path, JsonObject body) => SendAsync(HttpMethod.Post, path, body.ToJsonString());
+
+    public Task<(int Status, JsonObject Body)> PutAsync(string path, JsonObject body) => SendAsync(HttpMethod.Put, path, body.ToJsonString());
+
+    public Task<(int Status, JsonObject Body)> DeleteAsync(string path) => SendAsync(HttpMethod.Delete, path, (string?)null);
+
+    public async Task<string> CreateRoomAsync(JsonObject body)
+    {
+        var (status, response) = await PostAsync("/_matrix/client/v3/createRoom", body);
+        if (status != 200) throw new InvalidOperationException($"createRoom failed with {status}: {response.ToJsonString()}");
+        return response["room_id"]!.GetValue<string>();
+    }
+
+    public async Task JoinAsync(string roomId)
+    {
+        var (status, response) = await PostAsync($"/_matrix/client/v3/rooms/{roomId}/join", new JsonObject());
+        if (status != 200) throw new InvalidOperationException($"join failed with {status}: {response.ToJsonString()}");
+    }
+
+    public async Task<string> SendMessageAsync(string roomId, JsonObject content)
+    {
+        var (status, response) = await PutAsync($"/_matrix/client/v3/rooms/{roomId}/send/m.room.message/{Guid.NewGuid():N}", content);
+        if (status != 200) throw new InvalidOperationException($"send failed with {status}: {response.ToJsonString()}");
+        return response["event_id"]!.GetValue<string>();
+    }
+
+    /// <summary>A sync (initial without <paramref name="since"/>) that must answer 200.</summary>
+    public async Task<JsonObject> SyncAsync(string? since = null, string query = "")
+    {
+        var (status, body) = await GetAsync($"/_matrix/client/v3/sync?timeout=0{(since is null ? "" : $"&since={since}")}{query}");
+        if (status != 200) throw new InvalidOperationException($"sync failed with {status}: {body.ToJsonString()}");
+        return body;
+    }
+
+    /// <summary>Long-polls incremental syncs from <paramref name="since"/> until a response satisfies <paramref name="done"/>; returns it.</summary>
+    public async Task<JsonObject> SyncUntilAsync(string since, Func<JsonObject, bool> done, string query = "")
+    {
+        for (var i = 0; i < 40; i++)
+        {
+            var (status, body) = await GetAsync($"/_matrix/client/v3/sync?timeout=5000&since={since}{query}");
+            if (status != 200) throw new InvalidOperationException($"sync failed with {status}: {body.ToJsonString()}");
+            if (done(body)) return body;
+            since = body["next_batch"]!.GetValue<string>();
+        }
+        throw new TimeoutException("No sync response satisfied the condition.");
+    }
 
     public async Task<(int Status, JsonObject Body)> SendAsync(HttpMethod method, string path, string? rawBody)
     {
@@ -39,6 +89,8 @@ public sealed class MatrixClient(Uri baseAddress) : IDisposable
         });
         if (done != 200) throw new InvalidOperationException($"registration failed with {done}: {body.ToJsonString()}");
         AccessToken = body["access_token"]!.GetValue<string>();
+        UserId = body["user_id"]!.GetValue<string>();
+        DeviceId = body["device_id"]!.GetValue<string>();
         return body;
     }
 

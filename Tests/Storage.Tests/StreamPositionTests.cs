@@ -168,9 +168,40 @@ public sealed class StreamPositionTests : IAsyncLifetime
         await busy.PersistAsync();
         (await reader.GetSafePositionAsync("presence")).Should().BeGreaterThan(lease.Position);
 
-        await busy.AdvanceIfIdleAsync();
         await busy.PersistAsync();
-        (await reader.GetSafePositionAsync("presence")).Should().Be(other.CurrentPosition, "an idle writer catches up to the sequence");
+        (await reader.GetSafePositionAsync("presence")).Should().Be(await reader.GetSequencePositionAsync("presence"),
+            "with nothing in flight anywhere, everything the sequence handed out is committed");
+    }
+
+    [Fact]
+    public async Task An_idle_writer_holds_nothing_back_and_clears_its_mark_before_it_allocates_again()
+    {
+        var a = await MultiWriterIdGenerator.CreateAsync(_dataSource, "push_rules", "a");
+        var b = await MultiWriterIdGenerator.CreateAsync(_dataSource, "push_rules", "b");
+        var reader = new StreamPositionReader(_dataSource);
+        await using var connection = await _dataSource.OpenConnectionAsync();
+
+        // a commits once and goes quiet; b's later rows are visible at once, with no periodic advance.
+        using (await a.AllocateAsync(connection, null)) { }
+        await a.PersistAsync();
+        long last;
+        using (var l = await b.AllocateAsync(connection, null)) last = l.Position;
+        await b.PersistAsync();
+        (await reader.GetSafePositionAsync("push_rules")).Should().Be(last);
+
+        // a allocates again: its open position holds readers back even though b commits past it.
+        await using var tx = await connection.BeginTransactionAsync();
+        var open = await a.AllocateAsync(connection, tx);
+        await using (var other = await _dataSource.OpenConnectionAsync())
+        {
+            using (await b.AllocateAsync(other, null)) { }
+        }
+        await b.PersistAsync();
+        (await reader.GetSafePositionAsync("push_rules")).Should().Be(open.Position - 1);
+        await tx.CommitAsync();
+        open.Dispose();
+        await a.PersistAsync();
+        (await reader.GetSafePositionAsync("push_rules")).Should().Be(await reader.GetSequencePositionAsync("push_rules"));
     }
 
     [Fact]

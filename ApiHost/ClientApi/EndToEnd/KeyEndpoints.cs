@@ -46,8 +46,13 @@ public static class KeyEndpoints
         return Results.Json(new JsonObject { ["one_time_key_counts"] = Counts(counts) });
     }
 
-    internal static JsonObject Counts(IReadOnlyDictionary<string, int> counts) =>
-        new(counts.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+    /// <summary>One-time key counts as clients expect them: signed_curve25519 always present (0 when none), as Synapse does.</summary>
+    internal static JsonObject Counts(IReadOnlyDictionary<string, int> counts)
+    {
+        var json = new JsonObject(counts.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+        json.TryAdd("signed_curve25519", 0);
+        return json;
+    }
 
     private static async Task<IResult> QueryAsync(HttpContext http, AccessTokenAuthentication auth, EndToEndKeyStore keys, ProcessSettings settings)
     {
@@ -78,7 +83,7 @@ public static class KeyEndpoints
         {
             if (wanted[row.UserId] is { } only && !only.Contains(row.DeviceId)) continue;
             var key = WithSignatures(JsonNode.Parse(row.KeyJson)!.AsObject(), row.UserId, row.DeviceId, signatures);
-            key["unsigned"] = new JsonObject { ["device_display_name"] = row.DisplayName };
+            if (row.DisplayName is not null) key["unsigned"] = new JsonObject { ["device_display_name"] = row.DisplayName };
             deviceKeys[row.UserId]![row.DeviceId] = key;
         }
         var response = new JsonObject
