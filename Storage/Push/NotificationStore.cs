@@ -15,6 +15,7 @@ public sealed class NotificationStore(NpgsqlDataSource dataSource)
     /// <summary>
     /// Notifying events after the user's read receipt, per room and thread (null: the main timeline).
     /// An unthreaded receipt covers every thread; a threaded one covers its thread ("main" the main timeline).
+    /// Nothing before the user's current membership event counts (the invite that brought them in, say), as in Synapse.
     /// </summary>
     public async Task<IReadOnlyList<UnreadCounts>> GetUnreadAsync(string userId, IReadOnlyList<string> roomIds, CancellationToken cancellationToken = default)
     {
@@ -23,10 +24,12 @@ public sealed class NotificationStore(NpgsqlDataSource dataSource)
             SELECT a.room_id, a.thread_id, count(*) FILTER (WHERE a.notify)::int, count(*) FILTER (WHERE a.highlight)::int
             FROM event_push_actions a
             WHERE a.user_id = $1 AND a.room_id = ANY($2) AND (a.notify OR a.highlight)
-              AND a.stream_ordering > coalesce((
-                  SELECT max(r.event_stream_ordering) FROM receipts r
-                  WHERE r.room_id = a.room_id AND r.user_id = $1 AND r.receipt_type IN ('m.read', 'm.read.private')
-                    AND r.thread_id IN ('', CASE WHEN a.thread_id = '' THEN 'main' ELSE a.thread_id END)), 0)
+              AND a.stream_ordering > GREATEST(
+                  (SELECT max(r.event_stream_ordering) FROM receipts r
+                   WHERE r.room_id = a.room_id AND r.user_id = $1 AND r.receipt_type IN ('m.read', 'm.read.private')
+                     AND r.thread_id IN ('', CASE WHEN a.thread_id = '' THEN 'main' ELSE a.thread_id END)),
+                  (SELECT e.stream_ordering FROM current_state_events c JOIN events e ON e.event_id = c.event_id
+                   WHERE c.room_id = a.room_id AND c.type = 'm.room.member' AND c.state_key = $1), 0)
             GROUP BY a.room_id, a.thread_id
             """).With(userId, roomIds.ToArray());
         var rows = new List<UnreadCounts>();

@@ -1,0 +1,206 @@
+using System.Text.Json.Nodes;
+
+namespace Homeserver.Tests.Integration;
+
+/// <summary>
+/// The per-user streams through /sync on the two-silo cluster: receipts, presence, push rules and
+/// unread counts, the leave section, the room summary, lazy-loaded members and event filters.
+/// </summary>
+public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
+{
+    private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
+
+    private static string NewName() => "s" + Guid.NewGuid().ToString("N")[..12];
+
+    private async Task<(MatrixClient Alice, MatrixClient Bob, string Room)> TwoInARoomAsync(JsonObject? createBody = null)
+    {
+        var alice = NewClient();
+        var bob = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        await bob.RegisterAsync(NewName(), "pw");
+        var body = createBody ?? new JsonObject();
+        body["invite"] = new JsonArray(bob.UserId);
+        var room = await alice.CreateRoomAsync(body);
+        await bob.JoinAsync(room);
+        return (alice, bob, room);
+    }
+
+    private static JsonNode? Joined(JsonObject sync, string room) => sync["rooms"]!["join"]![room];
+
+    private static JsonObject Counts(JsonObject sync, string room) => Joined(sync, room)!["unread_notifications"]!.AsObject();
+
+    public static TheoryData<string, string, bool, int, int> UnreadCases() => new()
+    {
+        // case, message content (BOB stands for Bob's user ID), direct chat (2 members, else 3), notifications, highlights
+        { "plain message in a group", """{"msgtype":"m.text","body":"lunch?"}""", false, 1, 0 },
+        { "plain message in a DM", """{"msgtype":"m.text","body":"lunch?"}""", true, 1, 0 },
+        { "mention of Bob", """{"msgtype":"m.text","body":"you there?","m.mentions":{"user_ids":["BOB"]}}""", false, 1, 1 },
+        { "room mention by the creator", """{"msgtype":"m.text","body":"all hands","m.mentions":{"room":true}}""", false, 1, 1 },
+        { "notice", """{"msgtype":"m.notice","body":"build passed"}""", false, 0, 0 },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnreadCases))]
+    public async Task Default_push_rules_give_unread_counts_that_a_read_receipt_clears(string name, string content, bool direct, int notifications, int highlights)
+    {
+        using var carol = NewClient();
+        await carol.RegisterAsync(NewName(), "pw");
+        var (alice, bob, room) = await TwoInARoomAsync();
+        using var _ = alice;
+        using var __ = bob;
+        if (!direct)
+        {
+            await alice.PostAsync($"/_matrix/client/v3/rooms/{room}/invite", new JsonObject { ["user_id"] = carol.UserId });
+            await carol.JoinAsync(room);
+        }
+        var since = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+        var eventId = await alice.SendMessageAsync(room, JsonNode.Parse(content.Replace("BOB", bob.UserId))!.AsObject());
+        var sync = await bob.SyncUntilAsync(since, s => Joined(s, room)?["timeline"]!["events"]!.AsArray().Any(e => e!["event_id"]!.GetValue<string>() == eventId) ?? false);
+        Counts(sync, room)["notification_count"]!.GetValue<int>().Should().Be(notifications, name);
+        Counts(sync, room)["highlight_count"]!.GetValue<int>().Should().Be(highlights, name);
+
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/receipt/m.read/{eventId}", new JsonObject())).Status.Should().Be(200);
+        var read = await bob.SyncUntilAsync(sync["next_batch"]!.GetValue<string>(), s => Joined(s, room) is not null);
+        Counts(read, room)["notification_count"]!.GetValue<int>().Should().Be(0, name);
+        Counts(read, room)["highlight_count"]!.GetValue<int>().Should().Be(0, name);
+    }
+
+    [Fact]
+    public async Task Public_receipts_reach_the_other_member_private_ones_only_their_owner()
+    {
+        var (alice, bob, room) = await TwoInARoomAsync();
+        using var _ = alice;
+        using var __ = bob;
+        var first = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "one" });
+        var second = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "two" });
+        var aliceSince = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+
+        await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/receipt/m.read.private/{second}", new JsonObject());
+        await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/receipt/m.read/{first}", new JsonObject { ["thread_id"] = "main" });
+        static JsonObject? ReceiptContent(JsonObject s, string room) => Joined(s, room)?["ephemeral"]!["events"]!.AsArray()
+            .FirstOrDefault(e => e!["type"]!.GetValue<string>() == "m.receipt")?["content"]?.AsObject();
+
+        var atAlice = await alice.SyncUntilAsync(aliceSince, s => ReceiptContent(s, room)?[first] is not null);
+        var receipt = ReceiptContent(atAlice, room)!;
+        receipt[first]!["m.read"]![bob.UserId]!["thread_id"]!.GetValue<string>().Should().Be("main");
+        receipt.ContainsKey(second).Should().BeFalse("a private receipt is only for its owner");
+
+        var atBob = await bob.SyncAsync();
+        ReceiptContent(atBob, room)![second]!["m.read.private"]![bob.UserId].Should().NotBeNull();
+
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/receipt/m.bogus/{first}", new JsonObject())).Body["errcode"]!.GetValue<string>().Should().Be("M_INVALID_PARAM");
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/receipt/m.read/$nope", new JsonObject())).Status.Should().Be(404);
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/read_markers", new JsonObject { ["m.fully_read"] = second })).Status.Should().Be(200);
+        var marker = (await bob.GetAsync($"/_matrix/client/v3/user/{Uri.EscapeDataString(bob.UserId)}/rooms/{room}/account_data/m.fully_read")).Body;
+        marker["event_id"]!.GetValue<string>().Should().Be(second);
+    }
+
+    [Fact]
+    public async Task Presence_set_by_one_user_reaches_a_room_peer_through_sync()
+    {
+        var (alice, bob, room) = await TwoInARoomAsync();
+        using var _ = alice;
+        using var __ = bob;
+        var since = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+        (await alice.PutAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(alice.UserId)}/status",
+            new JsonObject { ["presence"] = "unavailable", ["status_msg"] = "in a meeting" })).Status.Should().Be(200);
+
+        static JsonNode? PresenceOf(JsonObject s, string user) =>
+            s["presence"]!["events"]!.AsArray().LastOrDefault(e => e!["sender"]!.GetValue<string>() == user)?["content"];
+        var sync = await bob.SyncUntilAsync(since, s => PresenceOf(s, alice.UserId)?["presence"]?.GetValue<string>() == "unavailable",
+            "&set_presence=offline");
+        PresenceOf(sync, alice.UserId)!["status_msg"]!.GetValue<string>().Should().Be("in a meeting");
+        var status = (await bob.GetAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(alice.UserId)}/status")).Body;
+        status["presence"]!.GetValue<string>().Should().Be("unavailable");
+
+        using var stranger = NewClient();
+        await stranger.RegisterAsync(NewName(), "pw");
+        (await stranger.GetAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(alice.UserId)}/status")).Status.Should().Be(403);
+        (await alice.PutAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(alice.UserId)}/status", new JsonObject { ["presence"] = "busy" })).Status.Should().Be(400);
+    }
+
+    [Fact]
+    public async Task Push_rules_are_edited_ordered_and_announced_in_sync_account_data()
+    {
+        using var alice = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        var since = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        const string rules = "/_matrix/client/v3/pushrules/global";
+        (await alice.PutAsync($"{rules}/override/second", new JsonObject { ["actions"] = new JsonArray("notify"), ["conditions"] = new JsonArray() })).Status.Should().Be(200);
+        (await alice.PutAsync($"{rules}/override/first?before=second", new JsonObject { ["actions"] = new JsonArray() })).Status.Should().Be(200);
+        (await alice.PutAsync($"{rules}/content/cats", new JsonObject { ["pattern"] = "cat*", ["actions"] = new JsonArray("notify") })).Status.Should().Be(200);
+        (await alice.PutAsync($"{rules}/underride/.m.rule.message/enabled", new JsonObject { ["enabled"] = false })).Status.Should().Be(200);
+
+        var all = (await alice.GetAsync("/_matrix/client/v3/pushrules/")).Body["global"]!;
+        all["override"]!.AsArray().Select(r => r!["rule_id"]!.GetValue<string>()).Take(3).Should().Equal(".m.rule.master", "first", "second");
+        all["underride"]!.AsArray().Single(r => r!["rule_id"]!.GetValue<string>() == ".m.rule.message")!["enabled"]!.GetValue<bool>().Should().BeFalse();
+        (await alice.GetAsync($"{rules}/content/cats/actions")).Body["actions"]!.AsArray().Should().HaveCount(1);
+
+        var sync = await alice.SyncUntilAsync(since, s => s["account_data"]!["events"]!.AsArray().Any(e => e!["type"]!.GetValue<string>() == "m.push_rules" &&
+            e["content"]!["global"]!["content"]!.AsArray().Any(r => r!["rule_id"]!.GetValue<string>() == "cats")));
+        sync.Should().NotBeNull();
+
+        (await alice.DeleteAsync($"{rules}/override/first")).Status.Should().Be(200);
+        (await alice.GetAsync($"{rules}/override/first")).Status.Should().Be(404);
+        (await alice.DeleteAsync($"{rules}/override/.m.rule.master")).Body["errcode"]!.GetValue<string>().Should().Be("M_INVALID_PARAM");
+        (await alice.PutAsync($"{rules}/override/x?before=nope", new JsonObject { ["actions"] = new JsonArray() })).Status.Should().Be(404);
+        (await alice.PutAsync($"{rules}/sideways/x", new JsonObject { ["actions"] = new JsonArray() })).Status.Should().Be(404);
+        (await alice.PutAsync($"{rules}/override/x", new JsonObject())).Body["errcode"]!.GetValue<string>().Should().Be("M_INVALID_PARAM");
+    }
+
+    [Fact]
+    public async Task A_user_who_leaves_sees_the_room_in_the_leave_section_ending_at_their_leave()
+    {
+        var (alice, bob, room) = await TwoInARoomAsync();
+        using var _ = alice;
+        using var __ = bob;
+        var since = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+        await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "bye bob" });
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/leave", new JsonObject())).Status.Should().Be(200);
+        var afterLeave = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "after" });
+
+        var sync = await bob.SyncUntilAsync(since, s => s["rooms"]!["leave"]![room] is not null);
+        var timeline = sync["rooms"]!["leave"]![room]!["timeline"]!["events"]!.AsArray();
+        timeline.Last()!["type"]!.GetValue<string>().Should().Be("m.room.member");
+        timeline.Last()!["content"]!["membership"]!.GetValue<string>().Should().Be("leave");
+        timeline.Should().NotContain(e => e!["event_id"]!.GetValue<string>() == afterLeave);
+        Joined(sync, room).Should().BeNull();
+
+        // An initial sync shows left rooms only when the filter asks.
+        (await bob.SyncAsync())["rooms"]!["leave"]!.AsObject().ContainsKey(room).Should().BeFalse();
+        (await bob.SyncAsync(query: "&filter=" + Uri.EscapeDataString("""{"room":{"include_leave":true}}""")))["rooms"]!["leave"]![room].Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task Summary_lazy_loading_and_filters_shape_the_joined_room()
+    {
+        var (alice, bob, room) = await TwoInARoomAsync(new JsonObject { ["name"] = "shaped" });
+        using var _ = alice;
+        using var __ = bob;
+        using var carol = NewClient();
+        await carol.RegisterAsync(NewName(), "pw");
+        await alice.PostAsync($"/_matrix/client/v3/rooms/{room}/invite", new JsonObject { ["user_id"] = carol.UserId });
+        for (var i = 0; i < 3; i++) await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = $"m{i}" });
+        await alice.PutAsync($"/_matrix/client/v3/rooms/{room}/send/m.reaction/{Guid.NewGuid():N}", new JsonObject());
+
+        var initial = await bob.SyncAsync();
+        var summary = Joined(initial, room)!["summary"]!;
+        summary["m.joined_member_count"]!.GetValue<int>().Should().Be(2);
+        summary["m.invited_member_count"]!.GetValue<int>().Should().Be(1);
+        summary["m.heroes"]!.AsArray().Select(h => h!.GetValue<string>()).Should().BeEquivalentTo([alice.UserId, carol.UserId]);
+
+        var filter = """{"room":{"state":{"lazy_load_members":true},"timeline":{"limit":3,"not_types":["m.reaction"]}}}""";
+        var lazy = await bob.SyncAsync(query: "&filter=" + Uri.EscapeDataString(filter));
+        var joined = Joined(lazy, room)!;
+        var members = joined["state"]!["events"]!.AsArray().Where(e => e!["type"]!.GetValue<string>() == "m.room.member")
+            .Select(e => e!["state_key"]!.GetValue<string>()).ToList();
+        members.Should().Contain([alice.UserId, bob.UserId]);
+        members.Should().NotContain(carol.UserId, "carol sent nothing in the timeline");
+        joined["timeline"]!["events"]!.AsArray().Should().NotContain(e => e!["type"]!.GetValue<string>() == "m.reaction");
+
+        var onlyOtherRooms = await bob.SyncAsync(query: "&filter=" + Uri.EscapeDataString(new JsonObject { ["room"] = new JsonObject { ["not_rooms"] = new JsonArray(room) } }.ToJsonString()));
+        Joined(onlyOtherRooms, room).Should().BeNull();
+        (await bob.GetAsync("/_matrix/client/v3/sync?filter=" + Uri.EscapeDataString("""{"room":{"timeline":{"limit":"ten"}}}"""))).Status.Should().Be(400);
+        (await bob.GetAsync("/_matrix/client/v3/sync?set_presence=sleeping")).Status.Should().Be(400);
+    }
+}
