@@ -59,6 +59,7 @@ public static class ClientApiEndpoints
         app.MapKeyApi();
         app.MapReceiptApi();
         app.MapPresenceApi();
+        app.MapUserDirectoryApi();
         app.MapToDeviceApi();
         app.MapKeyBackupApi();
         var unrecognized = new UnrecognizedRequests(app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>());

@@ -28,6 +28,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<EventReader>();
         services.AddSingleton<RoomReader>();
         services.AddSingleton<DirectoryStore>();
+        services.AddSingleton<UserDirectoryStore>();
         services.AddSingleton<SyncReader>();
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<AccountDataStore>();

@@ -203,4 +203,72 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
         (await bob.GetAsync("/_matrix/client/v3/sync?filter=" + Uri.EscapeDataString("""{"room":{"timeline":{"limit":"ten"}}}"""))).Status.Should().Be(400);
         (await bob.GetAsync("/_matrix/client/v3/sync?set_presence=sleeping")).Status.Should().Be(400);
     }
+
+    [Fact]
+    public async Task Thread_replies_count_apart_when_asked_and_notifications_list_them()
+    {
+        var (alice, bob, room) = await TwoInARoomAsync();
+        using var _ = alice;
+        using var __ = bob;
+        var root = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "root" });
+        var reply = await alice.SendMessageAsync(room, new JsonObject
+        {
+            ["msgtype"] = "m.text", ["body"] = "in thread", ["m.mentions"] = new JsonObject { ["user_ids"] = new JsonArray(bob.UserId) },
+            ["m.relates_to"] = new JsonObject { ["rel_type"] = "m.thread", ["event_id"] = root },
+        });
+        var filter = "&filter=" + Uri.EscapeDataString("""{"room":{"timeline":{"unread_thread_notifications":true}}}""");
+        // Initial syncs until both events are committed on every writer.
+        var sync = await bob.SyncAsync(query: filter);
+        for (var i = 0; i < 50 && Joined(sync, room)?["unread_thread_notifications"]?[root] is null; i++)
+        {
+            await Task.Delay(50);
+            sync = await bob.SyncAsync(query: filter);
+        }
+        Counts(sync, room)["notification_count"]!.GetValue<int>().Should().Be(1, "the root is in the main timeline");
+        var thread = Joined(sync, room)!["unread_thread_notifications"]![root]!;
+        thread["notification_count"]!.GetValue<int>().Should().Be(1);
+        thread["highlight_count"]!.GetValue<int>().Should().Be(1);
+
+        var notifications = (await bob.GetAsync("/_matrix/client/v3/notifications?limit=1")).Body;
+        notifications["notifications"]!.AsArray().Single()!["event"]!["event_id"]!.GetValue<string>().Should().Be(reply);
+        var next = notifications["next_token"]!.GetValue<string>();
+        var older = (await bob.GetAsync($"/_matrix/client/v3/notifications?from={next}")).Body["notifications"]!.AsArray();
+        older.Select(n => n!["event"]!["event_id"]!.GetValue<string>()).Should().Contain(root);
+        (await bob.GetAsync("/_matrix/client/v3/notifications?only=highlight")).Body["notifications"]!.AsArray()
+            .Select(n => n!["event"]!["event_id"]!.GetValue<string>()).Should().Equal(reply);
+    }
+
+    [Fact]
+    public async Task A_user_who_shares_no_room_any_more_is_in_device_lists_left()
+    {
+        var (alice, bob, room) = await TwoInARoomAsync();
+        using var _ = alice;
+        using var __ = bob;
+        var initial = await alice.SyncAsync();
+        var since = initial["next_batch"]!.GetValue<string>();
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/leave", new JsonObject())).Status.Should().Be(200);
+        var sync = await alice.SyncUntilAsync(since, s => s["device_lists"]!["left"]!.AsArray().Any(u => u!.GetValue<string>() == bob.UserId));
+        sync["device_lists"]!["changed"]!.AsArray().Should().NotContain(u => u!.GetValue<string>() == bob.UserId);
+    }
+
+    [Fact]
+    public async Task The_user_directory_finds_room_peers_and_public_room_members_but_not_strangers()
+    {
+        var (alice, bob, _) = await TwoInARoomAsync();
+        using var __ = alice;
+        using var ___ = bob;
+        using var stranger = NewClient();
+        var strangerName = NewName();
+        await stranger.RegisterAsync(strangerName, "pw");
+        using var publicMember = NewClient();
+        await publicMember.RegisterAsync(NewName(), "pw");
+        await publicMember.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+
+        async Task<List<string>> Search(string term) => (await alice.PostAsync("/_matrix/client/v3/user_directory/search",
+            new JsonObject { ["search_term"] = term })).Body["results"]!.AsArray().Select(r => r!["user_id"]!.GetValue<string>()).ToList();
+        (await Search(bob.UserId[1..8])).Should().Contain(bob.UserId);
+        (await Search(publicMember.UserId[1..8])).Should().Contain(publicMember.UserId);
+        (await Search(strangerName)).Should().BeEmpty();
+        (await alice.PostAsync("/_matrix/client/v3/user_directory/search", new JsonObject())).Status.Should().Be(400);
+    }
 }
