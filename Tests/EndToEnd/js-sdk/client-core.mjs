@@ -1,14 +1,7 @@
 // Drives matrix-js-sdk against a running homeserver: node client-core.mjs <baseUrl> <before|after> <stateFile>
 // "before" registers users, creates a room, chats; "after" (run once the server restarted) checks
 // nothing was lost and transaction IDs stay idempotent. Exits non-zero with a message on failure.
-if (!Promise.withResolvers) {
-  // matrix-js-sdk 43 targets Node 22; Node 20 lacks this.
-  Promise.withResolvers = function () {
-    let resolve, reject;
-    const promise = new Promise((a, b) => { resolve = a; reject = b; });
-    return { promise, resolve, reject };
-  };
-}
+import "./node20.mjs";
 import { readFileSync, writeFileSync } from "node:fs";
 const sdk = await import("matrix-js-sdk");
 const [baseUrl, phase, stateFile] = process.argv.slice(2);

@@ -3,14 +3,8 @@
 // other; typing and a read receipt cross between them; Alice's second device receives the room key
 // of Bob's next message through to-device and decrypts it; Alice's backup holds her room keys.
 // Exits non-zero with a message on failure.
-if (!Promise.withResolvers) {
-  // matrix-js-sdk 43 targets Node 22; without this its sync loop stops after the first sync on Node 20.
-  Promise.withResolvers = function () {
-    let resolve, reject;
-    const promise = new Promise((a, b) => { resolve = a; reject = b; });
-    return { promise, resolve, reject };
-  };
-}
+import "./node20.mjs";
+import { waitFor, until } from "./wait.mjs";
 const sdk = await import("matrix-js-sdk");
 const { logger } = await import("matrix-js-sdk/lib/logger.js");
 logger.setLevel("error");
@@ -18,28 +12,7 @@ const [baseUrl] = process.argv.slice(2);
 const suffix = Date.now().toString(36) + Math.floor(Math.random() * 1e6).toString(36);
 const password = "correct horse battery staple";
 
-function waitFor(emitter, event, predicate, what, ms = 30000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-    const handler = (...args) => {
-      if (predicate(...args)) {
-        clearTimeout(timer);
-        emitter.off(event, handler);
-        resolve(args);
-      }
-    };
-    emitter.on(event, handler);
-  });
-}
 
-async function until(check, what, ms = 30000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function start(session, name) {
   const client = sdk.createClient({ baseUrl, accessToken: session.access_token, userId: session.user_id, deviceId: session.device_id });

@@ -1,14 +1,8 @@
 // matrix-js-sdk's own sync loop against a running homeserver: node sync.mjs <baseUrl>
 // Bob runs startClient(); Alice invites him; his client sees the invite, joins, and receives
 // Alice's message through /sync. Exits non-zero with a message on failure.
-if (!Promise.withResolvers) {
-  // matrix-js-sdk 43 targets Node 22; without this its sync loop stops after the first sync on Node 20.
-  Promise.withResolvers = function () {
-    let resolve, reject;
-    const promise = new Promise((a, b) => { resolve = a; reject = b; });
-    return { promise, resolve, reject };
-  };
-}
+import "./node20.mjs";
+import { waitFor } from "./wait.mjs";
 const sdk = await import("matrix-js-sdk");
 const { logger } = await import("matrix-js-sdk/lib/logger.js");
 logger.setLevel("error");
@@ -20,19 +14,6 @@ async function register(name) {
   return sdk.createClient({ baseUrl, accessToken: res.access_token, userId: res.user_id, deviceId: res.device_id });
 }
 
-function waitFor(emitter, event, predicate, what, ms = 20000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-    const handler = (...args) => {
-      if (predicate(...args)) {
-        clearTimeout(timer);
-        emitter.off(event, handler);
-        resolve(args);
-      }
-    };
-    emitter.on(event, handler);
-  });
-}
 
 try {
   const alice = await register("alice" + suffix);
