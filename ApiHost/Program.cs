@@ -1,5 +1,6 @@
 using Homeserver.ApiHost.Cli;
 using Homeserver.ApiHost.Hosting;
+using Homeserver.ApiHost.Routing;
 using Homeserver.Silo.Hosting;
 
 // The homeserver command: every role in one process by default (a monolith), or an API host
@@ -10,6 +11,8 @@ switch (args)
         return GenerateConfigCommand.Run(args[1..]);
     case ["register_new_matrix_user", ..]:
         return await RegisterNewMatrixUserCommand.RunAsync(args[1..]);
+    case ["routes", ..]:
+        return RoutesCommand.Run(args[1..]);
 }
 
 var settings = ProcessSettingsLoader.FromCommandLine(args, defaultKind: ProcessKind.Monolith);
