@@ -18,9 +18,26 @@ public static class HomeserverConfigLoader
 
     public static WorkerOptions LoadWorker(string path) => LoadWorkerFromYaml(ReadFile(path), Path.GetFileName(path));
 
-    public static HomeserverOptions LoadFromYaml(string yaml, string sourceName)
+    /// <summary>
+    /// Several shared files read as one, as Synapse reads several <c>--config-path</c>s: a top-level key
+    /// in a later file replaces the same key of an earlier one (a cluster overlay on homeserver.yaml, say).
+    /// </summary>
+    public static HomeserverOptions Load(IReadOnlyList<string> paths)
     {
-        var root = Parse(yaml, sourceName);
+        if (paths.Count == 1) return Load(paths[0]);
+        var merged = new YamlMappingNode();
+        foreach (var path in paths)
+        {
+            foreach (var (key, value) in Parse(ReadFile(path), Path.GetFileName(path)).Node.Children) merged.Children[key] = value;
+        }
+        return FromRoot(new YamlSection(string.Join(" + ", paths.Select(Path.GetFileName)), "", merged));
+    }
+
+    public static HomeserverOptions LoadFromYaml(string yaml, string sourceName) => FromRoot(Parse(yaml, sourceName));
+
+    private static HomeserverOptions FromRoot(YamlSection root)
+    {
+        var sourceName = root.File;
         var serverName = root.RequiredString("server_name");
         if (!IsValidServerName(serverName))
         {

@@ -8,6 +8,8 @@ internal sealed class YamlSection(string file, string path, YamlMappingNode node
 {
     public string File => file;
 
+    public YamlMappingNode Node => node;
+
     public string PathOf(string key) => path.Length == 0 ? key : $"{path}.{key}";
 
     public bool Has(string key) => Get(key) is not null and not YamlScalarNode { Value: null or "" or "~" or "null" };

@@ -54,7 +54,7 @@ public static class HomeserverProcess
         services.AddSingleton<StartupTasks>();
         services.AddHostedService(sp => sp.GetRequiredService<StartupTasks>());
         services.AddSingleton(sp => sp.GetRequiredService<ServerIdentityHolder>().Identity);
-        services.AddHomeserverStorage(settings.DatabaseConnectionString);
+        services.AddHomeserverStorage(settings.DatabaseConnectionString, settings.StreamWriters);
         services.AddHomeserverGrains();
         services.AddGrainRuntime(new GrainRuntimeOptions
         {

@@ -19,13 +19,14 @@ public static class ProcessSettingsLoader
                 Console.Error.WriteLine("Give the configuration with --config-path homeserver.yaml (and --config-path worker.yaml for a worker).");
                 return null;
             }
-            HomeserverOptions? homeserver = null;
             WorkerOptions? worker = null;
+            var shared = new List<string>();
             foreach (var path in paths)
             {
                 if (HomeserverConfigLoader.IsWorkerFile(path)) worker = HomeserverConfigLoader.LoadWorker(path);
-                else homeserver = HomeserverConfigLoader.Load(path);
+                else shared.Add(path);
             }
+            var homeserver = shared.Count > 0 ? HomeserverConfigLoader.Load(shared) : null;
             if (homeserver is null)
             {
                 Console.Error.WriteLine("None of the --config-path files is a homeserver.yaml (with server_name and database).");

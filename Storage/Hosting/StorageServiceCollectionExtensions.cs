@@ -17,13 +17,15 @@ namespace Homeserver.Storage;
 
 public static class StorageServiceCollectionExtensions
 {
-    public static IServiceCollection AddHomeserverStorage(this IServiceCollection services, string connectionString)
+    /// <summary>PostgreSQL storage; <paramref name="streamWriters"/> (stream -> instances, from <c>stream_writers</c>) says whose positions count.</summary>
+    public static IServiceCollection AddHomeserverStorage(this IServiceCollection services, string connectionString,
+        IReadOnlyDictionary<string, IReadOnlyList<string>>? streamWriters = null)
     {
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
         services.AddSingleton<StorageLog>();
         services.AddSingleton<MigrationRunner>();
         services.AddSingleton<LocalStreamWriters>();
-        services.AddSingleton<StreamPositionReader>();
+        services.AddSingleton(sp => new StreamPositionReader(sp.GetRequiredService<NpgsqlDataSource>(), streamWriters));
         services.AddSingleton<RoomEventStore>();
         services.AddSingleton<EventReader>();
         services.AddSingleton<RoomReader>();

@@ -5,9 +5,11 @@ namespace Homeserver.Storage.Streams;
 /// <summary>
 /// The position every writer of a stream has committed up to, from stream_positions: the minimum
 /// over busy writers, bounded by the sequence's value read first. Idle writers have nothing in
-/// flight, so they hold nothing back (see <see cref="MultiWriterIdGenerator"/>).
+/// flight, so they hold nothing back (see <see cref="MultiWriterIdGenerator"/>). Only the writers
+/// the configuration names count: a row left by an instance that no longer writes the stream (the
+/// "main" of a monolith that became a cluster, say) would otherwise hold readers back for ever.
 /// </summary>
-public sealed class StreamPositionReader(NpgsqlDataSource dataSource)
+public sealed class StreamPositionReader(NpgsqlDataSource dataSource, IReadOnlyDictionary<string, IReadOnlyList<string>>? configuredWriters = null)
 {
     public async Task<long> GetSafePositionAsync(string streamName, CancellationToken cancellationToken = default) =>
         (await GetSafePositionsAsync([streamName], cancellationToken)).GetValueOrDefault(streamName);
@@ -29,17 +31,18 @@ public sealed class StreamPositionReader(NpgsqlDataSource dataSource)
             while (await reader.ReadAsync(cancellationToken)) sequences[reader.GetString(0)] = reader.GetInt64(1);
         }
         var positions = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using (var rows = new NpgsqlCommand("""
-            SELECT stream_name, min(position) FILTER (WHERE NOT idle) FROM stream_positions WHERE stream_name = ANY($1) GROUP BY stream_name
-            """, connection))
+        await using (var rows = new NpgsqlCommand(
+            "SELECT stream_name, instance_name, position, idle FROM stream_positions WHERE stream_name = ANY($1)", connection))
         {
             rows.Parameters.Add(new() { Value = streams.ToArray() });
             await using var reader = await rows.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 var stream = reader.GetString(0);
+                if (configuredWriters?.GetValueOrDefault(stream) is { } writers && !writers.Contains(reader.GetString(1))) continue;
                 var sequence = sequences.GetValueOrDefault(stream);
-                positions[stream] = reader.IsDBNull(1) ? sequence : Math.Min(sequence, reader.GetInt64(1));
+                var bound = reader.GetBoolean(3) ? sequence : Math.Min(sequence, reader.GetInt64(2));
+                positions[stream] = Math.Min(positions.GetValueOrDefault(stream, long.MaxValue), bound);
             }
         }
         return positions;

@@ -174,6 +174,26 @@ public sealed class StreamPositionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_writer_the_configuration_no_longer_names_holds_nothing_back()
+    {
+        // "main" wrote before the server became a cluster; its row stays behind, busy, at an old position.
+        var old = await MultiWriterIdGenerator.CreateAsync(_dataSource, "caches", "main");
+        await using var connection = await _dataSource.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var stuck = await old.AllocateAsync(connection, tx);
+        await old.PersistAsync();
+        var current = await MultiWriterIdGenerator.CreateAsync(_dataSource, "caches", "silo1");
+        long last;
+        using (var l = await current.AllocateAsync(connection, null)) last = l.Position;
+        await current.PersistAsync();
+
+        (await new StreamPositionReader(_dataSource).GetSafePositionAsync("caches")).Should().Be(stuck.Position - 1);
+        var configured = new Dictionary<string, IReadOnlyList<string>> { ["caches"] = ["silo1"] };
+        (await new StreamPositionReader(_dataSource, configured).GetSafePositionAsync("caches")).Should().BeGreaterThanOrEqualTo(last);
+        stuck.Dispose();
+    }
+
+    [Fact]
     public async Task An_idle_writer_holds_nothing_back_and_clears_its_mark_before_it_allocates_again()
     {
         var a = await MultiWriterIdGenerator.CreateAsync(_dataSource, "push_rules", "a");

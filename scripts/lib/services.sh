@@ -41,6 +41,8 @@ pg_start() {
     log "PostgreSQL's data folder $dir is not reachable by the postgres user; clone the project somewhere every user can enter (for example under /work or /srv)."
     return 1
   fi
+  # Already running on this folder (a second `scripts/cluster start`, say): use it.
+  if [ -f "$dir/postmaster.pid" ] && as_postgres "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then return 0; fi
   if [ ! -f "$dir/PG_VERSION" ]; then
     as_postgres "$PG_BIN/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null || return 1
   fi
