@@ -13,6 +13,8 @@ switch (args)
         return await RegisterNewMatrixUserCommand.RunAsync(args[1..]);
     case ["routes", ..]:
         return RoutesCommand.Run(args[1..]);
+    case ["probe", ..]:
+        return await ProbeCommand.RunAsync(args[1..]);
 }
 
 var settings = ProcessSettingsLoader.FromCommandLine(args, defaultKind: ProcessKind.Monolith);
