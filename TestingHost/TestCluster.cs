@@ -62,6 +62,7 @@ public sealed class TestCluster : IAsyncDisposable
             ["push_rules"] = siloNames,
             ["typing"] = [siloNames[0]],
             ["presence"] = [siloNames[0]],
+            ["caches"] = siloNames,
         };
 
         // The first silo applies migrations alone; the rest would only queue on the advisory lock.

@@ -1,5 +1,4 @@
 using Homeserver.Grains.Interfaces.Errors;
-using Homeserver.Storage.Accounts;
 using Microsoft.AspNetCore.Http;
 
 namespace Homeserver.ApiHost.Auth;
@@ -7,15 +6,18 @@ namespace Homeserver.ApiHost.Auth;
 public sealed record AuthenticatedUser(string UserId, string DeviceId, string AccessToken);
 
 /// <summary>Finds the user behind a request's access token (header, or the deprecated query parameter).</summary>
-public sealed class AccessTokenAuthentication(AccountStore accounts)
+public sealed class AccessTokenAuthentication(AccessTokenCache tokens)
 {
     public async Task<AuthenticatedUser> RequireUserAsync(HttpContext http)
     {
         var token = TokenOf(http.Request) ?? throw new MatrixException(401, "M_MISSING_TOKEN", "Missing access token.");
-        var owner = await accounts.FindTokenOwnerAsync(token, http.RequestAborted)
+        var owner = await tokens.FindOwnerAsync(token, http.RequestAborted)
             ?? throw new UnknownTokenException();
         return new AuthenticatedUser(owner.UserId, owner.DeviceId, token);
     }
+
+    /// <summary>After this host deleted a user's tokens: its next request with one of them is refused, not served from the cache.</summary>
+    public void ForgetTokensOf(string userId) => tokens.Forget(userId);
 
     public static string? TokenOf(HttpRequest request)
     {

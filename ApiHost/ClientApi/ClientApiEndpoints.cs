@@ -21,6 +21,8 @@ public static class ClientApiEndpoints
     public static IServiceCollection AddClientApi(this IServiceCollection services)
     {
         services.AddSingleton<RateLimiter>();
+        services.AddSingleton<AccessTokenCache>();
+        services.AddHostedService(sp => sp.GetRequiredService<AccessTokenCache>());
         services.AddSingleton<AccessTokenAuthentication>();
         services.AddSingleton<UserInteractiveAuth>();
         services.AddSingleton<UserIdResolver>();

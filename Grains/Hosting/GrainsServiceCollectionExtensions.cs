@@ -14,6 +14,7 @@ public static class GrainsServiceCollectionExtensions
         services.AddSingleton<StreamPublisher>();
         services.AddSingleton<Push.PushRuleCache>();
         services.AddSingleton<IStreamCatchUpSource<EventStreamRow>, EventStreamCatchUp>();
+        services.AddSingleton<IStreamCatchUpSource<Interfaces.Caches.CacheInvalidationRow>, CacheInvalidationCatchUp>();
         return services;
     }
 }

@@ -15,16 +15,19 @@ public sealed class StreamPublisher(IStreamProvider streams, LocalStreamWriters 
     /// Persists the writer's position (readers elsewhere see the row from then on, not at the next
     /// tick) and publishes the row. Failures only delay readers, who catch up from PostgreSQL, so they are logged, not thrown.
     /// </summary>
-    public async Task PublishAsync(string stream, string userId, long position)
+    public Task PublishAsync(string stream, string userId, long position) => PublishAsync(stream, new UserStreamRow(userId), position, userId);
+
+    /// <summary>The same for any row type: <paramref name="subject"/> names what the row is about in the log.</summary>
+    public async Task PublishAsync<T>(string stream, T row, long position, string subject)
     {
         try
         {
             await writers.Get(stream).PersistAsync();
-            await streams.GetStream<UserStreamRow>(StreamId.Create(stream)).OnNextAsync(new UserStreamRow(userId), new StreamSequenceToken(position));
+            await streams.GetStream<T>(StreamId.Create(stream)).OnNextAsync(row, new StreamSequenceToken(position));
         }
         catch (Exception e)
         {
-            log.StreamPublishFailed(e, stream, userId);
+            log.StreamPublishFailed(e, stream, subject);
         }
     }
 }

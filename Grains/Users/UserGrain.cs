@@ -8,6 +8,9 @@ using Homeserver.Grains.Interfaces.Users;
 using Homeserver.Storage.Rooms;
 using Homeserver.Protocol;
 using Homeserver.Storage.Accounts;
+using Homeserver.Storage.Caches;
+using Homeserver.Grains.Interfaces.Caches;
+using Homeserver.Grains.Streams;
 using Homeserver.Storage.Streams;
 using Homeserver.Storage.Users;
 using Orleans;
@@ -22,6 +25,8 @@ public sealed class UserGrain(
     AccountDataStore accountData,
     LocalStreamWriters writers,
     IStreamProvider streams,
+    CacheInvalidationStore caches,
+    StreamPublisher publisher,
     TimeProvider clock,
     GrainsLog log) : Grain, IUserGrain
 {
@@ -48,7 +53,18 @@ public sealed class UserGrain(
     public async Task LogoutAsync(IReadOnlyList<string>? deviceIds)
     {
         await accounts.DeleteDevicesAsync(UserId, deviceIds);
+        await ForgetCachedTokensAsync();
         await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DevicesRemovedAsync(deviceIds);
+    }
+
+    /// <summary>
+    /// API hosts cache access tokens; after tokens are deleted they drop this user's. The row is
+    /// durable, so a host that misses it over Redis catches it up from PostgreSQL.
+    /// </summary>
+    private async Task ForgetCachedTokensAsync()
+    {
+        var position = await caches.InvalidateAsync(CacheInvalidationRow.AccessTokens, UserId, publisher.Writer(CacheInvalidationStore.StreamName));
+        await publisher.PublishAsync(CacheInvalidationStore.StreamName, new CacheInvalidationRow(CacheInvalidationRow.AccessTokens, UserId), position, UserId);
     }
 
     public async Task ForgetRoomAsync(string roomId)
@@ -63,12 +79,16 @@ public sealed class UserGrain(
 
     public Task<bool> RenameDeviceAsync(string deviceId, string? displayName) => accounts.RenameDeviceAsync(UserId, deviceId, displayName);
 
-    public Task ChangePasswordAsync(string passwordHash, bool logoutDevices, string? keepDeviceId) =>
-        accounts.ChangePasswordAsync(UserId, passwordHash, logoutDevices, keepDeviceId);
+    public async Task ChangePasswordAsync(string passwordHash, bool logoutDevices, string? keepDeviceId)
+    {
+        await accounts.ChangePasswordAsync(UserId, passwordHash, logoutDevices, keepDeviceId);
+        if (logoutDevices) await ForgetCachedTokensAsync();
+    }
 
     public async Task DeactivateAsync()
     {
         await accounts.DeactivateAsync(UserId);
+        await ForgetCachedTokensAsync();
         await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DevicesRemovedAsync(null);
         foreach (var roomId in await rooms.GetJoinedRoomsAsync(UserId))
         {

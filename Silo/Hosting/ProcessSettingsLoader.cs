@@ -60,7 +60,7 @@ public static class ProcessSettingsLoader
             RedisConfiguration = homeserver.Redis.Enabled ? homeserver.Redis.ToConfigurationString() : null,
             Listeners = listeners.Select(l => new ListenerSettings(l.BindAddresses.Select(IPAddress.Parse).ToList(), l.Port, l.Resources)).ToList(),
             InstanceMap = homeserver.InstanceMap.ToDictionary(kv => kv.Key, kv => kv.Value.ToUri()),
-            StreamWriters = homeserver.StreamWriters,
+            StreamWriters = WithCachesWriters(homeserver),
             ReplicationSecret = homeserver.WorkerReplicationSecret,
             RegistrationSharedSecret = homeserver.RegistrationSharedSecret,
             EnableRegistration = homeserver.EnableRegistration,
@@ -69,6 +69,19 @@ public static class ProcessSettingsLoader
             RateLimits = homeserver.RateLimits,
             Warnings = homeserver.Warnings,
         };
+    }
+
+    /// <summary>
+    /// The configured writers plus the <c>caches</c> stream's: every process that hosts grains (the
+    /// instance_map's entries, or "main" alone), since any grain may have to invalidate API hosts' caches.
+    /// </summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> WithCachesWriters(HomeserverOptions homeserver)
+    {
+        var writers = new Dictionary<string, IReadOnlyList<string>>(homeserver.StreamWriters, StringComparer.Ordinal)
+        {
+            ["caches"] = homeserver.InstanceMap.Count > 0 ? homeserver.InstanceMap.Keys.Order(StringComparer.Ordinal).ToList() : [HomeserverOptions.MainInstance],
+        };
+        return writers;
     }
 
     /// <summary>Every value given as <c>--config-path X</c>, <c>-c X</c> or <c>--config-path=X</c>.</summary>

@@ -1,4 +1,5 @@
 using Homeserver.Storage.Accounts;
+using Homeserver.Storage.Caches;
 using Homeserver.Storage.Directory;
 using Homeserver.Storage.EndToEnd;
 using Homeserver.Storage.Keys;
@@ -36,6 +37,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();
         services.AddSingleton<AuthSessionStore>();
+        services.AddSingleton<CacheInvalidationStore>();
         services.AddSingleton<EndToEndKeyStore>();
         services.AddSingleton<ToDeviceStore>();
         services.AddSingleton<KeyBackupStore>();

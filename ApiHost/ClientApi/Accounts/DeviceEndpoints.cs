@@ -85,6 +85,7 @@ public static class DeviceEndpoints
         var body = http.Items[BodyKey] as JsonObject ?? await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
         var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
         await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync(deviceIds);
+        auth.ForgetTokensOf(user.UserId);
         await uia.FinishAsync(session);
         return Results.Json(new JsonObject());
     }
@@ -99,6 +100,7 @@ public static class DeviceEndpoints
         var logoutDevices = body.OptionalBool("logout_devices", true);
         var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
         await grains.GetGrain<IUserGrain>(user.UserId).ChangePasswordAsync(hasher.Hash(newPassword), logoutDevices, user.DeviceId);
+        auth.ForgetTokensOf(user.UserId);
         await uia.FinishAsync(session);
         return Results.Json(new JsonObject());
     }
@@ -110,6 +112,7 @@ public static class DeviceEndpoints
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
         var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
         await grains.GetGrain<IUserGrain>(user.UserId).DeactivateAsync();
+        auth.ForgetTokensOf(user.UserId);
         await uia.FinishAsync(session);
         return Results.Json(new JsonObject { ["id_server_unbind_result"] = "no-support" });
     }

@@ -79,6 +79,7 @@ public static class LoginEndpoints
     {
         var user = await auth.RequireUserAsync(http);
         await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync([user.DeviceId]);
+        auth.ForgetTokensOf(user.UserId);
         return Results.Json(new { });
     }
 
@@ -86,6 +87,7 @@ public static class LoginEndpoints
     {
         var user = await auth.RequireUserAsync(http);
         await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync(null);
+        auth.ForgetTokensOf(user.UserId);
         return Results.Json(new { });
     }
 

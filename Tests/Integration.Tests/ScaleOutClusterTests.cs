@@ -1,0 +1,242 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Orleans.TestingHost;
+
+namespace Homeserver.Tests.Integration;
+
+/// <summary>Two silos and two API hosts on a fresh database and the test Redis.</summary>
+public sealed class TwoApiHostClusterFixture : IAsyncLifetime
+{
+    public TestCluster Cluster { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new TestClusterBuilder(initialSilosCount: 2);
+        builder.Options.ApiHostCount = 2;
+        builder.Options.GrainResponseTimeout = TimeSpan.FromSeconds(20);
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+/// <summary>Restarting the shared test Redis would disturb other clusters' tests: this collection runs alone.</summary>
+[CollectionDefinition(nameof(RedisRestartCollection), DisableParallelization = true)]
+public sealed class RedisRestartCollection;
+
+/// <summary>
+/// The scaled-out shape end to end: users on different API hosts, rooms on both silos, an API host
+/// restart and a Redis restart in the middle; every message arrives exactly once in room order, and
+/// typing, receipts and logouts cross hosts.
+/// </summary>
+[Collection(nameof(RedisRestartCollection))]
+public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : IClassFixture<TwoApiHostClusterFixture>
+{
+    private static string NewName() => "c" + Guid.NewGuid().ToString("N")[..12];
+
+    private MatrixClient ClientOn(int host) => new(fixture.Cluster.ApiHosts[host].BaseAddress);
+
+    [Fact]
+    public async Task Users_on_two_api_hosts_chat_across_both_silos_through_an_api_host_restart_and_a_redis_restart()
+    {
+        using var alice = ClientOn(0);
+        using var bob = ClientOn(1);
+        await alice.RegisterAsync(NewName(), "pw");
+        await bob.RegisterAsync(NewName(), "pw");
+        var rooms = new List<string>();
+        for (var attempt = 0; rooms.Count < 4 && attempt < 40; attempt++)
+        {
+            var room = await alice.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(bob.UserId) });
+            var silo = Orleans.Runtime.Placement.StablePlacement.Pick(room, 2);
+            if (rooms.Count(r => Orleans.Runtime.Placement.StablePlacement.Pick(r, 2) == silo) == 2) continue;
+            await bob.JoinAsync(room);
+            rooms.Add(room);
+        }
+        rooms.Select(r => Orleans.Runtime.Placement.StablePlacement.Pick(r, 2)).Distinct().Should().HaveCount(2, "rooms on both silos");
+
+        var expected = new ConcurrentDictionary<string, ConcurrentBag<string>>();
+        using var stop = new CancellationTokenSource();
+        var atAlice = new Follower(alice, rooms);
+        var atBob = new Follower(bob, rooms);
+        var following = new[] { atAlice.RunAsync(stop.Token), atBob.RunAsync(stop.Token) };
+
+        async Task SendRoundAsync(int round)
+        {
+            foreach (var room in rooms)
+            {
+                foreach (var (client, who) in new[] { (alice, "alice"), (bob, "bob") })
+                {
+                    var id = await SendWithRetryAsync(client, room, $"{who} {round} in {room}");
+                    expected.GetOrAdd(room, _ => []).Add(id);
+                }
+            }
+        }
+
+        await SendRoundAsync(1);
+        await fixture.Cluster.RestartApiHostAsync(fixture.Cluster.ApiHosts[1]);
+        await SendRoundAsync(2);
+        await RestartRedisAsync();
+        await SendRoundAsync(3);
+
+        var total = expected.Values.Sum(v => v.Count);
+        await WaitUntilAsync(() => atAlice.Count >= total && atBob.Count >= total, "both followers to receive every message");
+        foreach (var follower in new[] { atAlice, atBob })
+        {
+            foreach (var room in rooms)
+            {
+                var received = follower.Received(room);
+                received.Should().OnlyHaveUniqueItems();
+                received.Should().BeEquivalentTo(expected[room]);
+                var history = (await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=f&limit=100")).Body["chunk"]!.AsArray()
+                    .Where(e => e!["type"]!.GetValue<string>() == "m.room.message").Select(e => e!["event_id"]!.GetValue<string>()).ToList();
+                received.Should().Equal(history, "each room's events arrive in the room's order");
+            }
+        }
+
+        // After both restarts the ephemeral streams still cross hosts: typing on api1 reaches api2, a receipt on api2 reaches api1.
+        (await alice.PutAsync($"/_matrix/client/v3/rooms/{rooms[0]}/typing/{Uri.EscapeDataString(alice.UserId)}",
+            new JsonObject { ["typing"] = true, ["timeout"] = 20000 })).Status.Should().Be(200);
+        await WaitUntilAsync(() => atBob.TypingIn(rooms[0]).Contains(alice.UserId), "alice's typing at bob");
+        var last = expected[rooms[1]].First();
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{rooms[1]}/receipt/m.read/{last}", new JsonObject())).Status.Should().Be(200);
+        await WaitUntilAsync(() => atAlice.HasReceipt(rooms[1], last, bob.UserId), "bob's receipt at alice");
+
+        await stop.CancelAsync();
+        await Task.WhenAll(following);
+    }
+
+    [Fact]
+    public async Task A_logout_on_one_api_host_refuses_the_token_on_the_other()
+    {
+        using var onFirst = ClientOn(0);
+        var name = NewName();
+        await onFirst.RegisterAsync(name, "pw");
+        using var onSecond = ClientOn(1);
+        onSecond.AccessToken = onFirst.AccessToken;
+        // Both hosts have resolved (and cached) the token.
+        (await onFirst.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(200);
+        (await onSecond.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(200);
+
+        (await onFirst.PostAsync("/_matrix/client/v3/logout", new JsonObject())).Status.Should().Be(200);
+        (await onFirst.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(401, "the host that logged out forgets at once");
+        await WaitUntilAsync(async () => (await onSecond.GetAsync("/_matrix/client/v3/account/whoami")).Status == 401,
+            "the caches stream to reach the other host");
+    }
+
+    private static async Task<string> SendWithRetryAsync(MatrixClient client, string room, string body)
+    {
+        // One transaction ID for every attempt: a retry after a host restart cannot send twice.
+        var txn = Guid.NewGuid().ToString("N");
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                var (status, response) = await client.PutAsync($"/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}",
+                    new JsonObject { ["msgtype"] = "m.text", ["body"] = body });
+                if (status == 200) return response["event_id"]!.GetValue<string>();
+                if (attempt > 50) throw new InvalidOperationException($"send kept failing with {status}: {response.ToJsonString()}");
+            }
+            catch (HttpRequestException) when (attempt < 50)
+            {
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task RestartRedisAsync()
+    {
+        var address = Environment.GetEnvironmentVariable("HS_TEST_REDIS");
+        var directory = Environment.GetEnvironmentVariable("HS_TEST_REDIS_DIR");
+        address.Should().NotBeNull("scripts/test sets HS_TEST_REDIS");
+        directory.Should().NotBeNull("scripts/test sets HS_TEST_REDIS_DIR");
+        var port = address!.Split(':')[^1];
+        await RunAsync("redis-cli", "-p", port, "shutdown", "nosave");
+        await RunAsync("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes",
+            "--dir", directory!, "--pidfile", Path.Combine(directory!, "redis.pid"), "--logfile", Path.Combine(directory!, "redis.log"));
+        await WaitUntilAsync(async () => (await RunAsync("redis-cli", "-p", port, "ping")).Contains("PONG"), "Redis to come back");
+    }
+
+    private static async Task<string> RunAsync(string program, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return output;
+    }
+
+    private static Task WaitUntilAsync(Func<bool> condition, string what) => WaitUntilAsync(() => Task.FromResult(condition()), what);
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for {what}.");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>A client's sync loop: resumes from its last token after any failure, as a real client does.</summary>
+    private sealed class Follower(MatrixClient client, IReadOnlyList<string> rooms)
+    {
+        private readonly ConcurrentDictionary<string, List<string>> _messages = new();
+        private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _typing = new();
+        private readonly ConcurrentDictionary<(string Room, string Event, string User), bool> _receipts = new();
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public List<string> Received(string room) { lock (_messages) return [.. _messages.GetValueOrDefault(room) ?? []]; }
+
+        public IReadOnlyList<string> TypingIn(string room) => _typing.GetValueOrDefault(room) ?? [];
+
+        public bool HasReceipt(string room, string eventId, string user) => _receipts.ContainsKey((room, eventId, user));
+
+        public async Task RunAsync(CancellationToken stop)
+        {
+            string? since = null;
+            var filter = Uri.EscapeDataString("""{"room":{"timeline":{"limit":100}}}""");
+            while (!stop.IsCancellationRequested)
+            {
+                JsonObject body;
+                try
+                {
+                    var (status, response) = await client.GetAsync($"/_matrix/client/v3/sync?timeout=2000&filter={filter}{(since is null ? "" : $"&since={since}")}");
+                    if (status != 200) { await Task.Delay(100, CancellationToken.None); continue; }
+                    body = response;
+                }
+                catch (HttpRequestException)
+                {
+                    await Task.Delay(100, CancellationToken.None);
+                    continue;
+                }
+                since = body["next_batch"]!.GetValue<string>();
+                foreach (var (room, value) in body["rooms"]!["join"]!.AsObject())
+                {
+                    if (!rooms.Contains(room)) continue;
+                    foreach (var e in value!["timeline"]!["events"]!.AsArray().Where(e => e!["type"]!.GetValue<string>() == "m.room.message"))
+                    {
+                        lock (_messages) _messages.GetOrAdd(room, _ => []).Add(e!["event_id"]!.GetValue<string>());
+                        Interlocked.Increment(ref _count);
+                    }
+                    foreach (var e in value["ephemeral"]!["events"]!.AsArray())
+                    {
+                        if (e!["type"]!.GetValue<string>() == "m.typing")
+                        {
+                            _typing[room] = e["content"]!["user_ids"]!.AsArray().Select(u => u!.GetValue<string>()).ToList();
+                        }
+                        else if (e["type"]!.GetValue<string>() == "m.receipt")
+                        {
+                            foreach (var (eventId, byType) in e["content"]!.AsObject())
+                            {
+                                foreach (var user in (byType?["m.read"] as JsonObject ?? []).Select(kv => kv.Key)) _receipts[(room, eventId, user)] = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
