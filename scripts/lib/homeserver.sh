@@ -1,9 +1,13 @@
 # Shared by scripts/run and scripts/cluster: the build, the private PostgreSQL and homeserver.yaml under ./data.
 # Expects $root (the repository) and scripts/lib/services.sh sourced.
 
-data="$root/data"
+# HOMESERVER_DATA moves everything (build, database, config, logs) elsewhere, as Bench does for its runs;
+# HOMESERVER_EXTRA_CONFIG names a YAML file read after homeserver.yaml (its keys win), such as Bench's rate limits.
+data="${HOMESERVER_DATA:-$root/data}"
 pg_dir="$data/postgres"
 config="$data/homeserver.yaml"
+extra_config=()
+if [ -n "${HOMESERVER_EXTRA_CONFIG:-}" ]; then extra_config=(--config-path "$HOMESERVER_EXTRA_CONFIG"); fi
 
 # Builds the homeserver into data/bin, starts PostgreSQL (a Unix socket inside data/, so it never
 # collides with another server's port), creates the database and generates homeserver.yaml if absent.

@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Homeserver.Bench;
+
+/// <summary>The server shapes Bench can start itself, from this repository's scripts.</summary>
+public enum ServerShape
+{
+    Monolith,
+    Cluster,
+}
+
+/// <summary>
+/// Starts the homeserver with scripts/run (monolith) or scripts/cluster (two silos, two API hosts,
+/// nginx), each in its own data folder under .tmp/bench, with rate limits lifted for load (the
+/// overlay file below); both listen on http://127.0.0.1:8008.
+/// </summary>
+public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyncDisposable
+{
+    public static readonly Uri Address = new("http://127.0.0.1:8008");
+
+    private const string Overlay = """
+        # Bench's overlay, read after homeserver.yaml: open registration and no rate limits, so the
+        # figures measure the server, not its limiter. Cheap bcrypt: registering users is setup, not a figure.
+        enable_registration: true
+        bcrypt_rounds: 4
+        rc_message: {per_second: 1000000, burst_count: 1000000}
+        rc_registration: {per_second: 1000000, burst_count: 1000000}
+        rc_login:
+          address: {per_second: 1000000, burst_count: 1000000}
+          account: {per_second: 1000000, burst_count: 1000000}
+        rc_joins:
+          local: {per_second: 1000000, burst_count: 1000000}
+        rc_invites:
+          per_room: {per_second: 1000000, burst_count: 1000000}
+          per_user: {per_second: 1000000, burst_count: 1000000}
+        """;
+
+    private Process? _monolith;
+
+    public string DataDirectory { get; } = Path.Combine(repository, ".tmp", "bench", shape.ToString().ToLowerInvariant());
+
+    /// <summary>The PostgreSQL socket folder the server's database listens on.</summary>
+    public string PostgresSocketDirectory => Path.Combine(DataDirectory, "postgres");
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(DataDirectory);
+        var overlay = Path.Combine(DataDirectory, "bench.yaml");
+        await File.WriteAllTextAsync(overlay, Overlay, cancellationToken);
+        var start = Script(shape == ServerShape.Monolith ? "run" : "cluster", shape == ServerShape.Monolith ? [] : ["start"], overlay);
+        if (shape == ServerShape.Monolith)
+        {
+            start.RedirectStandardOutput = start.RedirectStandardError = true;
+            _monolith = Process.Start(start)!;
+            _ = _monolith.StandardOutput.ReadToEndAsync(cancellationToken);
+            _ = _monolith.StandardError.ReadToEndAsync(cancellationToken);
+        }
+        else
+        {
+            await RunToEndAsync(start, cancellationToken);
+        }
+        using var http = new HttpClient();
+        var deadline = DateTime.UtcNow.AddMinutes(5);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                if ((await http.GetAsync(new Uri(Address, "/_matrix/client/versions"), cancellationToken)).IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            if (_monolith is { HasExited: true }) throw new InvalidOperationException($"scripts/run stopped with exit code {_monolith.ExitCode}.");
+            await Task.Delay(250, cancellationToken);
+        }
+        throw new TimeoutException($"The {shape} did not answer on {Address} within 5 minutes.");
+    }
+
+    /// <summary>Every server process of this run (dotnet ApiHost.dll from this data folder), by PID.</summary>
+    public IReadOnlyList<int> ServerProcesses()
+    {
+        var marker = Path.Combine(DataDirectory, "bin", "ApiHost.dll");
+        var pids = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
+            try
+            {
+                var commandLine = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if (commandLine.Contains(marker, StringComparison.Ordinal) && !commandLine.Contains(" routes ", StringComparison.Ordinal)) pids.Add(pid);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        return pids;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (shape == ServerShape.Cluster)
+        {
+            await RunToEndAsync(Script("cluster", ["stop"], null), CancellationToken.None);
+        }
+        else if (_monolith is { HasExited: false })
+        {
+            // SIGTERM lets scripts/run stop the server and its PostgreSQL.
+            using var kill = Process.Start("kill", ["-TERM", _monolith.Id.ToString(CultureInfo.InvariantCulture)]);
+            await kill.WaitForExitAsync();
+            await _monolith.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        }
+    }
+
+    private ProcessStartInfo Script(string name, string[] args, string? overlay)
+    {
+        var start = new ProcessStartInfo(Path.Combine(repository, "scripts", name), args) { WorkingDirectory = repository };
+        start.Environment["HOMESERVER_DATA"] = DataDirectory;
+        if (overlay is not null) start.Environment["HOMESERVER_EXTRA_CONFIG"] = overlay;
+        return start;
+    }
+
+    private static async Task RunToEndAsync(ProcessStartInfo start, CancellationToken cancellationToken)
+    {
+        start.RedirectStandardOutput = start.RedirectStandardError = true;
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var errors = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        if (process.ExitCode != 0) throw new InvalidOperationException($"{start.FileName} {string.Join(' ', start.ArgumentList)} failed: {await errors}{await output}");
+    }
+}
+
+/// <summary>RSS and CPU seconds of processes, read from /proc.</summary>
+public static class ProcessResources
+{
+    public sealed record Sample(double RssMegabytes, double CpuSeconds);
+
+    public static Sample Read(IEnumerable<int> pids)
+    {
+        double rss = 0, cpu = 0;
+        var ticksPerSecond = 100.0; // USER_HZ on Linux
+        foreach (var pid in pids)
+        {
+            try
+            {
+                foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+                {
+                    if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    {
+                        rss += double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+                    }
+                }
+                // Fields after the command name (which may hold spaces) in /proc/pid/stat: utime is 14th, stime 15th overall.
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                cpu += (double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) / ticksPerSecond;
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return new Sample(rss, cpu);
+    }
+}
