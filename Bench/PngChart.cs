@@ -33,7 +33,7 @@ public static class PngChart
         {
             Text(pixels, (int)X(ms) - 6, Top + plotHeight + 8, label, (0, 0, 0));
         }
-        foreach (var share in new[] { 0, 50, 90, 99, 100 }) Text(pixels, 20, (int)Y(share / 100.0) - 3, $"{share}%", (0, 0, 0));
+        foreach (var share in new[] { 0, 50, 90, 100 }) Text(pixels, 20, (int)Y(share / 100.0) - 3, $"{share}%", (0, 0, 0));
 
         for (var s = 0; s < series.Count; s++)
         {

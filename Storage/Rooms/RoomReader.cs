@@ -58,6 +58,34 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return await ReadRowsAsync(command, cancellationToken);
     }
 
+    /// <summary>The current state of several rooms in one query (an initial sync's many rooms), by room.</summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<RoomEventRow>>> GetCurrentStateAsync(IReadOnlyList<string> roomIds,
+        CancellationToken cancellationToken = default)
+    {
+        if (roomIds.Count == 0) return new Dictionary<string, IReadOnlyList<RoomEventRow>>();
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {EventColumns}
+            FROM current_state_events c JOIN events e ON e.event_id = c.event_id JOIN rooms rm ON rm.room_id = e.room_id
+            WHERE c.room_id = ANY($1)
+            ORDER BY e.room_id, e.room_seq
+            """);
+        command.Parameters.Add(new() { Value = roomIds.ToArray() });
+        return (await ReadRowsAsync(command, cancellationToken)).GroupBy(r => r.RoomId)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<RoomEventRow>)g.ToList(), StringComparer.Ordinal);
+    }
+
+    /// <summary>The last room_seq of several rooms, by room.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> GetLastRoomSeqsAsync(IReadOnlyList<string> roomIds, CancellationToken cancellationToken = default)
+    {
+        var seqs = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (roomIds.Count == 0) return seqs;
+        await using var command = dataSource.CreateCommand("SELECT room_id, max(room_seq) FROM events WHERE room_id = ANY($1) GROUP BY room_id");
+        command.Parameters.Add(new() { Value = roomIds.ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) seqs[reader.GetString(0)] = reader.GetInt64(1);
+        return seqs;
+    }
+
     /// <summary>Each user's member event as it stood before the room's event <paramref name="boundary"/>.</summary>
     public async Task<IReadOnlyList<RoomEventRow>> GetMembersBeforeAsync(string roomId, long boundary, CancellationToken cancellationToken = default)
     {

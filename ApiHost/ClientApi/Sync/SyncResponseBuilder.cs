@@ -60,8 +60,9 @@ public sealed class SyncResponseBuilder(
         var receiptsByRoom = receiptRows.GroupBy(r => r.RoomId).ToDictionary(g => g.Key, g => g.ToList());
         var unread = (await notifications.GetUnreadAsync(userId, joined)).GroupBy(u => u.RoomId).ToDictionary(g => g.Key, g => g.ToList());
 
-        var join = new JsonObject();
+        // First which joined rooms go out and which need their state, then all that state in one query.
         var joinedNowRooms = new List<string>();
+        var included = new List<(string RoomId, List<RoomEventRow> Timeline, bool Limited, bool NeedsState, JsonArray Ephemeral, JsonArray AccountData)>();
         foreach (var roomId in joined)
         {
             var roomEvents = byRoom.GetValueOrDefault(roomId) ?? [];
@@ -73,8 +74,16 @@ public sealed class SyncResponseBuilder(
             // A room the user joined since the token needs its whole state, as on an initial sync.
             var joinedNow = since is not null && timeline.Any(e => OwnMembership(e, userId) == "join");
             if (joinedNow) joinedNowRooms.Add(roomId);
-            var needsState = since is null || fullState || joinedNow || limited;
-            var body = await RoomAsync(roomId, userId, since, timeline, limited, needsState, filter, now);
+            included.Add((roomId, timeline, limited, since is null || fullState || joinedNow || limited, ephemeral, roomAccountData));
+        }
+        var states = await rooms.GetCurrentStateAsync(included.Where(r => r.NeedsState).Select(r => r.RoomId).ToList());
+        var lastSeqs = await rooms.GetLastRoomSeqsAsync(included.Where(r => r.Timeline.Count == 0).Select(r => r.RoomId).ToList());
+
+        var join = new JsonObject();
+        foreach (var (roomId, timeline, limited, needsState, ephemeral, roomAccountData) in included)
+        {
+            var body = RoomBody(userId, since, timeline, limited, needsState ? states.GetValueOrDefault(roomId) ?? [] : null,
+                lastSeqs.GetValueOrDefault(roomId), filter, now);
             body["ephemeral"] = new JsonObject { ["events"] = ephemeral };
             body["account_data"] = new JsonObject { ["events"] = roomAccountData };
             AddUnreadCounts(body, unread.GetValueOrDefault(roomId), filter.Timeline?.UnreadThreadNotifications == true);
@@ -102,7 +111,8 @@ public sealed class SyncResponseBuilder(
             var roomEvents = (byRoom.GetValueOrDefault(roomId) ?? []).Where(e => e.StreamOrdering <= leftAt).ToList();
             var limited = roomEvents.Count > limit;
             var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
-            var body = await RoomAsync(roomId, userId, since, timeline, limited, needsState: false, filter, now);
+            var body = RoomBody(userId, since, timeline, limited, currentState: null,
+                timeline.Count == 0 ? await rooms.GetLastRoomSeqAsync(roomId) : 0, filter, now);
             body["account_data"] = new JsonObject { ["events"] = AccountDataFor(roomId, filter.RoomAccountData) };
             leave[roomId] = body;
         }
@@ -151,16 +161,17 @@ public sealed class SyncResponseBuilder(
         return new Result(response, hasChanges);
     }
 
-    private async Task<JsonObject> RoomAsync(string roomId, string userId, SyncToken? since, List<RoomEventRow> timeline, bool limited,
-        bool needsState, SyncFilter filter, long now)
+    /// <summary>A room's timeline and (given <paramref name="currentState"/>) the state not already in the timeline.</summary>
+    private static JsonObject RoomBody(string userId, SyncToken? since, List<RoomEventRow> timeline, bool limited,
+        IReadOnlyList<RoomEventRow>? currentState, long lastRoomSeq, SyncFilter filter, long now)
     {
         var state = new JsonArray();
-        if (needsState)
+        if (currentState is not null)
         {
             var inTimeline = timeline.Select(e => e.EventId).ToHashSet(StringComparer.Ordinal);
             // Lazy loading: members who sent something in the timeline, and the user, are enough to render it.
             var senders = timeline.Select(e => JsonNode.Parse(e.Json)?["sender"]?.ToString()).Append(userId).ToHashSet(StringComparer.Ordinal);
-            foreach (var row in await rooms.GetCurrentStateAsync(roomId))
+            foreach (var row in currentState)
             {
                 if (inTimeline.Contains(row.EventId)) continue;
                 var formatted = ClientEvents.Format(row, now);
@@ -179,7 +190,7 @@ public sealed class SyncResponseBuilder(
             {
                 ["events"] = new JsonArray(events),
                 ["limited"] = limited || (since is null && timeline.Count > 0 && timeline[0].RoomSeq > 1),
-                ["prev_batch"] = RoomTokens.Format(timeline.Count > 0 ? timeline[0].RoomSeq : await rooms.GetLastRoomSeqAsync(roomId) + 1),
+                ["prev_batch"] = RoomTokens.Format(timeline.Count > 0 ? timeline[0].RoomSeq : lastRoomSeq + 1),
             },
             ["state"] = new JsonObject { ["events"] = state },
         };
