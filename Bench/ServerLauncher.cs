@@ -51,10 +51,11 @@ public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyn
         var start = Script(shape == ServerShape.Monolith ? "run" : "cluster", shape == ServerShape.Monolith ? [] : ["start"], overlay);
         if (shape == ServerShape.Monolith)
         {
+            // The server's log goes to <data>/server.log, for when a figure needs explaining.
             start.RedirectStandardOutput = start.RedirectStandardError = true;
             _monolith = Process.Start(start)!;
-            _ = _monolith.StandardOutput.ReadToEndAsync(cancellationToken);
-            _ = _monolith.StandardError.ReadToEndAsync(cancellationToken);
+            var log = new StreamWriter(Path.Combine(DataDirectory, "server.log")) { AutoFlush = true };
+            _ = Task.WhenAll(CopyAsync(_monolith.StandardOutput, log), CopyAsync(_monolith.StandardError, log)).ContinueWith(_ => log.Dispose(), TaskScheduler.Default);
         }
         else
         {
@@ -75,6 +76,14 @@ public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyn
             await Task.Delay(250, cancellationToken);
         }
         throw new TimeoutException($"The {shape} did not answer on {Address} within 5 minutes.");
+    }
+
+    private static async Task CopyAsync(StreamReader from, StreamWriter to)
+    {
+        while (await from.ReadLineAsync() is { } line)
+        {
+            lock (to) to.WriteLine(line);
+        }
     }
 
     /// <summary>Every server process of this run (dotnet ApiHost.dll from this data folder), by PID.</summary>

@@ -62,6 +62,7 @@ public static class ClientApiEndpoints
         app.MapReceiptApi();
         app.MapPresenceApi();
         app.MapUserDirectoryApi();
+        app.MapPusherApi();
         app.MapToDeviceApi();
         app.MapKeyBackupApi();
         var unrecognized = new UnrecognizedRequests(app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>());

@@ -15,3 +15,8 @@ public sealed record StartSessionCommand(string? DeviceId, string? DeviceDisplay
 
 [GenerateSerializer]
 public sealed record Session(string UserId, string DeviceId, string AccessToken);
+
+/// <summary>A pusher as /pushers/set describes it (kind "http"; data holds the gateway url and format).</summary>
+[GenerateSerializer]
+public sealed record PusherSettings(string AppId, string Pushkey, string Kind, string AppDisplayName, string DeviceDisplayName, string? ProfileTag,
+    string Lang, System.Text.Json.Nodes.JsonObject Data);

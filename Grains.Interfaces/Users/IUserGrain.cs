@@ -40,4 +40,10 @@ public interface IUserGrain : IGrainWithStringKey
 
     [ReadOnly]
     Task<JsonObject?> GetAccountDataAsync(string? roomId, string type);
+
+    /// <summary>Adds or replaces a pusher; unless <paramref name="append"/>, other users' pushers with its app ID and pushkey go.</summary>
+    Task SetPusherAsync(PusherSettings pusher, bool append);
+
+    /// <summary>Removes a pusher; false when there was none.</summary>
+    Task<bool> DeletePusherAsync(string appId, string pushkey);
 }

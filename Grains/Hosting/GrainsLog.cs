@@ -18,4 +18,10 @@ public sealed partial class GrainsLog(ILogger<GrainsLog> logger)
 
     [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Publishing a {Stream} row for {UserId} failed; readers catch up from the database")]
     public partial void StreamPublishFailed(Exception exception, string stream, string userId);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "Pushing notifications failed; trying again on the next tick")]
+    public partial void PushingFailed(Exception exception);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Information, Message = "Push gateway for {UserId}'s pusher {AppId} failed; retrying in {Seconds} s")]
+    public partial void PushRetrying(string userId, string appId, double seconds);
 }

@@ -9,6 +9,7 @@ using Homeserver.Storage.Rooms;
 using Homeserver.Protocol;
 using Homeserver.Storage.Accounts;
 using Homeserver.Storage.Caches;
+using Homeserver.Storage.Push;
 using Homeserver.Grains.Interfaces.Caches;
 using Homeserver.Grains.Streams;
 using Homeserver.Storage.Streams;
@@ -26,6 +27,7 @@ public sealed class UserGrain(
     LocalStreamWriters writers,
     IStreamProvider streams,
     CacheInvalidationStore caches,
+    PusherStore pushers,
     StreamPublisher publisher,
     TimeProvider clock,
     GrainsLog log) : Grain, IUserGrain
@@ -144,6 +146,12 @@ public sealed class UserGrain(
 
     public async Task<JsonObject?> GetAccountDataAsync(string? roomId, string type) =>
         await accountData.GetAsync(UserId, roomId, type) is { } json ? JsonNode.Parse(json)!.AsObject() : null;
+
+    public Task SetPusherAsync(PusherSettings pusher, bool append) =>
+        pushers.SetAsync(new PusherRecord(UserId, pusher.AppId, pusher.Pushkey, pusher.Kind, pusher.AppDisplayName, pusher.DeviceDisplayName,
+            pusher.ProfileTag, pusher.Lang, pusher.Data.ToJsonString(), Now(), 0), append);
+
+    public Task<bool> DeletePusherAsync(string appId, string pushkey) => pushers.DeleteAsync(UserId, appId, pushkey);
 
     private long Now() => clock.GetUtcNow().ToUnixTimeMilliseconds();
 

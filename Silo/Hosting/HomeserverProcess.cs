@@ -1,6 +1,7 @@
 using System.Net;
 using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Rooms;
+using Homeserver.Grains.Push;
 using Homeserver.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -56,6 +57,11 @@ public static class HomeserverProcess
         services.AddSingleton(sp => sp.GetRequiredService<ServerIdentityHolder>().Identity);
         services.AddHomeserverStorage(settings.DatabaseConnectionString, settings.StreamWriters);
         services.AddHomeserverGrains();
+        if (settings.HostsGrains && settings.PusherInstances.Contains(settings.InstanceName))
+        {
+            services.AddSingleton(new PusherOptions(settings.PusherInstances.ToList().IndexOf(settings.InstanceName), settings.PusherInstances.Count));
+            services.AddHostedService<PushGatewaySender>();
+        }
         services.AddGrainRuntime(new GrainRuntimeOptions
         {
             InstanceName = settings.InstanceName,

@@ -35,6 +35,9 @@ public sealed record ProcessSettings
     public IReadOnlyDictionary<string, Uri> InstanceMap { get; init; } = new Dictionary<string, Uri>();
     public IReadOnlyDictionary<string, IReadOnlyList<string>> StreamWriters { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
     public string? ReplicationSecret { get; init; }
+
+    /// <summary><c>pusher_instances</c>: the processes that send to push gateways, each for the users hashed to it.</summary>
+    public IReadOnlyList<string> PusherInstances { get; init; } = ["main"];
     public string? RegistrationSharedSecret { get; init; }
     public bool EnableRegistration { get; init; }
     public string? PublicBaseUrl { get; init; }

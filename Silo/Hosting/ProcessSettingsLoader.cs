@@ -62,6 +62,7 @@ public static class ProcessSettingsLoader
             InstanceMap = homeserver.InstanceMap.ToDictionary(kv => kv.Key, kv => kv.Value.ToUri()),
             StreamWriters = WithCachesWriters(homeserver),
             ReplicationSecret = homeserver.WorkerReplicationSecret,
+            PusherInstances = homeserver.PusherInstances,
             RegistrationSharedSecret = homeserver.RegistrationSharedSecret,
             EnableRegistration = homeserver.EnableRegistration,
             PublicBaseUrl = homeserver.PublicBaseUrl,

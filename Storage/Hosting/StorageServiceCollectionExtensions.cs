@@ -25,6 +25,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
         services.AddSingleton<StorageLog>();
         services.AddSingleton<MigrationRunner>();
+        services.AddSingleton(_ => StreamPositionsPool.For(connectionString));
         services.AddSingleton<LocalStreamWriters>();
         services.AddSingleton(sp => new StreamPositionReader(sp.GetRequiredService<NpgsqlDataSource>(), streamWriters));
         services.AddSingleton<RoomEventStore>();
@@ -45,6 +46,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<PresenceStore>();
         services.AddSingleton<PushRuleStore>();
         services.AddSingleton<NotificationStore>();
+        services.AddSingleton<PusherStore>();
         services.AddHostedService<StreamPositionPersister>();
         return services;
     }

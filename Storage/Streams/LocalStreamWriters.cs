@@ -10,9 +10,12 @@ public sealed class LocalStreamWriters
     private readonly NpgsqlDataSource _dataSource;
     private readonly StorageLog _log;
 
-    public LocalStreamWriters(NpgsqlDataSource dataSource, StorageLog log, IMeterFactory meters)
+    private readonly NpgsqlDataSource _positions;
+
+    public LocalStreamWriters(NpgsqlDataSource dataSource, StreamPositionsPool positions, StorageLog log, IMeterFactory meters)
     {
         _dataSource = dataSource;
+        _positions = positions.DataSource;
         _log = log;
         var meter = meters.Create("Homeserver.Storage");
         meter.CreateObservableGauge("stream_writer_position", () => All.Select(w => Measure(w, w.CurrentPosition)),
@@ -37,7 +40,7 @@ public sealed class LocalStreamWriters
 
     public async Task<MultiWriterIdGenerator> StartAsync(string streamName, string instanceName, CancellationToken cancellationToken = default)
     {
-        var generator = await MultiWriterIdGenerator.CreateAsync(_dataSource, streamName, instanceName, cancellationToken);
+        var generator = await MultiWriterIdGenerator.CreateAsync(_dataSource, streamName, instanceName, cancellationToken, _positions);
         lock (_writers) _writers[streamName] = generator;
         return generator;
     }
@@ -68,6 +71,16 @@ public sealed class LocalStreamWriters
             }
         }
     }
+}
+
+/// <summary>
+/// Position rows get a small pool of their own (see <see cref="MultiWriterIdGenerator"/>), never
+/// starved by the writes whose order they record.
+/// </summary>
+public sealed record StreamPositionsPool(NpgsqlDataSource DataSource)
+{
+    public static StreamPositionsPool For(string connectionString) => new(new NpgsqlDataSourceBuilder(
+        new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "stream positions", MinPoolSize = 0, MaxPoolSize = 4 }.ConnectionString).Build());
 }
 
 /// <summary>Persists local writer positions on a short period.</summary>

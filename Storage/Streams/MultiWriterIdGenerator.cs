@@ -17,7 +17,9 @@ namespace Homeserver.Storage.Streams;
 /// the other writers' rows back. Before its next allocation it clears the mark, in its own committed
 /// statement, so a reader that still sees the mark read the sequence before that allocation.
 /// Marking and clearing happen under the allocation lock, so no allocation can slip between the
-/// "nothing in flight" check and the mark.
+/// "nothing in flight" check and the mark. They run on a pool of their own: an allocation waits for
+/// the lock while holding a connection of the main pool, so a lock holder that needed one of those
+/// could wait for ever once every connection is held by a waiter.
 ///
 /// A writer's own allocations are serialised (nextval and registering the result happen under one
 /// lock). Otherwise two concurrent allocations could register out of order: 101 registered, committed
@@ -68,12 +70,13 @@ public sealed class MultiWriterIdGenerator
         get { lock (_gate) return _position; }
     }
 
+    /// <param name="positionsSource">Where position rows are written; a pool apart from <paramref name="dataSource"/>'s (see the class remarks).</param>
     public static async Task<MultiWriterIdGenerator> CreateAsync(NpgsqlDataSource dataSource, string streamName,
-        string instanceName, CancellationToken cancellationToken = default)
+        string instanceName, CancellationToken cancellationToken = default, NpgsqlDataSource? positionsSource = null)
     {
         var writerId = await StreamWriterIds.GetOrCreateAsync(dataSource, instanceName, cancellationToken);
         var position = await StreamSequences.ReadCurrentAsync(dataSource, streamName, cancellationToken);
-        var generator = new MultiWriterIdGenerator(dataSource, streamName, instanceName, position, writerId);
+        var generator = new MultiWriterIdGenerator(positionsSource ?? dataSource, streamName, instanceName, position, writerId);
         await generator.PersistAsync(cancellationToken);
         return generator;
     }

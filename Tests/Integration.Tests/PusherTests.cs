@@ -1,0 +1,125 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Homeserver.Tests.Integration;
+
+/// <summary>
+/// HTTP pushers against a push gateway that runs in the test: /pushers/set and /pushers, a
+/// notification per notifying event after gateway failures (retried with backoff, nothing lost or
+/// repeated), and a pusher the gateway rejects is removed.
+/// </summary>
+public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
+{
+    private static string NewName() => "p" + Guid.NewGuid().ToString("N")[..12];
+
+    [Fact]
+    public async Task A_failing_gateway_gets_every_notification_once_after_retries_and_a_rejected_pushkey_loses_its_pusher()
+    {
+        await using var gateway = await FakeGateway.StartAsync(failFirst: 2);
+        using var alice = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
+        using var bob = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
+        await alice.RegisterAsync(NewName(), "pw");
+        await bob.RegisterAsync(NewName(), "pw");
+        var room = await alice.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(bob.UserId) });
+        await bob.JoinAsync(room);
+
+        JsonObject Pusher(string pushkey, string url) => new()
+        {
+            ["kind"] = "http", ["app_id"] = "org.example.app", ["pushkey"] = pushkey, ["app_display_name"] = "Example",
+            ["device_display_name"] = "phone", ["lang"] = "en", ["data"] = new JsonObject { ["url"] = url },
+        };
+        (await bob.PostAsync("/_matrix/client/v3/pushers/set", Pusher("key-1", gateway.Url))).Status.Should().Be(200);
+        (await bob.GetAsync("/_matrix/client/v3/pushers")).Body["pushers"]!.AsArray().Single()!["pushkey"]!.GetValue<string>().Should().Be("key-1");
+        (await bob.PostAsync("/_matrix/client/v3/pushers/set", Pusher("key-2", "http://127.0.0.1/elsewhere"))).Status.Should().Be(400);
+
+        var first = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "one" });
+        var second = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "two" });
+        await WaitUntilAsync(() => gateway.Delivered.Count >= 2, "both notifications to reach the gateway");
+        gateway.Failed.Should().Be(2, "the gateway failed twice before it took the first notification");
+        gateway.Delivered.Select(n => n["event_id"]!.GetValue<string>()).Should().Equal(first, second);
+        var notification = gateway.Delivered[0];
+        notification["room_id"]!.GetValue<string>().Should().Be(room);
+        notification["content"]!["body"]!.GetValue<string>().Should().Be("one");
+        notification["devices"]![0]!["pushkey"]!.GetValue<string>().Should().Be("key-1");
+
+        // The gateway now rejects the pushkey: the pusher goes.
+        gateway.RejectAll = true;
+        await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "three" });
+        await WaitUntilAsync(async () => (await bob.GetAsync("/_matrix/client/v3/pushers")).Body["pushers"]!.AsArray().Count == 0,
+            "the rejected pusher to be removed");
+
+        (await bob.PostAsync("/_matrix/client/v3/pushers/set", Pusher("key-3", gateway.Url))).Status.Should().Be(200);
+        (await bob.PostAsync("/_matrix/client/v3/pushers/set", new JsonObject { ["kind"] = null, ["app_id"] = "org.example.app", ["pushkey"] = "key-3" }))
+            .Status.Should().Be(200);
+        (await bob.GetAsync("/_matrix/client/v3/pushers")).Body["pushers"]!.AsArray().Should().BeEmpty();
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what) => await WaitUntilAsync(() => Task.FromResult(condition()), what);
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for {what}.");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>A push gateway: answers 500 to its first N requests, then records notifications (or rejects every pushkey).</summary>
+    private sealed class FakeGateway : IAsyncDisposable
+    {
+        private WebApplication _app = null!;
+        private int _failuresLeft;
+        private int _failed;
+
+        public string Url { get; private set; } = "";
+        public List<JsonObject> Delivered { get; } = [];
+        public int Failed => Volatile.Read(ref _failed);
+        public bool RejectAll { get; set; }
+
+        public static async Task<FakeGateway> StartAsync(int failFirst)
+        {
+            var gateway = new FakeGateway { _failuresLeft = failFirst };
+            var port = FreePort();
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+            gateway._app = builder.Build();
+            gateway._app.MapPost("/_matrix/push/v1/notify", async (HttpContext http) =>
+            {
+                var body = (JsonNode.Parse(await new StreamReader(http.Request.Body).ReadToEndAsync()) as JsonObject)!;
+                if (Interlocked.Decrement(ref gateway._failuresLeft) >= 0)
+                {
+                    Interlocked.Increment(ref gateway._failed);
+                    return Results.StatusCode(500);
+                }
+                var notification = body["notification"]!.AsObject();
+                if (gateway.RejectAll)
+                {
+                    return Results.Json(new JsonObject { ["rejected"] = new JsonArray(notification["devices"]![0]!["pushkey"]!.GetValue<string>()) });
+                }
+                lock (gateway.Delivered) gateway.Delivered.Add(notification);
+                return Results.Json(new JsonObject { ["rejected"] = new JsonArray() });
+            });
+            await gateway._app.StartAsync();
+            gateway.Url = $"http://127.0.0.1:{port}/_matrix/push/v1/notify";
+            return gateway;
+        }
+
+        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+        private static int FreePort()
+        {
+            using var socket = new TcpListener(IPAddress.Loopback, 0);
+            socket.Start();
+            return ((IPEndPoint)socket.LocalEndpoint).Port;
+        }
+    }
+}
