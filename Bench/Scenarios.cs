@@ -79,7 +79,8 @@ public sealed class Scenarios(Uri server, string shape, BenchSizes sizes, Action
     /// <summary>Observers long-poll while senders send at a set rate: send-to-arrival latency, missing and duplicated events.</summary>
     public async Task<ScenarioResult> DeliveryAsync()
     {
-        var senderCount = 8;
+        // Enough senders that their own round trips do not cap the rate below the target.
+        var senderCount = Math.Max(8, sizes.DeliveryRate / 25);
         var users = await NewUsersAsync(senderCount + sizes.DeliveryObservers, "delivery");
         var senders = users.Take(senderCount).ToList();
         var observers = users.Skip(senderCount).ToList();

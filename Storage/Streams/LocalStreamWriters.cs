@@ -75,12 +75,17 @@ public sealed class LocalStreamWriters
 
 /// <summary>
 /// Position rows get a small pool of their own (see <see cref="MultiWriterIdGenerator"/>), never
-/// starved by the writes whose order they record.
+/// starved by the writes whose order they record. Its sessions commit without waiting for the WAL
+/// flush: a row is visible to readers the moment it commits either way, and after a crash every
+/// writer writes its row again at start, so the flush would buy nothing and cost a disk sync per event.
 /// </summary>
 public sealed record StreamPositionsPool(NpgsqlDataSource DataSource)
 {
     public static StreamPositionsPool For(string connectionString) => new(new NpgsqlDataSourceBuilder(
-        new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "stream positions", MinPoolSize = 0, MaxPoolSize = 4 }.ConnectionString).Build());
+        new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            ApplicationName = "stream positions", MinPoolSize = 0, MaxPoolSize = 4, Options = "-c synchronous_commit=off",
+        }.ConnectionString).Build());
 }
 
 /// <summary>Persists local writer positions on a short period.</summary>

@@ -164,29 +164,21 @@ public sealed class MultiWriterIdGenerator
     private async Task WriteRowAsync(long position, bool idle, CancellationToken cancellationToken)
     {
         // The idle flag is only ever set here with nothing in flight; a plain position update keeps it as it is.
-        await using var batch = PositionBatch("""
+        await using var command = PositionCommand("""
             INSERT INTO stream_positions (stream_name, instance_name, position, idle) VALUES ($1, $2, $3, $4)
             ON CONFLICT (stream_name, instance_name)
             DO UPDATE SET position = GREATEST(stream_positions.position, EXCLUDED.position),
                           idle = EXCLUDED.idle OR stream_positions.idle
             """, StreamName, InstanceName, position, idle);
-        await batch.ExecuteNonQueryAsync(cancellationToken);
+        await command.ExecuteNonQueryAsync(cancellationToken);
         InterlockedMax(ref _persisted, position);
     }
 
-    /// <summary>
-    /// A position write without waiting for its WAL flush: a row is visible to readers the moment it
-    /// commits either way, and after a crash every writer writes its row again at start, so the
-    /// flush buys nothing and would cost a disk sync per event.
-    /// </summary>
-    private NpgsqlBatch PositionBatch(string sql, params object[] values)
+    private NpgsqlCommand PositionCommand(string sql, params object[] values)
     {
-        var batch = _dataSource.CreateBatch();
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL synchronous_commit TO OFF"));
-        var command = new NpgsqlBatchCommand(sql);
+        var command = _dataSource.CreateCommand(sql);
         foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
-        batch.BatchCommands.Add(command);
-        return batch;
+        return command;
     }
 
     /// <summary>
@@ -195,13 +187,13 @@ public sealed class MultiWriterIdGenerator
     /// </summary>
     private async Task MarkBusyAsync(CancellationToken cancellationToken)
     {
-        await using var batch = PositionBatch($"""
+        await using var command = PositionCommand($"""
             UPDATE stream_positions SET idle = false,
                 position = GREATEST(position, (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {StreamName}_stream_seq))
             WHERE stream_name = $1 AND instance_name = $2
             RETURNING position
             """, StreamName, InstanceName);
-        if (await batch.ExecuteScalarAsync(cancellationToken) is long position)
+        if (await command.ExecuteScalarAsync(cancellationToken) is long position)
         {
             lock (_gate)
             {

@@ -42,15 +42,16 @@ public sealed class SyncResponseBuilder(
         var limit = filter.TimelineLimit;
 
         var memberships = (await sync.GetRoomsAsync(userId)).Where(m => filter.AllowsRoom(m.RoomId)).ToList();
-        var left = since is not null || filter.IncludeLeave
+        // Each stream is read only when it moved: most incremental syncs follow one new row of one stream.
+        var left = (since is not null || filter.IncludeLeave) && upTo.Events > from.Events
             ? (await sync.GetLeftRoomsAsync(userId, from.Events, upTo.Events)).Where(l => filter.AllowsRoom(l.RoomId)).ToList()
             : [];
         var joined = memberships.Where(m => m.Membership == "join").Select(m => m.RoomId).ToList();
         var roomIds = memberships.Select(m => m.RoomId).Concat(left.Select(l => l.RoomId)).ToList();
-        var events = await sync.GetEventsAsync(roomIds, from.Events, upTo.Events, limit);
+        var events = upTo.Events > from.Events ? await sync.GetEventsAsync(roomIds, from.Events, upTo.Events, limit) : [];
         var byRoom = events.GroupBy(e => e.RoomId).ToDictionary(g => g.Key, g => g.ToList());
 
-        var accountDataChanges = await accountData.GetChangedAsync(userId, from.AccountData, upTo.AccountData);
+        var accountDataChanges = upTo.AccountData > from.AccountData ? await accountData.GetChangedAsync(userId, from.AccountData, upTo.AccountData) : [];
         JsonArray AccountDataFor(string? roomId, RoomEventFilter? eventFilter) => new(accountDataChanges.Where(c => c.RoomId == roomId)
             .GroupBy(c => c.Type)
             .Select(g => new JsonObject { ["type"] = g.Key, ["content"] = JsonNode.Parse(g.Last().Content) })
@@ -58,7 +59,6 @@ public sealed class SyncResponseBuilder(
 
         var receiptRows = await receipts.GetChangedAsync(joined, userId, from.Receipts, upTo.Receipts);
         var receiptsByRoom = receiptRows.GroupBy(r => r.RoomId).ToDictionary(g => g.Key, g => g.ToList());
-        var unread = (await notifications.GetUnreadAsync(userId, joined)).GroupBy(u => u.RoomId).ToDictionary(g => g.Key, g => g.ToList());
 
         // First which joined rooms go out and which need their state, then all that state in one query.
         var joinedNowRooms = new List<string>();
@@ -77,6 +77,8 @@ public sealed class SyncResponseBuilder(
             included.Add((roomId, timeline, limited, since is null || fullState || joinedNow || limited, ephemeral, roomAccountData));
         }
         var states = await rooms.GetCurrentStateAsync(included.Where(r => r.NeedsState).Select(r => r.RoomId).ToList());
+        var unread = (await notifications.GetUnreadAsync(userId, included.Select(r => r.RoomId).ToList()))
+            .GroupBy(u => u.RoomId).ToDictionary(g => g.Key, g => g.ToList());
         var lastSeqs = await rooms.GetLastRoomSeqsAsync(included.Where(r => r.Timeline.Count == 0).Select(r => r.RoomId).ToList());
 
         var join = new JsonObject();
@@ -129,11 +131,14 @@ public sealed class SyncResponseBuilder(
         }
 
         if (since is not null) await toDevice.AcknowledgeAsync(userId, user.DeviceId, from.ToDevice);
-        var messages = await toDevice.GetAsync(userId, user.DeviceId, from.ToDevice, upTo.ToDevice, ToDeviceLimit);
+        var messages = upTo.ToDevice > from.ToDevice ? await toDevice.GetAsync(userId, user.DeviceId, from.ToDevice, upTo.ToDevice, ToDeviceLimit) : [];
         // When more wait than one response carries, the token stops after the last one delivered.
         var toDeviceUpTo = messages.Count == ToDeviceLimit ? messages[^1].Position : upTo.ToDevice;
 
-        var peers = await sync.GetRoomPeersAsync(userId);
+        var membershipMoved = events.Any(e => e.Json.Contains("\"m.room.member\"", StringComparison.Ordinal));
+        var peers = since is null || upTo.DeviceLists > from.DeviceLists || upTo.Presence > from.Presence || membershipMoved
+            ? await sync.GetRoomPeersAsync(userId)
+            : [];
         var (changed, leftUsers) = since is null ? ([], []) : await DeviceListChangesAsync(userId, from, upTo, peers, byRoom, joined, joinedNowRooms);
         var presenceEvents = new JsonArray((await presence.GetChangedAsync(peers, from.Presence, upTo.Presence))
             .Select(p => new JsonObject { ["type"] = "m.presence", ["sender"] = p.UserId, ["content"] = PresenceEndpoints.Format(p, now) })
