@@ -17,7 +17,7 @@ if (options is null)
         "[--rooms N] [--fanout-members N] [--delivery-rate N] [--delivery-seconds N] [--pgbench-seconds N] [--out DIR]");
     return 2;
 }
-var repository = FindRepository();
+var repository = Repository.Root;
 Directory.CreateDirectory(options.Out);
 var results = new List<ScenarioResult>();
 var resources = new List<(string Shape, ProcessResources.Sample AtRest, ProcessResources.Sample After, int Processes)>();
@@ -151,12 +151,6 @@ static string Report(List<ScenarioResult> results, List<(string Shape, ProcessRe
     return text.ToString();
 }
 
-static string FindRepository()
-{
-    var directory = new DirectoryInfo(AppContext.BaseDirectory);
-    while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "orleans.sln"))) directory = directory.Parent;
-    return directory?.FullName ?? Directory.GetCurrentDirectory();
-}
 
 internal sealed record Options(string? Url, IReadOnlyList<ServerShape?> Shapes, IReadOnlyList<string> Scenarios, BenchSizes Sizes, int PgBenchSeconds,
     string Out, string[] Arguments)
@@ -187,10 +181,17 @@ internal sealed record Options(string? Url, IReadOnlyList<ServerShape?> Shapes, 
             DeliverySeconds = Int("--delivery-seconds", defaults.DeliverySeconds),
         };
         return new Options(url, shapes, scenarios, sizes, Int("--pgbench-seconds", 10),
-            Value("--out") ?? Path.Combine(FindRepositoryRoot(), ".tmp", "bench", "report"), args);
+            Value("--out") ?? Path.Combine(Repository.Root, ".tmp", "bench", "report"), args);
     }
 
-    private static string FindRepositoryRoot()
+}
+
+/// <summary>The checkout Bench runs from: its scripts start the servers.</summary>
+internal static class Repository
+{
+    public static string Root { get; } = Find();
+
+    private static string Find()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "orleans.sln"))) directory = directory.Parent;

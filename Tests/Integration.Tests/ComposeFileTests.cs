@@ -12,7 +12,7 @@ namespace Homeserver.Tests.Integration;
 /// </summary>
 public sealed class ComposeFileTests
 {
-    private static readonly string Root = RepositoryRoot();
+    private static readonly string Root = RepositoryPaths.Root;
 
     private static YamlMappingNode Services()
     {
@@ -78,10 +78,4 @@ public sealed class ComposeFileTests
             "deploy/nginx/homeserver.conf is generated; regenerate it with the command in compose.yaml");
     }
 
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "orleans.sln"))) directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("The tests do not run inside the repository.");
-    }
 }

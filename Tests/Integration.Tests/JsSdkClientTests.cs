@@ -12,7 +12,7 @@ public sealed class JsSdkClientTests(TwoSiloClusterFixture fixture) : IClassFixt
     [Fact]
     public async Task Matrix_js_sdk_chats_across_a_silo_restart()
     {
-        var script = Path.Combine(RepositoryRoot(), "Tests", "EndToEnd", "js-sdk");
+        var script = Path.Combine(RepositoryPaths.Root, "Tests", "EndToEnd", "js-sdk");
         Directory.Exists(Path.Combine(script, "node_modules", "matrix-js-sdk")).Should().BeTrue(
             "scripts/test installs matrix-js-sdk with npm ci in Tests/EndToEnd/js-sdk");
         var state = Path.Combine(Path.GetTempPath(), $"js-sdk-{Guid.NewGuid():N}.json");
@@ -38,7 +38,7 @@ public sealed class JsSdkClientTests(TwoSiloClusterFixture fixture) : IClassFixt
     [Fact]
     public async Task Matrix_js_sdk_sync_loop_receives_an_invite_and_a_message()
     {
-        var script = Path.Combine(RepositoryRoot(), "Tests", "EndToEnd", "js-sdk");
+        var script = Path.Combine(RepositoryPaths.Root, "Tests", "EndToEnd", "js-sdk");
         await RunNodeAsync(script, fixture.Cluster.ApiHosts[0].BaseAddress.ToString().TrimEnd('/'), "sync", "", "sync.mjs");
     }
 
@@ -51,7 +51,7 @@ public sealed class JsSdkClientTests(TwoSiloClusterFixture fixture) : IClassFixt
     [Fact]
     public async Task Matrix_js_sdk_rust_crypto_exchanges_encrypted_messages()
     {
-        var script = Path.Combine(RepositoryRoot(), "Tests", "EndToEnd", "js-sdk");
+        var script = Path.Combine(RepositoryPaths.Root, "Tests", "EndToEnd", "js-sdk");
         await RunNodeAsync(script, fixture.Cluster.ApiHosts[0].BaseAddress.ToString().TrimEnd('/'), "e2ee", "", "e2ee.mjs");
     }
 
@@ -70,10 +70,4 @@ public sealed class JsSdkClientTests(TwoSiloClusterFixture fixture) : IClassFixt
         node.ExitCode.Should().Be(0, $"matrix-js-sdk phase '{phase}' said: {await output}{await errors}");
     }
 
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "orleans.sln"))) directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("The tests do not run inside the repository.");
-    }
 }

@@ -40,7 +40,7 @@ public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<T
 
         var first = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "one" });
         var second = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "two" });
-        await WaitUntilAsync(() => gateway.Delivered.Count >= 2, "both notifications to reach the gateway");
+        await Eventually.WaitUntilAsync(() => gateway.Delivered.Count >= 2, "both notifications to reach the gateway");
         gateway.Failed.Should().Be(2, "the gateway failed twice before it took the first notification");
         gateway.Delivered.Select(n => n["event_id"]!.GetValue<string>()).Should().Equal(first, second);
         var notification = gateway.Delivered[0];
@@ -51,7 +51,7 @@ public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<T
         // The gateway now rejects the pushkey: the pusher goes.
         gateway.RejectAll = true;
         await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "three" });
-        await WaitUntilAsync(async () => (await bob.GetAsync("/_matrix/client/v3/pushers")).Body["pushers"]!.AsArray().Count == 0,
+        await Eventually.WaitUntilAsync(async () => (await bob.GetAsync("/_matrix/client/v3/pushers")).Body["pushers"]!.AsArray().Count == 0,
             "the rejected pusher to be removed");
 
         (await bob.PostAsync("/_matrix/client/v3/pushers/set", Pusher("key-3", gateway.Url))).Status.Should().Be(200);
@@ -60,17 +60,7 @@ public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<T
         (await bob.GetAsync("/_matrix/client/v3/pushers")).Body["pushers"]!.AsArray().Should().BeEmpty();
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string what) => await WaitUntilAsync(() => Task.FromResult(condition()), what);
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for {what}.");
-            await Task.Delay(100);
-        }
-    }
 
     /// <summary>A push gateway: answers 500 to its first N requests, then records notifications (or rejects every pushkey).</summary>
     private sealed class FakeGateway : IAsyncDisposable

@@ -81,7 +81,7 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
         await SendRoundAsync(3);
 
         var total = expected.Values.Sum(v => v.Count);
-        await WaitUntilAsync(() => atAlice.Count >= total && atBob.Count >= total, "both followers to receive every message");
+        await Eventually.WaitUntilAsync(() => atAlice.Count >= total && atBob.Count >= total, "both followers to receive every message");
         foreach (var follower in new[] { atAlice, atBob })
         {
             foreach (var room in rooms)
@@ -98,10 +98,10 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
         // After both restarts the ephemeral streams still cross hosts: typing on api1 reaches api2, a receipt on api2 reaches api1.
         (await alice.PutAsync($"/_matrix/client/v3/rooms/{rooms[0]}/typing/{Uri.EscapeDataString(alice.UserId)}",
             new JsonObject { ["typing"] = true, ["timeout"] = 20000 })).Status.Should().Be(200);
-        await WaitUntilAsync(() => atBob.TypingIn(rooms[0]).Contains(alice.UserId), "alice's typing at bob");
+        await Eventually.WaitUntilAsync(() => atBob.TypingIn(rooms[0]).Contains(alice.UserId), "alice's typing at bob");
         var last = expected[rooms[1]].First();
         (await bob.PostAsync($"/_matrix/client/v3/rooms/{rooms[1]}/receipt/m.read/{last}", new JsonObject())).Status.Should().Be(200);
-        await WaitUntilAsync(() => atAlice.HasReceipt(rooms[1], last, bob.UserId), "bob's receipt at alice");
+        await Eventually.WaitUntilAsync(() => atAlice.HasReceipt(rooms[1], last, bob.UserId), "bob's receipt at alice");
 
         await stop.CancelAsync();
         await Task.WhenAll(following);
@@ -121,7 +121,7 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
 
         (await onFirst.PostAsync("/_matrix/client/v3/logout", new JsonObject())).Status.Should().Be(200);
         (await onFirst.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(401, "the host that logged out forgets at once");
-        await WaitUntilAsync(async () => (await onSecond.GetAsync("/_matrix/client/v3/account/whoami")).Status == 401,
+        await Eventually.WaitUntilAsync(async () => (await onSecond.GetAsync("/_matrix/client/v3/account/whoami")).Status == 401,
             "the caches stream to reach the other host");
     }
 
@@ -155,7 +155,7 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
         await RunAsync("redis-cli", "-p", port, "shutdown", "nosave");
         await RunAsync("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes",
             "--dir", directory!, "--pidfile", Path.Combine(directory!, "redis.pid"), "--logfile", Path.Combine(directory!, "redis.log"));
-        await WaitUntilAsync(async () => (await RunAsync("redis-cli", "-p", port, "ping")).Contains("PONG"), "Redis to come back");
+        await Eventually.WaitUntilAsync(async () => (await RunAsync("redis-cli", "-p", port, "ping")).Contains("PONG"), "Redis to come back");
     }
 
     private static async Task<string> RunAsync(string program, params string[] args)
@@ -166,17 +166,7 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
         return output;
     }
 
-    private static Task WaitUntilAsync(Func<bool> condition, string what) => WaitUntilAsync(() => Task.FromResult(condition()), what);
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for {what}.");
-            await Task.Delay(50);
-        }
-    }
 
     /// <summary>A client's sync loop: resumes from its last token after any failure, as a real client does.</summary>
     private sealed class Follower(MatrixClient client, IReadOnlyList<string> rooms)
