@@ -200,6 +200,12 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
 
         var onlyOtherRooms = await bob.SyncAsync(query: "&filter=" + Uri.EscapeDataString(new JsonObject { ["room"] = new JsonObject { ["not_rooms"] = new JsonArray(room) } }.ToJsonString()));
         Joined(onlyOtherRooms, room).Should().BeNull();
+        var noTimelineHere = await bob.SyncAsync(query: "&filter=" + Uri.EscapeDataString(new JsonObject
+        {
+            ["room"] = new JsonObject { ["timeline"] = new JsonObject { ["not_rooms"] = new JsonArray(room) } },
+        }.ToJsonString()));
+        Joined(noTimelineHere, room)!["timeline"]!["events"]!.AsArray().Should().BeEmpty("the timeline filter leaves this room out");
+        Joined(noTimelineHere, room)!["state"]!["events"]!.AsArray().Should().NotBeEmpty("the state filter does not");
         (await bob.GetAsync("/_matrix/client/v3/sync?filter=" + Uri.EscapeDataString("""{"room":{"timeline":{"limit":"ten"}}}"""))).Status.Should().Be(400);
         (await bob.GetAsync("/_matrix/client/v3/sync?set_presence=sleeping")).Status.Should().Be(400);
     }

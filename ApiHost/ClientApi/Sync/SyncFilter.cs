@@ -37,4 +37,8 @@ public sealed class SyncFilter
     public bool AllowsRoom(string roomId) => Rooms?.AllowsRoom(roomId) ?? true;
 
     public static bool Allows(RoomEventFilter? filter, JsonObject clientEvent) => filter?.Allows(clientEvent) ?? true;
+
+    /// <summary>A room's event through a section's filter, the section's own <c>rooms</c>/<c>not_rooms</c> included.</summary>
+    public static bool Allows(RoomEventFilter? filter, string roomId, JsonObject clientEvent) =>
+        filter is null || (filter.AllowsRoom(roomId) && filter.Allows(clientEvent));
 }

@@ -55,7 +55,7 @@ public sealed class SyncResponseBuilder(
         JsonArray AccountDataFor(string? roomId, RoomEventFilter? eventFilter) => new(accountDataChanges.Where(c => c.RoomId == roomId)
             .GroupBy(c => c.Type)
             .Select(g => new JsonObject { ["type"] = g.Key, ["content"] = JsonNode.Parse(g.Last().Content) })
-            .Where(e => SyncFilter.Allows(eventFilter, e)).Cast<JsonNode>().ToArray());
+            .Where(e => roomId is null ? SyncFilter.Allows(eventFilter, e) : SyncFilter.Allows(eventFilter, roomId, e)).Cast<JsonNode>().ToArray());
 
         var receiptRows = await receipts.GetChangedAsync(joined, userId, from.Receipts, upTo.Receipts);
         var receiptsByRoom = receiptRows.GroupBy(r => r.RoomId).ToDictionary(g => g.Key, g => g.ToList());
@@ -185,10 +185,11 @@ public sealed class SyncResponseBuilder(
                 {
                     continue;
                 }
-                if (SyncFilter.Allows(filter.State, formatted)) state.Add(formatted);
+                if (SyncFilter.Allows(filter.State, row.RoomId, formatted)) state.Add(formatted);
             }
         }
-        var events = timeline.Select(e => ClientEvents.Format(e, now)).Where(e => SyncFilter.Allows(filter.Timeline, e)).Cast<JsonNode>().ToArray();
+        var events = timeline.Select(e => (e.RoomId, Event: ClientEvents.Format(e, now))).Where(e => SyncFilter.Allows(filter.Timeline, e.RoomId, e.Event))
+            .Select(e => (JsonNode)e.Event).ToArray();
         return new JsonObject
         {
             ["timeline"] = new JsonObject
@@ -226,7 +227,7 @@ public sealed class SyncResponseBuilder(
             }
             ephemeral.Add(new JsonObject { ["type"] = "m.receipt", ["content"] = content });
         }
-        return new JsonArray(ephemeral.Where(e => SyncFilter.Allows(ephemeralFilter, e!.AsObject())).Select(e => e!.DeepClone()).ToArray());
+        return new JsonArray(ephemeral.Where(e => SyncFilter.Allows(ephemeralFilter, roomId, e!.AsObject())).Select(e => e!.DeepClone()).ToArray());
     }
 
     private static void AddUnreadCounts(JsonObject room, List<UnreadCounts>? counts, bool perThread)
