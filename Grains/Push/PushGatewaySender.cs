@@ -132,13 +132,7 @@ public sealed class PushGatewaySender(PusherStore pushers, StreamPositionReader 
         base.Dispose();
     }
 
+    /// <summary>Users are spread over pusher instances by the same stable hash that places grains.</summary>
     private bool IsMine(string userId) =>
-        options.InstanceCount <= 1 || (int)((uint)StableHash(userId) % (uint)options.InstanceCount) == options.InstanceIndex;
-
-    private static int StableHash(string text)
-    {
-        var hash = 2166136261u;
-        foreach (var c in text) hash = (hash ^ c) * 16777619u;
-        return (int)hash;
-    }
+        options.InstanceCount <= 1 || Orleans.Runtime.Placement.StablePlacement.Pick(userId, options.InstanceCount) == options.InstanceIndex;
 }

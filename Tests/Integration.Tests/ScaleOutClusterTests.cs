@@ -1,26 +1,11 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using Orleans.TestingHost;
 
 namespace Homeserver.Tests.Integration;
 
 /// <summary>Two silos and two API hosts on a fresh database and the test Redis.</summary>
-public sealed class TwoApiHostClusterFixture : IAsyncLifetime
-{
-    public TestCluster Cluster { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(initialSilosCount: 2);
-        builder.Options.ApiHostCount = 2;
-        builder.Options.GrainResponseTimeout = TimeSpan.FromSeconds(20);
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync() => await Cluster.DisposeAsync();
-}
+public sealed class TwoApiHostClusterFixture() : ClusterFixture(apiHosts: 2);
 
 /// <summary>Restarting the shared test Redis would disturb other clusters' tests: this collection runs alone.</summary>
 [CollectionDefinition(nameof(RedisRestartCollection), DisableParallelization = true)]

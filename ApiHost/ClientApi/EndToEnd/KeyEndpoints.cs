@@ -47,6 +47,12 @@ public static class KeyEndpoints
     }
 
     /// <summary>One-time key counts as clients expect them: signed_curve25519 always present (0 when none), as Synapse does.</summary>
+    /// <summary>The user's server when it is not this one (their keys would need federation).</summary>
+    private static string? RemoteServer(string userId, ProcessSettings settings) =>
+        UserId.Parse(userId).Server.ToString() is var server && server != settings.ServerName ? server : null;
+
+    private static JsonObject FederationUnavailable() => new() { ["errcode"] = "M_UNAVAILABLE", ["error"] = "Federation is not available yet." };
+
     internal static JsonObject Counts(IReadOnlyDictionary<string, int> counts)
     {
         var json = new JsonObject(counts.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
@@ -64,9 +70,9 @@ public static class KeyEndpoints
         foreach (var (userText, devices) in requested)
         {
             var userId = RoomPaths.UserIdFrom(userText, "device_keys");
-            if (UserId.Parse(userId).Server.ToString() != settings.ServerName)
+            if (RemoteServer(userId, settings) is { } server)
             {
-                failures[UserId.Parse(userId).Server.ToString()] = new JsonObject { ["errcode"] = "M_UNAVAILABLE", ["error"] = "Federation is not available yet." };
+                failures[server] = FederationUnavailable();
                 continue;
             }
             wanted[userId] = devices is JsonArray { Count: > 0 } list
@@ -128,9 +134,9 @@ public static class KeyEndpoints
         {
             var userId = RoomPaths.UserIdFrom(userText, "one_time_keys");
             if (devices is not JsonObject byDevice) throw MatrixException.BadJson("Each user in 'one_time_keys' maps device IDs to algorithms.");
-            if (UserId.Parse(userId).Server.ToString() != settings.ServerName)
+            if (RemoteServer(userId, settings) is { } server)
             {
-                failures[UserId.Parse(userId).Server.ToString()] = new JsonObject { ["errcode"] = "M_UNAVAILABLE", ["error"] = "Federation is not available yet." };
+                failures[server] = FederationUnavailable();
                 continue;
             }
             var algorithms = byDevice.ToDictionary(kv => kv.Key,
