@@ -34,7 +34,6 @@ public static class ClientApiEndpoints
         services.AddSingleton<TypingCache>();
         services.AddSingleton<SyncResponseBuilder>();
         services.AddSingleton<PresenceOnSync>();
-        services.AddHostedService(sp => sp.GetRequiredService<TypingCache>());
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
         return services;
     }

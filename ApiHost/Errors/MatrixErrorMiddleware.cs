@@ -21,6 +21,10 @@ public sealed class MatrixErrorMiddleware(RequestDelegate next, ApiHostLog log)
         {
             await next(http);
         }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away: nobody reads an answer, and nothing failed.
+        }
         catch (Exception e) when (!http.Response.HasStarted)
         {
             if (e is AuthRequiredException uia)

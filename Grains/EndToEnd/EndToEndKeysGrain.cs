@@ -37,7 +37,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         }
         var position = await keys.UploadAsync(UserId, deviceId, deviceKeys is null ? null : CanonicalJson.ToCanonicalString(deviceKeys),
             ParseKeys(oneTimeKeys, "one_time_keys"), ParseKeys(fallbackKeys, "fallback_keys"), publisher.Writer(StreamNames.DeviceLists));
-        if (position is { } p) await publisher.PublishAsync(StreamNames.DeviceLists, UserId, p);
+        if (position is { } p) await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, p);
         return await keys.CountOneTimeKeysAsync(UserId, deviceId);
     }
 
@@ -85,7 +85,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         var position = await keys.SetCrossSigningKeysAsync(UserId,
             uploaded.ToDictionary(kv => kv.Key, kv => CanonicalJson.ToCanonicalString(kv.Value), StringComparer.Ordinal),
             publisher.Writer(StreamNames.DeviceLists));
-        await publisher.PublishAsync(StreamNames.DeviceLists, UserId, position);
+        await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, position);
     }
 
     public async Task<JsonObject> UploadSignaturesAsync(JsonObject signedObjects)
@@ -144,7 +144,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
             var position = await keys.AddSignaturesAsync(accepted, publisher.Writer(StreamNames.DeviceLists));
             foreach (var user in accepted.Select(a => a.TargetUserId).Distinct(StringComparer.Ordinal))
             {
-                await publisher.PublishAsync(StreamNames.DeviceLists, user, position);
+                await publisher.PublishToPeersAsync(StreamNames.DeviceLists, user, position);
             }
         }
         return failures;
@@ -153,7 +153,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
     public async Task DevicesRemovedAsync(IReadOnlyList<string>? deviceIds)
     {
         var position = await keys.DeleteDevicesAsync(UserId, deviceIds, publisher.Writer(StreamNames.DeviceLists));
-        await publisher.PublishAsync(StreamNames.DeviceLists, UserId, position);
+        await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, position);
     }
 
     public Task<long> CreateBackupVersionAsync(string algorithm, JsonObject authData) =>

@@ -13,9 +13,6 @@ public sealed partial class GrainsLog(ILogger<GrainsLog> logger)
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Room {RoomId}: publishing typing notifications failed")]
     public partial void TypingPublishFailed(Exception exception, string roomId);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Publishing account data for {UserId} failed")]
-    public partial void AccountDataPublishFailed(Exception exception, string userId);
-
     [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Publishing a {Stream} row for {UserId} failed; readers catch up from the database")]
     public partial void StreamPublishFailed(Exception exception, string stream, string userId);
 
@@ -24,4 +21,7 @@ public sealed partial class GrainsLog(ILogger<GrainsLog> logger)
 
     [LoggerMessage(EventId = 3007, Level = LogLevel.Information, Message = "Push gateway for {UserId}'s pusher {AppId} failed; retrying in {Seconds} s")]
     public partial void PushRetrying(string userId, string appId, double seconds);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "Waking syncs about a {Stream} change for {Subject} failed; they see it at their next look")]
+    public partial void SyncHintFailed(Exception exception, string stream, string subject);
 }

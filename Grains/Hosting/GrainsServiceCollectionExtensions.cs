@@ -11,6 +11,7 @@ public static class GrainsServiceCollectionExtensions
     public static IServiceCollection AddHomeserverGrains(this IServiceCollection services)
     {
         services.AddSingleton<GrainsLog>();
+        services.AddSingleton<SyncHintPublisher>();
         services.AddSingleton<StreamPublisher>();
         services.AddSingleton<Push.PushRuleCache>();
         services.AddSingleton<IStreamCatchUpSource<EventStreamRow>, EventStreamCatchUp>();

@@ -60,6 +60,6 @@ public sealed class PresenceGrain(PresenceStore store, StreamPublisher publisher
         var row = new PresenceRow(UserId, state, statusMessage, active || _current is null ? clock.GetUtcNow().ToUnixTimeMilliseconds() : _current.LastActiveTs, active);
         var position = await store.SetAsync(row, publisher.Writer(StreamNames.Presence));
         _current = row;
-        await publisher.PublishAsync(StreamNames.Presence, UserId, position);
+        await publisher.PublishToPeersAsync(StreamNames.Presence, UserId, position);
     }
 }

@@ -19,6 +19,6 @@ public sealed class ReceiptGrain(ReceiptStore receipts, RoomReader rooms, Stream
         var position = await receipts.SetAsync(
             new ReceiptRow(roomId, receiptType, userId, threadId, eventId, clock.GetUtcNow().ToUnixTimeMilliseconds()),
             target.StreamOrdering, publisher.Writer(StreamNames.Receipts));
-        if (position is { } p) await publisher.PublishAsync(StreamNames.Receipts, userId, p);
+        if (position is { } p) await publisher.PublishToRoomAsync(StreamNames.Receipts, userId, roomId, p);
     }
 }

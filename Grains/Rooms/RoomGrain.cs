@@ -4,6 +4,7 @@ using Homeserver.Grains.Interfaces;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Grains.Push;
+using Homeserver.Grains.Streams;
 using Homeserver.Protocol;
 using Homeserver.Storage.Push;
 using Homeserver.Storage.Rooms;
@@ -25,6 +26,7 @@ public sealed class RoomGrain(
     LocalStreamWriters writers,
     ServerIdentity server,
     IStreamProvider streams,
+    SyncHintPublisher hints,
     GrainRuntimeOptions runtime,
     PushRuleCache pushRules,
     TimeProvider clock,
@@ -245,6 +247,9 @@ public sealed class RoomGrain(
                 log.EventPublishFailed(ex, e.EventId);
             }
         }
+        if (persisted.Count == 0) return;
+        // One wake-up for the room's syncs per batch; a membership change also reaches its target, who may not follow the room yet.
+        await hints.ToRoomAsync(RoomId, StreamNames.Events, persisted.Max(p => p.StreamOrdering),
+            persisted.Where(p => p.Event.Type == "m.room.member" && p.Event.StateKey is not null).Select(p => p.Event.StateKey!));
     }
-
 }

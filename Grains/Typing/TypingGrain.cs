@@ -9,7 +9,8 @@ namespace Homeserver.Grains.Typing;
 /// <summary>
 /// Typing notifications of one room. Positions come from the clock (milliseconds, kept strictly
 /// increasing), so they stay monotonic across a restart of the typing writer without any storage.
-/// Expiry runs on a grain timer, as a turn of this activation.
+/// Expiry runs on a grain timer, as a turn of this activation. Each room's typing has its own
+/// stream, so an API host hears only about the rooms its users are in.
 /// </summary>
 public sealed class TypingGrain(IStreamProvider streams, TimeProvider clock, GrainsLog log) : Grain, ITypingGrain
 {
@@ -46,7 +47,7 @@ public sealed class TypingGrain(IStreamProvider streams, TimeProvider clock, Gra
         var position = NextPosition(clock.GetUtcNow().ToUnixTimeMilliseconds());
         try
         {
-            await streams.GetStream<TypingStreamRow>(StreamId.Create(StreamNames.Typing))
+            await streams.GetStream<TypingStreamRow>(StreamId.Create(StreamNames.Typing, GetPrimaryKeyString()))
                 .OnNextAsync(new TypingStreamRow(GetPrimaryKeyString(), _typing.Keys.Order(StringComparer.Ordinal).ToList()),
                     new StreamSequenceToken(position));
         }

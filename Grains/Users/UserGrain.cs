@@ -24,13 +24,11 @@ public sealed class UserGrain(
     AccountStore accounts,
     RoomReader rooms,
     AccountDataStore accountData,
-    LocalStreamWriters writers,
-    IStreamProvider streams,
     CacheInvalidationStore caches,
     PusherStore pushers,
     StreamPublisher publisher,
-    TimeProvider clock,
-    GrainsLog log) : Grain, IUserGrain
+    SyncHintPublisher hints,
+    TimeProvider clock) : Grain, IUserGrain
 {
     private string UserId => GetPrimaryKeyString();
 
@@ -116,20 +114,10 @@ public sealed class UserGrain(
 
     public async Task<long> SetAccountDataAsync(string? roomId, string type, JsonObject content)
     {
-        var positions = writers.Get(StreamNames.AccountData);
         // Account data is not signed, so it keeps what clients send, floats included (tag "order" is one).
-        var position = await accountData.SetAsync(UserId, roomId, type, content.ToJsonString(), positions);
-        try
-        {
-            // Readers elsewhere see the change once the position is persisted: now, not on the next tick.
-            await positions.PersistAsync();
-            await streams.GetStream<AccountDataStreamRow>(StreamId.Create(StreamNames.AccountData))
-                .OnNextAsync(new AccountDataStreamRow(UserId, roomId, type), new StreamSequenceToken(position));
-        }
-        catch (Exception e)
-        {
-            log.AccountDataPublishFailed(e, UserId);
-        }
+        var position = await accountData.SetAsync(UserId, roomId, type, content.ToJsonString(), publisher.Writer(StreamNames.AccountData));
+        await publisher.PublishAsync(StreamNames.AccountData, new AccountDataStreamRow(UserId, roomId, type), position, UserId);
+        await hints.ToUserAsync(UserId, StreamNames.AccountData, position);
         return position;
     }
 

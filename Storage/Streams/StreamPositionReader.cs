@@ -23,13 +23,7 @@ public sealed class StreamPositionReader(NpgsqlDataSource dataSource, IReadOnlyD
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // The sequences first, in their own statement: a writer that clears its idle mark after this
         // read allocates above what it returned.
-        var sequences = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using (var read = new NpgsqlCommand(string.Join(" UNION ALL ", streams.Select(s =>
-            $"SELECT '{s}', CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {s}_stream_seq")), connection))
-        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken)) sequences[reader.GetString(0)] = reader.GetInt64(1);
-        }
+        var sequences = await StreamSequences.ReadCurrentAsync(connection, streams, cancellationToken);
         var positions = new Dictionary<string, long>(StringComparer.Ordinal);
         await using (var rows = new NpgsqlCommand(
             "SELECT stream_name, instance_name, position, idle FROM stream_positions WHERE stream_name = ANY($1)", connection))
@@ -51,4 +45,11 @@ public sealed class StreamPositionReader(NpgsqlDataSource dataSource, IReadOnlyD
     /// <summary>The last position the stream's sequence handed out, committed or not.</summary>
     public Task<long> GetSequencePositionAsync(string streamName, CancellationToken cancellationToken = default) =>
         StreamSequences.ReadCurrentAsync(dataSource, streamName, cancellationToken);
+
+    /// <summary>The last position each durable stream's sequence handed out, committed or not.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> GetSequencePositionsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await StreamSequences.ReadCurrentAsync(connection, LocalStreamWriters.DurableStreams, cancellationToken);
+    }
 }

@@ -1,6 +1,11 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Homeserver.ApiHost.ClientApi.Sync;
+using Homeserver.Grains.Interfaces;
+using Homeserver.Grains.Interfaces.Streams;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Streams;
 
 namespace Homeserver.Tests.Integration;
 
@@ -119,6 +124,83 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
             "the caches stream to reach the other host");
     }
 
+    [Fact]
+    public async Task Each_api_host_follows_only_the_rooms_of_the_users_who_sync_on_it()
+    {
+        using var alice = ClientOn(0);
+        using var bob = ClientOn(1);
+        await alice.RegisterAsync(NewName(), "pw");
+        await bob.RegisterAsync(NewName(), "pw");
+        var aliceRoom = await alice.CreateRoomAsync(new JsonObject());
+        var bobRoom = await bob.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(alice.UserId) });
+        var since = (await alice.GetAsync("/_matrix/client/v3/sync")).Body["next_batch"]!.GetValue<string>();
+        (await bob.GetAsync("/_matrix/client/v3/sync")).Status.Should().Be(200);
+
+        var first = Notifier(0);
+        var second = Notifier(1);
+        first.Follows(aliceRoom).Should().BeTrue();
+        first.Follows(bobRoom).Should().BeFalse("alice is only invited there");
+        second.Follows(bobRoom).Should().BeTrue();
+        second.Follows(aliceRoom).Should().BeFalse("nobody syncing on the second host is in alice's room");
+        (await SubscribersAsync(SyncHintStreams.Room(aliceRoom))).Should().Be(1);
+        (await SubscribersAsync(SyncHintStreams.Room(bobRoom))).Should().Be(1);
+        (await SubscribersAsync(StreamId.Create(StreamNames.Events))).Should().Be(0, "no API host follows every event");
+
+        // Alice joins while her long poll waits: the join reaches her own hint stream, her host starts
+        // following the room, and bob's next message there reaches her.
+        var poll = alice.GetAsync($"/_matrix/client/v3/sync?since={since}&timeout=30000");
+        await alice.JoinAsync(bobRoom);
+        since = (await poll).Body["next_batch"]!.GetValue<string>();
+        first.Follows(bobRoom).Should().BeTrue();
+        var sent = await SendWithRetryAsync(bob, bobRoom, "hello alice");
+        for (var seen = false; !seen;)
+        {
+            var body = (await alice.GetAsync($"/_matrix/client/v3/sync?since={since}&timeout=30000")).Body;
+            since = body["next_batch"]!.GetValue<string>();
+            seen = body["rooms"]!["join"]![bobRoom]?["timeline"]!["events"]!.AsArray().Any(e => e!["event_id"]!.GetValue<string>() == sent) ?? false;
+        }
+
+        // Once nobody there syncs any more, the host lets go of the rooms.
+        await first.UnfollowIdleAsync(TimeSpan.Zero);
+        first.Follows(aliceRoom).Should().BeFalse();
+        (await SubscribersAsync(SyncHintStreams.Room(aliceRoom))).Should().Be(0);
+    }
+
+    [Fact]
+    public async Task A_room_hint_wakes_only_the_syncs_of_that_rooms_members()
+    {
+        using var alice = ClientOn(0);
+        using var bob = ClientOn(0);
+        await alice.RegisterAsync(NewName(), "pw");
+        await bob.RegisterAsync(NewName(), "pw");
+        var aliceRoom = await alice.CreateRoomAsync(new JsonObject());
+        var bobRoom = await bob.CreateRoomAsync(new JsonObject());
+        var notifier = Notifier(0);
+        using var atAlice = await notifier.ListenAsync(alice.UserId, CancellationToken.None);
+        await atAlice.FollowRoomsAsync([aliceRoom], CancellationToken.None);
+        using var atBob = await notifier.ListenAsync(bob.UserId, CancellationToken.None);
+        await atBob.FollowRoomsAsync([bobRoom], CancellationToken.None);
+        var aliceWoken = atAlice.NextChangeAsync(CancellationToken.None);
+        var bobWoken = atBob.NextChangeAsync(CancellationToken.None);
+
+        await SendWithRetryAsync(bob, bobRoom, "for bob's room");
+        await bobWoken.WaitAsync(TimeSpan.FromSeconds(30));
+        aliceWoken.IsCompleted.Should().BeFalse("nothing happened in alice's rooms");
+
+        await SendWithRetryAsync(alice, aliceRoom, "for alice's room");
+        await aliceWoken.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    private SyncNotifier Notifier(int host) => fixture.Cluster.ApiHosts[host].Services.GetRequiredService<SyncNotifier>();
+
+    /// <summary>How many processes subscribe to the stream's Redis channel.</summary>
+    private async Task<int> SubscribersAsync(StreamId stream)
+    {
+        var port = Environment.GetEnvironmentVariable("HS_TEST_REDIS")!.Split(':')[^1];
+        var output = await RunAsync("redis-cli", "-p", port, "pubsub", "numsub", $"{fixture.Cluster.DatabaseName}:stream:{stream}");
+        return int.Parse(output.Trim().Split('\n')[^1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private static async Task<string> SendWithRetryAsync(MatrixClient client, string room, string body)
     {
         // One transaction ID for every attempt: a retry after a host restart cannot send twice.
@@ -159,8 +241,6 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
         await process.WaitForExitAsync();
         return output;
     }
-
-
 
     /// <summary>A client's sync loop: resumes from its last token after any failure, as a real client does.</summary>
     private sealed class Follower(MatrixClient client, IReadOnlyList<string> rooms)

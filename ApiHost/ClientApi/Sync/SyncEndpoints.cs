@@ -53,17 +53,19 @@ public static class SyncEndpoints
 
         using var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(timeout), clock);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadline.Token);
+        using var listener = await notifier.ListenAsync(user.UserId, http.RequestAborted);
         while (true)
         {
-            var wake = notifier.NextChangeAsync(cancel.Token);
+            var wake = listener.NextChangeAsync(cancel.Token);
             var upTo = await CurrentTokenAsync(positions, typing);
             var response = await builder.BuildAsync(user, since, upTo, filter, fullState);
+            await listener.FollowRoomsAsync(response.JoinedRoomIds, http.RequestAborted);
             var hasNews = since is null || fullState || response.HasChanges;
             if (hasNews || cancel.IsCancellationRequested) return Results.Json(response.Body);
             try
             {
                 // Positions are persisted just before a row is announced, but a reader can still look in between: if so, look again soon.
-                if (notifier.IsAheadOf(upTo)) await Task.Delay(TimeSpan.FromMilliseconds(20), clock, cancel.Token);
+                if (listener.IsAheadOf(upTo)) await Task.Delay(TimeSpan.FromMilliseconds(20), clock, cancel.Token);
                 else await wake;
             }
             catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)

@@ -1,76 +1,364 @@
+using System.Diagnostics.Metrics;
+using Homeserver.ApiHost.Hosting;
 using Homeserver.Grains.Interfaces;
-using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Grains.Interfaces.Streams;
-using Homeserver.Grains.Interfaces.Users;
+using Homeserver.Grains.Interfaces.Typing;
+using Homeserver.Storage.Streams;
 using Microsoft.Extensions.Hosting;
 using Orleans.Streams;
 
 namespace Homeserver.ApiHost.ClientApi.Sync;
 
 /// <summary>
-/// Wakes long-polling /sync requests when any stream a sync reads moves. Every waiter is woken and
-/// recomputes from PostgreSQL positions, so a missed or duplicated wake-up costs a query, never
-/// an event.
+/// Wakes long-polling /sync requests when something they would show moves, and follows only what
+/// this host's users need: each syncing user's own hint stream, and the hint and typing streams of
+/// the rooms they are joined to, for as long as they keep syncing here (and <see cref="IdleAfter"/>
+/// more). A hint wakes only the users who follow its room or are its user. Woken syncs recompute
+/// from PostgreSQL positions, so a lost or repeated hint costs latency or a query, never an event.
 /// </summary>
-public sealed class SyncNotifier(IStreamProvider streams) : IHostedService
+public sealed class SyncNotifier : IHostedService
 {
-    private static readonly string[] UserStreams = [StreamNames.Receipts, StreamNames.ToDevice, StreamNames.DeviceLists, StreamNames.Presence, StreamNames.PushRules];
+    /// <summary>How long a user's rooms stay followed after their last sync on this host ended.</summary>
+    public static readonly TimeSpan IdleAfter = TimeSpan.FromMinutes(5);
 
-    private readonly List<StreamSubscriptionHandle> _subscriptions = [];
-    private TaskCompletionSource _changed = NewSignal();
-    private long _events, _accountData, _receipts, _toDevice, _deviceLists, _presence, _pushRules;
+    private readonly IStreamProvider _streams;
+    private readonly IStreamTransport _transport;
+    private readonly StreamPositionReader _positions;
+    private readonly TypingCache _typing;
+    private readonly TimeProvider _clock;
+    private readonly ApiHostLog _log;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Listener> _listeners = new(StringComparer.Ordinal);
+    private readonly Dictionary<StreamId, Topic> _topics = [];
+    private ITimer? _sweep;
 
-    /// <summary>Completes at the next stream row (or never, until <paramref name="cancellationToken"/>).</summary>
-    public Task NextChangeAsync(CancellationToken cancellationToken) => Volatile.Read(ref _changed).Task.WaitAsync(cancellationToken);
-
-    /// <summary>Whether a row was announced beyond the token: its position is not yet safe to read, so look again soon.</summary>
-    public bool IsAheadOf(SyncToken token) =>
-        Interlocked.Read(ref _events) > token.Events || Interlocked.Read(ref _accountData) > token.AccountData ||
-        Interlocked.Read(ref _receipts) > token.Receipts || Interlocked.Read(ref _toDevice) > token.ToDevice ||
-        Interlocked.Read(ref _deviceLists) > token.DeviceLists || Interlocked.Read(ref _presence) > token.Presence ||
-        Interlocked.Read(ref _pushRules) > token.PushRules;
-
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public SyncNotifier(IStreamProvider streams, IStreamTransport transport, StreamPositionReader positions, TypingCache typing,
+        TimeProvider clock, ApiHostLog log, IMeterFactory meters)
     {
-        _subscriptions.Add(await streams.GetStream<EventStreamRow>(StreamId.Create(StreamNames.Events))
-            .SubscribeAsync((_, token) => Announce(ref _events, token.Position)));
-        _subscriptions.Add(await streams.GetStream<AccountDataStreamRow>(StreamId.Create(StreamNames.AccountData))
-            .SubscribeAsync((_, token) => Announce(ref _accountData, token.Position)));
-        foreach (var stream in UserStreams)
-        {
-            _subscriptions.Add(await streams.GetStream<UserStreamRow>(StreamId.Create(stream))
-                .SubscribeAsync((_, token) => Announce(ref LatestOf(stream), token.Position)));
-        }
+        _streams = streams;
+        _transport = transport;
+        _positions = positions;
+        _typing = typing;
+        _clock = clock;
+        _log = log;
+        var meter = meters.Create("Homeserver.ApiHost");
+        meter.CreateObservableGauge("sync_followed_topics", () => { lock (_gate) return _topics.Count; },
+            description: "Rooms and users whose sync hints this host follows.");
+        meter.CreateObservableGauge("sync_listeners", () => { lock (_gate) return _listeners.Count; },
+            description: "Users whose syncs this host follows (syncing now or lately).");
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _transport.MayHaveLostMessages += OnMayHaveLostMessages;
+        _sweep = _clock.CreateTimer(_ => _ = SweepAsync(), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        foreach (var subscription in _subscriptions) await subscription.DisposeAsync();
-        _subscriptions.Clear();
+        _transport.MayHaveLostMessages -= OnMayHaveLostMessages;
+        if (_sweep is not null) await _sweep.DisposeAsync();
+        List<Topic> topics;
+        lock (_gate)
+        {
+            topics = [.. _topics.Values];
+            _topics.Clear();
+            _listeners.Clear();
+        }
+        foreach (var topic in topics) await topic.DisposeAsync();
     }
 
-    /// <summary>Wakes every waiting /sync, for streams this class does not follow itself.</summary>
-    public void Wake() => Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
-
-    private ref long LatestOf(string stream)
+    /// <summary>Starts following <paramref name="userId"/>'s own streams for one /sync request; dispose when it answers.</summary>
+    public async Task<SyncListener> ListenAsync(string userId, CancellationToken cancellationToken)
     {
-        switch (stream)
+        Listener listener;
+        lock (_gate)
         {
-            case StreamNames.Receipts: return ref _receipts;
-            case StreamNames.ToDevice: return ref _toDevice;
-            case StreamNames.DeviceLists: return ref _deviceLists;
-            case StreamNames.Presence: return ref _presence;
-            case StreamNames.PushRules: return ref _pushRules;
-            default: throw new ArgumentOutOfRangeException(nameof(stream), stream, "Not a per-user stream.");
+            if (!_listeners.TryGetValue(userId, out listener!)) _listeners[userId] = listener = new Listener(userId);
+            listener.Active++;
+        }
+        var handle = new SyncListener(this, listener);
+        try
+        {
+            await FollowAsync(listener, [SyncHintStreams.User(userId)], replace: false, cancellationToken);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+        return handle;
+    }
+
+    /// <summary>Whether this host follows the room (some user here is joined to it and synced lately).</summary>
+    public bool Follows(string roomId)
+    {
+        lock (_gate) return _topics.ContainsKey(SyncHintStreams.Room(roomId));
+    }
+
+    internal Task FollowRoomsAsync(Listener listener, IReadOnlyCollection<string> joinedRoomIds, CancellationToken cancellationToken) =>
+        FollowAsync(listener, [SyncHintStreams.User(listener.UserId), .. joinedRoomIds.Select(SyncHintStreams.Room)], replace: true, cancellationToken);
+
+    /// <summary>
+    /// Attaches the listener to the topics (and, with <paramref name="replace"/>, detaches it from the
+    /// rest). A hint published just before a new subscription took effect is missed, and its row may not
+    /// be safe to read yet; so after a new attachment the listener treats every stream as announced up to
+    /// its sequence's current value and looks again until the positions get there.
+    /// </summary>
+    private async Task FollowAsync(Listener listener, IReadOnlyCollection<StreamId> ids, bool replace, CancellationToken cancellationToken)
+    {
+        var attached = new List<Topic>();
+        lock (_gate)
+        {
+            if (replace)
+            {
+                var keep = ids.ToHashSet();
+                foreach (var id in listener.Topics.Where(id => !keep.Contains(id)).ToList())
+                {
+                    listener.Topics.Remove(id);
+                    if (_topics.TryGetValue(id, out var old)) old.Followers.Remove(listener);
+                }
+            }
+            foreach (var id in ids)
+            {
+                if (!listener.Topics.Add(id)) continue;
+                if (!_topics.TryGetValue(id, out var topic)) _topics[id] = topic = Subscribe(id);
+                topic.Followers.Add(listener);
+                attached.Add(topic);
+            }
+        }
+        if (attached.Count == 0) return;
+        foreach (var topic in attached)
+        {
+            try
+            {
+                await topic.Ready.WaitAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Redis is away, say. The sync still answers (at its timeout, at worst); its next request subscribes again.
+                _log.SyncSubscribeFailed(e, topic.Id.ToString());
+                lock (_gate)
+                {
+                    listener.Topics.Remove(topic.Id);
+                    if (_topics.TryGetValue(topic.Id, out var current) && current == topic) _topics.Remove(topic.Id);
+                }
+            }
+        }
+        var sequences = await _positions.GetSequencePositionsAsync(cancellationToken);
+        lock (_gate)
+        {
+            foreach (var (stream, position) in sequences) listener.Announce(stream, position);
         }
     }
 
-    private Task Announce(ref long latest, long position)
+    private Topic Subscribe(StreamId id)
     {
-        AtomicMax.Raise(ref latest, position);
-        Wake();
-        return Task.CompletedTask;
+        var roomId = id.Key.StartsWith("room:", StringComparison.Ordinal) ? id.Key["room:".Length..] : null;
+        var topic = new Topic(id, roomId);
+        topic.Ready = SubscribeAsync(topic);
+        return topic;
     }
 
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private async Task SubscribeAsync(Topic topic)
+    {
+        topic.Subscriptions.Add(await _streams.GetStream<SyncHint>(topic.Id).SubscribeAsync((hint, _) =>
+        {
+            Wake(topic, hint.Stream, hint.Position);
+            return Task.CompletedTask;
+        }));
+        if (topic.RoomId is { } roomId)
+        {
+            topic.Subscriptions.Add(await _streams.GetStream<TypingStreamRow>(StreamId.Create(StreamNames.Typing, roomId)).SubscribeAsync((row, token) =>
+            {
+                _typing.Update(roomId, token.Position, row.UserIds);
+                Wake(topic, StreamNames.Typing, token.Position);
+                return Task.CompletedTask;
+            }));
+        }
+    }
+
+    private void Wake(Topic topic, string stream, long position)
+    {
+        lock (_gate)
+        {
+            foreach (var listener in topic.Followers)
+            {
+                listener.Announce(stream, position);
+                listener.Wake();
+            }
+        }
+    }
+
+    /// <summary>Redis reconnected: hints may be lost, so every listener looks again, up to where the sequences are now.</summary>
+    private async void OnMayHaveLostMessages()
+    {
+        try
+        {
+            var sequences = await _positions.GetSequencePositionsAsync();
+            lock (_gate)
+            {
+                foreach (var listener in _listeners.Values)
+                {
+                    foreach (var (stream, position) in sequences) listener.Announce(stream, position);
+                    listener.Wake();
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            _log.SyncCatchUpFailed(e);
+            lock (_gate)
+            {
+                foreach (var listener in _listeners.Values) listener.Wake();
+            }
+        }
+    }
+
+    private async Task SweepAsync()
+    {
+        try
+        {
+            await UnfollowIdleAsync(IdleAfter);
+        }
+        catch (Exception e)
+        {
+            _log.SyncSweepFailed(e);
+        }
+    }
+
+    /// <summary>Stops following users who have not synced here for <paramref name="idleAfter"/>, and the topics nobody follows.</summary>
+    public async Task UnfollowIdleAsync(TimeSpan idleAfter)
+    {
+        var idleSince = _clock.GetUtcNow() - idleAfter;
+        var unfollowed = new List<Topic>();
+        lock (_gate)
+        {
+            foreach (var listener in _listeners.Values.Where(l => l.Active == 0 && l.LastSeen < idleSince).ToList())
+            {
+                _listeners.Remove(listener.UserId);
+                foreach (var id in listener.Topics)
+                {
+                    if (_topics.TryGetValue(id, out var topic)) topic.Followers.Remove(listener);
+                }
+            }
+            foreach (var topic in _topics.Values.Where(t => t.Followers.Count == 0).ToList())
+            {
+                _topics.Remove(topic.Id);
+                unfollowed.Add(topic);
+            }
+        }
+        foreach (var topic in unfollowed)
+        {
+            if (topic.RoomId is { } roomId) _typing.Forget(roomId);
+            await topic.DisposeAsync();
+        }
+    }
+
+    internal void Release(Listener listener)
+    {
+        lock (_gate)
+        {
+            listener.Active--;
+            listener.LastSeen = _clock.GetUtcNow();
+        }
+    }
+
+    internal bool IsAheadOf(Listener listener, SyncToken token)
+    {
+        lock (_gate) return listener.IsAheadOf(token);
+    }
+
+    internal Task NextChangeAsync(Listener listener, CancellationToken cancellationToken)
+    {
+        lock (_gate) return listener.Signal.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>One user's following, shared by their concurrent syncs. Guarded by the notifier's lock.</summary>
+    internal sealed class Listener(string userId)
+    {
+        private readonly Dictionary<string, long> _announced = new(StringComparer.Ordinal);
+
+        public string UserId => userId;
+        public HashSet<StreamId> Topics { get; } = [];
+        public int Active { get; set; }
+        public DateTimeOffset LastSeen { get; set; }
+        public TaskCompletionSource Signal { get; private set; } = NewSignal();
+
+        public void Announce(string stream, long position)
+        {
+            if (position > _announced.GetValueOrDefault(stream)) _announced[stream] = position;
+        }
+
+        public void Wake()
+        {
+            var signal = Signal;
+            Signal = NewSignal();
+            signal.TrySetResult();
+        }
+
+        /// <summary>Whether a row was announced beyond the token: its position is not yet safe to read, so look again soon.</summary>
+        public bool IsAheadOf(SyncToken token)
+        {
+            long At(string stream) => _announced.GetValueOrDefault(stream);
+            return At(StreamNames.Events) > token.Events || At(StreamNames.AccountData) > token.AccountData ||
+                   At(StreamNames.Receipts) > token.Receipts || At(StreamNames.ToDevice) > token.ToDevice ||
+                   At(StreamNames.DeviceLists) > token.DeviceLists || At(StreamNames.Presence) > token.Presence ||
+                   At(StreamNames.PushRules) > token.PushRules;
+        }
+
+        private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class Topic(StreamId id, string? roomId) : IAsyncDisposable
+    {
+        public StreamId Id => id;
+        public string? RoomId => roomId;
+        public HashSet<Listener> Followers { get; } = [];
+        public List<StreamSubscriptionHandle> Subscriptions { get; } = [];
+        public Task Ready { get; set; } = Task.CompletedTask;
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await Ready;
+            }
+            catch (Exception)
+            {
+                // Never subscribed: nothing more to undo than what did subscribe.
+            }
+            foreach (var subscription in Subscriptions) await subscription.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>One /sync request's hold on its user's following: wait for changes, follow the user's rooms, release when answered.</summary>
+public sealed class SyncListener : IDisposable
+{
+    private readonly SyncNotifier _notifier;
+    private readonly SyncNotifier.Listener _listener;
+    private int _disposed;
+
+    internal SyncListener(SyncNotifier notifier, SyncNotifier.Listener listener)
+    {
+        _notifier = notifier;
+        _listener = listener;
+    }
+
+    /// <summary>Completes at the next hint for the user or one of their rooms (or never, until <paramref name="cancellationToken"/>).</summary>
+    public Task NextChangeAsync(CancellationToken cancellationToken) => _notifier.NextChangeAsync(_listener, cancellationToken);
+
+    /// <summary>Whether a hint announced a row beyond the token that the positions did not show yet.</summary>
+    public bool IsAheadOf(SyncToken token) => _notifier.IsAheadOf(_listener, token);
+
+    /// <summary>Follows exactly these rooms for the user (all the rooms they are joined to, not only what a filter shows).</summary>
+    public Task FollowRoomsAsync(IReadOnlyCollection<string> joinedRoomIds, CancellationToken cancellationToken) =>
+        _notifier.FollowRoomsAsync(_listener, joinedRoomIds, cancellationToken);
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) _notifier.Release(_listener);
+    }
 }

@@ -30,7 +30,8 @@ public sealed class SyncResponseBuilder(
     /// <summary>To-device messages per response; the rest follow in the next one.</summary>
     public const int ToDeviceLimit = 100;
 
-    public sealed record Result(JsonObject Body, bool HasChanges);
+    /// <param name="JoinedRoomIds">Every room the user is joined to, whatever the filter shows: what their syncs follow.</param>
+    public sealed record Result(JsonObject Body, bool HasChanges, IReadOnlyList<string> JoinedRoomIds);
 
     public async Task<Result> BuildAsync(AuthenticatedUser user, SyncToken? since, SyncToken upTo, SyncFilter filter, bool fullState)
     {
@@ -41,7 +42,8 @@ public sealed class SyncResponseBuilder(
         upTo = upTo.Max(from);
         var limit = filter.TimelineLimit;
 
-        var memberships = (await sync.GetRoomsAsync(userId)).Where(m => filter.AllowsRoom(m.RoomId)).ToList();
+        var allMemberships = await sync.GetRoomsAsync(userId);
+        var memberships = allMemberships.Where(m => filter.AllowsRoom(m.RoomId)).ToList();
         // Each stream is read only when it moved: most incremental syncs follow one new row of one stream.
         var left = (since is not null || filter.IncludeLeave) && upTo.Events > from.Events
             ? (await sync.GetLeftRoomsAsync(userId, from.Events, upTo.Events)).Where(l => filter.AllowsRoom(l.RoomId)).ToList()
@@ -163,7 +165,7 @@ public sealed class SyncResponseBuilder(
         };
         var hasChanges = join.Count > 0 || invite.Count > 0 || leave.Count > 0 || knock.Count > 0 || globalAccountData.Count > 0 ||
             presenceEvents.Count > 0 || messages.Count > 0 || changed.Count > 0 || leftUsers.Count > 0;
-        return new Result(response, hasChanges);
+        return new Result(response, hasChanges, [.. allMemberships.Where(m => m.Membership == "join").Select(m => m.RoomId)]);
     }
 
     /// <summary>A room's timeline and (given <paramref name="currentState"/>) the state not already in the timeline.</summary>

@@ -1,19 +1,15 @@
 using System.Collections.Concurrent;
-using Homeserver.Grains.Interfaces;
-using Homeserver.Grains.Interfaces.Typing;
-using Microsoft.Extensions.Hosting;
-using Orleans.Streams;
 
 namespace Homeserver.ApiHost.ClientApi.Sync;
 
 /// <summary>
-/// The latest typing set of each room, as the typing stream announced it, for /sync. Typing is
-/// ephemeral: an API host that restarts learns a room's typing users again at the next change.
+/// The latest typing set of each room this host follows (see <see cref="SyncNotifier"/>), for
+/// /sync. Typing is ephemeral: a host that starts following a room, or restarts, learns its
+/// typing users at the room's next typing change.
 /// </summary>
-public sealed class TypingCache(IStreamProvider streams, SyncNotifier notifier) : IHostedService
+public sealed class TypingCache
 {
     private readonly ConcurrentDictionary<string, (long Position, IReadOnlyList<string> UserIds)> _rooms = new(StringComparer.Ordinal);
-    private StreamSubscriptionHandle? _subscription;
     private long _latest;
 
     /// <summary>The highest typing position seen.</summary>
@@ -23,20 +19,12 @@ public sealed class TypingCache(IStreamProvider streams, SyncNotifier notifier) 
     public IReadOnlyList<string>? ChangedSince(string roomId, long since) =>
         _rooms.TryGetValue(roomId, out var entry) && entry.Position > since ? entry.UserIds : null;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public void Update(string roomId, long position, IReadOnlyList<string> userIds)
     {
-        _subscription = await streams.GetStream<TypingStreamRow>(StreamId.Create(StreamNames.Typing)).SubscribeAsync((row, token) =>
-        {
-            _rooms.AddOrUpdate(row.RoomId, (token.Position, row.UserIds),
-                (_, old) => token.Position > old.Position ? (token.Position, row.UserIds) : old);
-            AtomicMax.Raise(ref _latest, token.Position);
-            notifier.Wake();
-            return Task.CompletedTask;
-        });
+        _rooms.AddOrUpdate(roomId, (position, userIds), (_, old) => position > old.Position ? (position, userIds) : old);
+        AtomicMax.Raise(ref _latest, position);
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (_subscription is not null) await _subscription.DisposeAsync();
-    }
+    /// <summary>Forgets a room nobody here follows any more: its next change after a new follow says who types.</summary>
+    public void Forget(string roomId) => _rooms.TryRemove(roomId, out _);
 }

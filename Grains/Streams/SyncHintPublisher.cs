@@ -1,0 +1,49 @@
+using Homeserver.Grains.Hosting;
+using Homeserver.Grains.Interfaces.Streams;
+using Homeserver.Storage.Rooms;
+using Orleans.Streams;
+
+namespace Homeserver.Grains.Streams;
+
+/// <summary>
+/// Tells the API hosts whose users care that a stream moved (see <see cref="SyncHint"/>). Hints
+/// go out after the row is durable and its position persisted; a failure only delays a sync
+/// until its timeout or next wake-up, so it is logged, not thrown.
+/// </summary>
+public sealed class SyncHintPublisher(IStreamProvider streams, RoomReader rooms, GrainsLog log)
+{
+    public Task ToUserAsync(string userId, string stream, long position) =>
+        PublishAsync([SyncHintStreams.User(userId)], new SyncHint(stream, position), userId);
+
+    public Task ToRoomAsync(string roomId, string stream, long position, IEnumerable<string>? alsoToUsers = null) =>
+        PublishAsync([SyncHintStreams.Room(roomId), .. (alsoToUsers ?? []).Distinct(StringComparer.Ordinal).Select(SyncHintStreams.User)],
+            new SyncHint(stream, position), roomId);
+
+    /// <summary>To the user and to every room they are joined to: presence and device-list changes concern everyone who shares a room.</summary>
+    public async Task ToUserAndPeersAsync(string userId, string stream, long position)
+    {
+        IReadOnlyList<string> joined;
+        try
+        {
+            joined = await rooms.GetJoinedRoomsAsync(userId);
+        }
+        catch (Exception e)
+        {
+            log.SyncHintFailed(e, stream, userId);
+            joined = [];
+        }
+        await PublishAsync([SyncHintStreams.User(userId), .. joined.Select(SyncHintStreams.Room)], new SyncHint(stream, position), userId);
+    }
+
+    private async Task PublishAsync(IReadOnlyList<StreamId> to, SyncHint hint, string subject)
+    {
+        try
+        {
+            await Task.WhenAll(to.Select(id => streams.GetStream<SyncHint>(id).OnNextAsync(hint, new StreamSequenceToken(hint.Position))));
+        }
+        catch (Exception e)
+        {
+            log.SyncHintFailed(e, hint.Stream, subject);
+        }
+    }
+}
