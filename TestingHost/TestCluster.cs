@@ -142,8 +142,9 @@ public sealed class TestCluster : IAsyncDisposable
                 : [new ListenerSettings([IPAddress.Loopback], port, new HashSet<string> { "client", "federation", "metrics" })],
             InstanceMap = _instanceMap,
             StreamWriters = _writers,
-            // The first silo sends to push gateways, as run_background_tasks_on-style roles usually sit on one process.
+            // The first silo sends to push gateways and runs the background tasks, as such roles usually sit on one process.
             PusherInstances = [_writers["events"][0]],
+            RunBackgroundTasksOn = _writers["events"][0],
             ReplicationSecret = _options.ReplicationSecret,
             GrainResponseTimeout = _options.GrainResponseTimeout,
             EnableRegistration = _options.EnableRegistration,

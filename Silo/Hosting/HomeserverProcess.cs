@@ -2,6 +2,7 @@ using System.Net;
 using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Rooms;
 using Homeserver.Grains.Push;
+using Homeserver.Silo.BackgroundTasks;
 using Homeserver.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -61,6 +62,12 @@ public static class HomeserverProcess
         {
             services.AddSingleton(new PusherOptions(settings.PusherInstances.ToList().IndexOf(settings.InstanceName), settings.PusherInstances.Count));
             services.AddHostedService<PushGatewaySender>();
+        }
+        if (settings.RunBackgroundTasksOn == settings.InstanceName)
+        {
+            services.AddSingleton(new BackgroundTaskOptions());
+            services.AddSingleton<BackgroundTaskRunner>();
+            services.AddHostedService(sp => sp.GetRequiredService<BackgroundTaskRunner>());
         }
         services.AddGrainRuntime(new GrainRuntimeOptions
         {

@@ -14,4 +14,10 @@ public sealed partial class HostLog(ILogger<HostLog> logger)
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Configuration: {Warning}")]
     public partial void ConfigurationWarning(string warning);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Background task {Task} deleted {Rows} rows")]
+    public partial void BackgroundTaskPruned(string task, long rows);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "Background task {Task} failed; it runs again at the next interval")]
+    public partial void BackgroundTaskFailed(Exception exception, string task);
 }

@@ -38,6 +38,9 @@ public sealed record ProcessSettings
 
     /// <summary><c>pusher_instances</c>: the processes that send to push gateways, each for the users hashed to it.</summary>
     public IReadOnlyList<string> PusherInstances { get; init; } = ["main"];
+
+    /// <summary><c>run_background_tasks_on</c>: the one process that prunes old rows.</summary>
+    public string RunBackgroundTasksOn { get; init; } = "main";
     public string? RegistrationSharedSecret { get; init; }
     public bool EnableRegistration { get; init; }
     public string? PublicBaseUrl { get; init; }

@@ -63,6 +63,7 @@ public static class ProcessSettingsLoader
             StreamWriters = WithCachesWriters(homeserver),
             ReplicationSecret = homeserver.WorkerReplicationSecret,
             PusherInstances = homeserver.PusherInstances,
+            RunBackgroundTasksOn = homeserver.RunBackgroundTasksOn,
             RegistrationSharedSecret = homeserver.RegistrationSharedSecret,
             EnableRegistration = homeserver.EnableRegistration,
             PublicBaseUrl = homeserver.PublicBaseUrl,

@@ -7,6 +7,7 @@ using Homeserver.Storage.Migrations;
 using Homeserver.Storage.Presence;
 using Homeserver.Storage.Push;
 using Homeserver.Storage.Receipts;
+using Homeserver.Storage.Retention;
 using Homeserver.Storage.Rooms;
 using Homeserver.Storage.Streams;
 using Homeserver.Storage.Sync;
@@ -47,6 +48,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<PushRuleStore>();
         services.AddSingleton<NotificationStore>();
         services.AddSingleton<PusherStore>();
+        services.AddSingleton<RetentionStore>();
         services.AddHostedService<StreamPositionPersister>();
         return services;
     }
