@@ -33,6 +33,8 @@ public static class ClientApiEndpoints
         services.AddHostedService(sp => sp.GetRequiredService<SyncNotifier>());
         services.AddSingleton<TypingCache>();
         services.AddSingleton<SyncResponseBuilder>();
+        services.AddSingleton<ToDeviceAcknowledgements>();
+        services.AddSingleton<SharedSafePositions>();
         services.AddSingleton<PresenceOnSync>();
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
         return services;

@@ -78,11 +78,25 @@ public sealed class EndToEndKeyStore(NpgsqlDataSource dataSource)
         return counts;
     }
 
-    public async Task<IReadOnlyList<string>> GetUnusedFallbackKeyTypesAsync(string userId, string deviceId, CancellationToken cancellationToken = default)
+    /// <summary>What every /sync reports about the device's keys, in one round trip: one-time key counts and unused fallback key types.</summary>
+    public async Task<(IReadOnlyDictionary<string, int> OneTimeKeyCounts, IReadOnlyList<string> UnusedFallbackKeyTypes)> GetSyncKeyStateAsync(
+        string userId, string deviceId, CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand(
-            "SELECT algorithm FROM fallback_keys WHERE user_id = $1 AND device_id = $2 AND NOT used ORDER BY algorithm").With(userId, deviceId);
-        return await ReadStringsAsync(command, cancellationToken);
+        await using var command = dataSource.CreateCommand("""
+            SELECT algorithm, count(*)::int, false FROM one_time_keys WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm
+            UNION ALL
+            SELECT algorithm, 0, true FROM fallback_keys WHERE user_id = $1 AND device_id = $2 AND NOT used
+            """).With(userId, deviceId);
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var fallbacks = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (reader.GetBoolean(2)) fallbacks.Add(reader.GetString(0));
+            else counts[reader.GetString(0)] = reader.GetInt32(1);
+        }
+        fallbacks.Sort(StringComparer.Ordinal);
+        return (counts, fallbacks);
     }
 
     /// <summary>Takes one key of <paramref name="algorithm"/> for the device: a one-time key (deleted), else its fallback key (marked used).</summary>

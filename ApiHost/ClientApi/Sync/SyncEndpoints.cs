@@ -35,7 +35,7 @@ public static class SyncEndpoints
         return app;
     }
 
-    private static async Task<IResult> SyncAsync(HttpContext http, AccessTokenAuthentication auth, SyncReader sync, StreamPositionReader positions,
+    private static async Task<IResult> SyncAsync(HttpContext http, AccessTokenAuthentication auth, SyncReader sync, SharedSafePositions positions,
         SyncNotifier notifier, SyncResponseBuilder builder, TypingCache typing, PresenceOnSync presence, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
@@ -80,9 +80,9 @@ public static class SyncEndpoints
         }
     }
 
-    private static async Task<SyncToken> CurrentTokenAsync(StreamPositionReader positions, TypingCache typing)
+    private static async Task<SyncToken> CurrentTokenAsync(SharedSafePositions positions, TypingCache typing)
     {
-        var safe = await positions.GetSafePositionsAsync();
+        var safe = await positions.GetAsync();
         long At(string stream) => safe.GetValueOrDefault(stream);
         return new SyncToken(At(StreamNames.Events), At(StreamNames.AccountData), typing.Latest, At(StreamNames.Receipts), At(StreamNames.ToDevice),
             At(StreamNames.DeviceLists), At(StreamNames.Presence), At(StreamNames.PushRules));

@@ -21,6 +21,13 @@ public sealed class SyncNotifier : IHostedService
     /// <summary>How long a user's rooms stay followed after their last sync on this host ended.</summary>
     public static readonly TimeSpan IdleAfter = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Presence wakes a user's syncs at most this often. A user comes online in every room they share
+    /// at once, so a room of N members coming online would otherwise recompute N × N syncs; presence
+    /// can be a second late, messages never wait for it.
+    /// </summary>
+    public static readonly TimeSpan PresenceWakeDelay = TimeSpan.FromSeconds(1);
+
     private readonly IStreamProvider _streams;
     private readonly IStreamTransport _transport;
     private readonly StreamPositionReader _positions;
@@ -31,6 +38,7 @@ public sealed class SyncNotifier : IHostedService
     private readonly Dictionary<string, Listener> _listeners = new(StringComparer.Ordinal);
     private readonly Dictionary<StreamId, Topic> _topics = [];
     private ITimer? _sweep;
+    private bool _deferredWakeScheduled;
 
     public SyncNotifier(IStreamProvider streams, IStreamTransport transport, StreamPositionReader positions, TypingCache typing,
         TimeProvider clock, ApiHostLog log, IMeterFactory meters)
@@ -181,13 +189,32 @@ public sealed class SyncNotifier : IHostedService
 
     private void Wake(Topic topic, string stream, long position)
     {
+        var deferred = false;
         lock (_gate)
         {
             foreach (var listener in topic.Followers)
             {
                 listener.Announce(stream, position);
-                listener.Wake();
+                if (stream != StreamNames.Presence) listener.Wake();
+                else if (listener.DeferWake()) deferred = true;
             }
+        }
+        if (deferred) _ = WakeDeferredLaterAsync();
+    }
+
+    /// <summary>One timer for every presence wake-up deferred in the same moment.</summary>
+    private async Task WakeDeferredLaterAsync()
+    {
+        lock (_gate)
+        {
+            if (_deferredWakeScheduled) return;
+            _deferredWakeScheduled = true;
+        }
+        await Task.Delay(PresenceWakeDelay, _clock);
+        lock (_gate)
+        {
+            _deferredWakeScheduled = false;
+            foreach (var listener in _listeners.Values) listener.WakeIfDeferred();
         }
     }
 
@@ -293,9 +320,20 @@ public sealed class SyncNotifier : IHostedService
 
         public void Wake()
         {
+            _deferred = false;
             var signal = Signal;
             Signal = NewSignal();
             signal.TrySetResult();
+        }
+
+        private bool _deferred;
+
+        /// <summary>Marks a wake-up as owed; true if none was owed yet.</summary>
+        public bool DeferWake() => !_deferred && (_deferred = true);
+
+        public void WakeIfDeferred()
+        {
+            if (_deferred) Wake();
         }
 
         /// <summary>Whether a row was announced beyond the token: its position is not yet safe to read, so look again soon.</summary>

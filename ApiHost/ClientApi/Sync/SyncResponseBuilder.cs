@@ -25,6 +25,7 @@ public sealed class SyncResponseBuilder(
     PresenceStore presence,
     PushRuleStore pushRules,
     NotificationStore notifications,
+    ToDeviceAcknowledgements toDeviceAcks,
     TimeProvider clock)
 {
     /// <summary>To-device messages per response; the rest follow in the next one.</summary>
@@ -78,7 +79,11 @@ public sealed class SyncResponseBuilder(
             if (joinedNow) joinedNowRooms.Add(roomId);
             included.Add((roomId, timeline, limited, since is null || fullState || joinedNow || limited, ephemeral, roomAccountData));
         }
-        var states = await rooms.GetCurrentStateAsync(included.Where(r => r.NeedsState).Select(r => r.RoomId).ToList());
+        // Lazy loading needs only the members who sent something in a timeline, and the user: the database leaves out the rest.
+        var onlyMembers = filter.State?.LazyLoadMembers == true
+            ? included.Where(r => r.NeedsState).SelectMany(r => r.Timeline).Select(SenderOf).OfType<string>().Append(userId).ToHashSet(StringComparer.Ordinal)
+            : null;
+        var states = await rooms.GetCurrentStateAsync(included.Where(r => r.NeedsState).Select(r => r.RoomId).ToList(), onlyMembers);
         var unread = (await notifications.GetUnreadAsync(userId, included.Select(r => r.RoomId).ToList()))
             .GroupBy(u => u.RoomId).ToDictionary(g => g.Key, g => g.ToList());
         var lastSeqs = await rooms.GetLastRoomSeqsAsync(included.Where(r => r.Timeline.Count == 0).Select(r => r.RoomId).ToList());
@@ -132,7 +137,10 @@ public sealed class SyncResponseBuilder(
             if (SyncFilter.Allows(filter.AccountData, rules)) globalAccountData.Add(rules);
         }
 
-        if (since is not null) await toDevice.AcknowledgeAsync(userId, user.DeviceId, from.ToDevice);
+        if (since is not null && toDeviceAcks.ShouldAcknowledge(userId, user.DeviceId, from.ToDevice))
+        {
+            await toDevice.AcknowledgeAsync(userId, user.DeviceId, from.ToDevice);
+        }
         var messages = upTo.ToDevice > from.ToDevice ? await toDevice.GetAsync(userId, user.DeviceId, from.ToDevice, upTo.ToDevice, ToDeviceLimit) : [];
         // When more wait than one response carries, the token stops after the last one delivered.
         var toDeviceUpTo = messages.Count == ToDeviceLimit ? messages[^1].Position : upTo.ToDevice;
@@ -146,6 +154,7 @@ public sealed class SyncResponseBuilder(
             .Select(p => new JsonObject { ["type"] = "m.presence", ["sender"] = p.UserId, ["content"] = PresenceEndpoints.Format(p, now) })
             .Where(e => SyncFilter.Allows(filter.Presence, e)).Cast<JsonNode>().ToArray());
 
+        var keyState = await keys.GetSyncKeyStateAsync(userId, user.DeviceId);
         var next = upTo with { ToDevice = toDeviceUpTo };
         var response = new JsonObject
         {
@@ -159,14 +168,15 @@ public sealed class SyncResponseBuilder(
                 ["changed"] = new JsonArray(changed.Order(StringComparer.Ordinal).Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
                 ["left"] = new JsonArray(leftUsers.Order(StringComparer.Ordinal).Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
             },
-            ["device_one_time_keys_count"] = KeyEndpoints.Counts(await keys.CountOneTimeKeysAsync(userId, user.DeviceId)),
-            ["device_unused_fallback_key_types"] = new JsonArray((await keys.GetUnusedFallbackKeyTypesAsync(userId, user.DeviceId))
-                .Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
+            ["device_one_time_keys_count"] = KeyEndpoints.Counts(keyState.OneTimeKeyCounts),
+            ["device_unused_fallback_key_types"] = new JsonArray(keyState.UnusedFallbackKeyTypes.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
         };
         var hasChanges = join.Count > 0 || invite.Count > 0 || leave.Count > 0 || knock.Count > 0 || globalAccountData.Count > 0 ||
             presenceEvents.Count > 0 || messages.Count > 0 || changed.Count > 0 || leftUsers.Count > 0;
         return new Result(response, hasChanges, [.. allMemberships.Where(m => m.Membership == "join").Select(m => m.RoomId)]);
     }
+
+    private static string? SenderOf(RoomEventRow row) => JsonNode.Parse(row.Json)?["sender"]?.ToString();
 
     /// <summary>A room's timeline and (given <paramref name="currentState"/>) the state not already in the timeline.</summary>
     private static JsonObject RoomBody(string userId, SyncToken? since, List<RoomEventRow> timeline, bool limited,
@@ -177,7 +187,7 @@ public sealed class SyncResponseBuilder(
         {
             var inTimeline = timeline.Select(e => e.EventId).ToHashSet(StringComparer.Ordinal);
             // Lazy loading: members who sent something in the timeline, and the user, are enough to render it.
-            var senders = timeline.Select(e => JsonNode.Parse(e.Json)?["sender"]?.ToString()).Append(userId).ToHashSet(StringComparer.Ordinal);
+            var senders = timeline.Select(SenderOf).Append(userId).ToHashSet(StringComparer.Ordinal);
             foreach (var row in currentState)
             {
                 if (inTimeline.Contains(row.EventId)) continue;
