@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -129,17 +130,35 @@ public static class PushRuleEvaluator
         };
     }
 
-    private static Regex Glob(string pattern) => new(
+    private static Regex Glob(string pattern) => Cached("g" + pattern, () => new Regex(
         "^" + Regex.Escape(pattern).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$",
-        RegexOptions.IgnoreCase | RegexOptions.Singleline | RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+        RegexOptions.IgnoreCase | RegexOptions.Singleline | RegexOptions.CultureInvariant, MatchTimeout));
 
     /// <summary>Whether the glob (or, with <paramref name="literal"/>, the text) occurs in the body between word boundaries.</summary>
     private static bool WordMatch(string body, string pattern, bool literal = false)
     {
-        var inner = literal ? Regex.Escape(pattern)
-            : Regex.Escape(pattern).Replace(@"\*", @"\S*?", StringComparison.Ordinal).Replace(@"\?", @"\S", StringComparison.Ordinal);
-        return SafeMatch(() => Regex.IsMatch(body, $@"(^|\W){inner}(\W|$)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant,
-            TimeSpan.FromMilliseconds(100)));
+        var regex = Cached((literal ? "l" : "w") + pattern, () =>
+        {
+            var inner = literal ? Regex.Escape(pattern)
+                : Regex.Escape(pattern).Replace(@"\*", @"\S*?", StringComparison.Ordinal).Replace(@"\?", @"\S", StringComparison.Ordinal);
+            return new Regex($@"(^|\W){inner}(\W|$)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, MatchTimeout);
+        });
+        return SafeMatch(() => regex.IsMatch(body));
+    }
+
+    private static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(100);
+    private const int MaxCachedPatterns = 10_000;
+    private static readonly ConcurrentDictionary<string, Regex> Patterns = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Every member's rules are evaluated for every event, and their patterns (user names, display
+    /// names, the defaults' globs) repeat: building a regex costs far more than matching one.
+    /// </summary>
+    private static Regex Cached(string key, Func<Regex> create)
+    {
+        if (Patterns.TryGetValue(key, out var regex)) return regex;
+        if (Patterns.Count >= MaxCachedPatterns) Patterns.Clear();
+        return Patterns.GetOrAdd(key, _ => create());
     }
 
     /// <summary>A pattern that takes too long to match (a crafted one) does not match, rather than stalling the room.</summary>

@@ -16,31 +16,36 @@ namespace Homeserver.Storage.Streams;
 /// readers bound it by the sequence (read before the rows) instead of its position, so it never holds
 /// the other writers' rows back. Before its next allocation it clears the mark, in its own committed
 /// statement, so a reader that still sees the mark read the sequence before that allocation.
-/// Marking and clearing happen under the allocation lock, so no allocation can slip between the
-/// "nothing in flight" check and the mark. They run on a pool of their own: an allocation waits for
-/// the lock while holding a connection of the main pool, so a lock holder that needed one of those
-/// could wait for ever once every connection is held by a waiter.
+/// Marking and clearing happen under the idle lock, and an allocation that starts while the row is
+/// (or is being) marked idle waits for it and clears the mark first, so no allocation can slip
+/// between the "nothing in flight" check and the mark. They run on a pool of their own: an
+/// allocation waits for the lock while holding a connection of the main pool, so a lock holder that
+/// needed one of those could wait for ever once every connection is held by a waiter.
 ///
-/// A writer's own allocations are serialised (nextval and registering the result happen under one
-/// lock). Otherwise two concurrent allocations could register out of order: 101 registered, committed
-/// and completed while 100 is still on its way back from PostgreSQL would move the position past 100
-/// while 100 is uncommitted. Serialised, an allocation still in progress always gets a position above
-/// everything already registered, so "one below the smallest in flight" stays true.
+/// Allocations run concurrently (every room of a silo allocates from its events writer), so a nextval
+/// can still be on its way back while a later one has returned, committed and completed: 101 done
+/// while 100 is in transit must not move the position past 100. An allocation in transit will get a
+/// value above its floor, the highest value returned before it started (the sequence only goes up),
+/// so the position never passes the lowest floor in transit, nor one below the smallest position in flight.
 /// </summary>
 public sealed class MultiWriterIdGenerator
 {
     private readonly object _gate = new();
     private readonly SortedSet<long> _inFlight = [];
+    private readonly List<long> _floorsInTransit = [];
     private readonly NpgsqlDataSource _dataSource;
     private long _position;
     private long _maxAllocated;
     private int _allocating;
     private long _allocationGeneration;
     private long _persisted = long.MinValue;
-    private readonly SemaphoreSlim _allocationLock = new(1, 1);
+    private readonly SemaphoreSlim _idleLock = new(1, 1);
 
-    /// <summary>Whether this writer's row says idle; read and written under <see cref="_allocationLock"/>.</summary>
+    /// <summary>Whether this writer's row says idle (or may: a failed mark counts); changed under <see cref="_idleLock"/> and <see cref="_gate"/>.</summary>
     private bool _idleInDb;
+
+    /// <summary>An idle mark is being written (under <see cref="_idleLock"/>); allocations starting now wait for it and clear it.</summary>
+    private bool _markingIdle;
 
     private MultiWriterIdGenerator(NpgsqlDataSource dataSource, string streamName, string instanceName, long position, int writerId)
     {
@@ -85,15 +90,19 @@ public sealed class MultiWriterIdGenerator
     public async Task<PositionLease> AllocateAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction,
         CancellationToken cancellationToken = default)
     {
+        long floor;
+        bool mayBeIdle;
         lock (_gate)
         {
             _allocating++;
             _allocationGeneration++;
+            floor = _maxAllocated;
+            _floorsInTransit.Add(floor);
+            mayBeIdle = _idleInDb || _markingIdle;
         }
-        await _allocationLock.WaitAsync(cancellationToken);
         try
         {
-            if (_idleInDb) await MarkBusyAsync(cancellationToken);
+            if (mayBeIdle) await ClearIdleMarkAsync(cancellationToken);
             await using var command = new NpgsqlCommand($"SELECT nextval('{StreamName}_stream_seq')", connection, transaction);
             var position = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
             lock (_gate)
@@ -105,8 +114,24 @@ public sealed class MultiWriterIdGenerator
         }
         finally
         {
-            _allocationLock.Release();
-            lock (_gate) _allocating--;
+            lock (_gate)
+            {
+                _floorsInTransit.Remove(floor);
+                _allocating--;
+            }
+        }
+    }
+
+    private async Task ClearIdleMarkAsync(CancellationToken cancellationToken)
+    {
+        await _idleLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_idleInDb) await MarkBusyAsync(cancellationToken);
+        }
+        finally
+        {
+            _idleLock.Release();
         }
     }
 
@@ -133,22 +158,38 @@ public sealed class MultiWriterIdGenerator
     /// </summary>
     public async Task PersistAsync(CancellationToken cancellationToken = default)
     {
-        if (IsQuiet && await _allocationLock.WaitAsync(0, cancellationToken))
+        if (IsQuiet && await _idleLock.WaitAsync(0, cancellationToken))
         {
             try
             {
-                if (_idleInDb) return;
-                // Checked again under the lock: an allocation waiting for it counts as busy.
-                if (IsQuiet)
+                lock (_gate)
                 {
-                    await WriteRowAsync(CurrentPosition, idle: true, cancellationToken);
-                    _idleInDb = true;
+                    // Checked again under the gate: an allocation that started since counts as busy, and
+                    // one that starts from now on sees the mark coming and waits for the idle lock.
+                    if (!_idleInDb && _inFlight.Count == 0 && _allocating == 0) _markingIdle = true;
+                }
+                if (_idleInDb) return;
+                if (_markingIdle)
+                {
+                    try
+                    {
+                        await WriteRowAsync(CurrentPosition, idle: true, cancellationToken);
+                    }
+                    finally
+                    {
+                        // Even a failed write may have committed: the next allocation clears the mark to be sure.
+                        lock (_gate)
+                        {
+                            _idleInDb = true;
+                            _markingIdle = false;
+                        }
+                    }
                     return;
                 }
             }
             finally
             {
-                _allocationLock.Release();
+                _idleLock.Release();
             }
         }
         var position = CurrentPosition;
@@ -202,7 +243,7 @@ public sealed class MultiWriterIdGenerator
             }
             InterlockedMax(ref _persisted, position);
         }
-        _idleInDb = false;
+        lock (_gate) _idleInDb = false;
     }
 
     internal void Complete(long position)
@@ -211,6 +252,7 @@ public sealed class MultiWriterIdGenerator
         {
             _inFlight.Remove(position);
             var upTo = _inFlight.Count > 0 ? _inFlight.Min - 1 : _maxAllocated;
+            if (_floorsInTransit.Count > 0) upTo = Math.Min(upTo, _floorsInTransit.Min());
             _position = Math.Max(_position, upTo);
         }
     }
