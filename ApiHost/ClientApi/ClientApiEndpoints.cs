@@ -35,6 +35,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<SyncResponseBuilder>();
         services.AddSingleton<ToDeviceAcknowledgements>();
         services.AddSingleton<SharedSafePositions>();
+        services.AddSingleton<UnreadCountMemo>();
         services.AddSingleton<PresenceOnSync>();
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
         return services;

@@ -17,13 +17,16 @@ public sealed class NotificationStore(NpgsqlDataSource dataSource)
     /// An unthreaded receipt covers every thread; a threaded one covers its thread ("main" the main timeline).
     /// Nothing before the user's current membership event counts (the invite that brought them in, say), as in Synapse.
     /// </summary>
-    public async Task<IReadOnlyList<UnreadCounts>> GetUnreadAsync(string userId, IReadOnlyList<string> roomIds, CancellationToken cancellationToken = default)
+    /// <param name="after">Count only events after this position too: the caller adds what it counted up to there (0: everything).</param>
+    /// <param name="upTo">The sync token's events position: counts match the timeline handed out with them.</param>
+    public async Task<IReadOnlyList<UnreadCounts>> GetUnreadAsync(string userId, IReadOnlyList<string> roomIds, long after, long upTo,
+        CancellationToken cancellationToken = default)
     {
         if (roomIds.Count == 0) return [];
         await using var command = dataSource.CreateCommand("""
             SELECT a.room_id, a.thread_id, count(*) FILTER (WHERE a.notify)::int, count(*) FILTER (WHERE a.highlight)::int
             FROM event_push_actions a
-            WHERE a.user_id = $1 AND a.room_id = ANY($2) AND (a.notify OR a.highlight)
+            WHERE a.user_id = $1 AND a.room_id = ANY($2) AND (a.notify OR a.highlight) AND a.stream_ordering > $3 AND a.stream_ordering <= $4
               AND a.stream_ordering > GREATEST(
                   (SELECT max(r.event_stream_ordering) FROM receipts r
                    WHERE r.room_id = a.room_id AND r.user_id = $1 AND r.receipt_type IN ('m.read', 'm.read.private')
@@ -31,7 +34,7 @@ public sealed class NotificationStore(NpgsqlDataSource dataSource)
                   (SELECT e.stream_ordering FROM current_state_events c JOIN events e ON e.event_id = c.event_id
                    WHERE c.room_id = a.room_id AND c.type = 'm.room.member' AND c.state_key = $1), 0)
             GROUP BY a.room_id, a.thread_id
-            """).With(userId, roomIds.ToArray());
+            """).With(userId, roomIds.ToArray(), after, upTo);
         var rows = new List<UnreadCounts>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

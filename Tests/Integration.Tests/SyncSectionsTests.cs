@@ -39,6 +39,56 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
         { "notice", """{"msgtype":"m.notice","body":"build passed"}""", false, 0, 0 },
     };
 
+    [Fact]
+    public async Task Unread_counts_add_up_across_incremental_syncs_and_start_again_from_each_receipt()
+    {
+        var (alice, bob, room) = await TwoInARoomAsync();
+        using var _ = alice;
+        using var __ = bob;
+        var since = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+
+        async Task<JsonObject> SendAndSeeAsync(JsonObject content)
+        {
+            var eventId = await alice.SendMessageAsync(room, content);
+            var sync = await bob.SyncUntilAsync(since, s =>
+                Joined(s, room)?["timeline"]!["events"]!.AsArray().Any(e => e!["event_id"]!.GetValue<string>() == eventId) ?? false);
+            since = sync["next_batch"]!.GetValue<string>();
+            return sync;
+        }
+        (int, int) Of(JsonObject sync) => (Counts(sync, room)["notification_count"]!.GetValue<int>(), Counts(sync, room)["highlight_count"]!.GetValue<int>());
+        var plain = new JsonObject { ["msgtype"] = "m.text", ["body"] = "hello" };
+
+        Of(await SendAndSeeAsync(plain.DeepClone().AsObject())).Should().Be((1, 0));
+        Of(await SendAndSeeAsync(plain.DeepClone().AsObject())).Should().Be((2, 0));
+        var third = await SendAndSeeAsync(plain.DeepClone().AsObject());
+        Of(third).Should().Be((3, 0));
+
+        // A receipt on the second message: only the third stays unread.
+        var latestTwo = (await bob.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=2")).Body["chunk"]!.AsArray();
+        var second = latestTwo[1]!["event_id"]!.GetValue<string>();
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/receipt/m.read/{second}", new JsonObject())).Status.Should().Be(200);
+        var afterReceipt = await bob.SyncUntilAsync(since, s => Joined(s, room) is not null);
+        since = afterReceipt["next_batch"]!.GetValue<string>();
+        Of(afterReceipt).Should().Be((1, 0));
+
+        Of(await SendAndSeeAsync(new JsonObject
+        {
+            ["msgtype"] = "m.text", ["body"] = "look", ["m.mentions"] = new JsonObject { ["user_ids"] = new JsonArray(bob.UserId) },
+        })).Should().Be((2, 1));
+        Of(await SendAndSeeAsync(plain.DeepClone().AsObject())).Should().Be((3, 1));
+
+        // Another device counts from scratch and agrees.
+        using var bobElsewhere = NewClient();
+        var login = await bobElsewhere.PostAsync("/_matrix/client/v3/login", new JsonObject
+        {
+            ["type"] = "m.login.password",
+            ["identifier"] = new JsonObject { ["type"] = "m.id.user", ["user"] = bob.UserId },
+            ["password"] = "pw",
+        });
+        bobElsewhere.AccessToken = login.Body["access_token"]!.GetValue<string>();
+        Of(await bobElsewhere.SyncAsync()).Should().Be((3, 1));
+    }
+
     [Theory]
     [MemberData(nameof(UnreadCases))]
     public async Task Default_push_rules_give_unread_counts_that_a_read_receipt_clears(string name, string content, bool direct, int notifications, int highlights)

@@ -26,6 +26,7 @@ public sealed class SyncResponseBuilder(
     PushRuleStore pushRules,
     NotificationStore notifications,
     ToDeviceAcknowledgements toDeviceAcks,
+    UnreadCountMemo unreadMemo,
     TimeProvider clock)
 {
     /// <summary>To-device messages per response; the rest follow in the next one.</summary>
@@ -84,8 +85,8 @@ public sealed class SyncResponseBuilder(
             ? included.Where(r => r.NeedsState).SelectMany(r => r.Timeline).Select(SenderOf).OfType<string>().Append(userId).ToHashSet(StringComparer.Ordinal)
             : null;
         var states = await rooms.GetCurrentStateAsync(included.Where(r => r.NeedsState).Select(r => r.RoomId).ToList(), onlyMembers);
-        var unread = (await notifications.GetUnreadAsync(userId, included.Select(r => r.RoomId).ToList()))
-            .GroupBy(u => u.RoomId).ToDictionary(g => g.Key, g => g.ToList());
+        var unread = await UnreadAsync(userId, since is null ? null : from, upTo,
+            included.Select(r => (r.RoomId, r.Timeline, r.Limited)).ToList(), receiptRows);
         var lastSeqs = await rooms.GetLastRoomSeqsAsync(included.Where(r => r.Timeline.Count == 0).Select(r => r.RoomId).ToList());
 
         var join = new JsonObject();
@@ -95,7 +96,7 @@ public sealed class SyncResponseBuilder(
                 lastSeqs.GetValueOrDefault(roomId), filter, now);
             body["ephemeral"] = new JsonObject { ["events"] = ephemeral };
             body["account_data"] = new JsonObject { ["events"] = roomAccountData };
-            AddUnreadCounts(body, unread.GetValueOrDefault(roomId), filter.Timeline?.UnreadThreadNotifications == true);
+            AddUnreadCounts(body, unread.GetValueOrDefault(roomId) ?? [], filter.Timeline?.UnreadThreadNotifications == true);
             join[roomId] = body;
         }
         await AddSummariesAsync(join, userId, since, byRoom);
@@ -176,6 +177,36 @@ public sealed class SyncResponseBuilder(
         return new Result(response, hasChanges, [.. allMemberships.Where(m => m.Membership == "join").Select(m => m.RoomId)]);
     }
 
+    /// <summary>
+    /// Unread counts of the included rooms, added to what this host handed out with the client's token
+    /// where it remembers that and the room's boundary (the user's receipt or membership) has not moved.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, IReadOnlyList<UnreadCounts>>> UnreadAsync(string userId, SyncToken? since, SyncToken upTo,
+        IReadOnlyList<(string RoomId, List<RoomEventRow> Timeline, bool Limited)> included, IReadOnlyList<ReceiptRow> receiptRows)
+    {
+        var boundaryMoved = receiptRows.Where(r => r.UserId == userId).Select(r => r.RoomId).ToHashSet(StringComparer.Ordinal);
+        var known = since is null ? null : unreadMemo.Find(userId, since.Events, since.Receipts);
+        var canAdd = included.Where(r => known?.ContainsKey(r.RoomId) == true && !r.Limited && !boundaryMoved.Contains(r.RoomId) &&
+                                         !r.Timeline.Any(e => OwnMembership(e, userId) is not null))
+            .Select(r => r.RoomId).ToHashSet(StringComparer.Ordinal);
+        var afresh = await notifications.GetUnreadAsync(userId, included.Select(r => r.RoomId).Where(id => !canAdd.Contains(id)).ToList(), 0, upTo.Events);
+        var added = canAdd.Count == 0 ? [] : await notifications.GetUnreadAsync(userId, [.. canAdd], since!.Events, upTo.Events);
+
+        var counts = new Dictionary<string, IReadOnlyList<UnreadCounts>>(StringComparer.Ordinal);
+        if (known is not null)
+        {
+            foreach (var (roomId, roomCounts) in known.Where(kv => !boundaryMoved.Contains(kv.Key))) counts[roomId] = roomCounts;
+        }
+        foreach (var (roomId, _, _) in included) counts[roomId] = canAdd.Contains(roomId) ? counts[roomId] : [];
+        foreach (var group in afresh.Concat(added).GroupBy(u => u.RoomId))
+        {
+            counts[group.Key] = counts[group.Key].Concat(group).GroupBy(u => u.ThreadId)
+                .Select(t => new UnreadCounts(group.Key, t.Key, t.Sum(u => u.Notifications), t.Sum(u => u.Highlights))).ToList();
+        }
+        unreadMemo.Remember(userId, upTo.Events, upTo.Receipts, counts);
+        return counts;
+    }
+
     private static string? SenderOf(RoomEventRow row) => JsonNode.Parse(row.Json)?["sender"]?.ToString();
 
     /// <summary>A room's timeline and (given <paramref name="currentState"/>) the state not already in the timeline.</summary>
@@ -242,9 +273,8 @@ public sealed class SyncResponseBuilder(
         return new JsonArray(ephemeral.Where(e => SyncFilter.Allows(ephemeralFilter, roomId, e!.AsObject())).Select(e => e!.DeepClone()).ToArray());
     }
 
-    private static void AddUnreadCounts(JsonObject room, List<UnreadCounts>? counts, bool perThread)
+    private static void AddUnreadCounts(JsonObject room, IReadOnlyList<UnreadCounts> counts, bool perThread)
     {
-        counts ??= [];
         var main = perThread ? counts.Where(c => c.ThreadId is null).ToList() : counts;
         room["unread_notifications"] = new JsonObject
         {
