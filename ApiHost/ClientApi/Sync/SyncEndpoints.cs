@@ -23,6 +23,8 @@ namespace Homeserver.ApiHost.ClientApi.Sync;
 public static class SyncEndpoints
 {
     private const int MaxTimeout = 60_000;
+    private static readonly TimeSpan FirstLookAgain = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan LastLookAgain = TimeSpan.FromSeconds(1);
 
     public static IEndpointRouteBuilder MapSyncApi(this IEndpointRouteBuilder app)
     {
@@ -54,6 +56,7 @@ public static class SyncEndpoints
         using var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(timeout), clock);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadline.Token);
         using var listener = await notifier.ListenAsync(user.UserId, http.RequestAborted);
+        var lookAgainIn = FirstLookAgain;
         while (true)
         {
             var wake = listener.NextChangeAsync(cancel.Token);
@@ -64,9 +67,18 @@ public static class SyncEndpoints
             if (hasNews || cancel.IsCancellationRequested) return Results.Json(response.Body);
             try
             {
-                // Positions are persisted just before a row is announced, but a reader can still look in between: if so, look again soon.
-                if (listener.IsAheadOf(upTo)) await Task.Delay(TimeSpan.FromMilliseconds(20), clock, cancel.Token);
-                else await wake;
+                // Positions are persisted just before a row is announced, but a reader can still look in between: if so, look
+                // again soon, and less often the longer it lasts (a writer that died mid-write holds its stream back for a while).
+                if (listener.IsAheadOf(upTo))
+                {
+                    await Task.Delay(lookAgainIn, clock, cancel.Token);
+                    lookAgainIn = TimeSpan.FromTicks(Math.Min(lookAgainIn.Ticks * 2, LastLookAgain.Ticks));
+                }
+                else
+                {
+                    lookAgainIn = FirstLookAgain;
+                    await wake;
+                }
             }
             catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
             {

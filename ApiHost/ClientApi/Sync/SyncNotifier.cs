@@ -306,6 +306,7 @@ public sealed class SyncNotifier : IHostedService
     internal sealed class Listener(string userId)
     {
         private readonly Dictionary<string, long> _announced = new(StringComparer.Ordinal);
+        private bool _wakeOwed;
 
         public string UserId => userId;
         public HashSet<StreamId> Topics { get; } = [];
@@ -320,20 +321,18 @@ public sealed class SyncNotifier : IHostedService
 
         public void Wake()
         {
-            _deferred = false;
+            _wakeOwed = false;
             var signal = Signal;
             Signal = NewSignal();
             signal.TrySetResult();
         }
 
-        private bool _deferred;
-
         /// <summary>Marks a wake-up as owed; true if none was owed yet.</summary>
-        public bool DeferWake() => !_deferred && (_deferred = true);
+        public bool DeferWake() => !_wakeOwed && (_wakeOwed = true);
 
         public void WakeIfDeferred()
         {
-            if (_deferred) Wake();
+            if (_wakeOwed) Wake();
         }
 
         /// <summary>Whether a row was announced beyond the token: its position is not yet safe to read, so look again soon.</summary>
