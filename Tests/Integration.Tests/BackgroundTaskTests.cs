@@ -34,13 +34,7 @@ public sealed class BackgroundTaskTests(TwoSiloClusterFixture fixture) : IClassF
         (await bob.PutAsync($"/_matrix/client/v3/sendToDevice/m.test/{Guid.NewGuid():N}",
             new JsonObject { ["messages"] = new JsonObject { [alice.UserId] = new JsonObject { ["*"] = new JsonObject() } } })).Status.Should().Be(200);
         using var bobElsewhere = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
-        var login = await bobElsewhere.PostAsync("/_matrix/client/v3/login", new JsonObject
-        {
-            ["type"] = "m.login.password",
-            ["identifier"] = new JsonObject { ["type"] = "m.id.user", ["user"] = bob.UserId },
-            ["password"] = "pw",
-        });
-        bobElsewhere.AccessToken = login.Body["access_token"]!.GetValue<string>();
+        await bobElsewhere.LoginAsync(bob.UserId, "pw");
         (await bobElsewhere.PostAsync("/_matrix/client/v3/logout", new JsonObject())).Status.Should().Be(200);
         var unreadBefore = UnreadIn(await alice.SyncAsync(), room);
         unreadBefore.Should().Be(1, "the third message is after alice's receipt");

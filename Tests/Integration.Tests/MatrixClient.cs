@@ -94,5 +94,20 @@ public sealed class MatrixClient(Uri baseAddress) : IDisposable
         return body;
     }
 
+    /// <summary>Logs in with a password as a new device and keeps its access token.</summary>
+    public async Task LoginAsync(string userId, string password)
+    {
+        var (status, body) = await PostAsync("/_matrix/client/v3/login", new JsonObject
+        {
+            ["type"] = "m.login.password",
+            ["identifier"] = new JsonObject { ["type"] = "m.id.user", ["user"] = userId },
+            ["password"] = password,
+        });
+        if (status != 200) throw new InvalidOperationException($"login failed with {status}: {body.ToJsonString()}");
+        AccessToken = body["access_token"]!.GetValue<string>();
+        UserId = body["user_id"]!.GetValue<string>();
+        DeviceId = body["device_id"]!.GetValue<string>();
+    }
+
     public void Dispose() => _http.Dispose();
 }

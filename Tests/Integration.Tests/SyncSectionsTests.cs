@@ -79,13 +79,7 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
 
         // Another device counts from scratch and agrees.
         using var bobElsewhere = NewClient();
-        var login = await bobElsewhere.PostAsync("/_matrix/client/v3/login", new JsonObject
-        {
-            ["type"] = "m.login.password",
-            ["identifier"] = new JsonObject { ["type"] = "m.id.user", ["user"] = bob.UserId },
-            ["password"] = "pw",
-        });
-        bobElsewhere.AccessToken = login.Body["access_token"]!.GetValue<string>();
+        await bobElsewhere.LoginAsync(bob.UserId, "pw");
         Of(await bobElsewhere.SyncAsync()).Should().Be((3, 1));
     }
 
