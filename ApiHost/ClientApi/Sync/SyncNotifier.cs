@@ -39,6 +39,7 @@ public sealed class SyncNotifier : IHostedService
     private readonly Dictionary<StreamId, Topic> _topics = [];
     private ITimer? _sweep;
     private bool _deferredWakeScheduled;
+    private readonly Counter<long> _lookAgains;
 
     public SyncNotifier(IStreamProvider streams, IStreamTransport transport, StreamPositionReader positions, TypingCache typing,
         TimeProvider clock, ApiHostLog log, IMeterFactory meters)
@@ -54,6 +55,8 @@ public sealed class SyncNotifier : IHostedService
             description: "Rooms and users whose sync hints this host follows.");
         meter.CreateObservableGauge("sync_listeners", () => { lock (_gate) return _listeners.Count; },
             description: "Users whose syncs this host follows (syncing now or lately).");
+        _lookAgains = meter.CreateCounter<long>("sync_look_agains_total",
+            description: "Times a sync found an announced row not yet safe to read and looked again after a pause.");
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -294,7 +297,10 @@ public sealed class SyncNotifier : IHostedService
 
     internal bool IsAheadOf(Listener listener, SyncToken token)
     {
-        lock (_gate) return listener.IsAheadOf(token);
+        bool ahead;
+        lock (_gate) ahead = listener.IsAheadOf(token);
+        if (ahead) _lookAgains.Add(1);
+        return ahead;
     }
 
     internal Task NextChangeAsync(Listener listener, CancellationToken cancellationToken)
