@@ -8,13 +8,14 @@ using Spectre.Console;
 //   dotnet run --project Bench -- --url http://host:8008            measure a server that is already running
 //   dotnet run --project Bench -- --start monolith|cluster|both      start this repository's server shapes and compare
 // Options: --scenarios send,delivery,initial_sync,fan_out (default all), --messages N, --senders N, --rooms N,
-// --fanout-members N, --delivery-rate N, --delivery-seconds N, --pgbench-seconds N (0 skips), --out DIR (report,
+// --fanout-members N, --delivery-rate N, --delivery-seconds N, --drain-seconds N (how long to wait for late
+// messages after the last send; later ones count as missing), --pgbench-seconds N (0 skips), --out DIR (report,
 // JSON lines and chart; default .tmp/bench/report).
 var options = Options.Parse(args);
 if (options is null)
 {
     Console.Error.WriteLine("usage: Bench (--url <homeserver> | --start monolith|cluster|both) [--scenarios a,b] [--messages N] [--senders N] " +
-        "[--rooms N] [--fanout-members N] [--delivery-rate N] [--delivery-seconds N] [--pgbench-seconds N] [--out DIR]");
+        "[--rooms N] [--fanout-members N] [--delivery-rate N] [--delivery-seconds N] [--drain-seconds N] [--pgbench-seconds N] [--out DIR]");
     return 2;
 }
 var repository = Repository.Root;
@@ -178,7 +179,7 @@ internal sealed record Options(string? Url, IReadOnlyList<ServerShape?> Shapes, 
         {
             Messages = Int("--messages", defaults.Messages), Senders = Int("--senders", defaults.Senders), Rooms = Int("--rooms", defaults.Rooms),
             FanOutMembers = Int("--fanout-members", defaults.FanOutMembers), DeliveryRate = Int("--delivery-rate", defaults.DeliveryRate),
-            DeliverySeconds = Int("--delivery-seconds", defaults.DeliverySeconds),
+            DeliverySeconds = Int("--delivery-seconds", defaults.DeliverySeconds), DrainSeconds = Int("--drain-seconds", defaults.DrainSeconds),
         };
         return new Options(url, shapes, scenarios, sizes, Int("--pgbench-seconds", 10),
             Value("--out") ?? Path.Combine(Repository.Root, ".tmp", "bench", "report"), args);

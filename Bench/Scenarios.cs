@@ -12,7 +12,7 @@ public sealed record BenchSizes(
     int Senders = 64, int Rooms = 100, int Messages = 20_000,
     int DeliveryObservers = 4, int DeliveryRooms = 10, int DeliveryRate = 1000, int DeliverySeconds = 10,
     int InitialSyncRooms = 100, int InitialSyncEvents = 20,
-    int FanOutMembers = 500, int FanOutMessages = 20);
+    int FanOutMembers = 500, int FanOutMessages = 20, int DrainSeconds = 30);
 
 /// <summary>The scenarios, each against a server that is already up, through the client-server API only.</summary>
 public sealed class Scenarios(Uri server, string shape, BenchSizes sizes, Action<string, double> progress)
@@ -127,7 +127,7 @@ public sealed class Scenarios(Uri server, string shape, BenchSizes sizes, Action
         })));
         var sendSeconds = clock.Elapsed.TotalSeconds;
         // Wait for the stragglers, then count.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var deadline = DateTime.UtcNow.AddSeconds(sizes.DrainSeconds);
         while (seen.Any(s => s.Count < total) && DateTime.UtcNow < deadline) await Task.Delay(100);
         await stop.CancelAsync();
         await Task.WhenAll(following);
@@ -201,7 +201,7 @@ public sealed class Scenarios(Uri server, string shape, BenchSizes sizes, Action
             await Task.Delay(250);
         }
         var expected = sizes.FanOutMessages * members.Count;
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var deadline = DateTime.UtcNow.AddSeconds(sizes.DrainSeconds);
         while (received.Values.Sum() < expected && DateTime.UtcNow < deadline) await Task.Delay(100);
         await stop.CancelAsync();
         await Task.WhenAll(following);
