@@ -34,7 +34,6 @@ public static class ClientApiEndpoints
         services.AddSingleton<TypingCache>();
         services.AddSingleton<SyncResponseBuilder>();
         services.AddSingleton<ToDeviceAcknowledgements>();
-        services.AddSingleton<SharedSafePositions>();
         services.AddSingleton<UnreadCountMemo>();
         services.AddSingleton<PresenceOnSync>();
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));

@@ -177,9 +177,9 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
         var bobRoom = await bob.CreateRoomAsync(new JsonObject());
         var notifier = Notifier(0);
         using var atAlice = await notifier.ListenAsync(alice.UserId, CancellationToken.None);
-        await atAlice.FollowRoomsAsync([aliceRoom], CancellationToken.None);
+        await atAlice.FollowRoomsAsync([aliceRoom], atAlice.NextRead(), CancellationToken.None);
         using var atBob = await notifier.ListenAsync(bob.UserId, CancellationToken.None);
-        await atBob.FollowRoomsAsync([bobRoom], CancellationToken.None);
+        await atBob.FollowRoomsAsync([bobRoom], atBob.NextRead(), CancellationToken.None);
         var aliceWoken = atAlice.NextChangeAsync(CancellationToken.None);
         var bobWoken = atBob.NextChangeAsync(CancellationToken.None);
 
@@ -189,6 +189,27 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
 
         await SendWithRetryAsync(alice, aliceRoom, "for alice's room");
         await aliceWoken.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task An_older_sync_finishing_last_does_not_undo_the_rooms_a_newer_one_followed()
+    {
+        using var alice = ClientOn(0);
+        await alice.RegisterAsync(NewName(), "pw");
+        var room = await alice.CreateRoomAsync(new JsonObject());
+        var notifier = Notifier(0);
+        using var listener = await notifier.ListenAsync(alice.UserId, CancellationToken.None);
+        var older = listener.NextRead();
+        var newer = listener.NextRead();
+
+        await listener.FollowRoomsAsync([room], newer, CancellationToken.None);
+        await listener.FollowRoomsAsync([], older, CancellationToken.None);
+        await notifier.UnfollowIdleAsync(TimeSpan.Zero);
+        notifier.Follows(room).Should().BeTrue("the older room list, read before the join, must not win");
+
+        await listener.FollowRoomsAsync([], listener.NextRead(), CancellationToken.None);
+        await notifier.UnfollowIdleAsync(TimeSpan.Zero);
+        notifier.Follows(room).Should().BeFalse("a newer read without the room lets it go");
     }
 
     private SyncNotifier Notifier(int host) => fixture.Cluster.ApiHosts[host].Services.GetRequiredService<SyncNotifier>();

@@ -37,7 +37,7 @@ public static class SyncEndpoints
         return app;
     }
 
-    private static async Task<IResult> SyncAsync(HttpContext http, AccessTokenAuthentication auth, SyncReader sync, SharedSafePositions positions,
+    private static async Task<IResult> SyncAsync(HttpContext http, AccessTokenAuthentication auth, SyncReader sync, StreamPositionReader positions,
         SyncNotifier notifier, SyncResponseBuilder builder, TypingCache typing, PresenceOnSync presence, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
@@ -60,9 +60,10 @@ public static class SyncEndpoints
         while (true)
         {
             var wake = listener.NextChangeAsync(cancel.Token);
+            var readAt = listener.NextRead();
             var upTo = await CurrentTokenAsync(positions, typing);
             var response = await builder.BuildAsync(user, since, upTo, filter, fullState);
-            await listener.FollowRoomsAsync(response.JoinedRoomIds, http.RequestAborted);
+            await listener.FollowRoomsAsync(response.JoinedRoomIds, readAt, http.RequestAborted);
             var hasNews = since is null || fullState || response.HasChanges;
             if (hasNews || cancel.IsCancellationRequested) return Results.Json(response.Body);
             try
@@ -92,9 +93,9 @@ public static class SyncEndpoints
         }
     }
 
-    private static async Task<SyncToken> CurrentTokenAsync(SharedSafePositions positions, TypingCache typing)
+    private static async Task<SyncToken> CurrentTokenAsync(StreamPositionReader positions, TypingCache typing)
     {
-        var safe = await positions.GetAsync();
+        var safe = await positions.GetSafePositionsAsync();
         long At(string stream) => safe.GetValueOrDefault(stream);
         return new SyncToken(At(StreamNames.Events), At(StreamNames.AccountData), typing.Latest, At(StreamNames.Receipts), At(StreamNames.ToDevice),
             At(StreamNames.DeviceLists), At(StreamNames.Presence), At(StreamNames.PushRules));

@@ -21,13 +21,6 @@ public sealed class SyncNotifier : IHostedService
     /// <summary>How long a user's rooms stay followed after their last sync on this host ended.</summary>
     public static readonly TimeSpan IdleAfter = TimeSpan.FromMinutes(5);
 
-    /// <summary>
-    /// Presence wakes a user's syncs at most this often. A user comes online in every room they share
-    /// at once, so a room of N members coming online would otherwise recompute N × N syncs; presence
-    /// can be a second late, messages never wait for it.
-    /// </summary>
-    public static readonly TimeSpan PresenceWakeDelay = TimeSpan.FromSeconds(1);
-
     private readonly IStreamProvider _streams;
     private readonly IStreamTransport _transport;
     private readonly StreamPositionReader _positions;
@@ -38,7 +31,6 @@ public sealed class SyncNotifier : IHostedService
     private readonly Dictionary<string, Listener> _listeners = new(StringComparer.Ordinal);
     private readonly Dictionary<StreamId, Topic> _topics = [];
     private ITimer? _sweep;
-    private bool _deferredWakeScheduled;
     private readonly Counter<long> _lookAgains;
 
     public SyncNotifier(IStreamProvider streams, IStreamTransport transport, StreamPositionReader positions, TypingCache typing,
@@ -92,7 +84,7 @@ public sealed class SyncNotifier : IHostedService
         var handle = new SyncListener(this, listener);
         try
         {
-            await FollowAsync(listener, [SyncHintStreams.User(userId)], replace: false, cancellationToken);
+            await FollowAsync(listener, [SyncHintStreams.User(userId)], replaceAsOf: null, cancellationToken);
         }
         catch
         {
@@ -108,22 +100,31 @@ public sealed class SyncNotifier : IHostedService
         lock (_gate) return _topics.ContainsKey(SyncHintStreams.Room(roomId));
     }
 
-    internal Task FollowRoomsAsync(Listener listener, IReadOnlyCollection<string> joinedRoomIds, CancellationToken cancellationToken) =>
-        FollowAsync(listener, [SyncHintStreams.User(listener.UserId), .. joinedRoomIds.Select(SyncHintStreams.Room)], replace: true, cancellationToken);
+    internal Task FollowRoomsAsync(Listener listener, IReadOnlyCollection<string> joinedRoomIds, long readAt, CancellationToken cancellationToken) =>
+        FollowAsync(listener, [SyncHintStreams.User(listener.UserId), .. joinedRoomIds.Select(SyncHintStreams.Room)], readAt, cancellationToken);
+
+    /// <summary>A number that orders the user's membership reads: take it before reading, pass it to <see cref="FollowRoomsAsync"/>.</summary>
+    internal long NextRead(Listener listener)
+    {
+        lock (_gate) return ++listener.Reads;
+    }
 
     /// <summary>
-    /// Attaches the listener to the topics (and, with <paramref name="replace"/>, detaches it from the
-    /// rest). A hint published just before a new subscription took effect is missed, and its row may not
-    /// be safe to read yet; so after a new attachment the listener treats every stream as announced up to
+    /// Attaches the listener to the topics and, given <paramref name="replaceAsOf"/>, detaches it from the
+    /// rest, unless a later read already replaced them: two syncs of one user can finish out of order, and
+    /// the older one's room list must not undo the newer one's (the user would miss their new room).
+    /// A hint published just before a new subscription took effect is missed, and its row may not be
+    /// safe to read yet; so after a new attachment the listener treats every stream as announced up to
     /// its sequence's current value and looks again until the positions get there.
     /// </summary>
-    private async Task FollowAsync(Listener listener, IReadOnlyCollection<StreamId> ids, bool replace, CancellationToken cancellationToken)
+    private async Task FollowAsync(Listener listener, IReadOnlyCollection<StreamId> ids, long? replaceAsOf, CancellationToken cancellationToken)
     {
         var attached = new List<Topic>();
         lock (_gate)
         {
-            if (replace)
+            if (replaceAsOf is { } readAt && readAt > listener.ReplacedAsOf)
             {
+                listener.ReplacedAsOf = readAt;
                 var keep = ids.ToHashSet();
                 foreach (var id in listener.Topics.Where(id => !keep.Contains(id)).ToList())
                 {
@@ -138,15 +139,17 @@ public sealed class SyncNotifier : IHostedService
                 topic.Followers.Add(listener);
                 attached.Add(topic);
             }
+            // Owed until done: a request that fails or goes away in between leaves it to the user's next one.
+            if (attached.Count > 0) listener.CatchUpOwed = true;
+            else if (!listener.CatchUpOwed) return;
         }
-        if (attached.Count == 0) return;
         foreach (var topic in attached)
         {
             try
             {
-                await topic.Ready.WaitAsync(cancellationToken);
+                await topic.Ready;
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e)
             {
                 // Redis is away, say. The sync still answers (at its timeout, at worst); its next request subscribes again.
                 _log.SyncSubscribeFailed(e, topic.Id.ToString());
@@ -157,10 +160,12 @@ public sealed class SyncNotifier : IHostedService
                 }
             }
         }
+        cancellationToken.ThrowIfCancellationRequested();
         var sequences = await _positions.GetSequencePositionsAsync(cancellationToken);
         lock (_gate)
         {
             foreach (var (stream, position) in sequences) listener.Announce(stream, position);
+            listener.CatchUpOwed = false;
         }
     }
 
@@ -192,32 +197,13 @@ public sealed class SyncNotifier : IHostedService
 
     private void Wake(Topic topic, string stream, long position)
     {
-        var deferred = false;
         lock (_gate)
         {
             foreach (var listener in topic.Followers)
             {
                 listener.Announce(stream, position);
-                if (stream != StreamNames.Presence) listener.Wake();
-                else if (listener.DeferWake()) deferred = true;
+                listener.Wake();
             }
-        }
-        if (deferred) _ = WakeDeferredLaterAsync();
-    }
-
-    /// <summary>One timer for every presence wake-up deferred in the same moment.</summary>
-    private async Task WakeDeferredLaterAsync()
-    {
-        lock (_gate)
-        {
-            if (_deferredWakeScheduled) return;
-            _deferredWakeScheduled = true;
-        }
-        await Task.Delay(PresenceWakeDelay, _clock);
-        lock (_gate)
-        {
-            _deferredWakeScheduled = false;
-            foreach (var listener in _listeners.Values) listener.WakeIfDeferred();
         }
     }
 
@@ -312,11 +298,17 @@ public sealed class SyncNotifier : IHostedService
     internal sealed class Listener(string userId)
     {
         private readonly Dictionary<string, long> _announced = new(StringComparer.Ordinal);
-        private bool _wakeOwed;
 
         public string UserId => userId;
         public HashSet<StreamId> Topics { get; } = [];
         public int Active { get; set; }
+
+        /// <summary>Membership reads handed out, and the latest whose room list replaced the followed rooms.</summary>
+        public long Reads { get; set; }
+        public long ReplacedAsOf { get; set; }
+
+        /// <summary>Topics were attached and the streams not yet treated as announced up to their sequences.</summary>
+        public bool CatchUpOwed { get; set; }
         public DateTimeOffset LastSeen { get; set; }
         public TaskCompletionSource Signal { get; private set; } = NewSignal();
 
@@ -327,18 +319,9 @@ public sealed class SyncNotifier : IHostedService
 
         public void Wake()
         {
-            _wakeOwed = false;
             var signal = Signal;
             Signal = NewSignal();
             signal.TrySetResult();
-        }
-
-        /// <summary>Marks a wake-up as owed; true if none was owed yet.</summary>
-        public bool DeferWake() => !_wakeOwed && (_wakeOwed = true);
-
-        public void WakeIfDeferred()
-        {
-            if (_wakeOwed) Wake();
         }
 
         /// <summary>Whether a row was announced beyond the token: its position is not yet safe to read, so look again soon.</summary>
@@ -397,8 +380,12 @@ public sealed class SyncListener : IDisposable
     public bool IsAheadOf(SyncToken token) => _notifier.IsAheadOf(_listener, token);
 
     /// <summary>Follows exactly these rooms for the user (all the rooms they are joined to, not only what a filter shows).</summary>
-    public Task FollowRoomsAsync(IReadOnlyCollection<string> joinedRoomIds, CancellationToken cancellationToken) =>
-        _notifier.FollowRoomsAsync(_listener, joinedRoomIds, cancellationToken);
+    /// <summary>Orders this request's membership read among the user's concurrent syncs; take it before building.</summary>
+    public long NextRead() => _notifier.NextRead(_listener);
+
+    /// <param name="readAt">From <see cref="NextRead"/>, taken before the rooms were read.</param>
+    public Task FollowRoomsAsync(IReadOnlyCollection<string> joinedRoomIds, long readAt, CancellationToken cancellationToken) =>
+        _notifier.FollowRoomsAsync(_listener, joinedRoomIds, readAt, cancellationToken);
 
     public void Dispose()
     {
