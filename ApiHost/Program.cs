@@ -1,23 +1,18 @@
 using Homeserver.ApiHost.Cli;
 using Homeserver.ApiHost.Hosting;
-using Homeserver.ApiHost.Routing;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 
-// The homeserver command: every role in one process by default (a monolith), or an API host
-// (Synapse's generic worker) when its worker file says so.
-switch (args)
-{
-    case ["generate-config", ..]:
-        return GenerateConfigCommand.Run(args[1..]);
-    case ["register_new_matrix_user", ..]:
-        return await RegisterNewMatrixUserCommand.RunAsync(args[1..]);
-    case ["routes", ..]:
-        return RoutesCommand.Run(args[1..]);
-    case ["probe", ..]:
-        return await ProbeCommand.RunAsync(args[1..]);
-}
+// An API host (Synapse's generic worker, worker_app: synapse.app.generic_worker): the client API,
+// calling the silos' grains over Orleans. The one-process server is Homeserver.dll.
+if (await Commands.TryRunAsync(args) is { } exitCode) return exitCode;
 
-var settings = ProcessSettingsLoader.FromCommandLine(args, defaultKind: ProcessKind.Monolith);
+var settings = ProcessSettingsLoader.FromCommandLine(args, defaultKind: ProcessKind.ApiHost);
 if (settings is null) return 1;
-await HomeserverApplication.Build(settings, args).RunAsync();
+if (settings.Kind != ProcessKind.ApiHost)
+{
+    Console.Error.WriteLine("ApiHost.dll runs API hosts: give it a worker file with `worker_app: synapse.app.generic_worker`. " +
+        "The one-process server is `dotnet Homeserver.dll --config-path homeserver.yaml`; a silo is Silo.dll.");
+    return 1;
+}
+await ApiHostApplication.Build(settings, args).RunAsync();
 return 0;

@@ -86,10 +86,10 @@ public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyn
         }
     }
 
-    /// <summary>Every server process of this run (dotnet ApiHost.dll from this data folder), by PID.</summary>
+    /// <summary>Every server process of this run (dotnet Homeserver.dll from this data folder), by PID.</summary>
     public IReadOnlyList<int> ServerProcesses()
     {
-        var marker = Path.Combine(DataDirectory, "bin", "ApiHost.dll");
+        var marker = Path.Combine(DataDirectory, "bin", "Homeserver.dll");
         var pids = new List<int>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {

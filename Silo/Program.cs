@@ -1,9 +1,10 @@
+using Homeserver.Cluster.Hosting;
+using Homeserver.Configuration.Processes;
 using Homeserver.Silo.Hosting;
 
-// A silo process: hosts the grains that its configuration's stream_writers assign to it.
+// A silo process: hosts the grains whose roles (stream_writers and the other role keys) name it.
 var settings = ProcessSettingsLoader.FromCommandLine(args, defaultKind: ProcessKind.Silo);
 if (settings is null) return 1;
-var app = HomeserverProcess.CreateBuilder(settings, args).Build();
-app.MapHomeserverInternals();
-await app.RunAsync();
+await DatabaseMigrations.ApplyAsync(settings.DatabaseConnectionString);
+await SiloApplication.Build(settings, args).RunAsync();
 return 0;

@@ -5,7 +5,7 @@ using Homeserver.ApiHost.Http;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Users;
 using Homeserver.Protocol;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 using Homeserver.Storage.Accounts;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -2,25 +2,26 @@ using System.Collections.Concurrent;
 using Homeserver.Grains.Interfaces.Caches;
 using Homeserver.Storage.Accounts;
 using Microsoft.Extensions.Hosting;
-using Orleans.Streams;
+using Homeserver.Cluster.Streams;
+using Orleans.Runtime;
 
 namespace Homeserver.ApiHost.Auth;
 
 /// <summary>
 /// Access tokens this API host has resolved, so most requests skip a PostgreSQL round trip. A
 /// logout, device deletion, password change or deactivation sends a row on the <c>caches</c> stream
-/// and every host drops that user's tokens; the stream catches up from PostgreSQL, so a missed Redis
-/// message only delays that. A per-user generation keeps a lookup that raced an invalidation out of
+/// and every host drops that user's tokens; the stream catches up from PostgreSQL, so a delivery the
+/// Orleans stream lost only delays that. A per-user generation keeps a lookup that raced an invalidation out of
 /// the cache, and entries also expire after <see cref="Lifetime"/>, so no stale token outlives it.
 /// </summary>
-public sealed class AccessTokenCache(AccountStore accounts, IStreamProvider streams, TimeProvider clock) : IHostedService
+public sealed class AccessTokenCache(AccountStore accounts, ReplicationStreams streams, TimeProvider clock) : IHostedService
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
     private const int MaxEntries = 100_000;
 
     private readonly ConcurrentDictionary<string, (AccessTokenOwner Owner, DateTimeOffset Until)> _tokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _generations = new(StringComparer.Ordinal);
-    private StreamSubscriptionHandle? _subscription;
+    private CatchUpSubscription<CacheInvalidationRow>? _subscription;
 
     public async Task<AccessTokenOwner?> FindOwnerAsync(string accessToken, CancellationToken cancellationToken)
     {
@@ -38,7 +39,7 @@ public sealed class AccessTokenCache(AccountStore accounts, IStreamProvider stre
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _subscription = await streams.GetStream<CacheInvalidationRow>(StreamId.Create("caches")).SubscribeAsync((row, _) =>
+        _subscription = await streams.Get<CacheInvalidationRow>(StreamId.Create("caches", "")).SubscribeAsync((row, _) =>
         {
             if (row.CacheName == CacheInvalidationRow.AccessTokens) Forget(row.Key);
             return Task.CompletedTask;

@@ -1,6 +1,6 @@
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Protocol;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 
 namespace Homeserver.ApiHost.Auth;
 

@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Admin;
 using Homeserver.Configuration;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 
 namespace Homeserver.ApiHost.Cli;
 

@@ -6,7 +6,7 @@ using Homeserver.ApiHost.ClientApi.Rooms;
 using Homeserver.ApiHost.ClientApi.Sync;
 using Homeserver.ApiHost.Errors;
 using Homeserver.ApiHost.RateLimiting;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;

@@ -4,7 +4,7 @@ using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.ClientApi.Rooms;
 using Homeserver.ApiHost.Http;
 using Homeserver.Grains.Interfaces.Errors;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 using Homeserver.Storage.Directory;
 using Homeserver.Storage.Rooms;
 using Microsoft.AspNetCore.Builder;

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.Protocol;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

@@ -4,6 +4,7 @@ using Homeserver.ApiHost.Hosting;
 using Homeserver.ApiHost.RateLimiting;
 using Homeserver.Grains.Interfaces.Errors;
 using Microsoft.AspNetCore.Http;
+using Orleans;
 using Orleans.Runtime;
 
 namespace Homeserver.ApiHost.Errors;
@@ -51,7 +52,8 @@ public sealed class MatrixErrorMiddleware(RequestDelegate next, ApiHostLog log)
                 JsonException => (400, "M_NOT_JSON", "The request body is not valid JSON."),
                 BadHttpRequestException b when b.InnerException is JsonException => (400, "M_NOT_JSON", "The request body is not valid JSON."),
                 BadHttpRequestException b => (b.StatusCode, "M_BAD_JSON", b.Message),
-                SiloUnavailableException or MisdirectedGrainCallException => (503, "M_UNKNOWN", "The server that owns this resource is unavailable; retry shortly."),
+                // A silo that died or is being replaced, or a role with no live silo: the cluster recovers in seconds.
+                SiloUnavailableException or OrleansException => (503, "M_UNKNOWN", "The server that owns this resource is unavailable; retry shortly."),
                 TimeoutException => (504, "M_UNKNOWN", "The request timed out inside the server; retry shortly."),
                 _ => (500, "M_UNKNOWN", "Internal server error."),
             };

@@ -1,5 +1,5 @@
 using Homeserver.Configuration;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 
 namespace Homeserver.ApiHost.Hosting;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Homeserver.Configuration;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 
 namespace Homeserver.ApiHost.Routing;
 

@@ -110,11 +110,26 @@ public static class HomeserverConfigLoader
         var listeners = root.Sections("listeners").Select(ReadListener).ToList();
         var secret = root.String("worker_replication_secret");
         var warnings = new List<string>();
-        foreach (var listener in listeners.Where(l => l.Resources.Contains("replication")))
+        if (secret is not null)
         {
-            if (secret is null && listener.BindAddresses.Any(a => !IsLoopback(a)))
+            warnings.Add("`worker_replication_secret` is not used: silos and API hosts authenticate each other with the cluster certificate (`orleans.tls_certificate_path`).");
+        }
+        if (root.Section("redis") is { } redisSection && redisSection.Bool("enabled", false))
+        {
+            warnings.Add("`redis` is not used: replication between processes runs on Orleans streams, with PostgreSQL as the record.");
+        }
+        var orleans = ReadOrleans(root, serverName);
+        if (instanceMap.Count > 0 && orleans.TlsCertificatePath is null && !orleans.AllowInsecureLoopback)
+        {
+            throw new ConfigurationException(
+                $"{sourceName}: a split deployment (`instance_map`) needs `orleans.tls_certificate_path` (scripts/cluster-cert makes one), or `orleans.allow_insecure_loopback: true` when every process is on loopback.");
+        }
+        if (orleans.AllowInsecureLoopback && orleans.TlsCertificatePath is null)
+        {
+            foreach (var (name, location) in instanceMap.Where(kv => !IsLoopback(kv.Value.Host) && kv.Value.Host != "localhost"))
             {
-                warnings.Add($"listener on port {listener.Port} serves `replication` on a non-loopback address without `worker_replication_secret`.");
+                throw new ConfigurationException(
+                    $"{sourceName}: `orleans.allow_insecure_loopback` is set without TLS, but `instance_map.{name}` is on {location.Host}, not loopback.");
             }
         }
 
@@ -124,10 +139,10 @@ public static class HomeserverConfigLoader
             PublicBaseUrl = root.String("public_baseurl"),
             Listeners = listeners,
             Database = ReadDatabase(root),
-            Redis = ReadRedis(root),
             InstanceMap = instanceMap,
             StreamWriters = writers,
             WorkerReplicationSecret = secret,
+            Orleans = orleans,
             RegistrationSharedSecret = root.String("registration_shared_secret"),
             EnableRegistration = root.Bool("enable_registration", false),
             BcryptRounds = root.Int("bcrypt_rounds", 12, 4, 31),
@@ -159,7 +174,12 @@ public static class HomeserverConfigLoader
             "silo" => WorkerKind.Silo,
             _ => throw new ConfigurationException($"{sourceName}: `worker_app` must be `synapse.app.generic_worker`, `api_host` or `silo`, not `{app}`."),
         };
-        return new WorkerOptions(name, app, kind, root.Sections("worker_listeners").Select(ReadListener).ToList());
+        int? gatewayPort = root.Has("orleans_gateway_port") ? root.Int("orleans_gateway_port", 0, 1, 65535) : null;
+        if (kind == WorkerKind.Silo && gatewayPort is null)
+        {
+            throw new ConfigurationException($"{sourceName}: a silo needs `orleans_gateway_port`, where API hosts connect to it.");
+        }
+        return new WorkerOptions(name, app, kind, root.Sections("worker_listeners").Select(ReadListener).ToList(), gatewayPort);
     }
 
     /// <summary>True when a YAML file is a worker file rather than homeserver.yaml.</summary>
@@ -220,12 +240,25 @@ public static class HomeserverConfigLoader
             args.RequiredString("user"), args.String("password"), dbName, min, max);
     }
 
-    private static RedisOptions ReadRedis(YamlSection root)
+    private static OrleansClusterOptions ReadOrleans(YamlSection root, string serverName)
     {
-        var redis = root.Section("redis");
-        if (redis is null) return new RedisOptions();
-        return new RedisOptions(redis.Bool("enabled", false), redis.String("host") ?? "localhost",
-            redis.Int("port", 6379, 1, 65535), redis.String("password"), redis.Int("dbid", 0, 0, 15));
+        var section = root.Section("orleans");
+        if (section is null) return new OrleansClusterOptions { ServiceId = serverName };
+        var timeout = section.Double("response_timeout_seconds", 10);
+        if (timeout is < 1 or > 300)
+        {
+            throw new ConfigurationException($"{section.File}: `{section.PathOf("response_timeout_seconds")}` must be from 1 to 300 seconds.");
+        }
+        return new OrleansClusterOptions
+        {
+            ClusterId = section.String("cluster_id") ?? "homeserver",
+            ServiceId = section.String("service_id") ?? serverName,
+            TlsCertificatePath = section.String("tls_certificate_path"),
+            TlsCertificatePassword = section.String("tls_certificate_password"),
+            AllowInsecureLoopback = section.Bool("allow_insecure_loopback", false),
+            ResponseTimeout = TimeSpan.FromSeconds(timeout),
+            MonolithSiloPort = section.Int("monolith_silo_port", 11111, 1, 65535),
+        };
     }
 
     private static RateLimitOptions ReadRateLimits(YamlSection root)

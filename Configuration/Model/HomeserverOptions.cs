@@ -10,13 +10,15 @@ public sealed class HomeserverOptions
     public string? PublicBaseUrl { get; init; }
     public IReadOnlyList<ListenerOptions> Listeners { get; init; } = [];
     public required DatabaseOptions Database { get; init; }
-    public RedisOptions Redis { get; init; } = new();
     public IReadOnlyDictionary<string, InstanceLocation> InstanceMap { get; init; } = new Dictionary<string, InstanceLocation>();
 
     /// <summary>Writers per stream, with defaults filled in (the main process).</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> StreamWriters { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
 
     public string? WorkerReplicationSecret { get; init; }
+
+    /// <summary>The <c>orleans</c> section: what Synapse has no key for (cluster identity, TLS, timeouts).</summary>
+    public OrleansClusterOptions Orleans { get; init; } = new();
     public string? RegistrationSharedSecret { get; init; }
     public bool EnableRegistration { get; init; }
     public int BcryptRounds { get; init; } = 12;
@@ -40,24 +42,39 @@ public sealed class HomeserverOptions
     public IReadOnlyList<string> WritersFor(string stream) =>
         StreamWriters.TryGetValue(stream, out var writers) ? writers : [MainInstance];
 
-    public Uri? ReplicationEndpoint(string instanceName) =>
-        InstanceMap.TryGetValue(instanceName, out var location) ? location.ToUri() : null;
 }
 
-public sealed record InstanceLocation(string Host, int Port, bool Tls)
+/// <summary>An <c>instance_map</c> entry: for a silo, the address and port other silos reach it on (its Orleans silo endpoint).</summary>
+public sealed record InstanceLocation(string Host, int Port, bool Tls);
+
+/// <summary>
+/// homeserver.yaml's <c>orleans</c> section. Silos find each other through the membership table in
+/// the homeserver's PostgreSQL; these keys say which cluster, how its connections are secured, and how
+/// long a caller waits.
+/// </summary>
+public sealed record OrleansClusterOptions
 {
-    public Uri ToUri() => new($"{(Tls ? "https" : "http")}://{(Host.Contains(':') && !Host.StartsWith('[') ? $"[{Host}]" : Host)}:{Port}");
+    public string ClusterId { get; init; } = "homeserver";
+
+    /// <summary>Defaults to the server name: grain state of one homeserver never mixes with another's.</summary>
+    public string? ServiceId { get; init; }
+
+    /// <summary>PKCS#12 file holding the cluster certificate every silo and API host presents (scripts/cluster-cert writes one).</summary>
+    public string? TlsCertificatePath { get; init; }
+    public string? TlsCertificatePassword { get; init; }
+
+    /// <summary>Lets a split deployment run without TLS when every silo and API host is on loopback (tests, one machine).</summary>
+    public bool AllowInsecureLoopback { get; init; }
+
+    /// <summary>How long a grain call waits for its answer, so a frozen silo never holds a client request long.</summary>
+    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The monolith's own silo port (loopback only): grain calls stay in-process, but Orleans still binds one.</summary>
+    public int MonolithSiloPort { get; init; } = 11111;
 }
 
 public sealed record ListenerOptions(int Port, IReadOnlyList<string> BindAddresses, string Type, bool Tls, bool XForwarded,
     IReadOnlySet<string> Resources);
-
-public sealed record RedisOptions(bool Enabled = false, string Host = "localhost", int Port = 6379, string? Password = null, int DbId = 0)
-{
-    /// <summary>The StackExchange.Redis configuration string.</summary>
-    public string ToConfigurationString() =>
-        $"{Host}:{Port},defaultDatabase={DbId}" + (Password is null ? "" : $",password={Password}");
-}
 
 public sealed record DatabaseOptions(string Host, int Port, string User, string? Password, string DatabaseName, int MinPoolSize, int MaxPoolSize)
 {

@@ -9,5 +9,9 @@ public enum WorkerKind
     Silo,
 }
 
-/// <summary>A per-worker file: <c>worker_name</c>, <c>worker_app</c>, <c>worker_listeners</c>.</summary>
-public sealed record WorkerOptions(string WorkerName, string WorkerApp, WorkerKind Kind, IReadOnlyList<ListenerOptions> WorkerListeners);
+/// <summary>
+/// A per-worker file: <c>worker_name</c>, <c>worker_app</c>, <c>worker_listeners</c>, and for a silo
+/// <c>orleans_gateway_port</c>, where API hosts connect to it (its silo port is its <c>instance_map</c> entry).
+/// </summary>
+public sealed record WorkerOptions(string WorkerName, string WorkerApp, WorkerKind Kind, IReadOnlyList<ListenerOptions> WorkerListeners,
+    int? GatewayPort = null);

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Orleans;
-using Orleans.Placement;
 
 namespace Homeserver.Grains.Interfaces.EndToEnd;
 
@@ -9,7 +8,7 @@ namespace Homeserver.Grains.Interfaces.EndToEnd;
 /// cross-signing keys, signatures and server-side key backup. Placed on the <c>device_lists</c>
 /// writers, whose stream tells other users that these keys changed.
 /// </summary>
-[WriterPlacement(StreamNames.DeviceLists)]
+[Alias("IEndToEndKeysGrain")]
 public interface IEndToEndKeysGrain : IGrainWithStringKey
 {
     /// <summary>/keys/upload for one device; returns its unclaimed one-time key counts.</summary>
@@ -39,5 +38,5 @@ public interface IEndToEndKeysGrain : IGrainWithStringKey
     Task<BackupCounts> DeleteBackupKeysAsync(long version, string? roomId, string? sessionId);
 }
 
-[GenerateSerializer]
-public sealed record BackupCounts(string Etag, int Count);
+[GenerateSerializer, Immutable, Alias("BackupCounts")]
+public sealed record BackupCounts([property: Id(0)] string Etag, [property: Id(1)] int Count);

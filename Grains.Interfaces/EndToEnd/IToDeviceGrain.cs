@@ -1,11 +1,10 @@
 using System.Text.Json.Nodes;
 using Orleans;
-using Orleans.Placement;
 
 namespace Homeserver.Grains.Interfaces.EndToEnd;
 
 /// <summary>Sends one user's to-device messages (key: sender user ID), on the <c>to_device</c> writers.</summary>
-[WriterPlacement(StreamNames.ToDevice)]
+[Alias("IToDeviceGrain")]
 public interface IToDeviceGrain : IGrainWithStringKey
 {
     /// <summary>

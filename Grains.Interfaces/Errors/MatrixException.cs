@@ -1,14 +1,17 @@
+using Orleans;
+
 namespace Homeserver.Grains.Interfaces.Errors;
 
 /// <summary>
 /// A failure with a Matrix errcode that a grain reports to its caller; the API host turns it into
-/// the HTTP response. It crosses processes intact (its constructor matches its properties).
+/// the HTTP response. Orleans' generated codec carries it across processes with its status and errcode.
 /// </summary>
+[GenerateSerializer, Alias("MatrixException")]
 public sealed class MatrixException(int statusCode, string errCode, string error) : Exception(error)
 {
-    public int StatusCode { get; } = statusCode;
-    public string ErrCode { get; } = errCode;
-    public string Error { get; } = error;
+    [Id(0)] public int StatusCode { get; } = statusCode;
+    [Id(1)] public string ErrCode { get; } = errCode;
+    [Id(2)] public string Error { get; } = error;
 
     public static MatrixException Forbidden(string error) => new(403, "M_FORBIDDEN", error);
     public static MatrixException NotFound(string error) => new(404, "M_NOT_FOUND", error);

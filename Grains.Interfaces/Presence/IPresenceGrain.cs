@@ -1,10 +1,9 @@
 using Orleans;
-using Orleans.Placement;
 
 namespace Homeserver.Grains.Interfaces.Presence;
 
 /// <summary>Writer of one user's presence (key: user ID), on the single <c>presence</c> writer.</summary>
-[WriterPlacement(StreamNames.Presence)]
+[Alias("IPresenceGrain")]
 public interface IPresenceGrain : IGrainWithStringKey
 {
     /// <summary>Sets online, unavailable or offline, with an optional status message.</summary>

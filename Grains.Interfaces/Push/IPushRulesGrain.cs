@@ -1,11 +1,10 @@
 using System.Text.Json.Nodes;
 using Orleans;
-using Orleans.Placement;
 
 namespace Homeserver.Grains.Interfaces.Push;
 
 /// <summary>Writer of one user's push rules (key: user ID), on the <c>push_rules</c> writers.</summary>
-[WriterPlacement(StreamNames.PushRules)]
+[Alias("IPushRulesGrain")]
 public interface IPushRulesGrain : IGrainWithStringKey
 {
     /// <summary>Adds or replaces a user rule; <paramref name="before"/>/<paramref name="after"/> name a user rule of the same kind.</summary>

@@ -1,10 +1,9 @@
 using Orleans;
-using Orleans.Placement;
 
 namespace Homeserver.Grains.Interfaces.Receipts;
 
 /// <summary>Writer of one user's read receipts (key: user ID), on the <c>receipts</c> writers.</summary>
-[WriterPlacement(StreamNames.Receipts)]
+[Alias("IReceiptGrain")]
 public interface IReceiptGrain : IGrainWithStringKey
 {
     /// <summary>

@@ -1,6 +1,5 @@
 using Orleans;
 using Orleans.Concurrency;
-using Orleans.Placement;
 
 namespace Homeserver.Grains.Interfaces.Rooms;
 
@@ -8,7 +7,7 @@ namespace Homeserver.Grains.Interfaces.Rooms;
 /// The event persister of one room (key: room ID). Placed on one of the <c>stream_writers.events</c>
 /// instances by a stable hash of the room ID; it orders, signs and persists the room's events.
 /// </summary>
-[WriterPlacement(StreamNames.Events)]
+[Alias("IRoomGrain")]
 public interface IRoomGrain : IGrainWithStringKey
 {
     Task<RoomCreated> CreateAsync(CreateRoomCommand command);

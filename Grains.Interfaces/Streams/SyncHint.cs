@@ -1,5 +1,5 @@
 using Orleans;
-using Orleans.Streams;
+using Orleans.Runtime;
 
 namespace Homeserver.Grains.Interfaces.Streams;
 
@@ -10,8 +10,8 @@ namespace Homeserver.Grains.Interfaces.Streams;
 /// the woken sync reads the data itself from PostgreSQL, so a lost hint costs latency, never an
 /// event.
 /// </summary>
-[GenerateSerializer]
-public sealed record SyncHint(string Stream, long Position);
+[GenerateSerializer, Immutable, Alias("SyncHint")]
+public sealed record SyncHint([property: Id(0)] string Stream, [property: Id(1)] long Position);
 
 /// <summary>The streams that carry <see cref="SyncHint"/>s: one per room and one per user.</summary>
 public static class SyncHintStreams

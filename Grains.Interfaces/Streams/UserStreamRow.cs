@@ -6,5 +6,5 @@ namespace Homeserver.Grains.Interfaces.Streams;
 /// A row of a per-user stream (to_device, device_lists, receipts, presence, push_rules): whose data
 /// changed at the row's position. Readers fetch the data itself from PostgreSQL up to their safe position.
 /// </summary>
-[GenerateSerializer]
-public sealed record UserStreamRow(string UserId);
+[GenerateSerializer, Immutable, Alias("UserStreamRow")]
+public sealed record UserStreamRow([property: Id(0)] string UserId);

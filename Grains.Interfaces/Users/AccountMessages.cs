@@ -3,20 +3,20 @@ using Orleans;
 namespace Homeserver.Grains.Interfaces.Users;
 
 /// <summary>Creates the account; with <paramref name="IssueSession"/> also its first device and access token.</summary>
-[GenerateSerializer]
-public sealed record RegisterCommand(string? PasswordHash, bool IsAdmin, string? DisplayName, bool IssueSession,
-    string? DeviceId, string? DeviceDisplayName);
+[GenerateSerializer, Immutable, Alias("RegisterCommand")]
+public sealed record RegisterCommand([property: Id(0)] string? PasswordHash, [property: Id(1)] bool IsAdmin, [property: Id(2)] string? DisplayName, [property: Id(3)] bool IssueSession,
+    [property: Id(4)] string? DeviceId, [property: Id(5)] string? DeviceDisplayName);
 
-[GenerateSerializer]
-public sealed record Registration(string UserId, string? DeviceId, string? AccessToken);
+[GenerateSerializer, Immutable, Alias("Registration")]
+public sealed record Registration([property: Id(0)] string UserId, [property: Id(1)] string? DeviceId, [property: Id(2)] string? AccessToken);
 
-[GenerateSerializer]
-public sealed record StartSessionCommand(string? DeviceId, string? DeviceDisplayName);
+[GenerateSerializer, Immutable, Alias("StartSessionCommand")]
+public sealed record StartSessionCommand([property: Id(0)] string? DeviceId, [property: Id(1)] string? DeviceDisplayName);
 
-[GenerateSerializer]
-public sealed record Session(string UserId, string DeviceId, string AccessToken);
+[GenerateSerializer, Immutable, Alias("Session")]
+public sealed record Session([property: Id(0)] string UserId, [property: Id(1)] string DeviceId, [property: Id(2)] string AccessToken);
 
 /// <summary>A pusher as /pushers/set describes it (kind "http"; data holds the gateway url and format).</summary>
-[GenerateSerializer]
-public sealed record PusherSettings(string AppId, string Pushkey, string Kind, string AppDisplayName, string DeviceDisplayName, string? ProfileTag,
-    string Lang, System.Text.Json.Nodes.JsonObject Data);
+[GenerateSerializer, Immutable, Alias("PusherSettings")]
+public sealed record PusherSettings([property: Id(0)] string AppId, [property: Id(1)] string Pushkey, [property: Id(2)] string Kind, [property: Id(3)] string AppDisplayName, [property: Id(4)] string DeviceDisplayName, [property: Id(5)] string? ProfileTag,
+    [property: Id(6)] string Lang, [property: Id(7)] System.Text.Json.Nodes.JsonObject Data);

@@ -1,12 +1,11 @@
 using System.Text.Json.Nodes;
 using Orleans;
 using Orleans.Concurrency;
-using Orleans.Placement;
 
 namespace Homeserver.Grains.Interfaces.Users;
 
 /// <summary>Writer of one user's own streams (key: user ID), placed on the <c>account_data</c> writers.</summary>
-[WriterPlacement(StreamNames.AccountData)]
+[Alias("IUserGrain")]
 public interface IUserGrain : IGrainWithStringKey
 {
     /// <summary>Creates the account; fails with M_USER_IN_USE when it exists.</summary>

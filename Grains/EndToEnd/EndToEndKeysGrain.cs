@@ -7,6 +7,7 @@ using Homeserver.Grains.Streams;
 using Homeserver.Protocol;
 using Homeserver.Storage.EndToEnd;
 using Orleans;
+using Homeserver.Grains.Placement;
 
 namespace Homeserver.Grains.EndToEnd;
 
@@ -15,11 +16,12 @@ namespace Homeserver.Grains.EndToEnd;
 /// keys (a self-signing key signed by the current master key, a backup version that is current)
 /// hold until the write commits.
 /// </summary>
+[WriterPlacement(StreamNames.DeviceLists)]
 public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore backups, StreamPublisher publisher) : Grain, IEndToEndKeysGrain
 {
     private static readonly string[] CrossSigningTypes = ["master", "self_signing", "user_signing"];
 
-    private string UserId => GetPrimaryKeyString();
+    private string UserId => this.GetPrimaryKeyString();
 
     public async Task<IReadOnlyDictionary<string, int>> UploadKeysAsync(string deviceId, JsonObject? deviceKeys, JsonObject? oneTimeKeys,
         JsonObject? fallbackKeys)

@@ -5,15 +5,17 @@ using Homeserver.Grains.Streams;
 using Homeserver.Storage.Accounts;
 using Homeserver.Storage.EndToEnd;
 using Orleans;
+using Homeserver.Grains.Placement;
 
 namespace Homeserver.Grains.EndToEnd;
 
 /// <summary>Queues one sender's to-device messages for local devices and announces them on the to_device stream.</summary>
+[WriterPlacement(StreamNames.ToDevice)]
 public sealed class ToDeviceGrain(ToDeviceStore store, AccountStore accounts, StreamPublisher publisher, TimeProvider clock) : Grain, IToDeviceGrain
 {
     public async Task SendAsync(string senderDeviceId, string transactionId, string eventType, JsonObject messages)
     {
-        var sender = GetPrimaryKeyString();
+        var sender = this.GetPrimaryKeyString();
         var deliveries = new List<ToDeviceDelivery>();
         foreach (var (userId, byDevice) in messages)
         {

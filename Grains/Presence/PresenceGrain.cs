@@ -3,6 +3,7 @@ using Homeserver.Grains.Interfaces.Presence;
 using Homeserver.Grains.Streams;
 using Homeserver.Storage.Presence;
 using Orleans;
+using Homeserver.Grains.Placement;
 
 namespace Homeserver.Grains.Presence;
 
@@ -11,6 +12,7 @@ namespace Homeserver.Grains.Presence;
 /// the user goes offline (Synapse does the same). State lives in PostgreSQL; this activation only
 /// remembers when the user last synced.
 /// </summary>
+[WriterPlacement(StreamNames.Presence)]
 public sealed class PresenceGrain(PresenceStore store, StreamPublisher publisher, TimeProvider clock) : Grain, IPresenceGrain
 {
     public static readonly TimeSpan SyncTimeout = TimeSpan.FromSeconds(60);
@@ -21,7 +23,7 @@ public sealed class PresenceGrain(PresenceStore store, StreamPublisher publisher
     private DateTimeOffset _lastSync;
     private IDisposable? _timeout;
 
-    private string UserId => GetPrimaryKeyString();
+    private string UserId => this.GetPrimaryKeyString();
 
     public async Task SetPresenceAsync(string state, string? statusMessage)
     {
@@ -34,7 +36,7 @@ public sealed class PresenceGrain(PresenceStore store, StreamPublisher publisher
         await LoadAsync();
         var now = clock.GetUtcNow();
         _lastSync = now;
-        _timeout ??= RegisterGrainTimer(_ => TimeOutAsync(), SyncTimeout / 4, SyncTimeout / 4);
+        _timeout ??= this.RegisterGrainTimer(_ => TimeOutAsync(), SyncTimeout / 4, SyncTimeout / 4);
         // Write only when something a client would see changes: the state, or a stale last_active.
         if (_current is { } c && c.State == state && now.ToUnixTimeMilliseconds() - c.LastActiveTs < ActiveRefresh.TotalMilliseconds) return;
         await WriteAsync(state, _current?.StatusMessage, state == "online");

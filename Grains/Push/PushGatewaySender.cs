@@ -134,5 +134,5 @@ public sealed class PushGatewaySender(PusherStore pushers, StreamPositionReader 
 
     /// <summary>Users are spread over pusher instances by the same stable hash that places grains.</summary>
     private bool IsMine(string userId) =>
-        options.InstanceCount <= 1 || Orleans.Runtime.Placement.StablePlacement.Pick(userId, options.InstanceCount) == options.InstanceIndex;
+        options.InstanceCount <= 1 || Placement.StablePlacement.Pick(userId, options.InstanceCount) == options.InstanceIndex;
 }

@@ -4,7 +4,8 @@ using Homeserver.Grains.Interfaces;
 using Homeserver.Grains.Interfaces.Streams;
 using Homeserver.Protocol;
 using Homeserver.Storage.Push;
-using Orleans.Streams;
+using Homeserver.Cluster.Streams;
+using Orleans.Runtime;
 
 namespace Homeserver.Grains.Push;
 
@@ -13,7 +14,7 @@ namespace Homeserver.Grains.Push;
 /// stream. An event persisted in the moment between a rule change and its stream row uses the old
 /// rules, as in Synapse.
 /// </summary>
-public sealed class PushRuleCache(PushRuleStore store, IStreamProvider streams)
+public sealed class PushRuleCache(PushRuleStore store, ReplicationStreams streams)
 {
     private readonly ConcurrentDictionary<string, JsonObject> _rules = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _subscribing = new(1, 1);
@@ -35,11 +36,13 @@ public sealed class PushRuleCache(PushRuleStore store, IStreamProvider streams)
         try
         {
             if (_subscribed) return;
-            await streams.GetStream<UserStreamRow>(StreamId.Create(StreamNames.PushRules)).SubscribeAsync((row, _) =>
+            // Off the calling grain's scheduler: subscribed from inside a grain, Orleans would make that
+            // activation the consumer, and the cache would go deaf when it deactivates.
+            await Task.Run(() => streams.Get<UserStreamRow>(StreamId.Create(StreamNames.PushRules, "")).SubscribeAsync((row, _) =>
             {
                 _rules.TryRemove(row.UserId, out JsonObject? _);
                 return Task.CompletedTask;
-            });
+            }));
             _subscribed = true;
         }
         finally

@@ -6,13 +6,15 @@ using Homeserver.Grains.Streams;
 using Homeserver.Protocol;
 using Homeserver.Storage.Push;
 using Orleans;
+using Homeserver.Grains.Placement;
 
 namespace Homeserver.Grains.Push;
 
 /// <summary>Read-modify-write of one user's push rule changes; safe because this grain's turns never interleave.</summary>
+[WriterPlacement(StreamNames.PushRules)]
 public sealed class PushRulesGrain(PushRuleStore store, StreamPublisher publisher) : Grain, IPushRulesGrain
 {
-    private string UserId => GetPrimaryKeyString();
+    private string UserId => this.GetPrimaryKeyString();
 
     public Task PutRuleAsync(string kind, string ruleId, JsonObject body, string? before, string? after) =>
         EditAsync(rules => rules.Put(kind, ruleId, body, before, after));

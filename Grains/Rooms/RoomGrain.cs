@@ -1,255 +1,32 @@
-using System.Text.Json.Nodes;
-using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Interfaces;
-using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Rooms;
-using Homeserver.Grains.Push;
-using Homeserver.Grains.Streams;
-using Homeserver.Protocol;
-using Homeserver.Storage.Push;
-using Homeserver.Storage.Rooms;
-using Homeserver.Storage.Streams;
+using Homeserver.Grains.Placement;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans;
-using Orleans.Runtime.Hosting;
-using Orleans.Streams;
 
 namespace Homeserver.Grains.Rooms;
 
 /// <summary>
-/// The write path of one room. Activation claims the room's writer epoch and loads its state; each
-/// call builds, signs and persists events in one fenced transaction, then publishes them on the
-/// events stream. Any failed append drops this activation, so the next call reloads from PostgreSQL
-/// instead of trusting memory that may be ahead of the database.
+/// The event persister of one room (key: room ID), on the <c>stream_writers.events</c> silo its ID
+/// hashes to, or a live one of them while that one is down. Turn-based, so the room's events get a
+/// total order without locks; the work itself is <see cref="RoomWriter"/>'s.
 /// </summary>
-public sealed class RoomGrain(
-    RoomEventStore store,
-    LocalStreamWriters writers,
-    ServerIdentity server,
-    IStreamProvider streams,
-    SyncHintPublisher hints,
-    GrainRuntimeOptions runtime,
-    PushRuleCache pushRules,
-    TimeProvider clock,
-    GrainsLog log) : Grain, IRoomGrain
+[WriterPlacement(StreamNames.Events)]
+public sealed class RoomGrain(IServiceProvider services) : Grain, IRoomGrain
 {
-    /// <summary>The spec's limit on a whole event's size (PDU, canonical JSON).</summary>
-    public const int MaxEventBytes = 65_536;
+    private RoomWriter? _writer;
 
-    private RoomState? _state;
-    private IAsyncStream<EventStreamRow>? _events;
+    private RoomWriter Writer => _writer ?? throw new InvalidOperationException("The room grain is not activated.");
 
-    private string RoomId => GetPrimaryKeyString();
-
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _events = streams.GetStream<EventStreamRow>(StreamId.Create(StreamNames.Events));
-        var epoch = await store.ClaimWriterAsync(RoomId, runtime.InstanceName, cancellationToken);
-        if (epoch is { } claimed) await LoadAsync(claimed, cancellationToken);
+        _writer = ActivatorUtilities.CreateInstance<RoomWriter>(services, this.GetPrimaryKeyString(), (Action)DeactivateOnIdle);
+        return _writer.ActivateAsync(cancellationToken);
     }
 
-    public async Task<RoomCreated> CreateAsync(CreateRoomCommand command)
-    {
-        if (_state is not null) throw MatrixException.RoomInUse($"Room {RoomId} already exists.");
-        if (!RoomVersions.TryGet(command.RoomVersion, out var version))
-        {
-            throw new MatrixException(400, "M_UNSUPPORTED_ROOM_VERSION", $"Room version {command.RoomVersion} is not supported.");
-        }
-        // The room's rows are written by the same transaction as its first events: a creation refused by
-        // the auth rules (an override that locks the creator out, say) leaves nothing behind.
-        var newRoom = new NewRoom(version.Id, command.Creator, clock.GetUtcNow().ToUnixTimeMilliseconds());
-        _state = new RoomState(new RoomSnapshot(RoomId, version.Id, Epoch: 1, LastRoomSeq: 0, MaxDepth: 0, ForwardExtremities: [],
-            CurrentState: new Dictionary<(string, string), StoredEvent>()));
-        try
-        {
-            var persisted = await AppendAsync(RoomCreationPlan.For(command, version), transaction: null, newRoom);
-            return new RoomCreated(RoomId, version.Id, persisted.Select(p => p.Event.EventId).ToList());
-        }
-        catch (RoomExistsException)
-        {
-            _state = null;
-            DeactivateOnIdle();
-            throw MatrixException.RoomInUse($"Room {RoomId} already exists.");
-        }
-        catch
-        {
-            _state = null;
-            throw;
-        }
-    }
+    public Task<RoomCreated> CreateAsync(CreateRoomCommand command) => Writer.CreateAsync(command);
 
-    public async Task<EventSent> SendEventAsync(SendEventCommand command)
-    {
-        if (_state is null) throw MatrixException.NotFound($"Room {RoomId} does not exist.");
-        TransactionKey? txn = command.Transaction is { } t ? new TransactionKey(command.Sender, t.DeviceId, t.TxnId) : null;
-        if (txn is not null && await store.FindTransactionAsync(txn) is { } earlier)
-        {
-            return new EventSent(earlier, 0, Deduplicated: true);
-        }
-        var persisted = await AppendAsync(
-            [new RoomEventDraft(command.Sender, command.Type, command.StateKey, command.Content, command.Redacts)], txn);
-        return new EventSent(persisted[0].Event.EventId, persisted[0].StreamOrdering, Deduplicated: false);
-    }
+    public Task<EventSent> SendEventAsync(SendEventCommand command) => Writer.SendEventAsync(command);
 
-    public Task<RoomWriterInfo> GetWriterInfoAsync() => Task.FromResult(_state is { } s
-        ? new RoomWriterInfo(RoomId, true, runtime.InstanceName, s.Epoch, s.LastRoomSeq)
-        : new RoomWriterInfo(RoomId, false, runtime.InstanceName, 0, 0));
-
-    private async Task LoadAsync(long epoch, CancellationToken cancellationToken)
-    {
-        var snapshot = await store.LoadAsync(RoomId, epoch, cancellationToken)
-            ?? throw new InvalidOperationException($"Room {RoomId} has a writer row but no room row.");
-        _state = new RoomState(snapshot);
-    }
-
-    private async Task<IReadOnlyList<PersistedEvent>> AppendAsync(IReadOnlyList<RoomEventDraft> drafts, TransactionKey? transaction,
-        NewRoom? newRoom = null)
-    {
-        var state = _state!;
-        var version = state.Version;
-        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var built = new List<NewEvent>(drafts.Count);
-        try
-        {
-            foreach (var draft in drafts)
-            {
-                string eventId;
-                JsonObject pdu;
-                try
-                {
-                    (eventId, pdu) = RoomEventBuilder.Build(server, version, RoomId, draft.Sender, draft.Type, draft.StateKey,
-                        draft.Content, draft.Redacts, now, state.MaxDepth + 1, state.ForwardExtremities,
-                        state.AuthEventsFor(draft.Sender, draft.Type, draft.StateKey, draft.Content));
-                }
-                catch (CanonicalJsonException notCanonical)
-                {
-                    // Events are hashed and signed as canonical JSON, which has no floats or huge integers.
-                    throw MatrixException.BadJson($"The event content cannot be signed: {notCanonical.Message}");
-                }
-                var auth = AuthRules.Check(pdu, state.AuthState, version, state.StateEventCount);
-                if (!auth.Allowed) throw MatrixException.Forbidden($"{draft.Type} from {draft.Sender} is not allowed: {auth.Reason}.");
-                var json = CanonicalJson.ToCanonicalString(pdu);
-                if (System.Text.Encoding.UTF8.GetByteCount(json) > MaxEventBytes)
-                {
-                    throw new MatrixException(413, "M_TOO_LARGE", $"The event is larger than {MaxEventBytes} bytes.");
-                }
-                var membership = draft.Type == "m.room.member" ? draft.Content["membership"]?.GetValue<string>() : null;
-                var redacts = draft.Type == "m.room.redaction" && draft.Redacts is { } target
-                    ? await CheckRedactionAsync(state, draft.Sender, target)
-                    : null;
-                var relation = RelationOf(draft.Content);
-                var e = new NewEvent(eventId, state.LastRoomSeq + 1, state.MaxDepth + 1, draft.Type, draft.StateKey,
-                    draft.Sender, now, membership, json, redacts, relation,
-                    await PushActionsAsync(state, pdu, draft, relation?.RelationType == "m.thread" ? relation.EventId : null));
-                built.Add(e);
-                // Later drafts in the batch cite this one; if the append fails, the activation is dropped.
-                state.Apply(e, pdu);
-            }
-            var positions = writers.Get(StreamNames.Events);
-            var persisted = await store.AppendAsync(RoomId, state.Epoch, built, transaction, positions, runtime.InstanceName, newRoom);
-            await PersistPositionAsync(positions);
-            await PublishAsync(persisted);
-            return persisted;
-        }
-        catch (MatrixException) when (built.Count == 0)
-        {
-            // Refused before anything changed, in memory or in PostgreSQL: the activation stays valid.
-            throw;
-        }
-        catch (WriterFencedException e)
-        {
-            DeactivateOnIdle();
-            throw MatrixException.Unavailable($"{e.Message} Retry the request.");
-        }
-        catch
-        {
-            DeactivateOnIdle();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// A redaction takes effect when its sender sent the original or holds the redact level
-    /// (the client-server rule for room versions 3 and later; earlier versions also pass the auth rules).
-    /// </summary>
-    private async Task<string> CheckRedactionAsync(RoomState state, string sender, string target)
-    {
-        var originalSender = await store.FindSenderAsync(RoomId, target) ?? throw MatrixException.NotFound($"Event {target} is not in this room.");
-        var power = state.AuthState.PowerLevels(state.Version);
-        if (originalSender != sender && power.UserLevel(sender) < power.Redact)
-        {
-            throw MatrixException.Forbidden("You may only redact your own events without the redact power level.");
-        }
-        return target;
-    }
-
-    /// <summary>
-    /// Evaluates each member's push rules against the event, with the room as it stood before it
-    /// (plus the invitee of an invite), so the counts are written in the event's own transaction.
-    /// </summary>
-    private async Task<IReadOnlyList<PushActionRow>> PushActionsAsync(RoomState state, JsonObject pdu, RoomEventDraft draft, string? threadId)
-    {
-        var auth = state.AuthState;
-        var members = auth.Members("join").ToList();
-        var recipients = members.Where(m => m != draft.Sender).ToList();
-        if (draft is { Type: "m.room.member", StateKey: { } invitee } && draft.Content["membership"]?.ToString() == "invite" && !recipients.Contains(invitee))
-        {
-            recipients.Add(invitee);
-        }
-        if (recipients.Count == 0) return [];
-        var powerLevels = auth.PowerLevels(state.Version);
-        var senderLevel = powerLevels.UserLevel(draft.Sender);
-        var actions = new List<PushActionRow>();
-        foreach (var userId in recipients)
-        {
-            var displayName = auth.Get("m.room.member", userId)?["content"]?["displayname"] is JsonValue d && d.TryGetValue<string>(out var name) ? name : null;
-            var context = new PushContext(userId, displayName, members.Count, senderLevel, powerLevels.Notification);
-            if (PushRuleEvaluator.Evaluate(await pushRules.GetAsync(userId), pdu, context) is { } decision && (decision.Notify || decision.Highlight))
-            {
-                actions.Add(new PushActionRow(userId, threadId, decision.Notify, decision.Highlight, decision.Actions.ToJsonString()));
-            }
-        }
-        return actions;
-    }
-
-    /// <summary>Readers in other processes see the new events once this writer's position is persisted; do it now rather than on the next tick.</summary>
-    private async Task PersistPositionAsync(MultiWriterIdGenerator positions)
-    {
-        try
-        {
-            await positions.PersistAsync();
-        }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
-        {
-            log.PositionPersistFailed(e, RoomId);
-        }
-    }
-
-    private static EventRelation? RelationOf(JsonObject content) =>
-        content["m.relates_to"] is JsonObject relates &&
-        relates["rel_type"] is JsonValue type && type.TryGetValue<string>(out var relType) &&
-        relates["event_id"] is JsonValue target && target.TryGetValue<string>(out var eventId)
-            ? new EventRelation(eventId, relType)
-            : null;
-
-    private async Task PublishAsync(IReadOnlyList<PersistedEvent> persisted)
-    {
-        foreach (var p in persisted)
-        {
-            var e = p.Event;
-            try
-            {
-                await _events!.OnNextAsync(new EventStreamRow(RoomId, e.EventId, e.Type, e.StateKey, e.Sender, runtime.InstanceName),
-                    new StreamSequenceToken(p.StreamOrdering));
-            }
-            catch (Exception ex)
-            {
-                // The event is committed; subscribers recover it from PostgreSQL when they catch up.
-                log.EventPublishFailed(ex, e.EventId);
-            }
-        }
-        if (persisted.Count == 0) return;
-        // One wake-up for the room's syncs per batch; a membership change also reaches its target, who may not follow the room yet.
-        await hints.ToRoomAsync(RoomId, StreamNames.Events, persisted.Max(p => p.StreamOrdering),
-            persisted.Where(p => p.Event.Type == "m.room.member" && p.Event.StateKey is not null).Select(p => p.Event.StateKey!));
-    }
+    public Task<RoomWriterInfo> GetWriterInfoAsync() => Writer.GetWriterInfoAsync();
 }

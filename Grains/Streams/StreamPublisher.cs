@@ -1,7 +1,8 @@
 using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Interfaces.Streams;
 using Homeserver.Storage.Streams;
-using Orleans.Streams;
+using Homeserver.Cluster.Streams;
+using Orleans.Runtime;
 
 namespace Homeserver.Grains.Streams;
 
@@ -9,7 +10,7 @@ namespace Homeserver.Grains.Streams;
 /// Announces committed rows of the per-user streams: on the stream itself, for every process that
 /// follows all of it, and as <see cref="SyncHint"/>s to the syncs that care.
 /// </summary>
-public sealed class StreamPublisher(IStreamProvider streams, LocalStreamWriters writers, SyncHintPublisher hints, GrainsLog log)
+public sealed class StreamPublisher(ReplicationStreams streams, LocalStreamWriters writers, SyncHintPublisher hints, GrainsLog log)
 {
     /// <summary>The local writer of <paramref name="stream"/>; this process must be one of its <c>stream_writers</c>.</summary>
     public MultiWriterIdGenerator Writer(string stream) => writers.Get(stream);
@@ -45,7 +46,7 @@ public sealed class StreamPublisher(IStreamProvider streams, LocalStreamWriters 
         try
         {
             await writers.Get(stream).PersistAsync();
-            await streams.GetStream<T>(StreamId.Create(stream)).OnNextAsync(row, new StreamSequenceToken(position));
+            await streams.Get<T>(StreamId.Create(stream, "")).PublishAsync(row, position);
         }
         catch (Exception e)
         {

@@ -1,7 +1,8 @@
 using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Interfaces.Streams;
 using Homeserver.Storage.Rooms;
-using Orleans.Streams;
+using Homeserver.Cluster.Streams;
+using Orleans.Runtime;
 
 namespace Homeserver.Grains.Streams;
 
@@ -10,7 +11,7 @@ namespace Homeserver.Grains.Streams;
 /// go out after the row is durable and its position persisted; a failure only delays a sync
 /// until its timeout or next wake-up, so it is logged, not thrown.
 /// </summary>
-public sealed class SyncHintPublisher(IStreamProvider streams, RoomReader rooms, GrainsLog log)
+public sealed class SyncHintPublisher(ReplicationStreams streams, RoomReader rooms, GrainsLog log)
 {
     public Task ToUserAsync(string userId, string stream, long position) =>
         PublishAsync([SyncHintStreams.User(userId)], new SyncHint(stream, position), userId);
@@ -39,7 +40,7 @@ public sealed class SyncHintPublisher(IStreamProvider streams, RoomReader rooms,
     {
         try
         {
-            await Task.WhenAll(to.Select(id => streams.GetStream<SyncHint>(id).OnNextAsync(hint, new StreamSequenceToken(hint.Position))));
+            await Task.WhenAll(to.Select(id => streams.Get<SyncHint>(id).PublishAsync(hint, hint.Position)));
         }
         catch (Exception e)
         {

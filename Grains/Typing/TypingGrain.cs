@@ -2,7 +2,9 @@ using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Interfaces;
 using Homeserver.Grains.Interfaces.Typing;
 using Orleans;
-using Orleans.Streams;
+using Homeserver.Cluster.Streams;
+using Orleans.Runtime;
+using Homeserver.Grains.Placement;
 
 namespace Homeserver.Grains.Typing;
 
@@ -12,7 +14,8 @@ namespace Homeserver.Grains.Typing;
 /// Expiry runs on a grain timer, as a turn of this activation. Each room's typing has its own
 /// stream, so an API host hears only about the rooms its users are in.
 /// </summary>
-public sealed class TypingGrain(IStreamProvider streams, TimeProvider clock, GrainsLog log) : Grain, ITypingGrain
+[WriterPlacement(StreamNames.Typing)]
+public sealed class TypingGrain(ReplicationStreams streams, TimeProvider clock, GrainsLog log) : Grain, ITypingGrain
 {
     private const int MaxTimeoutMs = 120_000;
     private static long _lastPosition;
@@ -25,7 +28,7 @@ public sealed class TypingGrain(IStreamProvider streams, TimeProvider clock, Gra
             ? !_typing.ContainsKey(userId)
             : _typing.Remove(userId);
         if (typing) _typing[userId] = clock.GetUtcNow().AddMilliseconds(Math.Clamp(timeoutMs, 0, MaxTimeoutMs));
-        _expiry ??= RegisterGrainTimer(_ => ExpireAsync(), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        _expiry ??= this.RegisterGrainTimer(_ => ExpireAsync(), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         if (changed) await PublishAsync();
     }
 
@@ -47,13 +50,13 @@ public sealed class TypingGrain(IStreamProvider streams, TimeProvider clock, Gra
         var position = NextPosition(clock.GetUtcNow().ToUnixTimeMilliseconds());
         try
         {
-            await streams.GetStream<TypingStreamRow>(StreamId.Create(StreamNames.Typing, GetPrimaryKeyString()))
-                .OnNextAsync(new TypingStreamRow(GetPrimaryKeyString(), _typing.Keys.Order(StringComparer.Ordinal).ToList()),
-                    new StreamSequenceToken(position));
+            await streams.Get<TypingStreamRow>(StreamId.Create(StreamNames.Typing, this.GetPrimaryKeyString()))
+                .PublishAsync(new TypingStreamRow(this.GetPrimaryKeyString(), _typing.Keys.Order(StringComparer.Ordinal).ToList()),
+                    position);
         }
         catch (Exception e)
         {
-            log.TypingPublishFailed(e, GetPrimaryKeyString());
+            log.TypingPublishFailed(e, this.GetPrimaryKeyString());
         }
     }
 

@@ -15,11 +15,12 @@ using Homeserver.Grains.Streams;
 using Homeserver.Storage.Streams;
 using Homeserver.Storage.Users;
 using Orleans;
-using Orleans.Streams;
+using Homeserver.Grains.Placement;
 
 namespace Homeserver.Grains.Users;
 
 /// <summary>Writer of one user's account, devices, sessions and account data.</summary>
+[WriterPlacement(StreamNames.AccountData)]
 public sealed class UserGrain(
     AccountStore accounts,
     RoomReader rooms,
@@ -30,7 +31,7 @@ public sealed class UserGrain(
     SyncHintPublisher hints,
     TimeProvider clock) : Grain, IUserGrain
 {
-    private string UserId => GetPrimaryKeyString();
+    private string UserId => this.GetPrimaryKeyString();
 
     public async Task<Registration> RegisterAsync(RegisterCommand command)
     {

@@ -27,13 +27,13 @@ public sealed class BackgroundTaskOptions
 public sealed class BackgroundTaskRunner : BackgroundService
 {
     private readonly RetentionStore _retention;
-    private readonly StartupTasks _startup;
+    private readonly SiloStartup _startup;
     private readonly BackgroundTaskOptions _options;
     private readonly TimeProvider _clock;
-    private readonly HostLog _log;
+    private readonly SiloLog _log;
     private readonly Counter<long> _deleted;
 
-    public BackgroundTaskRunner(RetentionStore retention, StartupTasks startup, BackgroundTaskOptions options, TimeProvider clock, HostLog log,
+    public BackgroundTaskRunner(RetentionStore retention, SiloStartup startup, BackgroundTaskOptions options, TimeProvider clock, SiloLog log,
         IMeterFactory meters)
     {
         _retention = retention;

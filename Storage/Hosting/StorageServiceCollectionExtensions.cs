@@ -19,14 +19,18 @@ namespace Homeserver.Storage;
 
 public static class StorageServiceCollectionExtensions
 {
-    /// <summary>PostgreSQL storage; <paramref name="streamWriters"/> (stream -> instances, from <c>stream_writers</c>) says whose positions count.</summary>
+    /// <summary>
+    /// PostgreSQL storage; <paramref name="streamWriters"/> (stream -> instances, from <c>stream_writers</c>) says whose
+    /// positions count. Where a <see cref="StorageSessionName"/> is registered, every session carries it, so a survivor
+    /// can end a dead or frozen silo's sessions (<see cref="DeadWriterFence"/>).
+    /// </summary>
     public static IServiceCollection AddHomeserverStorage(this IServiceCollection services, string connectionString,
         IReadOnlyDictionary<string, IReadOnlyList<string>>? streamWriters = null)
     {
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        services.AddSingleton(sp => new NpgsqlDataSourceBuilder(Named(connectionString, sp)).Build());
         services.AddSingleton<StorageLog>();
         services.AddSingleton<MigrationRunner>();
-        services.AddSingleton(_ => StreamPositionsPool.For(connectionString));
+        services.AddSingleton(sp => StreamPositionsPool.For(Named(connectionString, sp)));
         services.AddSingleton<LocalStreamWriters>();
         services.AddSingleton(sp => new StreamPositionReader(sp.GetRequiredService<NpgsqlDataSource>(), streamWriters));
         services.AddSingleton<RoomEventStore>();
@@ -49,7 +53,21 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<NotificationStore>();
         services.AddSingleton<PusherStore>();
         services.AddSingleton<RetentionStore>();
+        services.AddSingleton<DeadWriterFence>();
         services.AddHostedService<StreamPositionPersister>();
         return services;
     }
+
+    private static string Named(string connectionString, IServiceProvider services) =>
+        services.GetService<StorageSessionName>() is { } name
+            ? new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = name.Value }.ConnectionString
+            : connectionString;
+}
+
+/// <summary>The <c>application_name</c> of this process's PostgreSQL sessions.</summary>
+public sealed record StorageSessionName(string Value)
+{
+    /// <summary>A silo's sessions name its incarnation, so fencing a dead one never ends its restarted successor's.</summary>
+    public static StorageSessionName For(string instanceName, int? generation = null) =>
+        new(generation is { } g ? $"homeserver:{instanceName}:{g}" : $"homeserver:{instanceName}");
 }

@@ -45,6 +45,7 @@ public sealed class ConfigurationLoaderTests
               main: {host: localhost, port: 8030}
               event_persister1: {host: localhost, port: 8034}
               event_persister2: {host: 127.0.0.1, port: 8035}
+            orleans: {allow_insecure_loopback: true, response_timeout_seconds: 5}
             stream_writers:
               events: [event_persister1, event_persister2]
               typing: event_persister1
@@ -56,9 +57,11 @@ public sealed class ConfigurationLoaderTests
         options.StreamWriters["events"].Should().Equal("event_persister1", "event_persister2");
         options.StreamWriters["typing"].Should().Equal("event_persister1");
         options.WritersFor("receipts").Should().Equal("main");
-        options.ReplicationEndpoint("event_persister2").Should().Be(new Uri("http://127.0.0.1:8035"));
-        options.Redis.Enabled.Should().BeTrue();
-        options.Redis.ToConfigurationString().Should().StartWith("127.0.0.1:6380");
+        options.InstanceMap["event_persister2"].Should().Be(new InstanceLocation("127.0.0.1", 8035, false));
+        options.Orleans.AllowInsecureLoopback.Should().BeTrue();
+        options.Orleans.ResponseTimeout.Should().Be(TimeSpan.FromSeconds(5));
+        options.Orleans.ServiceId.Should().Be("example.org", "the service defaults to the server name");
+        options.Warnings.Should().Contain(w => w.Contains("`redis` is not used")).And.Contain(w => w.Contains("`worker_replication_secret` is not used"));
         options.RateLimits.Message.Should().Be(new RateLimit(1, 20));
         options.RunBackgroundTasksOn.Should().Be("event_persister2");
     }
@@ -114,18 +117,35 @@ public sealed class ConfigurationLoaderTests
         FluentActions.Invoking(() => HomeserverConfigLoader.LoadWorkerFromYaml(yaml, "w.yaml"))
             .Should().Throw<ConfigurationException>().Which.Message.Should().Contain(expected);
 
+    [Theory]
+    [InlineData("instance_map: {s1: {host: 10.0.0.5, port: 11111}}\n", "needs `orleans.tls_certificate_path`")]
+    [InlineData("instance_map: {s1: {host: 10.0.0.5, port: 11111}}\norleans: {allow_insecure_loopback: true}\n", "`instance_map.s1` is on 10.0.0.5, not loopback")]
+    [InlineData("orleans: {response_timeout_seconds: 0}\n", "`orleans.response_timeout_seconds` must be from 1 to 300")]
+    public void A_split_deployment_without_tls_is_refused_unless_it_is_all_loopback(string yaml, string expected) =>
+        FluentActions.Invoking(() => HomeserverConfigLoader.LoadFromYaml("server_name: example.org\ndatabase: {args: {user: u, dbname: d}}\n" + yaml, "homeserver.yaml"))
+            .Should().Throw<ConfigurationException>().Which.Message.Should().Contain(expected);
+
     [Fact]
-    public void A_replication_listener_on_a_public_address_without_a_secret_is_a_warning()
+    public void A_cluster_with_a_certificate_loads()
     {
         var options = HomeserverConfigLoader.LoadFromYaml("""
             server_name: example.org
-            listeners:
-              - port: 9093
-                bind_addresses: ['0.0.0.0']
-                resources: [{names: [replication]}]
             database: {args: {user: u, dbname: d}}
+            instance_map: {s1: {host: 10.0.0.5, port: 11111}}
+            orleans: {tls_certificate_path: /etc/homeserver/cluster.pfx, cluster_id: prod, service_id: hs}
             """, "homeserver.yaml");
-        options.Warnings.Should().ContainSingle().Which.Should().Contain("worker_replication_secret");
+        options.Orleans.TlsCertificatePath.Should().Be("/etc/homeserver/cluster.pfx");
+        options.Orleans.ClusterId.Should().Be("prod");
+        options.Orleans.ServiceId.Should().Be("hs");
+    }
+
+    [Fact]
+    public void A_silo_worker_file_needs_a_gateway_port()
+    {
+        FluentActions.Invoking(() => HomeserverConfigLoader.LoadWorkerFromYaml("worker_app: silo\nworker_name: s1\n", "s1.yaml"))
+            .Should().Throw<ConfigurationException>().Which.Message.Should().Contain("`orleans_gateway_port`");
+        HomeserverConfigLoader.LoadWorkerFromYaml("worker_app: silo\nworker_name: s1\norleans_gateway_port: 30001\n", "s1.yaml")
+            .GatewayPort.Should().Be(30001);
     }
 
     [Fact]

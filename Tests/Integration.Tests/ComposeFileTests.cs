@@ -1,6 +1,6 @@
 using Homeserver.ApiHost.Routing;
 using Homeserver.Configuration;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 using YamlDotNet.RepresentationModel;
 
 namespace Homeserver.Tests.Integration;
@@ -29,7 +29,7 @@ public sealed class ComposeFileTests
     public void Every_service_is_there_with_a_health_check()
     {
         var services = Services();
-        services.Children.Keys.Select(k => ((YamlScalarNode)k).Value).Should().BeEquivalentTo(["postgres", "redis", "silo1", "silo2", "api1", "api2", "nginx"]);
+        services.Children.Keys.Select(k => ((YamlScalarNode)k).Value).Should().BeEquivalentTo(["postgres", "silo1", "silo2", "api1", "api2", "nginx"]);
         foreach (var (name, node) in services.Children)
         {
             ((YamlMappingNode)node).Children.Keys.Select(k => ((YamlScalarNode)k).Value).Should().Contain("healthcheck", $"{name} needs a health check");
@@ -48,12 +48,12 @@ public sealed class ComposeFileTests
         settings.Should().NotBeNull($"{name}'s configuration must load");
         settings!.Kind.Should().Be(kind);
         settings.InstanceName.Should().Be(name);
-        settings.RedisConfiguration.Should().Contain("redis:6379");
         settings.Warnings.Should().BeEmpty();
+        settings.Orleans.TlsCertificatePath.Should().Be("/config/certs/cluster.pfx", "processes of a split deployment authenticate each other");
         if (kind == ProcessKind.Silo)
         {
-            var replication = settings.Listeners.Single(l => l.Resources.Contains("replication"));
-            settings.InstanceMap[name].Should().Be(new Uri($"http://{name}:{replication.Port}"));
+            settings.InstanceMap[name].Should().Be(new InstanceLocation(name, 11111, false));
+            settings.GatewayPort.Should().Be(30000);
             settings.StreamWriters["events"].Should().Contain(name);
         }
 

@@ -1,19 +1,17 @@
 using System.Text.Json.Nodes;
 using Homeserver.Configuration;
-using Orleans.TestingHost;
+using Homeserver.Tests.Integration.Cluster;
 
 namespace Homeserver.Tests.Integration;
 
 /// <summary>A single-silo cluster with Synapse's default rate limits, which are on unless configured otherwise.</summary>
 public sealed class DefaultLimitsClusterFixture : IAsyncLifetime
 {
-    public TestCluster Cluster { get; private set; } = null!;
+    public HomeserverTestCluster Cluster { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        var builder = new TestClusterBuilder(initialSilosCount: 1);
-        builder.Options.RateLimits = RateLimitOptions.Defaults;
-        Cluster = builder.Build();
+        Cluster = new HomeserverTestCluster(new HomeserverTestClusterOptions { InitialSilosCount = 1, RateLimits = RateLimitOptions.Defaults });
         await Cluster.DeployAsync();
     }
 

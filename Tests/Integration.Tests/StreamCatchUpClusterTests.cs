@@ -3,7 +3,8 @@ using Homeserver.Grains.Interfaces;
 using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Grains.Interfaces.Users;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.Streams;
+using Homeserver.Cluster.Streams;
+using Orleans.Runtime;
 
 namespace Homeserver.Tests.Integration;
 
@@ -12,7 +13,7 @@ public sealed class StreamCatchUpClusterTests(TwoSiloClusterFixture fixture) : I
     private const string Bob = "@bob:test.local";
 
     [Fact]
-    public async Task A_late_subscriber_catches_up_from_postgres_by_position_then_follows_redis()
+    public async Task A_late_subscriber_catches_up_from_postgres_by_position_then_follows_the_orleans_stream()
     {
         var cluster = fixture.Cluster;
         var room = TwoSiloClusterFixture.NewRoomId();
@@ -28,8 +29,8 @@ public sealed class StreamCatchUpClusterTests(TwoSiloClusterFixture fixture) : I
         // Subscribe from a position before the room existed: everything since arrives from PostgreSQL.
         var seen = new List<string>();
         var all = new TaskCompletionSource();
-        var streams = cluster.ApiHosts[0].Services.GetRequiredService<IStreamProvider>();
-        await using var subscription = await streams.GetStream<EventStreamRow>(StreamId.Create(StreamNames.Events))
+        var streams = cluster.ApiHosts[0].Services.GetRequiredService<ReplicationStreams>();
+        await using var subscription = await streams.Get<EventStreamRow>(StreamId.Create(StreamNames.Events, ""))
             .SubscribeAsync((row, _) =>
             {
                 if (row.RoomId != room) return Task.CompletedTask;
@@ -39,7 +40,7 @@ public sealed class StreamCatchUpClusterTests(TwoSiloClusterFixture fixture) : I
                     if (seen.Count == before.Count + 3) all.TrySetResult();
                 }
                 return Task.CompletedTask;
-            }, new StreamSequenceToken(0));
+            }, 0);
         await subscription.CatchUpAsync();
 
         var after = new List<string>();

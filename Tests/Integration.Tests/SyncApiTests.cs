@@ -84,13 +84,13 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
             {
                 ["preset"] = "public_chat", ["invite"] = new JsonArray(readerId),
             })).Body["room_id"]!.GetValue<string>();
-            var silo = Orleans.Runtime.Placement.StablePlacement.Pick(room, 2);
-            if (rooms.Count(r => Orleans.Runtime.Placement.StablePlacement.Pick(r, 2) == silo) == 3) continue;
+            var silo = Homeserver.Grains.Placement.StablePlacement.Pick(room, 2);
+            if (rooms.Count(r => Homeserver.Grains.Placement.StablePlacement.Pick(r, 2) == silo) == 3) continue;
             foreach (var s in senders) await s.PostAsync($"/_matrix/client/v3/rooms/{room}/join", new JsonObject());
             await reader.PostAsync($"/_matrix/client/v3/rooms/{room}/join", new JsonObject());
             rooms.Add(room);
         }
-        rooms.Select(r => Orleans.Runtime.Placement.StablePlacement.Pick(r, 2)).Distinct().Should().HaveCount(2, "rooms on both silos");
+        rooms.Select(r => Homeserver.Grains.Placement.StablePlacement.Pick(r, 2)).Distinct().Should().HaveCount(2, "rooms on both silos");
 
         var since = (await reader.GetAsync("/_matrix/client/v3/sync?timeout=0")).Body["next_batch"]!.GetValue<string>();
         var expected = new ConcurrentDictionary<string, ConcurrentQueue<string>>();

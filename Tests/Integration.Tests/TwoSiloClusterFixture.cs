@@ -1,4 +1,4 @@
-using Orleans.TestingHost;
+using Homeserver.Tests.Integration.Cluster;
 
 namespace Homeserver.Tests.Integration;
 
@@ -11,14 +11,11 @@ public sealed class TwoSiloClusterFixture() : ClusterFixture(apiHosts: 1)
 /// <summary>Two silos and <paramref name="apiHosts"/> API hosts on a fresh database, shared by the tests of one class.</summary>
 public abstract class ClusterFixture(int apiHosts) : IAsyncLifetime
 {
-    public TestCluster Cluster { get; private set; } = null!;
+    public HomeserverTestCluster Cluster { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        var builder = new TestClusterBuilder(initialSilosCount: 2);
-        builder.Options.ApiHostCount = apiHosts;
-        builder.Options.GrainResponseTimeout = TimeSpan.FromSeconds(20);
-        Cluster = builder.Build();
+        Cluster = new HomeserverTestCluster(new HomeserverTestClusterOptions { InitialSilosCount = 2, ApiHostCount = apiHosts });
         await Cluster.DeployAsync();
     }
 

@@ -14,14 +14,14 @@ if [ -n "${HOMESERVER_EXTRA_CONFIG:-}" ]; then extra_config=(--config-path "$HOM
 prepare_homeserver() {
   mkdir -p "$data"
   log "Building the homeserver ..."
-  dotnet build "$root/ApiHost/ApiHost.csproj" -c Release -nologo -v quiet -o "$data/bin" >/dev/null ||
-    { log "The build failed; run: dotnet build ApiHost/ApiHost.csproj"; return 1; }
+  dotnet build "$root/Homeserver/Homeserver.csproj" -c Release -nologo -v quiet -o "$data/bin" >/dev/null ||
+    { log "The build failed; run: dotnet build Homeserver/Homeserver.csproj"; return 1; }
   pg_start "$pg_dir" 5432 "listen_addresses=''" || return 1
   if ! as_postgres "$PG_BIN/psql" -h "$pg_dir" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'homeserver'" | grep -q 1; then
     as_postgres "$PG_BIN/createdb" -h "$pg_dir" -U postgres -E UTF8 --locale=C -T template0 homeserver || return 1
   fi
   if [ ! -f "$config" ]; then
-    dotnet "$data/bin/ApiHost.dll" generate-config --config-path "$config" --server-name localhost \
+    dotnet "$data/bin/Homeserver.dll" generate-config --config-path "$config" --server-name localhost \
       --data-directory "$data" --database-host "$pg_dir" --database-port 5432 --database-user postgres --database-name homeserver ||
       return 1
     log "Generated $config (edit it and restart to change settings)."

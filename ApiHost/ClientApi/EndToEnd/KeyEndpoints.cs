@@ -6,7 +6,7 @@ using Homeserver.ApiHost.Http;
 using Homeserver.Grains.Interfaces.EndToEnd;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Protocol;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 using Homeserver.Storage.EndToEnd;
 using Homeserver.Storage.Sync;
 using Microsoft.AspNetCore.Builder;

@@ -4,7 +4,7 @@ using Homeserver.ApiHost.Http;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Protocol;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 using Homeserver.Storage.Directory;
 using Homeserver.Storage.Rooms;
 using Microsoft.AspNetCore.Builder;

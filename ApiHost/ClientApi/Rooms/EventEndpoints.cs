@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Http;
 using Homeserver.ApiHost.RateLimiting;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Storage.Rooms;

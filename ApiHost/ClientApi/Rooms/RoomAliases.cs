@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Protocol;
-using Homeserver.Silo.Hosting;
+using Homeserver.Configuration.Processes;
 using Homeserver.Storage.Directory;
 using Homeserver.Storage.Rooms;
 

@@ -5,7 +5,8 @@ using Homeserver.Grains.Interfaces.Streams;
 using Homeserver.Grains.Interfaces.Typing;
 using Homeserver.Storage.Streams;
 using Microsoft.Extensions.Hosting;
-using Orleans.Streams;
+using Homeserver.Cluster.Streams;
+using Orleans.Runtime;
 
 namespace Homeserver.ApiHost.ClientApi.Sync;
 
@@ -21,8 +22,8 @@ public sealed class SyncNotifier : IHostedService
     /// <summary>How long a user's rooms stay followed after their last sync on this host ended.</summary>
     public static readonly TimeSpan IdleAfter = TimeSpan.FromMinutes(5);
 
-    private readonly IStreamProvider _streams;
-    private readonly IStreamTransport _transport;
+    private readonly ReplicationStreams _streams;
+    private readonly StreamDeliveryAlerts _alerts;
     private readonly StreamPositionReader _positions;
     private readonly TypingCache _typing;
     private readonly TimeProvider _clock;
@@ -33,11 +34,11 @@ public sealed class SyncNotifier : IHostedService
     private ITimer? _sweep;
     private readonly Counter<long> _lookAgains;
 
-    public SyncNotifier(IStreamProvider streams, IStreamTransport transport, StreamPositionReader positions, TypingCache typing,
+    public SyncNotifier(ReplicationStreams streams, StreamDeliveryAlerts alerts, StreamPositionReader positions, TypingCache typing,
         TimeProvider clock, ApiHostLog log, IMeterFactory meters)
     {
         _streams = streams;
-        _transport = transport;
+        _alerts = alerts;
         _positions = positions;
         _typing = typing;
         _clock = clock;
@@ -53,14 +54,14 @@ public sealed class SyncNotifier : IHostedService
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _transport.MayHaveLostMessages += OnMayHaveLostMessages;
+        _alerts.MayHaveLostRows += OnMayHaveLostMessages;
         _sweep = _clock.CreateTimer(_ => _ = SweepAsync(), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _transport.MayHaveLostMessages -= OnMayHaveLostMessages;
+        _alerts.MayHaveLostRows -= OnMayHaveLostMessages;
         if (_sweep is not null) await _sweep.DisposeAsync();
         List<Topic> topics;
         lock (_gate)
@@ -171,7 +172,8 @@ public sealed class SyncNotifier : IHostedService
 
     private Topic Subscribe(StreamId id)
     {
-        var roomId = id.Key.StartsWith("room:", StringComparison.Ordinal) ? id.Key["room:".Length..] : null;
+        var key = id.GetKeyAsString();
+        var roomId = key.StartsWith("room:", StringComparison.Ordinal) ? key["room:".Length..] : null;
         var topic = new Topic(id, roomId);
         topic.Ready = SubscribeAsync(topic);
         return topic;
@@ -179,17 +181,17 @@ public sealed class SyncNotifier : IHostedService
 
     private async Task SubscribeAsync(Topic topic)
     {
-        topic.Subscriptions.Add(await _streams.GetStream<SyncHint>(topic.Id).SubscribeAsync((hint, _) =>
+        topic.Subscriptions.Add(await _streams.Get<SyncHint>(topic.Id).SubscribeAsync((hint, _) =>
         {
             Wake(topic, hint.Stream, hint.Position);
             return Task.CompletedTask;
         }));
         if (topic.RoomId is { } roomId)
         {
-            topic.Subscriptions.Add(await _streams.GetStream<TypingStreamRow>(StreamId.Create(StreamNames.Typing, roomId)).SubscribeAsync((row, token) =>
+            topic.Subscriptions.Add(await _streams.Get<TypingStreamRow>(StreamId.Create(StreamNames.Typing, roomId)).SubscribeAsync((row, position) =>
             {
-                _typing.Update(roomId, token.Position, row.UserIds);
-                Wake(topic, StreamNames.Typing, token.Position);
+                _typing.Update(roomId, position, row.UserIds);
+                Wake(topic, StreamNames.Typing, position);
                 return Task.CompletedTask;
             }));
         }
@@ -207,7 +209,7 @@ public sealed class SyncNotifier : IHostedService
         }
     }
 
-    /// <summary>Redis reconnected: hints may be lost, so every listener looks again, up to where the sequences are now.</summary>
+    /// <summary>Deliveries may have been lost (gateways lost, a silo died): hints may be lost, so every listener looks again, up to where the sequences are now.</summary>
     private async void OnMayHaveLostMessages()
     {
         try
@@ -342,7 +344,7 @@ public sealed class SyncNotifier : IHostedService
         public StreamId Id => id;
         public string? RoomId => roomId;
         public HashSet<Listener> Followers { get; } = [];
-        public List<StreamSubscriptionHandle> Subscriptions { get; } = [];
+        public List<IAsyncDisposable> Subscriptions { get; } = [];
         public Task Ready { get; set; } = Task.CompletedTask;
 
         public async ValueTask DisposeAsync()

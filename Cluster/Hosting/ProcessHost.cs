@@ -1,0 +1,79 @@
+using Homeserver.Cluster.Diagnostics;
+using Homeserver.Cluster.Streams;
+using Homeserver.Configuration.Processes;
+using Homeserver.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Homeserver.Cluster.Hosting;
+
+/// <summary>
+/// What every homeserver process is, whatever its roles: an ASP.NET Core host with the listeners
+/// its settings give, PostgreSQL, the replication streams, /health, /ready and /metrics.
+/// </summary>
+public static class ProcessHost
+{
+    public static WebApplicationBuilder CreateBuilder(ProcessSettings settings, string[]? args = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args ?? []);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // Orleans logs every membership and connection step at Information; keep what an operator acts on.
+        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            foreach (var listener in settings.Listeners)
+            {
+                foreach (var address in listener.BindAddresses) kestrel.Listen(address, listener.Port);
+            }
+        });
+        builder.Services.AddProcessServices(settings);
+        return builder;
+    }
+
+    public static IServiceCollection AddProcessServices(this IServiceCollection services, ProcessSettings settings)
+    {
+        services.AddSingleton(settings);
+        services.AddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<PrometheusExporter>();
+        services.AddSingleton<ProcessLog>();
+        services.AddSingleton(StorageSessionName.For(settings.InstanceName));
+        services.AddHomeserverStorage(settings.DatabaseConnectionString, settings.StreamWriters);
+        services.AddReplicationStreams();
+        return services;
+    }
+
+    /// <summary>Endpoints every process serves: health, readiness and (on listeners with the metrics resource) Prometheus.</summary>
+    public static IEndpointRouteBuilder MapProcessEndpoints(this IEndpointRouteBuilder app)
+    {
+        var services = app.ServiceProvider;
+        var settings = services.GetRequiredService<ProcessSettings>();
+        var readiness = services.GetRequiredService<IProcessReadiness>();
+        app.MapGet("/health", () => Results.Text("OK"));
+        app.MapGet("/ready", () => readiness.IsReady ? Results.Text("OK") : Results.Text("starting", statusCode: 503));
+
+        var log = services.GetRequiredService<ProcessLog>();
+        foreach (var warning in settings.Warnings) log.ConfigurationWarning(warning);
+        if (settings.Kind != ProcessKind.Monolith && settings.Orleans.TlsCertificatePath is null) log.InsecureCluster();
+
+        var metricsPorts = settings.Listeners.Where(l => l.Resources.Contains("metrics")).Select(l => $"*:{l.Port}").ToArray();
+        if (metricsPorts.Length > 0)
+        {
+            // Created now, not at the first scrape: measurements before the listener exists are lost.
+            services.GetRequiredService<PrometheusExporter>();
+            app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4"))
+                .RequireHost(metricsPorts);
+        }
+        return app;
+    }
+}

@@ -1,0 +1,64 @@
+using System.Net;
+
+namespace Homeserver.Configuration.Processes;
+
+/// <summary>What kind of process this is. A monolith runs every role; the others are Synapse-style workers.</summary>
+public enum ProcessKind
+{
+    Monolith,
+    Silo,
+    ApiHost,
+}
+
+/// <summary>A listener: where it binds and which resources (client, federation, replication, health, metrics) it serves.</summary>
+public sealed record ListenerSettings(IReadOnlyList<IPAddress> BindAddresses, int Port, IReadOnlySet<string> Resources)
+{
+}
+
+/// <summary>
+/// Everything one process needs to start, resolved from homeserver.yaml and its worker file
+/// (or built directly by the test cluster).
+/// </summary>
+public sealed record ProcessSettings
+{
+    public required string ServerName { get; init; }
+    public required string InstanceName { get; init; }
+    public required ProcessKind Kind { get; init; }
+    public required string DatabaseConnectionString { get; init; }
+    public required IReadOnlyList<ListenerSettings> Listeners { get; init; }
+
+    /// <summary><c>instance_map</c>: every silo by name, with the endpoint other silos reach it on.</summary>
+    public IReadOnlyDictionary<string, InstanceLocation> InstanceMap { get; init; } = new Dictionary<string, InstanceLocation>();
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> StreamWriters { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
+    /// <summary>Cluster identity, TLS and timeouts (homeserver.yaml's <c>orleans</c> section).</summary>
+    public OrleansClusterOptions Orleans { get; init; } = new();
+
+    /// <summary>A silo's gateway port, where API hosts connect (its worker file's <c>orleans_gateway_port</c>).</summary>
+    public int? GatewayPort { get; init; }
+
+    /// <summary><c>pusher_instances</c>: the processes that send to push gateways, each for the users hashed to it.</summary>
+    public IReadOnlyList<string> PusherInstances { get; init; } = ["main"];
+
+    /// <summary><c>run_background_tasks_on</c>: the one process that prunes old rows.</summary>
+    public string RunBackgroundTasksOn { get; init; } = "main";
+    public string? RegistrationSharedSecret { get; init; }
+    public bool EnableRegistration { get; init; }
+    public string? PublicBaseUrl { get; init; }
+
+    /// <summary>bcrypt cost for new password hashes (Synapse's <c>bcrypt_rounds</c>).</summary>
+    public int BcryptRounds { get; init; } = 12;
+
+    public RateLimitOptions RateLimits { get; init; } = RateLimitOptions.Defaults;
+
+    /// <summary>Allowed but risky settings, logged loudly at start.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    public bool HostsGrains => Kind is ProcessKind.Monolith or ProcessKind.Silo;
+
+    public bool ServesClients => Kind is ProcessKind.Monolith or ProcessKind.ApiHost;
+
+    /// <summary>Streams this instance writes: those whose writer list names it.</summary>
+    public IEnumerable<string> StreamsWrittenHere =>
+        StreamWriters.Where(kv => kv.Value.Contains(InstanceName)).Select(kv => kv.Key);
+}

@@ -1,0 +1,28 @@
+using Homeserver.Configuration;
+
+namespace Homeserver.Tests.Integration.Cluster;
+
+public sealed class HomeserverTestClusterOptions
+{
+    public short InitialSilosCount { get; set; } = 2;
+    public int ApiHostCount { get; set; } = 1;
+    public string ServerName { get; set; } = "test.local";
+
+    /// <summary>Admin connection string of the PostgreSQL server to create the cluster's fresh database on.</summary>
+    public string? PostgresAdminConnectionString { get; set; } = Environment.GetEnvironmentVariable("HS_TEST_POSTGRES");
+
+    /// <summary>The cluster certificate (PKCS#12) every silo and API host presents; null runs without TLS, on loopback.</summary>
+    public string? TlsCertificatePath { get; set; }
+
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(20);
+    public bool EnableRegistration { get; set; } = true;
+    public string? PublicBaseUrl { get; set; } = "https://matrix.test.local";
+    public string? RegistrationSharedSecret { get; set; } = "test-shared-secret";
+
+    /// <summary>Tests register many users from one address; the defaults would throttle them.</summary>
+    public RateLimitOptions RateLimits { get; set; } = Unlimited;
+
+    public static readonly RateLimitOptions Unlimited = new(
+        new(1000, 10000), new(1000, 10000), new(1000, 10000), new(1000, 10000), new(1000, 10000),
+        new(1000, 10000), new(1000, 10000), new(1000, 10000), new(1000, 10000));
+}
