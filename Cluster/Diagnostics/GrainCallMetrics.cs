@@ -16,12 +16,16 @@ public sealed class GrainCallMetrics : IOutgoingGrainCallFilter, IDisposable
     private readonly Histogram<double> _duration;
     private readonly string _target;
 
-    public GrainCallMetrics(IMeterFactory meters, GrainCallTarget target)
+    public GrainCallMetrics(IMeterFactory meters, GrainCallTarget target, IServiceProvider services)
     {
         _meter = meters.Create(MeterName);
         _calls = _meter.CreateCounter<long>("grain_calls_total", description: "Grain calls made from this process.");
         _duration = _meter.CreateHistogram<double>("grain_call_duration", unit: "s", description: "Grain call duration seen by the caller.");
         _target = target.Name;
+        // A silo counts its activations; an API host (an Orleans client) can host none.
+        _meter.CreateObservableGauge("grain_activations",
+            () => (services.GetService(typeof(Orleans.Runtime.IActivationWorkingSet)) as Orleans.Runtime.IActivationWorkingSet)?.Count ?? 0,
+            description: "Grain activations in this process.");
     }
 
     public async Task Invoke(IOutgoingGrainCallContext context)
@@ -57,10 +61,6 @@ public sealed class GrainCallMetrics : IOutgoingGrainCallFilter, IDisposable
             _duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
         }
     }
-
-    /// <summary>Reports the activation count of this process at each scrape (0 where no grains live).</summary>
-    public void ObserveActivations(Func<int> count) =>
-        _meter.CreateObservableGauge("grain_activations", count, description: "Grain activations in this process.");
 
     public void Dispose() => _meter.Dispose();
 }
