@@ -119,3 +119,29 @@ public sealed class ClusterTlsTests(TlsClusterFixture fixture) : IClassFixture<T
         read.Should().Be(0, "the silo closes a connection that does not speak TLS with the cluster certificate");
     }
 }
+
+public sealed class ClusterCertificateCheckTests
+{
+    [Theory]
+    [InlineData("same key, in date", true)]
+    [InlineData("another key", false)]
+    [InlineData("same key, expired", false)]
+    public void Only_a_certificate_with_the_cluster_key_and_in_its_dates_is_a_peer(string presented, bool accepted)
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var otherKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var now = DateTimeOffset.UtcNow;
+        using var cluster = SelfSigned(key, now.AddDays(-1), now.AddYears(1));
+        using var peer = presented switch
+        {
+            "another key" => SelfSigned(otherKey, now.AddDays(-1), now.AddYears(1)),
+            "same key, expired" => SelfSigned(key, now.AddYears(-2), now.AddYears(-1)),
+            _ => SelfSigned(key, now.AddDays(-1), now.AddMonths(6)),
+        };
+        Homeserver.Cluster.Security.ClusterTls.IsClusterCertificate(peer, cluster, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors)
+            .Should().Be(accepted);
+    }
+
+    private static X509Certificate2 SelfSigned(ECDsa key, DateTimeOffset from, DateTimeOffset until) =>
+        new CertificateRequest("CN=homeserver-cluster", key, HashAlgorithmName.SHA256).CreateSelfSigned(from, until);
+}
