@@ -47,6 +47,42 @@ public sealed class MatrixHttp
         (await RequireAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{Uri.EscapeDataString(roomId)}/send/m.room.message/{Guid.NewGuid():N}",
             new JsonObject { ["msgtype"] = "m.text", ["body"] = body }))["event_id"]!.GetValue<string>();
 
+    /// <summary>One attempt at a send with the caller's transaction ID (a retry with the same ID must not send twice).</summary>
+    public async Task<(int Status, string? EventId)> TrySendTextAsync(string roomId, string txnId, string body, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (status, response, _) = await SendAsync(HttpMethod.Put,
+                $"/_matrix/client/v3/rooms/{Uri.EscapeDataString(roomId)}/send/m.room.message/{Uri.EscapeDataString(txnId)}",
+                new JsonObject { ["msgtype"] = "m.text", ["body"] = body }, cancellationToken);
+            return (status, status == 200 ? response["event_id"]?.GetValue<string>() : null);
+        }
+        catch (HttpRequestException)
+        {
+            return (0, null);
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (0, null);
+        }
+    }
+
+    /// <summary>Every m.room.message event ID of the room, oldest first, through /messages.</summary>
+    public async Task<List<string>> MessageIdsAsync(string roomId)
+    {
+        var ids = new List<string>();
+        string? from = null;
+        while (true)
+        {
+            var path = $"/_matrix/client/v3/rooms/{Uri.EscapeDataString(roomId)}/messages?dir=f&limit=500{(from is null ? "" : $"&from={Uri.EscapeDataString(from)}")}";
+            var page = await RequireAsync(HttpMethod.Get, path, null);
+            var chunk = page["chunk"]?.AsArray() ?? [];
+            ids.AddRange(chunk.Where(e => e!["type"]?.GetValue<string>() == "m.room.message").Select(e => e!["event_id"]!.GetValue<string>()));
+            if (chunk.Count == 0 || page["end"] is not JsonValue end) return ids;
+            from = end.GetValue<string>();
+        }
+    }
+
     /// <summary>A /sync: the body and its size in bytes.</summary>
     public async Task<(JsonObject Body, long Bytes)> SyncAsync(string? since, int timeoutMs, string? filter = null, CancellationToken cancellationToken = default)
     {

@@ -7,7 +7,8 @@ using Spectre.Console;
 // Bench: load scenarios against a homeserver over the client-server API.
 //   dotnet run --project Bench -- --url http://host:8008            measure a server that is already running
 //   dotnet run --project Bench -- --start monolith|cluster|both      start this repository's server shapes and compare
-// Options: --scenarios send,delivery,initial_sync,fan_out (default all), --messages N, --senders N, --rooms N,
+// Options: --scenarios send,delivery,initial_sync,fan_out (default all; with --start cluster also failover_kill or
+// failover_freeze, which take silo1 down under load and leave it down, so each goes last and alone), --messages N, --senders N, --rooms N,
 // --fanout-members N, --delivery-rate N, --delivery-seconds N, --drain-seconds N (how long to wait for late
 // messages after the last send; later ones count as missing), --pgbench-seconds N (0 skips), --out DIR (report,
 // JSON lines and chart; default .tmp/bench/report).
@@ -57,8 +58,34 @@ foreach (var shape in options.Shapes)
                         "delivery" => await scenarios.DeliveryAsync(),
                         "initial_sync" => await scenarios.InitialSyncAsync(),
                         "fan_out" => await scenarios.FanOutAsync(),
+                        "failover_kill" or "failover_freeze" when launcher is null || options.Shapes[0] != ServerShape.Cluster =>
+                            throw new ArgumentException("The failover scenarios need --start cluster."),
+                        "failover_kill" => await new FailoverScenario(server, shapeName, 8, TimeSpan.FromSeconds(20), (what, percent) =>
+                        {
+                            task.Description = what;
+                            task.Value = Math.Min(100, percent);
+                        }).RunAsync(name, () => launcher!.SignalSiloAsync("silo1", "KILL"), null),
+                        "failover_freeze" => await FreezeAsync(),
+
                         _ => throw new ArgumentException($"Unknown scenario {name}."),
                     };
+
+                    async Task<ScenarioResult> FreezeAsync()
+                    {
+                        var frozen = await new FailoverScenario(server, shapeName, 8, TimeSpan.FromSeconds(30), (what, percent) =>
+                        {
+                            task.Description = what;
+                            task.Value = Math.Min(100, percent);
+                        }).RunAsync(name, () => launcher!.SignalSiloAsync("silo1", "STOP"), () => launcher!.SignalSiloAsync("silo1", "CONT"));
+                        // Declared dead while frozen, it must stop itself once it wakes, writing nothing (unacked_extra says so).
+                        var exited = false;
+                        for (var i = 0; i < 60 && !exited; i++)
+                        {
+                            exited = !launcher!.SiloRuns("silo1");
+                            if (!exited) await Task.Delay(500);
+                        }
+                        return frozen with { Figures = new Dictionary<string, double>(frozen.Figures) { ["woken_silo_stopped"] = exited ? 1 : 0 } };
+                    }
                     results.Add(result);
                     Console.Out.WriteLine(JsonLine(result));
                 }
@@ -157,6 +184,7 @@ internal sealed record Options(string? Url, IReadOnlyList<ServerShape?> Shapes, 
     string Out, string[] Arguments)
 {
     private static readonly string[] AllScenarios = ["send", "delivery", "initial_sync", "fan_out"];
+    private static readonly string[] FailoverScenarios = ["failover_kill", "failover_freeze"];
 
     public static Options? Parse(string[] args)
     {
@@ -173,7 +201,7 @@ internal sealed record Options(string? Url, IReadOnlyList<ServerShape?> Shapes, 
         };
         if (shapes.Count == 0) return null;
         var scenarios = Value("--scenarios")?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? AllScenarios;
-        if (scenarios.Any(s => !AllScenarios.Contains(s))) return null;
+        if (scenarios.Any(s => !AllScenarios.Contains(s) && !FailoverScenarios.Contains(s))) return null;
         var defaults = new BenchSizes();
         var sizes = defaults with
         {

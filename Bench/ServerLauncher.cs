@@ -124,6 +124,23 @@ public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyn
         }
     }
 
+    /// <summary>Sends a signal (KILL, STOP, CONT) to one silo of the cluster, as an operator or a crash would.</summary>
+    public async Task SignalSiloAsync(string silo, string signal)
+    {
+        if (shape != ServerShape.Cluster) throw new InvalidOperationException("Only the cluster has silos to disrupt.");
+        var pid = (await File.ReadAllTextAsync(Path.Combine(DataDirectory, "cluster", silo + ".pid"))).Trim();
+        using var kill = Process.Start("kill", [$"-{signal}", pid])!;
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {pid} ({silo}) failed.");
+    }
+
+    /// <summary>Whether the silo's process still runs (a frozen silo declared dead stops itself once it wakes).</summary>
+    public bool SiloRuns(string silo)
+    {
+        var pidFile = Path.Combine(DataDirectory, "cluster", silo + ".pid");
+        return File.Exists(pidFile) && Directory.Exists(Path.Combine("/proc", File.ReadAllText(pidFile).Trim()));
+    }
+
     private ProcessStartInfo Script(string name, string[] args, string? overlay)
     {
         var start = new ProcessStartInfo(Path.Combine(repository, "scripts", name), args) { WorkingDirectory = repository };
