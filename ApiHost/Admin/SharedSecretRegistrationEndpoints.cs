@@ -67,7 +67,7 @@ public static class SharedSecretRegistrationEndpoints
         var userId = users.NewLocalUser(username);
         if (await accounts.UserExistsAsync(userId)) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
         var registration = await grains.GetGrain<IUserGrain>(userId).RegisterAsync(new RegisterCommand(
-            hasher.Hash(password), admin, body.OptionalString("displayname"), IssueSession: true, DeviceId: null, DeviceDisplayName: null));
+            hasher.Hash(password), admin, body.OptionalString("displayname"), IssueSession: true, DeviceId: null, DeviceDisplayName: null), http.RequestAborted);
         return Results.Json(new
         {
             user_id = registration.UserId,

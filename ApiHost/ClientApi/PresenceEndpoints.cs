@@ -62,7 +62,7 @@ public static class PresenceEndpoints
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var state = body.RequiredString("presence");
         if (!States.Contains(state)) throw new MatrixException(400, "M_INVALID_PARAM", "'presence' must be online, unavailable or offline.");
-        await grains.GetGrain<IPresenceGrain>(user.UserId).SetPresenceAsync(state, body.OptionalString("status_msg"));
+        await grains.GetGrain<IPresenceGrain>(user.UserId).SetPresenceAsync(state, body.OptionalString("status_msg"), http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 }

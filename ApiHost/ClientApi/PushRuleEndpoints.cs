@@ -77,7 +77,7 @@ public static class PushRuleEndpoints
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var query = http.Request.Query;
         await grains.GetGrain<IPushRulesGrain>(user.UserId).PutRuleAsync(kind, ruleId, body,
-            query["before"].ToString() is { Length: > 0 } before ? before : null, query["after"].ToString() is { Length: > 0 } after ? after : null);
+            query["before"].ToString() is { Length: > 0 } before ? before : null, query["after"].ToString() is { Length: > 0 } after ? after : null, http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 
@@ -86,7 +86,7 @@ public static class PushRuleEndpoints
     {
         CheckScope(scope);
         var user = await auth.RequireUserAsync(http);
-        await grains.GetGrain<IPushRulesGrain>(user.UserId).DeleteRuleAsync(kind, ruleId);
+        await grains.GetGrain<IPushRulesGrain>(user.UserId).DeleteRuleAsync(kind, ruleId, http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Hosting;
 using Homeserver.ApiHost.RateLimiting;
+using Homeserver.Cluster.Hosting;
 using Homeserver.Grains.Interfaces.Errors;
 using Microsoft.AspNetCore.Http;
 using Orleans;
@@ -14,17 +15,30 @@ namespace Homeserver.ApiHost.Errors;
 /// request bodies are M_NOT_JSON/M_BAD_JSON, an unreachable room writer is a retryable 503, and
 /// only a genuine server fault is a 500.
 /// </summary>
-public sealed class MatrixErrorMiddleware(RequestDelegate next, ApiHostLog log)
+public sealed class MatrixErrorMiddleware(RequestDelegate next, ApiHostLog log, ClusterConnection? cluster = null)
 {
     public async Task InvokeAsync(HttpContext http)
     {
+        var clientGone = http.RequestAborted;
+        // A write whose grain call went through a gateway that just died would wait out the whole response
+        // timeout: its answer can no longer arrive. Such writes end at once with a retryable 503 instead;
+        // the write itself completes or not, and a retry with the same transaction ID finds out which.
+        using var gatewayLost = cluster is not null && !HttpMethods.IsGet(http.Request.Method)
+            ? CancellationTokenSource.CreateLinkedTokenSource(clientGone, cluster.GatewaysLost)
+            : null;
+        if (gatewayLost is not null) http.RequestAborted = gatewayLost.Token;
         try
         {
             await next(http);
         }
-        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (clientGone.IsCancellationRequested)
         {
             // The client went away: nobody reads an answer, and nothing failed.
+        }
+        catch (OperationCanceledException) when (gatewayLost?.IsCancellationRequested == true && !http.Response.HasStarted)
+        {
+            http.Response.Clear();
+            await MatrixError.WriteAsync(http, 503, "M_UNKNOWN", "The server lost its connection to part of the cluster; retry shortly.");
         }
         catch (Exception e) when (!http.Response.HasStarted)
         {

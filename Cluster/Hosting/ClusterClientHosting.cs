@@ -66,8 +66,12 @@ public sealed class ClusterConnection(StreamDeliveryAlerts alerts, ProcessSettin
     : IClusterConnectionStatusObserver, IProcessReadiness, IHostedService
 {
     private volatile bool _connected;
+    private CancellationTokenSource _gatewaysLost = new();
 
     public bool IsReady => _connected;
+
+    /// <summary>Cancelled whenever this host loses a gateway, so calls in flight through it stop waiting for answers that cannot come.</summary>
+    public CancellationToken GatewaysLost => Volatile.Read(ref _gatewaysLost).Token;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -84,6 +88,7 @@ public sealed class ClusterConnection(StreamDeliveryAlerts alerts, ProcessSettin
 
     public void NotifyGatewayCountChanged(int currentNumberOfGateways, int previousNumberOfGateways, bool connectionRecovered)
     {
+        if (currentNumberOfGateways < previousNumberOfGateways) SignalGatewayLoss();
         if (currentNumberOfGateways < previousNumberOfGateways || connectionRecovered)
         {
             alerts.Raise($"gateways {previousNumberOfGateways} -> {currentNumberOfGateways}");
@@ -92,6 +97,14 @@ public sealed class ClusterConnection(StreamDeliveryAlerts alerts, ProcessSettin
 
     public void NotifyClusterConnectionLost()
     {
+        SignalGatewayLoss();
         alerts.Raise("lost the connection to the cluster");
+    }
+
+    private void SignalGatewayLoss()
+    {
+        var lost = Interlocked.Exchange(ref _gatewaysLost, new CancellationTokenSource());
+        // Not disposed: a request may still be linking to its token.
+        lost.Cancel();
     }
 }

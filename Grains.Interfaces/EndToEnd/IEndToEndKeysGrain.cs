@@ -12,30 +12,30 @@ namespace Homeserver.Grains.Interfaces.EndToEnd;
 public interface IEndToEndKeysGrain : IGrainWithStringKey
 {
     /// <summary>/keys/upload for one device; returns its unclaimed one-time key counts.</summary>
-    Task<IReadOnlyDictionary<string, int>> UploadKeysAsync(string deviceId, JsonObject? deviceKeys, JsonObject? oneTimeKeys, JsonObject? fallbackKeys);
+    Task<IReadOnlyDictionary<string, int>> UploadKeysAsync(string deviceId, JsonObject? deviceKeys, JsonObject? oneTimeKeys, JsonObject? fallbackKeys, CancellationToken cancellationToken = default);
 
     /// <summary>Claims one key per requested device (device ID to algorithm): device ID to {"alg:id": key}.</summary>
-    Task<JsonObject> ClaimKeysAsync(IReadOnlyDictionary<string, string> algorithmByDevice);
+    Task<JsonObject> ClaimKeysAsync(IReadOnlyDictionary<string, string> algorithmByDevice, CancellationToken cancellationToken = default);
 
     /// <summary>/keys/device_signing/upload: master, self_signing and user_signing keys, checked against each other.</summary>
-    Task UploadCrossSigningKeysAsync(JsonObject? master, JsonObject? selfSigning, JsonObject? userSigning);
+    Task UploadCrossSigningKeysAsync(JsonObject? master, JsonObject? selfSigning, JsonObject? userSigning, CancellationToken cancellationToken = default);
 
     /// <summary>/keys/signatures/upload from this user: verifies each signature; returns the failures map.</summary>
-    Task<JsonObject> UploadSignaturesAsync(JsonObject signedObjects);
+    Task<JsonObject> UploadSignaturesAsync(JsonObject signedObjects, CancellationToken cancellationToken = default);
 
     /// <summary>Removes deleted devices' keys and messages (null: every device) and announces the change.</summary>
-    Task DevicesRemovedAsync(IReadOnlyList<string>? deviceIds);
+    Task DevicesRemovedAsync(IReadOnlyList<string>? deviceIds, CancellationToken cancellationToken = default);
 
-    Task<long> CreateBackupVersionAsync(string algorithm, JsonObject authData);
+    Task<long> CreateBackupVersionAsync(string algorithm, JsonObject authData, CancellationToken cancellationToken = default);
 
-    Task UpdateBackupVersionAsync(long version, string algorithm, JsonObject authData);
+    Task UpdateBackupVersionAsync(long version, string algorithm, JsonObject authData, CancellationToken cancellationToken = default);
 
-    Task DeleteBackupVersionAsync(long version);
+    Task DeleteBackupVersionAsync(long version, CancellationToken cancellationToken = default);
 
     /// <summary>Stores backed-up sessions ({rooms: {room: {sessions: {id: data}}}}) in the current version; returns (etag, count).</summary>
-    Task<BackupCounts> PutBackupKeysAsync(long version, JsonObject rooms);
+    Task<BackupCounts> PutBackupKeysAsync(long version, JsonObject rooms, CancellationToken cancellationToken = default);
 
-    Task<BackupCounts> DeleteBackupKeysAsync(long version, string? roomId, string? sessionId);
+    Task<BackupCounts> DeleteBackupKeysAsync(long version, string? roomId, string? sessionId, CancellationToken cancellationToken = default);
 }
 
 [GenerateSerializer, Immutable, Alias("BackupCounts")]

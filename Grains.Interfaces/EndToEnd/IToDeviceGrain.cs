@@ -11,5 +11,5 @@ public interface IToDeviceGrain : IGrainWithStringKey
     /// Queues <paramref name="messages"/> ({user: {device or "*": content}}) for local devices, once per
     /// (device, transaction ID) while this activation lives.
     /// </summary>
-    Task SendAsync(string senderDeviceId, string transactionId, string eventType, JsonObject messages);
+    Task SendAsync(string senderDeviceId, string transactionId, string eventType, JsonObject messages, CancellationToken cancellationToken = default);
 }

@@ -7,8 +7,8 @@ namespace Homeserver.Grains.Interfaces.Presence;
 public interface IPresenceGrain : IGrainWithStringKey
 {
     /// <summary>Sets online, unavailable or offline, with an optional status message.</summary>
-    Task SetPresenceAsync(string state, string? statusMessage);
+    Task SetPresenceAsync(string state, string? statusMessage, CancellationToken cancellationToken = default);
 
     /// <summary>A /sync with <c>set_presence</c>: marks the user active in that state unless they said otherwise since.</summary>
-    Task SyncedAsync(string state);
+    Task SyncedAsync(string state, CancellationToken cancellationToken = default);
 }

@@ -8,11 +8,11 @@ namespace Homeserver.Grains.Interfaces.Push;
 public interface IPushRulesGrain : IGrainWithStringKey
 {
     /// <summary>Adds or replaces a user rule; <paramref name="before"/>/<paramref name="after"/> name a user rule of the same kind.</summary>
-    Task PutRuleAsync(string kind, string ruleId, JsonObject body, string? before, string? after);
+    Task PutRuleAsync(string kind, string ruleId, JsonObject body, string? before, string? after, CancellationToken cancellationToken = default);
 
-    Task DeleteRuleAsync(string kind, string ruleId);
+    Task DeleteRuleAsync(string kind, string ruleId, CancellationToken cancellationToken = default);
 
-    Task SetEnabledAsync(string kind, string ruleId, bool enabled);
+    Task SetEnabledAsync(string kind, string ruleId, bool enabled, CancellationToken cancellationToken = default);
 
-    Task SetActionsAsync(string kind, string ruleId, JsonArray actions);
+    Task SetActionsAsync(string kind, string ruleId, JsonArray actions, CancellationToken cancellationToken = default);
 }

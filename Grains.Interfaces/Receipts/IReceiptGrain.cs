@@ -10,5 +10,5 @@ public interface IReceiptGrain : IGrainWithStringKey
     /// Moves the user's <paramref name="receiptType"/> receipt (m.read or m.read.private) in the room to
     /// <paramref name="eventId"/>, for one thread or (null) the whole room; a receipt never moves backwards.
     /// </summary>
-    Task SendReceiptAsync(string roomId, string receiptType, string eventId, string? threadId);
+    Task SendReceiptAsync(string roomId, string receiptType, string eventId, string? threadId, CancellationToken cancellationToken = default);
 }

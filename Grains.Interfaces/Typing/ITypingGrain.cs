@@ -9,7 +9,7 @@ namespace Homeserver.Grains.Interfaces.Typing;
 [Alias("ITypingGrain")]
 public interface ITypingGrain : IGrainWithStringKey
 {
-    Task SetTypingAsync(string userId, bool typing, int timeoutMs);
+    Task SetTypingAsync(string userId, bool typing, int timeoutMs, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A row of the typing stream: the full set of users typing in a room after a change.</summary>

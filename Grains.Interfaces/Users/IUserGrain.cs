@@ -9,40 +9,40 @@ namespace Homeserver.Grains.Interfaces.Users;
 public interface IUserGrain : IGrainWithStringKey
 {
     /// <summary>Creates the account; fails with M_USER_IN_USE when it exists.</summary>
-    Task<Registration> RegisterAsync(RegisterCommand command);
+    Task<Registration> RegisterAsync(RegisterCommand command, CancellationToken cancellationToken = default);
 
     /// <summary>A new (or replaced) device session after the caller has checked the credentials.</summary>
-    Task<Session> StartSessionAsync(StartSessionCommand command);
+    Task<Session> StartSessionAsync(StartSessionCommand command, CancellationToken cancellationToken = default);
 
     /// <summary>Ends sessions by deleting devices and their tokens; null ends every session.</summary>
-    Task LogoutAsync(IReadOnlyList<string>? deviceIds);
+    Task LogoutAsync(IReadOnlyList<string>? deviceIds, CancellationToken cancellationToken = default);
 
     /// <summary>Forgets a room the user has left; fails with 400 while they are still in it.</summary>
-    Task ForgetRoomAsync(string roomId);
+    Task ForgetRoomAsync(string roomId, CancellationToken cancellationToken = default);
 
-    Task<bool> RenameDeviceAsync(string deviceId, string? displayName);
+    Task<bool> RenameDeviceAsync(string deviceId, string? displayName, CancellationToken cancellationToken = default);
 
     /// <summary>Stores a new password hash; with <paramref name="logoutDevices"/>, ends every session but <paramref name="keepDeviceId"/>.</summary>
-    Task ChangePasswordAsync(string passwordHash, bool logoutDevices, string? keepDeviceId);
+    Task ChangePasswordAsync(string passwordHash, bool logoutDevices, string? keepDeviceId, CancellationToken cancellationToken = default);
 
     /// <summary>Deactivates the account: no password, no sessions, and it leaves every joined room.</summary>
-    Task DeactivateAsync();
+    Task DeactivateAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Sets displayname or avatar_url and updates the user's member event in every joined room.</summary>
-    Task SetProfileFieldAsync(string field, string? value);
+    Task SetProfileFieldAsync(string field, string? value, CancellationToken cancellationToken = default);
 
     /// <summary>Stores account data (global when <paramref name="roomId"/> is null); returns its stream position.</summary>
-    Task<long> SetAccountDataAsync(string? roomId, string type, JsonObject content);
+    Task<long> SetAccountDataAsync(string? roomId, string type, JsonObject content, CancellationToken cancellationToken = default);
 
     /// <summary>Adds (with content) or removes (null) a room tag in the user's m.tag room account data.</summary>
-    Task<long> ChangeTagAsync(string roomId, string tag, JsonObject? content);
+    Task<long> ChangeTagAsync(string roomId, string tag, JsonObject? content, CancellationToken cancellationToken = default);
 
     [ReadOnly]
-    Task<JsonObject?> GetAccountDataAsync(string? roomId, string type);
+    Task<JsonObject?> GetAccountDataAsync(string? roomId, string type, CancellationToken cancellationToken = default);
 
     /// <summary>Adds or replaces a pusher; unless <paramref name="append"/>, other users' pushers with its app ID and pushkey go.</summary>
-    Task SetPusherAsync(PusherSettings pusher, bool append);
+    Task SetPusherAsync(PusherSettings pusher, bool append, CancellationToken cancellationToken = default);
 
     /// <summary>Removes a pusher; false when there was none.</summary>
-    Task<bool> DeletePusherAsync(string appId, string pushkey);
+    Task<bool> DeletePusherAsync(string appId, string pushkey, CancellationToken cancellationToken = default);
 }

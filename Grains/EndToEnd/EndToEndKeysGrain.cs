@@ -24,7 +24,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
     private string UserId => this.GetPrimaryKeyString();
 
     public async Task<IReadOnlyDictionary<string, int>> UploadKeysAsync(string deviceId, JsonObject? deviceKeys, JsonObject? oneTimeKeys,
-        JsonObject? fallbackKeys)
+        JsonObject? fallbackKeys, CancellationToken cancellationToken)
     {
         if (deviceKeys is not null)
         {
@@ -43,7 +43,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         return await keys.CountOneTimeKeysAsync(UserId, deviceId);
     }
 
-    public async Task<JsonObject> ClaimKeysAsync(IReadOnlyDictionary<string, string> algorithmByDevice)
+    public async Task<JsonObject> ClaimKeysAsync(IReadOnlyDictionary<string, string> algorithmByDevice, CancellationToken cancellationToken)
     {
         var claimed = new JsonObject();
         foreach (var (deviceId, algorithm) in algorithmByDevice)
@@ -56,7 +56,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         return claimed;
     }
 
-    public async Task UploadCrossSigningKeysAsync(JsonObject? master, JsonObject? selfSigning, JsonObject? userSigning)
+    public async Task UploadCrossSigningKeysAsync(JsonObject? master, JsonObject? selfSigning, JsonObject? userSigning, CancellationToken cancellationToken)
     {
         var uploaded = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
         if (master is not null) uploaded["master"] = master;
@@ -90,7 +90,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, position);
     }
 
-    public async Task<JsonObject> UploadSignaturesAsync(JsonObject signedObjects)
+    public async Task<JsonObject> UploadSignaturesAsync(JsonObject signedObjects, CancellationToken cancellationToken)
     {
         var failures = new JsonObject();
         void Fail(string user, string keyId, string errcode, string error) =>
@@ -152,28 +152,28 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         return failures;
     }
 
-    public async Task DevicesRemovedAsync(IReadOnlyList<string>? deviceIds)
+    public async Task DevicesRemovedAsync(IReadOnlyList<string>? deviceIds, CancellationToken cancellationToken)
     {
         var position = await keys.DeleteDevicesAsync(UserId, deviceIds, publisher.Writer(StreamNames.DeviceLists));
         await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, position);
     }
 
-    public Task<long> CreateBackupVersionAsync(string algorithm, JsonObject authData) =>
+    public Task<long> CreateBackupVersionAsync(string algorithm, JsonObject authData, CancellationToken cancellationToken) =>
         backups.CreateVersionAsync(UserId, algorithm, authData.ToJsonString());
 
-    public async Task UpdateBackupVersionAsync(long version, string algorithm, JsonObject authData)
+    public async Task UpdateBackupVersionAsync(long version, string algorithm, JsonObject authData, CancellationToken cancellationToken)
     {
         var current = await backups.GetVersionAsync(UserId, version) ?? throw MatrixException.NotFound("No such backup version.");
         if (current.Algorithm != algorithm) throw new MatrixException(400, "M_INVALID_PARAM", "The algorithm of a backup version cannot change.");
         await backups.UpdateAuthDataAsync(UserId, version, authData.ToJsonString());
     }
 
-    public async Task DeleteBackupVersionAsync(long version)
+    public async Task DeleteBackupVersionAsync(long version, CancellationToken cancellationToken)
     {
         if (!await backups.DeleteVersionAsync(UserId, version)) throw MatrixException.NotFound("No such backup version.");
     }
 
-    public async Task<BackupCounts> PutBackupKeysAsync(long version, JsonObject rooms)
+    public async Task<BackupCounts> PutBackupKeysAsync(long version, JsonObject rooms, CancellationToken cancellationToken)
     {
         var current = await backups.GetVersionAsync(UserId, null);
         if (current is null || current.Version != version)
@@ -195,7 +195,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         return new BackupCounts(etag.ToString(CultureInfo.InvariantCulture), count);
     }
 
-    public async Task<BackupCounts> DeleteBackupKeysAsync(long version, string? roomId, string? sessionId)
+    public async Task<BackupCounts> DeleteBackupKeysAsync(long version, string? roomId, string? sessionId, CancellationToken cancellationToken)
     {
         if (await backups.GetVersionAsync(UserId, version) is null) throw MatrixException.NotFound("No such backup version.");
         var (etag, count) = await backups.DeleteSessionsAsync(UserId, version, roomId, sessionId);

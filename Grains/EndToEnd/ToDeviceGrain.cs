@@ -13,7 +13,7 @@ namespace Homeserver.Grains.EndToEnd;
 [WriterPlacement(StreamNames.ToDevice)]
 public sealed class ToDeviceGrain(ToDeviceStore store, AccountStore accounts, StreamPublisher publisher, TimeProvider clock) : Grain, IToDeviceGrain
 {
-    public async Task SendAsync(string senderDeviceId, string transactionId, string eventType, JsonObject messages)
+    public async Task SendAsync(string senderDeviceId, string transactionId, string eventType, JsonObject messages, CancellationToken cancellationToken)
     {
         var sender = this.GetPrimaryKeyString();
         var deliveries = new List<ToDeviceDelivery>();

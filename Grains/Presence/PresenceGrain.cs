@@ -25,13 +25,13 @@ public sealed class PresenceGrain(PresenceStore store, StreamPublisher publisher
 
     private string UserId => this.GetPrimaryKeyString();
 
-    public async Task SetPresenceAsync(string state, string? statusMessage)
+    public async Task SetPresenceAsync(string state, string? statusMessage, CancellationToken cancellationToken)
     {
         await LoadAsync();
         await WriteAsync(state, statusMessage, state == "online");
     }
 
-    public async Task SyncedAsync(string state)
+    public async Task SyncedAsync(string state, CancellationToken cancellationToken)
     {
         await LoadAsync();
         var now = clock.GetUtcNow();

@@ -16,14 +16,14 @@ public sealed class PushRulesGrain(PushRuleStore store, StreamPublisher publishe
 {
     private string UserId => this.GetPrimaryKeyString();
 
-    public Task PutRuleAsync(string kind, string ruleId, JsonObject body, string? before, string? after) =>
+    public Task PutRuleAsync(string kind, string ruleId, JsonObject body, string? before, string? after, CancellationToken cancellationToken) =>
         EditAsync(rules => rules.Put(kind, ruleId, body, before, after));
 
-    public Task DeleteRuleAsync(string kind, string ruleId) => EditAsync(rules => rules.Delete(kind, ruleId));
+    public Task DeleteRuleAsync(string kind, string ruleId, CancellationToken cancellationToken) => EditAsync(rules => rules.Delete(kind, ruleId));
 
-    public Task SetEnabledAsync(string kind, string ruleId, bool enabled) => EditAsync(rules => rules.SetEnabled(UserId, kind, ruleId, enabled));
+    public Task SetEnabledAsync(string kind, string ruleId, bool enabled, CancellationToken cancellationToken) => EditAsync(rules => rules.SetEnabled(UserId, kind, ruleId, enabled));
 
-    public Task SetActionsAsync(string kind, string ruleId, JsonArray actions) => EditAsync(rules => rules.SetActions(UserId, kind, ruleId, actions));
+    public Task SetActionsAsync(string kind, string ruleId, JsonArray actions, CancellationToken cancellationToken) => EditAsync(rules => rules.SetActions(UserId, kind, ruleId, actions));
 
     private async Task EditAsync(Action<PushRuleSet> edit)
     {

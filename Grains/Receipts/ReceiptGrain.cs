@@ -12,7 +12,7 @@ namespace Homeserver.Grains.Receipts;
 [WriterPlacement(StreamNames.Receipts)]
 public sealed class ReceiptGrain(ReceiptStore receipts, RoomReader rooms, StreamPublisher publisher, TimeProvider clock) : Grain, IReceiptGrain
 {
-    public async Task SendReceiptAsync(string roomId, string receiptType, string eventId, string? threadId)
+    public async Task SendReceiptAsync(string roomId, string receiptType, string eventId, string? threadId, CancellationToken cancellationToken)
     {
         var userId = this.GetPrimaryKeyString();
         if (await rooms.GetMembershipAsync(roomId, userId) != "join") throw MatrixException.Forbidden("You are not joined to this room.");

@@ -24,9 +24,9 @@ public sealed class RoomGrain(IServiceProvider services) : Grain, IRoomGrain
         return _writer.ActivateAsync(cancellationToken);
     }
 
-    public Task<RoomCreated> CreateAsync(CreateRoomCommand command) => Writer.CreateAsync(command);
+    public Task<RoomCreated> CreateAsync(CreateRoomCommand command, CancellationToken cancellationToken) => Writer.CreateAsync(command);
 
-    public Task<EventSent> SendEventAsync(SendEventCommand command) => Writer.SendEventAsync(command);
+    public Task<EventSent> SendEventAsync(SendEventCommand command, CancellationToken cancellationToken) => Writer.SendEventAsync(command);
 
-    public Task<RoomWriterInfo> GetWriterInfoAsync() => Writer.GetWriterInfoAsync();
+    public Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken) => Writer.GetWriterInfoAsync();
 }

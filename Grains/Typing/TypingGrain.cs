@@ -22,7 +22,7 @@ public sealed class TypingGrain(ReplicationStreams streams, TimeProvider clock, 
     private readonly Dictionary<string, DateTimeOffset> _typing = new(StringComparer.Ordinal);
     private IDisposable? _expiry;
 
-    public async Task SetTypingAsync(string userId, bool typing, int timeoutMs)
+    public async Task SetTypingAsync(string userId, bool typing, int timeoutMs, CancellationToken cancellationToken)
     {
         var changed = typing
             ? !_typing.ContainsKey(userId)

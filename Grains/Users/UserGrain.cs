@@ -33,7 +33,7 @@ public sealed class UserGrain(
 {
     private string UserId => this.GetPrimaryKeyString();
 
-    public async Task<Registration> RegisterAsync(RegisterCommand command)
+    public async Task<Registration> RegisterAsync(RegisterCommand command, CancellationToken cancellationToken)
     {
         var deviceId = command.IssueSession ? command.DeviceId ?? NewDeviceId() : null;
         var token = command.IssueSession ? NewAccessToken() : null;
@@ -43,7 +43,7 @@ public sealed class UserGrain(
         return new Registration(UserId, deviceId, token);
     }
 
-    public async Task<Session> StartSessionAsync(StartSessionCommand command)
+    public async Task<Session> StartSessionAsync(StartSessionCommand command, CancellationToken cancellationToken)
     {
         var deviceId = command.DeviceId ?? NewDeviceId();
         var token = NewAccessToken();
@@ -51,7 +51,7 @@ public sealed class UserGrain(
         return new Session(UserId, deviceId, token);
     }
 
-    public async Task LogoutAsync(IReadOnlyList<string>? deviceIds)
+    public async Task LogoutAsync(IReadOnlyList<string>? deviceIds, CancellationToken cancellationToken)
     {
         await accounts.DeleteDevicesAsync(UserId, deviceIds);
         await ForgetCachedTokensAsync();
@@ -68,7 +68,7 @@ public sealed class UserGrain(
         await publisher.PublishAsync(CacheInvalidationStore.StreamName, new CacheInvalidationRow(CacheInvalidationRow.AccessTokens, UserId), position, UserId);
     }
 
-    public async Task ForgetRoomAsync(string roomId)
+    public async Task ForgetRoomAsync(string roomId, CancellationToken cancellationToken)
     {
         var membership = await rooms.GetMembershipAsync(roomId, UserId);
         if (membership is "join" or "invite" or "knock")
@@ -78,15 +78,15 @@ public sealed class UserGrain(
         await accounts.ForgetRoomAsync(UserId, roomId, await rooms.GetLastRoomSeqAsync(roomId));
     }
 
-    public Task<bool> RenameDeviceAsync(string deviceId, string? displayName) => accounts.RenameDeviceAsync(UserId, deviceId, displayName);
+    public Task<bool> RenameDeviceAsync(string deviceId, string? displayName, CancellationToken cancellationToken) => accounts.RenameDeviceAsync(UserId, deviceId, displayName);
 
-    public async Task ChangePasswordAsync(string passwordHash, bool logoutDevices, string? keepDeviceId)
+    public async Task ChangePasswordAsync(string passwordHash, bool logoutDevices, string? keepDeviceId, CancellationToken cancellationToken)
     {
         await accounts.ChangePasswordAsync(UserId, passwordHash, logoutDevices, keepDeviceId);
         if (logoutDevices) await ForgetCachedTokensAsync();
     }
 
-    public async Task DeactivateAsync()
+    public async Task DeactivateAsync(CancellationToken cancellationToken)
     {
         await accounts.DeactivateAsync(UserId);
         await ForgetCachedTokensAsync();
@@ -98,7 +98,7 @@ public sealed class UserGrain(
         }
     }
 
-    public async Task SetProfileFieldAsync(string field, string? value)
+    public async Task SetProfileFieldAsync(string field, string? value, CancellationToken cancellationToken)
     {
         await accounts.SetProfileFieldAsync(UserId, field, value);
         // As Synapse does, the new profile reaches each joined room as a fresh member event.
@@ -113,7 +113,7 @@ public sealed class UserGrain(
         }
     }
 
-    public async Task<long> SetAccountDataAsync(string? roomId, string type, JsonObject content)
+    public async Task<long> SetAccountDataAsync(string? roomId, string type, JsonObject content, CancellationToken cancellationToken)
     {
         // Account data is not signed, so it keeps what clients send, floats included (tag "order" is one).
         var position = await accountData.SetAsync(UserId, roomId, type, content.ToJsonString(), publisher.Writer(StreamNames.AccountData));
@@ -122,25 +122,25 @@ public sealed class UserGrain(
         return position;
     }
 
-    public async Task<long> ChangeTagAsync(string roomId, string tag, JsonObject? content)
+    public async Task<long> ChangeTagAsync(string roomId, string tag, JsonObject? content, CancellationToken cancellationToken)
     {
         // Read-modify-write of the tag map: safe because this grain's turns never interleave.
-        var current = await GetAccountDataAsync(roomId, "m.tag") ?? [];
+        var current = await GetAccountDataAsync(roomId, "m.tag", CancellationToken.None) ?? [];
         var tags = current["tags"] as JsonObject ?? [];
         current["tags"] = tags;
         if (content is null) tags.Remove(tag);
         else tags[tag] = content.DeepClone();
-        return await SetAccountDataAsync(roomId, "m.tag", current);
+        return await SetAccountDataAsync(roomId, "m.tag", current, CancellationToken.None);
     }
 
-    public async Task<JsonObject?> GetAccountDataAsync(string? roomId, string type) =>
+    public async Task<JsonObject?> GetAccountDataAsync(string? roomId, string type, CancellationToken cancellationToken) =>
         await accountData.GetAsync(UserId, roomId, type) is { } json ? JsonNode.Parse(json)!.AsObject() : null;
 
-    public Task SetPusherAsync(PusherSettings pusher, bool append) =>
+    public Task SetPusherAsync(PusherSettings pusher, bool append, CancellationToken cancellationToken) =>
         pushers.SetAsync(new PusherRecord(UserId, pusher.AppId, pusher.Pushkey, pusher.Kind, pusher.AppDisplayName, pusher.DeviceDisplayName,
             pusher.ProfileTag, pusher.Lang, pusher.Data.ToJsonString(), Now(), 0), append);
 
-    public Task<bool> DeletePusherAsync(string appId, string pushkey) => pushers.DeleteAsync(UserId, appId, pushkey);
+    public Task<bool> DeletePusherAsync(string appId, string pushkey, CancellationToken cancellationToken) => pushers.DeleteAsync(UserId, appId, pushkey);
 
     private long Now() => clock.GetUtcNow().ToUnixTimeMilliseconds();
 

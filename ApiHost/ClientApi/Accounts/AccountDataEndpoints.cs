@@ -61,7 +61,7 @@ public static class AccountDataEndpoints
             throw new MatrixException(405, "M_BAD_JSON", $"{type} is set through its own endpoint.");
         }
         var content = await JsonBody.ReadObjectAsync(http.Request);
-        await grains.GetGrain<IUserGrain>(user).SetAccountDataAsync(roomId, type, content);
+        await grains.GetGrain<IUserGrain>(user).SetAccountDataAsync(roomId, type, content, http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 
@@ -79,7 +79,7 @@ public static class AccountDataEndpoints
         var room = RoomPaths.RoomIdFrom(roomId);
         if (tag.Length is 0 or > 255) throw new MatrixException(400, "M_INVALID_PARAM", "A tag is 1 to 255 characters.");
         var body = add ? await JsonBody.ReadObjectAsync(http.Request) : null;
-        await grains.GetGrain<IUserGrain>(user).ChangeTagAsync(room, tag, body);
+        await grains.GetGrain<IUserGrain>(user).ChangeTagAsync(room, tag, body, http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 }

@@ -58,7 +58,7 @@ public static class DeviceEndpoints
     {
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
-        if (!await grains.GetGrain<IUserGrain>(user.UserId).RenameDeviceAsync(deviceId, body.OptionalString("display_name")))
+        if (!await grains.GetGrain<IUserGrain>(user.UserId).RenameDeviceAsync(deviceId, body.OptionalString("display_name"), http.RequestAborted))
         {
             throw MatrixException.NotFound("No such device.");
         }
@@ -84,7 +84,7 @@ public static class DeviceEndpoints
         var user = await auth.RequireUserAsync(http);
         var body = http.Items[BodyKey] as JsonObject ?? await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
         var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
-        await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync(deviceIds);
+        await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync(deviceIds, http.RequestAborted);
         auth.ForgetTokensOf(user.UserId);
         await uia.FinishAsync(session);
         return Results.Json(new JsonObject());
@@ -99,7 +99,7 @@ public static class DeviceEndpoints
         if (newPassword.Length is 0 or > 512) throw new MatrixException(400, "M_INVALID_PARAM", "The new password must be 1 to 512 characters.");
         var logoutDevices = body.OptionalBool("logout_devices", true);
         var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
-        await grains.GetGrain<IUserGrain>(user.UserId).ChangePasswordAsync(hasher.Hash(newPassword), logoutDevices, user.DeviceId);
+        await grains.GetGrain<IUserGrain>(user.UserId).ChangePasswordAsync(hasher.Hash(newPassword), logoutDevices, user.DeviceId, http.RequestAborted);
         auth.ForgetTokensOf(user.UserId);
         await uia.FinishAsync(session);
         return Results.Json(new JsonObject());
@@ -111,7 +111,7 @@ public static class DeviceEndpoints
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
         var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
-        await grains.GetGrain<IUserGrain>(user.UserId).DeactivateAsync();
+        await grains.GetGrain<IUserGrain>(user.UserId).DeactivateAsync(http.RequestAborted);
         auth.ForgetTokensOf(user.UserId);
         await uia.FinishAsync(session);
         return Results.Json(new JsonObject { ["id_server_unbind_result"] = "no-support" });

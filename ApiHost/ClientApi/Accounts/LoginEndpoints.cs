@@ -60,7 +60,7 @@ public static class LoginEndpoints
         if (account.Deactivated) throw new MatrixException(403, "M_USER_DEACTIVATED", "This account has been deactivated.");
 
         var session = await grains.GetGrain<IUserGrain>(account.UserId).StartSessionAsync(
-            new StartSessionCommand(body.OptionalString("device_id"), body.OptionalString("initial_device_display_name")));
+            new StartSessionCommand(body.OptionalString("device_id"), body.OptionalString("initial_device_display_name")), http.RequestAborted);
         var response = new JsonObject
         {
             ["user_id"] = session.UserId,
@@ -78,7 +78,7 @@ public static class LoginEndpoints
     private static async Task<IResult> LogoutAsync(HttpContext http, AccessTokenAuthentication auth, IGrainFactory grains)
     {
         var user = await auth.RequireUserAsync(http);
-        await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync([user.DeviceId]);
+        await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync([user.DeviceId], http.RequestAborted);
         auth.ForgetTokensOf(user.UserId);
         return Results.Json(new { });
     }
@@ -86,7 +86,7 @@ public static class LoginEndpoints
     private static async Task<IResult> LogoutAllAsync(HttpContext http, AccessTokenAuthentication auth, IGrainFactory grains)
     {
         var user = await auth.RequireUserAsync(http);
-        await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync(null);
+        await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync(null, http.RequestAborted);
         auth.ForgetTokensOf(user.UserId);
         return Results.Json(new { });
     }

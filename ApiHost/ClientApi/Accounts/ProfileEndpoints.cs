@@ -58,7 +58,7 @@ public static class ProfileEndpoints
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var value = body.OptionalString(field);
         if (value is { Length: > 256 }) throw new MatrixException(400, "M_INVALID_PARAM", $"{field} is too long.");
-        await grains.GetGrain<IUserGrain>(user.UserId).SetProfileFieldAsync(field, value);
+        await grains.GetGrain<IUserGrain>(user.UserId).SetProfileFieldAsync(field, value, http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 

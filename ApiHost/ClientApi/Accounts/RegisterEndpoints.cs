@@ -51,7 +51,7 @@ public static class RegisterEndpoints
 
         var session = await uia.RequireAsync(body, Stages);
         var registration = await grains.GetGrain<IUserGrain>(userId).RegisterAsync(
-            new RegisterCommand(hasher.Hash(password), IsAdmin: false, DisplayName: null, IssueSession: !inhibitLogin, deviceId, deviceName));
+            new RegisterCommand(hasher.Hash(password), IsAdmin: false, DisplayName: null, IssueSession: !inhibitLogin, deviceId, deviceName), http.RequestAborted);
         await uia.FinishAsync(session);
 
         var response = new JsonObject { ["user_id"] = registration.UserId, ["home_server"] = settings.ServerName };

@@ -45,7 +45,7 @@ public static class KeyBackupEndpoints
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var algorithm = body.RequiredString("algorithm");
         var authData = body.OptionalObject("auth_data") ?? throw new MatrixException(400, "M_MISSING_PARAM", "'auth_data' is missing.");
-        var version = await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).CreateBackupVersionAsync(algorithm, authData);
+        var version = await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).CreateBackupVersionAsync(algorithm, authData, http.RequestAborted);
         return Results.Json(new JsonObject { ["version"] = version.ToString(CultureInfo.InvariantCulture) });
     }
 
@@ -74,14 +74,14 @@ public static class KeyBackupEndpoints
             throw new MatrixException(400, "M_INVALID_PARAM", "The body's 'version' does not match the path.");
         }
         var authData = body.OptionalObject("auth_data") ?? throw new MatrixException(400, "M_MISSING_PARAM", "'auth_data' is missing.");
-        await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).UpdateBackupVersionAsync(number, body.RequiredString("algorithm"), authData);
+        await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).UpdateBackupVersionAsync(number, body.RequiredString("algorithm"), authData, http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 
     private static async Task<IResult> DeleteVersionAsync(HttpContext http, string version, AccessTokenAuthentication auth, IGrainFactory grains)
     {
         var user = await auth.RequireUserAsync(http);
-        await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).DeleteBackupVersionAsync(ParseVersion(version));
+        await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).DeleteBackupVersionAsync(ParseVersion(version), http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 
@@ -99,7 +99,7 @@ public static class KeyBackupEndpoints
                     ? new JsonObject { ["sessions"] = (body.OptionalObject("sessions") ?? throw new MatrixException(400, "M_MISSING_PARAM", "'sessions' is missing.")).DeepClone() }
                     : new JsonObject { ["sessions"] = new JsonObject { [sessionId] = body.DeepClone() } },
             };
-        var counts = await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).PutBackupKeysAsync(version, rooms);
+        var counts = await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).PutBackupKeysAsync(version, rooms, http.RequestAborted);
         return Results.Json(new JsonObject { ["etag"] = counts.Etag, ["count"] = counts.Count });
     }
 
@@ -126,7 +126,7 @@ public static class KeyBackupEndpoints
     {
         var user = await auth.RequireUserAsync(http);
         var version = ParseVersion(http.Request.Query["version"].ToString());
-        var counts = await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).DeleteBackupKeysAsync(version, roomId, sessionId);
+        var counts = await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).DeleteBackupKeysAsync(version, roomId, sessionId, http.RequestAborted);
         return Results.Json(new JsonObject { ["etag"] = counts.Etag, ["count"] = counts.Count });
     }
 

@@ -42,7 +42,7 @@ public static class KeyEndpoints
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
         var counts = await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).UploadKeysAsync(user.DeviceId, body.OptionalObject("device_keys"),
-            body.OptionalObject("one_time_keys"), body.OptionalObject("fallback_keys") ?? body.OptionalObject("org.matrix.msc2732.fallback_keys"));
+            body.OptionalObject("one_time_keys"), body.OptionalObject("fallback_keys") ?? body.OptionalObject("org.matrix.msc2732.fallback_keys"), http.RequestAborted);
         return Results.Json(new JsonObject { ["one_time_key_counts"] = Counts(counts) });
     }
 
@@ -142,7 +142,7 @@ public static class KeyEndpoints
             var algorithms = byDevice.ToDictionary(kv => kv.Key,
                 kv => kv.Value is JsonValue v && v.TryGetValue<string>(out var a) ? a : throw MatrixException.BadJson("Algorithms must be strings."),
                 StringComparer.Ordinal);
-            claimed[userId] = await grains.GetGrain<IEndToEndKeysGrain>(userId).ClaimKeysAsync(algorithms);
+            claimed[userId] = await grains.GetGrain<IEndToEndKeysGrain>(userId).ClaimKeysAsync(algorithms, http.RequestAborted);
         }
         return Results.Json(new JsonObject { ["one_time_keys"] = claimed, ["failures"] = failures });
     }
@@ -177,7 +177,7 @@ public static class KeyEndpoints
             (userSigning is null || Same(stored, "user_signing", userSigning));
         string? session = null;
         if (stored.ContainsKey("master") && !unchanged) session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
-        if (!unchanged) await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).UploadCrossSigningKeysAsync(master, selfSigning, userSigning);
+        if (!unchanged) await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).UploadCrossSigningKeysAsync(master, selfSigning, userSigning, http.RequestAborted);
         if (session is not null) await uia.FinishAsync(session);
         return Results.Json(new JsonObject());
     }
@@ -189,7 +189,7 @@ public static class KeyEndpoints
     {
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request);
-        var failures = await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).UploadSignaturesAsync(body);
+        var failures = await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).UploadSignaturesAsync(body, http.RequestAborted);
         return Results.Json(new JsonObject { ["failures"] = failures });
     }
 }

@@ -36,7 +36,7 @@ public static class ToDeviceEndpoints
                 throw MatrixException.BadJson("'messages' maps user IDs to device IDs to message content objects.");
             }
         }
-        await grains.GetGrain<IToDeviceGrain>(user.UserId).SendAsync(user.DeviceId, txnId, eventType, messages);
+        await grains.GetGrain<IToDeviceGrain>(user.UserId).SendAsync(user.DeviceId, txnId, eventType, messages, http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 }

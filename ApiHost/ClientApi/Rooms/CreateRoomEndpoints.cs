@@ -75,7 +75,7 @@ public static class CreateRoomEndpoints
             Topic: body.OptionalString("topic"),
             Invite: invite,
             IsDirect: body.OptionalBool("is_direct", false),
-            CanonicalAlias: alias));
+            CanonicalAlias: alias), http.RequestAborted);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         if (alias is not null && !await directory.CreateAliasAsync(alias, created.RoomId, user.UserId, now))
         {

@@ -44,7 +44,7 @@ public static class EventEndpoints
         var room = RoomPaths.RoomIdFrom(roomId);
         var content = await JsonBody.ReadObjectAsync(http.Request);
         var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(
-            new SendEventCommand(user.UserId, eventType, null, content, new ClientTransaction(user.DeviceId, txnId)));
+            new SendEventCommand(user.UserId, eventType, null, content, new ClientTransaction(user.DeviceId, txnId)), http.RequestAborted);
         return Results.Json(new { event_id = sent.EventId });
     }
 
@@ -58,7 +58,7 @@ public static class EventEndpoints
         var content = new JsonObject();
         if (body.OptionalString("reason") is { } reason) content["reason"] = reason;
         var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(
-            new SendEventCommand(user.UserId, "m.room.redaction", null, content, new ClientTransaction(user.DeviceId, "redact/" + txnId), Redacts: eventId));
+            new SendEventCommand(user.UserId, "m.room.redaction", null, content, new ClientTransaction(user.DeviceId, "redact/" + txnId), Redacts: eventId), http.RequestAborted);
         return Results.Json(new { event_id = sent.EventId });
     }
 
@@ -72,7 +72,7 @@ public static class EventEndpoints
         var typing = body.OptionalBool("typing", false);
         var timeout = body["timeout"] is JsonValue t && t.TryGetValue<int>(out var ms) ? ms : 30_000;
         await RequireJoinedAsync(rooms, room, user.UserId);
-        await grains.GetGrain<Homeserver.Grains.Interfaces.Typing.ITypingGrain>(room).SetTypingAsync(user.UserId, typing, timeout);
+        await grains.GetGrain<Homeserver.Grains.Interfaces.Typing.ITypingGrain>(room).SetTypingAsync(user.UserId, typing, timeout, http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 
@@ -83,7 +83,7 @@ public static class EventEndpoints
         var room = RoomPaths.RoomIdFrom(roomId);
         var content = await JsonBody.ReadObjectAsync(http.Request);
         if (eventType is "m.room.create") throw MatrixException.Forbidden("The create event cannot be replaced.");
-        var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(new SendEventCommand(user.UserId, eventType, stateKey, content, null));
+        var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(new SendEventCommand(user.UserId, eventType, stateKey, content, null), http.RequestAborted);
         return Results.Json(new { event_id = sent.EventId });
     }
 

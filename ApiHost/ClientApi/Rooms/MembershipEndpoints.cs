@@ -33,7 +33,7 @@ public static class MembershipEndpoints
             app.MapPost($"{rooms}/forget", async (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) =>
             {
                 var user = await a.RequireUserAsync(h);
-                await g.GetGrain<Homeserver.Grains.Interfaces.Users.IUserGrain>(user.UserId).ForgetRoomAsync(RoomPaths.RoomIdFrom(roomId));
+                await g.GetGrain<Homeserver.Grains.Interfaces.Users.IUserGrain>(user.UserId).ForgetRoomAsync(RoomPaths.RoomIdFrom(roomId), h.RequestAborted);
                 return Results.Json(new JsonObject());
             });
             app.MapPost($"{rooms}/invite", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "invite", a, g));
@@ -67,7 +67,7 @@ public static class MembershipEndpoints
             if (displayName is not null) content["displayname"] = displayName;
             if (avatarUrl is not null) content["avatar_url"] = avatarUrl;
         }
-        await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", user.UserId, content, null));
+        await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", user.UserId, content, null), http.RequestAborted);
         return Results.Json(membership == "leave" ? new JsonObject() : new JsonObject { ["room_id"] = roomId });
     }
 
@@ -118,7 +118,7 @@ public static class MembershipEndpoints
         var target = RoomPaths.UserIdFrom(body.OptionalString("user_id"));
         var content = new JsonObject { ["membership"] = membership };
         if (body.OptionalString("reason") is { } reason) content["reason"] = reason;
-        await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", target, content, null));
+        await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", target, content, null), http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 }

@@ -36,11 +36,11 @@ public static class ReceiptEndpoints
         switch (receiptType)
         {
             case "m.read" or "m.read.private":
-                await grains.GetGrain<IReceiptGrain>(user.UserId).SendReceiptAsync(room, receiptType, eventId, threadId);
+                await grains.GetGrain<IReceiptGrain>(user.UserId).SendReceiptAsync(room, receiptType, eventId, threadId, http.RequestAborted);
                 break;
             case "m.fully_read":
                 if (threadId is not null) throw new MatrixException(400, "M_INVALID_PARAM", "m.fully_read cannot be threaded.");
-                await grains.GetGrain<IUserGrain>(user.UserId).SetAccountDataAsync(room, "m.fully_read", new JsonObject { ["event_id"] = eventId });
+                await grains.GetGrain<IUserGrain>(user.UserId).SetAccountDataAsync(room, "m.fully_read", new JsonObject { ["event_id"] = eventId }, http.RequestAborted);
                 break;
             default:
                 throw new MatrixException(400, "M_INVALID_PARAM", $"'{receiptType}' is not a receipt type; use m.read, m.read.private or m.fully_read.");
@@ -56,11 +56,11 @@ public static class ReceiptEndpoints
         var fullyRead = body.OptionalString("m.fully_read");
         var read = body.OptionalString("m.read");
         var readPrivate = body.OptionalString("m.read.private");
-        if (read is not null) await grains.GetGrain<IReceiptGrain>(user.UserId).SendReceiptAsync(room, "m.read", read, null);
-        if (readPrivate is not null) await grains.GetGrain<IReceiptGrain>(user.UserId).SendReceiptAsync(room, "m.read.private", readPrivate, null);
+        if (read is not null) await grains.GetGrain<IReceiptGrain>(user.UserId).SendReceiptAsync(room, "m.read", read, null, http.RequestAborted);
+        if (readPrivate is not null) await grains.GetGrain<IReceiptGrain>(user.UserId).SendReceiptAsync(room, "m.read.private", readPrivate, null, http.RequestAborted);
         if (fullyRead is not null)
         {
-            await grains.GetGrain<IUserGrain>(user.UserId).SetAccountDataAsync(room, "m.fully_read", new JsonObject { ["event_id"] = fullyRead });
+            await grains.GetGrain<IUserGrain>(user.UserId).SetAccountDataAsync(room, "m.fully_read", new JsonObject { ["event_id"] = fullyRead }, http.RequestAborted);
         }
         return Results.Json(new JsonObject());
     }
