@@ -18,6 +18,7 @@ using Orleans;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace Homeserver.Silo.Hosting;
 
@@ -95,6 +96,10 @@ public static class SiloHosting
         silo.Configure<ClusterMembershipOptions>(ConfigureMembership);
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = settings.Orleans.ResponseTimeout);
         silo.AddPlacementDirector<WriterPlacement, WriterPlacementDirector>();
+        silo.UseSiloMetadata(new Dictionary<string, string>
+        {
+            [WriterPlacementDirector.RolesMetadataKey] = string.Join(',', settings.StreamsWrittenHere),
+        });
         silo.AddMemoryStreams(ReplicationStreams.ProviderName, streams => streams.ConfigurePullingAgent(agent =>
             agent.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(20))));
         if (settings.Kind == ProcessKind.Monolith)

@@ -30,6 +30,7 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
     private readonly List<ApiHostProcess> _apiHosts = [];
     private readonly Dictionary<string, int> _metricsPorts = [];
     private Dictionary<string, IReadOnlyList<string>> _writers = [];
+    private readonly Dictionary<string, Dictionary<string, IReadOnlyList<string>>> _writersOf = [];
     private TestCluster? _orleans;
     private int _nextSiloNumber;
 
@@ -96,11 +97,20 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         await TestCluster.StartSiloAsync(Orleans, NumberOf(silo.Name), Orleans.Options);
     }
 
-    /// <summary>Adds a silo; it takes the roles its settings give it (none of the initial stream_writers lists).</summary>
-    public async Task<SiloProcess> StartAdditionalSiloAsync()
+    /// <summary>
+    /// Adds a silo. With <paramref name="writesMultiWriterStreams"/>, its own config lists it among the
+    /// writers of every multi-writer stream (as scripts/cluster add-silo writes it), while the running
+    /// silos keep the lists they started with; otherwise it takes no role.
+    /// </summary>
+    public async Task<SiloProcess> StartAdditionalSiloAsync(bool writesMultiWriterStreams = false)
     {
         var number = _nextSiloNumber++;
         var name = $"silo{number + 1}";
+        if (writesMultiWriterStreams)
+        {
+            _writersOf[name] = _writers.ToDictionary(kv => kv.Key,
+                kv => kv.Value.Count > 1 || kv.Key == "caches" ? (IReadOnlyList<string>)[.. kv.Value, name] : kv.Value);
+        }
         _silos.Add(new SiloProcess(name, MetricsPort(name)));
         await TestCluster.StartSiloAsync(Orleans, number, Orleans.Options, startSiloOnNewPort: true);
         return _silos[^1];
@@ -169,7 +179,7 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
             ? new Dictionary<string, InstanceLocation> { [name] = new("127.0.0.1", p, false) }
             : new Dictionary<string, InstanceLocation>(),
         GatewayPort = gatewayPort,
-        StreamWriters = _writers,
+        StreamWriters = _writersOf.GetValueOrDefault(name) ?? _writers,
         Orleans = new OrleansClusterOptions
         {
             ClusterId = Orleans.Options.ClusterId,
