@@ -1,5 +1,6 @@
 using Homeserver.ApiHost.ClientApi;
 using Homeserver.ApiHost.Errors;
+using Homeserver.ApiHost.Http;
 using Homeserver.Cluster.Hosting;
 using Homeserver.Configuration.Processes;
 using Microsoft.AspNetCore.Builder;
@@ -34,6 +35,7 @@ public static class ApiHostApplication
 
     public static WebApplication MapClientApiHost(this WebApplication app)
     {
+        app.UseMiddleware<CorsMiddleware>();
         app.UseMiddleware<MatrixErrorMiddleware>();
         app.MapProcessEndpoints();
         app.MapClientApi();

@@ -66,6 +66,7 @@ public sealed class ClusterConnection(StreamDeliveryAlerts alerts, ProcessSettin
     : IClusterConnectionStatusObserver, IProcessReadiness, IHostedService
 {
     private volatile bool _connected;
+    private volatile bool _started;
     private CancellationTokenSource _gatewaysLost = new();
 
     public bool IsReady => _connected;
@@ -75,6 +76,7 @@ public sealed class ClusterConnection(StreamDeliveryAlerts alerts, ProcessSettin
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        _started = true;
         _connected = true;
         log.Started(settings.InstanceName, settings.Kind.ToString(), settings.ServerName);
         return Task.CompletedTask;
@@ -82,12 +84,14 @@ public sealed class ClusterConnection(StreamDeliveryAlerts alerts, ProcessSettin
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
+        _started = false;
         _connected = false;
         return Task.CompletedTask;
     }
 
     public void NotifyGatewayCountChanged(int currentNumberOfGateways, int previousNumberOfGateways, bool connectionRecovered)
     {
+        if (currentNumberOfGateways > 0 && _started) _connected = true;
         if (currentNumberOfGateways < previousNumberOfGateways) SignalGatewayLoss();
         if (currentNumberOfGateways < previousNumberOfGateways || connectionRecovered)
         {
@@ -97,6 +101,7 @@ public sealed class ClusterConnection(StreamDeliveryAlerts alerts, ProcessSettin
 
     public void NotifyClusterConnectionLost()
     {
+        _connected = false;
         SignalGatewayLoss();
         alerts.Raise("lost the connection to the cluster");
     }

@@ -59,16 +59,13 @@ public static class HomeserverConfigGenerator
         # rc_message: {"{"}per_second: 0.2, burst_count: 10{"}"}
         # rc_registration: {"{"}per_second: 0.17, burst_count: 3{"}"}
 
-        # To split into workers (see README), uncomment and adapt:
-        # redis:
-        #   enabled: true
-        #   host: 127.0.0.1
-        #   port: 6379
-        # worker_replication_secret: "{NewSecret()}"
+        # To split into silos and API hosts (see README), uncomment and adapt; each silo's worker file
+        # gives its orleans_gateway_port. scripts/cluster-cert DIR makes the cluster certificate.
+        # orleans:
+        #   tls_certificate_path: /path/to/cluster.pfx
         # instance_map:
-        #   main: {"{"}host: 127.0.0.1, port: 9093{"}"}
-        #   silo1: {"{"}host: 127.0.0.1, port: 9101{"}"}
-        #   silo2: {"{"}host: 127.0.0.1, port: 9102{"}"}
+        #   silo1: {"{"}host: 127.0.0.1, port: 11111{"}"}
+        #   silo2: {"{"}host: 127.0.0.1, port: 11112{"}"}
         # stream_writers:
         #   events: [silo1, silo2]
         #   account_data: [silo1, silo2]

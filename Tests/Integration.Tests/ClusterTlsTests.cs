@@ -97,12 +97,15 @@ public sealed class ClusterTlsTests(TlsClusterFixture fixture) : IClassFixture<T
         started.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(30), "a refused client fails, it does not hang");
     }
 
-    [Fact]
-    public async Task A_plain_tcp_connection_to_a_gateway_is_closed_without_an_answer()
+    [Theory]
+    [InlineData("gateway")]
+    [InlineData("silo")]
+    public async Task A_plain_tcp_connection_to_a_gateway_or_silo_port_is_closed_without_an_answer(string port)
     {
-        var gateway = fixture.Cluster.Silos[0].Handle.GatewayAddress!.Endpoint;
+        var handle = fixture.Cluster.Silos[0].Handle;
+        var endpoint = port == "gateway" ? handle.GatewayAddress!.Endpoint : handle.SiloAddress.Endpoint;
         using var socket = new TcpClient();
-        await socket.ConnectAsync(gateway.Address, gateway.Port);
+        await socket.ConnectAsync(endpoint.Address, endpoint.Port);
         var stream = socket.GetStream();
         await stream.WriteAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
         var buffer = new byte[256];
