@@ -38,38 +38,52 @@ public sealed class PrometheusExporter : IDisposable
     {
         _listener.RecordObservableInstruments();
         var output = new StringBuilder();
-        foreach (var group in _series.GroupBy(kv => kv.Key.Instrument).OrderBy(g => g.Key.Name, StringComparer.Ordinal))
+        // By metric name, not by instrument: Orleans makes one instrument per pool or queue under one name, and
+        // Prometheus wants one TYPE line per name and one sample per label set.
+        foreach (var group in _series.GroupBy(kv => MetricName(kv.Key.Instrument)).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            var instrument = group.Key;
-            var name = MetricName(instrument);
+            var name = group.Key;
+            var instrument = group.First().Key.Instrument;
             var type = instrument switch
             {
-                Histogram<double> or Histogram<long> => "histogram",
-                ObservableGauge<long> or ObservableGauge<int> or ObservableGauge<double> or UpDownCounter<long> => "gauge",
+                Histogram<double> or Histogram<long> or Histogram<int> => "histogram",
+                ObservableGauge<long> or ObservableGauge<int> or ObservableGauge<double> or UpDownCounter<long> or UpDownCounter<int>
+                    or ObservableUpDownCounter<long> or ObservableUpDownCounter<int> or ObservableUpDownCounter<double> => "gauge",
                 _ => "counter",
             };
-            if (instrument.Description is { Length: > 0 } help) output.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+            if (type == "counter" && !name.EndsWith("_total", StringComparison.Ordinal)) name += "_total";
+            if (instrument.Description is { Length: > 0 } help) output.Append("# HELP ").Append(name).Append(' ').Append(help.Replace("\n", " ")).Append('\n');
             output.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
-            foreach (var (key, series) in group.OrderBy(kv => kv.Key.Labels, StringComparer.Ordinal))
+            foreach (var sameLabels in group.GroupBy(kv => kv.Key.Labels).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
-                lock (series)
+                var labels = sameLabels.Key;
+                double sum = 0;
+                long count = 0;
+                var buckets = new long[Buckets.Length];
+                foreach (var (_, series) in sameLabels)
                 {
-                    if (type == "histogram")
+                    lock (series)
                     {
-                        long cumulative = 0;
-                        for (var b = 0; b < Buckets.Length; b++)
-                        {
-                            cumulative += series.BucketCounts[b];
-                            Line(output, name + "_bucket", Join(key.Labels, $"le=\"{Format(Buckets[b])}\""), cumulative);
-                        }
-                        Line(output, name + "_bucket", Join(key.Labels, "le=\"+Inf\""), series.Count);
-                        Line(output, name + "_sum", key.Labels, series.Sum);
-                        Line(output, name + "_count", key.Labels, series.Count);
+                        sum += series.Sum;
+                        count += series.Count;
+                        for (var b = 0; b < Buckets.Length; b++) buckets[b] += series.BucketCounts[b];
                     }
-                    else
+                }
+                if (type == "histogram")
+                {
+                    long cumulative = 0;
+                    for (var b = 0; b < Buckets.Length; b++)
                     {
-                        Line(output, name, key.Labels, series.Sum);
+                        cumulative += buckets[b];
+                        Line(output, name + "_bucket", Join(labels, $"le=\"{Format(Buckets[b])}\""), cumulative);
                     }
+                    Line(output, name + "_bucket", Join(labels, "le=\"+Inf\""), count);
+                    Line(output, name + "_sum", labels, sum);
+                    Line(output, name + "_count", labels, count);
+                }
+                else
+                {
+                    Line(output, name, labels, sum);
                 }
             }
         }
@@ -78,6 +92,8 @@ public sealed class PrometheusExporter : IDisposable
 
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
+        // Prometheus measures time in seconds; Orleans reports some durations in milliseconds.
+        if (instrument.Unit == "ms") value /= 1000;
         var series = _series.GetOrAdd((instrument, Labels(tags)), _ => new Series());
         lock (series)
         {
@@ -102,7 +118,8 @@ public sealed class PrometheusExporter : IDisposable
     private static string MetricName(Instrument instrument)
     {
         var name = instrument.Name.Replace('.', '_').Replace('-', '_');
-        return instrument.Unit == "s" && !name.EndsWith("_seconds", StringComparison.Ordinal) ? name + "_seconds" : name;
+        if (instrument.Unit == "ms" && name.EndsWith("_ms", StringComparison.Ordinal)) name = name[..^3];
+        return instrument.Unit is "s" or "ms" && !name.EndsWith("_seconds", StringComparison.Ordinal) ? name + "_seconds" : name;
     }
 
     private static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)

@@ -20,6 +20,7 @@ public sealed class MetricsTests(TwoSiloClusterFixture fixture) : IClassFixture<
         text.Should().MatchRegex("grain_calls_total\\{grain=\"IRoomGrain\",method=\"CreateAsync\",outcome=\"ok\",target=\"remote\"\\} 1");
         text.Should().Contain("# TYPE grain_call_duration_seconds histogram");
         text.Should().Contain("grain_activations 0", "the API host hosts no grains");
+        ShouldBeValidExposition(text);
 
         // Each silo writes the events stream and reports its position and lag per stream.
         foreach (var silo in fixture.Cluster.Silos)
@@ -27,6 +28,19 @@ public sealed class MetricsTests(TwoSiloClusterFixture fixture) : IClassFixture<
             var siloMetrics = await http.GetStringAsync(new Uri(silo.MetricsAddress, "/metrics"));
             siloMetrics.Should().MatchRegex("stream_writer_position\\{instance=\"" + silo.Name + "\",stream=\"events\"\\} [0-9]+");
             siloMetrics.Should().Contain("stream_writer_lag{instance=\"" + silo.Name + "\",stream=\"events\"} 0");
+            siloMetrics.Should().MatchRegex("grain_activations [1-9][0-9]*", "a silo counts the grains it hosts");
+            siloMetrics.Should().Contain("# TYPE orleans_", "Orleans' own meters are exported too");
+            ShouldBeValidExposition(siloMetrics);
         }
+    }
+
+    /// <summary>What Prometheus' parser refuses: a second TYPE line for a name, or one sample line twice.</summary>
+    private static void ShouldBeValidExposition(string text)
+    {
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines.Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2]).Should().OnlyHaveUniqueItems();
+        lines.Where(l => !l.StartsWith('#')).Select(l => l[..l.LastIndexOf(' ')]).Should().OnlyHaveUniqueItems();
+        lines.Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal) && l.EndsWith(" counter", StringComparison.Ordinal))
+            .Should().OnlyContain(l => l.Split(' ')[2].EndsWith("_total", StringComparison.Ordinal));
     }
 }
