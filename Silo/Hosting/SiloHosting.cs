@@ -9,6 +9,7 @@ using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Placement;
 using Homeserver.Grains.Push;
 using Homeserver.Silo.BackgroundTasks;
+using Homeserver.Silo.Filters;
 using Homeserver.Silo.Membership;
 using Homeserver.Silo.Placement;
 using Homeserver.Storage;
@@ -67,6 +68,7 @@ public static class SiloHosting
         services.AddSingleton(new GrainCallTarget(settings.Kind == ProcessKind.Monolith ? "in-process" : "from-silo"));
         services.AddSingleton<GrainCallMetrics>();
         services.AddSingleton<IOutgoingGrainCallFilter>(sp => sp.GetRequiredService<GrainCallMetrics>());
+        services.AddSingleton<IIncomingGrainCallFilter, DatabaseFailureFilter>();
         services.AddHomeserverSerialization();
         services.AddHomeserverGrains();
         return services;

@@ -22,4 +22,7 @@ public sealed partial class SiloLog(ILogger<SiloLog> logger)
 
     [LoggerMessage(EventId = 4012, Level = LogLevel.Warning, Message = "No live silo writes {Role}: {Grain} {Key} cannot be placed")]
     public partial void NoLiveWriter(string role, string grain, string key);
+
+    [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "{Grain}.{Method} failed in PostgreSQL; the caller gets a retryable 503")]
+    public partial void GrainDatabaseFailure(Exception exception, string grain, string method);
 }
