@@ -138,10 +138,16 @@ public static class SiloHosting
             o.ConnectionString = settings.DatabaseConnectionString;
         });
         // Stream subscriptions live in PostgreSQL, so they survive the silo that held their rendezvous grain.
+        // Their writes skip the WAL flush wait: every new stream and every subscription is one, and under load
+        // they queued for fsync behind the event writes (BENCHMARKS.md). A PostgreSQL crash can lose the last
+        // fraction of a second of them, never corrupt them; the event rows keep synchronous commits.
         silo.AddAdoNetGrainStorage(ReplicationStreams.PubSubStoreName, o =>
         {
             o.Invariant = ClusterIdentity.NpgsqlInvariant;
-            o.ConnectionString = settings.DatabaseConnectionString;
+            o.ConnectionString = new Npgsql.NpgsqlConnectionStringBuilder(settings.DatabaseConnectionString)
+            {
+                Options = "-c synchronous_commit=off",
+            }.ConnectionString;
         });
         ClusterTls.Configure(silo, settings);
         return silo;

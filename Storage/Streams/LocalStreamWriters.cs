@@ -81,11 +81,13 @@ public sealed class LocalStreamWriters
 /// </summary>
 public sealed record StreamPositionsPool(NpgsqlDataSource DataSource)
 {
-    public static StreamPositionsPool For(string connectionString) => new(new NpgsqlDataSourceBuilder(
-        new NpgsqlConnectionStringBuilder(connectionString)
-        {
-            ApplicationName = "stream positions", MinPoolSize = 0, MaxPoolSize = 4, Options = "-c synchronous_commit=off",
-        }.ConnectionString).Build());
+    public static StreamPositionsPool For(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { MinPoolSize = 0, MaxPoolSize = 4, Options = "-c synchronous_commit=off" };
+        // The process's session name, where it has one, so fencing a dead silo ends these sessions too.
+        builder.ApplicationName ??= "stream positions";
+        return new(new NpgsqlDataSourceBuilder(builder.ConnectionString).Build());
+    }
 }
 
 /// <summary>Persists local writer positions on a short period.</summary>
