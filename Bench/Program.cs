@@ -45,11 +45,12 @@ foreach (var shape in options.Shapes)
             .StartAsync(async context =>
             {
                 var task = context.AddTask("setting up");
-                var scenarios = new Scenarios(server, shapeName, options.Sizes, (what, percent) =>
+                void Progress(string what, double percent)
                 {
                     task.Description = what;
                     task.Value = Math.Min(100, percent);
-                });
+                }
+                var scenarios = new Scenarios(server, shapeName, options.Sizes, Progress);
                 foreach (var name in options.Scenarios)
                 {
                     var result = name switch
@@ -60,11 +61,8 @@ foreach (var shape in options.Shapes)
                         "fan_out" => await scenarios.FanOutAsync(),
                         "failover_kill" or "failover_freeze" when launcher is null || options.Shapes[0] != ServerShape.Cluster =>
                             throw new ArgumentException("The failover scenarios need --start cluster."),
-                        "failover_kill" => await new FailoverScenario(server, shapeName, 8, TimeSpan.FromSeconds(20), (what, percent) =>
-                        {
-                            task.Description = what;
-                            task.Value = Math.Min(100, percent);
-                        }).RunAsync(name, () => launcher!.SignalSiloAsync("silo1", "KILL"), null),
+                        "failover_kill" => await new FailoverScenario(server, shapeName, 8, TimeSpan.FromSeconds(20), Progress)
+                            .RunAsync(name, () => launcher!.SignalSiloAsync("silo1", "KILL"), null),
                         "failover_freeze" => await FreezeAsync(),
 
                         _ => throw new ArgumentException($"Unknown scenario {name}."),
@@ -72,11 +70,8 @@ foreach (var shape in options.Shapes)
 
                     async Task<ScenarioResult> FreezeAsync()
                     {
-                        var frozen = await new FailoverScenario(server, shapeName, 8, TimeSpan.FromSeconds(30), (what, percent) =>
-                        {
-                            task.Description = what;
-                            task.Value = Math.Min(100, percent);
-                        }).RunAsync(name, () => launcher!.SignalSiloAsync("silo1", "STOP"), () => launcher!.SignalSiloAsync("silo1", "CONT"));
+                        var frozen = await new FailoverScenario(server, shapeName, 8, TimeSpan.FromSeconds(30), Progress)
+                            .RunAsync(name, () => launcher!.SignalSiloAsync("silo1", "STOP"), () => launcher!.SignalSiloAsync("silo1", "CONT"));
                         // Declared dead while frozen, it must stop itself once it wakes, writing nothing (unacked_extra says so).
                         var exited = false;
                         for (var i = 0; i < 60 && !exited; i++)
