@@ -32,14 +32,10 @@ public sealed class TlsClusterFixture : IAsyncLifetime
         await Cluster.DeployAsync();
     }
 
-    /// <summary>What scripts/cluster-cert makes: one self-signed certificate for both ends of every connection.</summary>
     private static void WriteSelfSigned(string path)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=homeserver-cluster", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
-            [new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], critical: false));
-        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(1));
+        using var certificate = ClusterCertificates.SelfSigned(key, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(1));
         File.WriteAllBytes(path, certificate.Export(X509ContentType.Pkcs12));
     }
 
@@ -134,17 +130,26 @@ public sealed class ClusterCertificateCheckTests
         using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
         using var otherKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
         var now = DateTimeOffset.UtcNow;
-        using var cluster = SelfSigned(key, now.AddDays(-1), now.AddYears(1));
+        using var cluster = ClusterCertificates.SelfSigned(key, now.AddDays(-1), now.AddYears(1));
         using var peer = presented switch
         {
-            "another key" => SelfSigned(otherKey, now.AddDays(-1), now.AddYears(1)),
-            "same key, expired" => SelfSigned(key, now.AddYears(-2), now.AddYears(-1)),
-            _ => SelfSigned(key, now.AddDays(-1), now.AddMonths(6)),
+            "another key" => ClusterCertificates.SelfSigned(otherKey, now.AddDays(-1), now.AddYears(1)),
+            "same key, expired" => ClusterCertificates.SelfSigned(key, now.AddYears(-2), now.AddYears(-1)),
+            _ => ClusterCertificates.SelfSigned(key, now.AddDays(-1), now.AddMonths(6)),
         };
         Homeserver.Cluster.Security.ClusterTls.IsClusterCertificate(peer, cluster, System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors)
             .Should().Be(accepted);
     }
+}
 
-    private static X509Certificate2 SelfSigned(ECDsa key, DateTimeOffset from, DateTimeOffset until) =>
-        new CertificateRequest("CN=homeserver-cluster", key, HashAlgorithmName.SHA256).CreateSelfSigned(from, until);
+/// <summary>What scripts/cluster-cert makes: one self-signed certificate for both ends of every connection.</summary>
+internal static class ClusterCertificates
+{
+    public static X509Certificate2 SelfSigned(ECDsa key, DateTimeOffset from, DateTimeOffset until)
+    {
+        var request = new CertificateRequest("CN=homeserver-cluster", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
+            [new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], critical: false));
+        return request.CreateSelfSigned(from, until);
+    }
 }

@@ -77,7 +77,7 @@ public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<T
         public static async Task<FakeGateway> StartAsync(int failFirst)
         {
             var gateway = new FakeGateway { _failuresLeft = failFirst };
-            var port = FreePort();
+            var port = LoopbackPorts.Free();
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
             builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
@@ -104,12 +104,5 @@ public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<T
         }
 
         public async ValueTask DisposeAsync() => await _app.DisposeAsync();
-
-        private static int FreePort()
-        {
-            using var socket = new TcpListener(IPAddress.Loopback, 0);
-            socket.Start();
-            return ((IPEndPoint)socket.LocalEndpoint).Port;
-        }
     }
 }

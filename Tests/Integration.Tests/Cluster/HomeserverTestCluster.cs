@@ -1,17 +1,16 @@
 using System.Net;
-using System.Net.Sockets;
 using Homeserver.ApiHost.Hosting;
 using Homeserver.Cluster.Hosting;
 using Homeserver.Configuration;
 using Homeserver.Configuration.Processes;
 using Homeserver.Silo.Hosting;
+using Homeserver.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using Orleans;
 using Orleans.TestingHost;
 
@@ -32,6 +31,7 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
     private Dictionary<string, IReadOnlyList<string>> _writers = [];
     private readonly Dictionary<string, Dictionary<string, IReadOnlyList<string>>> _writersOf = [];
     private TestCluster? _orleans;
+    private TestDatabase? _database;
     private int _nextSiloNumber;
 
     public HomeserverTestCluster(HomeserverTestClusterOptions options) => _options = options;
@@ -39,23 +39,15 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
     public TestCluster Orleans => _orleans ?? throw new InvalidOperationException("Deploy the cluster first.");
     public IReadOnlyList<SiloProcess> Silos => _silos;
     public IReadOnlyList<ApiHostProcess> ApiHosts => _apiHosts;
-    public string DatabaseName { get; } = "hs_cluster_" + Guid.NewGuid().ToString("N")[..16];
-    public string ConnectionString { get; private set; } = "";
+    public string DatabaseName => _database?.Name ?? throw new InvalidOperationException("Deploy the cluster first.");
+    public string ConnectionString => _database?.ConnectionString ?? "";
 
     /// <summary>The grain factory of the first API host: calls go where placement says, like a client request's would.</summary>
     public IGrainFactory GrainFactory => _apiHosts[0].GrainFactory;
 
     public async Task DeployAsync()
     {
-        var admin = _options.PostgresAdminConnectionString ?? throw new InvalidOperationException(
-            "No PostgreSQL for the test cluster: set HS_TEST_POSTGRES (scripts/test does).");
-        await using (var connection = new NpgsqlConnection(admin))
-        {
-            await connection.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE {DatabaseName}", connection);
-            await create.ExecuteNonQueryAsync();
-        }
-        ConnectionString = new NpgsqlConnectionStringBuilder(admin) { Database = DatabaseName }.ConnectionString;
+        _database = await TestDatabase.CreateAsync();
         await DatabaseMigrations.ApplyAsync(ConnectionString);
 
         var siloNames = Enumerable.Range(1, _options.InitialSilosCount).Select(i => $"silo{i}").ToList();
@@ -84,7 +76,7 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         foreach (var name in siloNames) _silos.Add(new SiloProcess(name, MetricsPort(name)));
         _nextSiloNumber = siloNames.Count;
         await _orleans.DeployAsync();
-        for (var i = 1; i <= _options.ApiHostCount; i++) _apiHosts.Add(await StartApiHostAsync(Settings($"api{i}", ProcessKind.ApiHost, FreePort())));
+        for (var i = 1; i <= _options.ApiHostCount; i++) _apiHosts.Add(await StartApiHostAsync(Settings($"api{i}", ProcessKind.ApiHost, LoopbackPorts.Free())));
     }
 
     /// <summary>Stops a silo abruptly, as a crash would: its connections drop, and the survivors declare it dead.</summary>
@@ -201,18 +193,11 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
 
     private int MetricsPort(string name)
     {
-        if (!_metricsPorts.TryGetValue(name, out var port)) _metricsPorts[name] = port = FreePort();
+        if (!_metricsPorts.TryGetValue(name, out var port)) _metricsPorts[name] = port = LoopbackPorts.Free();
         return port;
     }
 
     private static int NumberOf(string siloName) => int.Parse(siloName["silo".Length..], System.Globalization.CultureInfo.InvariantCulture) - 1;
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static async Task StopAsync(ApiHostProcess host, bool abrupt)
     {
@@ -233,11 +218,6 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
     {
         foreach (var host in _apiHosts) await StopAsync(host, abrupt: false);
         if (_orleans is not null) await _orleans.DisposeAsync();
-        if (ConnectionString.Length == 0) return;
-        NpgsqlConnection.ClearAllPools();
-        await using var admin = new NpgsqlConnection(_options.PostgresAdminConnectionString);
-        await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {DatabaseName} WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        if (_database is not null) await _database.DisposeAsync();
     }
 }

@@ -8,9 +8,6 @@ public sealed class HomeserverTestClusterOptions
     public int ApiHostCount { get; set; } = 1;
     public string ServerName { get; set; } = "test.local";
 
-    /// <summary>Admin connection string of the PostgreSQL server to create the cluster's fresh database on.</summary>
-    public string? PostgresAdminConnectionString { get; set; } = Environment.GetEnvironmentVariable("HS_TEST_POSTGRES");
-
     /// <summary>The cluster certificate (PKCS#12) every silo and API host presents; null runs without TLS, on loopback.</summary>
     public string? TlsCertificatePath { get; set; }
 
