@@ -1,3 +1,4 @@
+using Homeserver.Protocol;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
@@ -150,7 +151,7 @@ public static class DirectoryEndpoints
     private static JsonObject Describe(PublicRoomRow row)
     {
         var chunk = new JsonObject { ["room_id"] = row.RoomId, ["num_joined_members"] = row.JoinedMembers };
-        var state = row.StateJsonArray is null ? [] : JsonNode.Parse(row.StateJsonArray)!.AsArray();
+        var state = row.StateJsonArray is null ? [] : StoredJson.Parse(row.StateJsonArray)!.AsArray();
         string? Field(string type, string key) =>
             state.FirstOrDefault(e => e?["type"]?.GetValue<string>() == type)?["content"]?[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
         if (Field("m.room.name", "name") is { } name) chunk["name"] = name;

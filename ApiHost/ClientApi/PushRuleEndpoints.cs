@@ -139,7 +139,7 @@ public static class PushRuleEndpoints
             var formatted = ClientEvents.Format(e, now);
             list.Add(new JsonObject
             {
-                ["actions"] = JsonNode.Parse(row.ActionsJson),
+                ["actions"] = StoredJson.Parse(row.ActionsJson),
                 ["event"] = formatted,
                 ["read"] = row.Read,
                 ["room_id"] = row.RoomId,

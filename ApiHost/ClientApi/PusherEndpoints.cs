@@ -1,3 +1,4 @@
+using Homeserver.Protocol;
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Http;
@@ -30,7 +31,7 @@ public static class PusherEndpoints
         var list = new JsonArray((await pushers.GetAsync(user.UserId)).Select(p => (JsonNode)new JsonObject
         {
             ["app_id"] = p.AppId, ["pushkey"] = p.Pushkey, ["kind"] = p.Kind, ["app_display_name"] = p.AppDisplayName,
-            ["device_display_name"] = p.DeviceDisplayName, ["profile_tag"] = p.ProfileTag, ["lang"] = p.Lang, ["data"] = JsonNode.Parse(p.DataJson),
+            ["device_display_name"] = p.DeviceDisplayName, ["profile_tag"] = p.ProfileTag, ["lang"] = p.Lang, ["data"] = StoredJson.Parse(p.DataJson),
         }).ToArray());
         return Results.Json(new JsonObject { ["pushers"] = list });
     }

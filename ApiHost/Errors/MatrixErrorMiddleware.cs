@@ -63,7 +63,6 @@ public sealed class MatrixErrorMiddleware(RequestDelegate next, ApiHostLog log, 
             var (status, errCode, message) = e switch
             {
                 MatrixException m => (m.StatusCode, m.ErrCode, m.Error),
-                JsonException => (400, "M_NOT_JSON", "The request body is not valid JSON."),
                 BadHttpRequestException b when b.InnerException is JsonException => (400, "M_NOT_JSON", "The request body is not valid JSON."),
                 BadHttpRequestException b => (b.StatusCode, "M_BAD_JSON", b.Message),
                 // A silo that died or is being replaced, or a role with no live silo: the cluster recovers in seconds.

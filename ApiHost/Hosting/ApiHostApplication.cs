@@ -29,6 +29,8 @@ public static class ApiHostApplication
     public static WebApplicationBuilder AddClientApiHost(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ApiHostLog>();
+        // Answers embed stored JSON (events nest as deep as clients were allowed to send, plus the answer's own levels).
+        builder.Services.ConfigureHttpJsonOptions(json => Homeserver.Protocol.StoredJson.Configure(json.SerializerOptions));
         builder.Services.AddClientApi();
         return builder;
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Protocol;
 using Microsoft.AspNetCore.Http;
 
 namespace Homeserver.ApiHost.Http;
@@ -20,16 +21,21 @@ public static class JsonBody
         {
             return allowEmpty ? [] : throw new MatrixException(400, "M_NOT_JSON", "The request body is empty; a JSON object is expected.");
         }
-        JsonNode? node;
+        var node = Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), "The request body");
+        return node as JsonObject ?? throw new MatrixException(400, "M_BAD_JSON", "The request body must be a JSON object.");
+    }
+
+    /// <summary>Parses JSON from a client (a body, a query parameter) completely, or answers M_NOT_JSON / M_BAD_JSON naming <paramref name="what"/>.</summary>
+    public static JsonNode? Parse(ReadOnlySpan<byte> utf8, string what)
+    {
         try
         {
-            node = JsonNode.Parse(buffer.ToArray(), documentOptions: new JsonDocumentOptions { MaxDepth = 64 });
+            return StrictJson.Parse(utf8);
         }
-        catch (JsonException)
+        catch (StrictJsonException e)
         {
-            throw new MatrixException(400, "M_NOT_JSON", "The request body is not valid JSON.");
+            throw new MatrixException(400, e.NotJson ? "M_NOT_JSON" : "M_BAD_JSON", $"{what} is not acceptable JSON: {e.Message}");
         }
-        return node as JsonObject ?? throw new MatrixException(400, "M_BAD_JSON", "The request body must be a JSON object.");
     }
 
     public static string? OptionalString(this JsonObject body, string key) => body[key] switch

@@ -50,7 +50,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         {
             if (await keys.ClaimAsync(UserId, deviceId, algorithm) is { } key)
             {
-                claimed[deviceId] = new JsonObject { [$"{algorithm}:{key.KeyId}"] = JsonNode.Parse(key.Json) };
+                claimed[deviceId] = new JsonObject { [$"{algorithm}:{key.KeyId}"] = StoredJson.Parse(key.Json) };
             }
         }
         return claimed;
@@ -104,7 +104,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         }
         foreach (var device in await keys.GetDeviceKeysAsync([UserId]))
         {
-            if (JsonNode.Parse(device.KeyJson)?["keys"]?[$"ed25519:{device.DeviceId}"] is JsonValue v && v.TryGetValue<string>(out var pub))
+            if (StoredJson.Parse(device.KeyJson)?["keys"]?[$"ed25519:{device.DeviceId}"] is JsonValue v && v.TryGetValue<string>(out var pub))
             {
                 signingKeys[$"ed25519:{device.DeviceId}"] = pub;
             }
@@ -216,7 +216,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
     }
 
     private async Task<Dictionary<string, JsonObject>> StoredCrossSigningKeysAsync() =>
-        (await keys.GetCrossSigningKeysAsync([UserId])).ToDictionary(k => k.KeyType, k => JsonNode.Parse(k.Json)!.AsObject(), StringComparer.Ordinal);
+        (await keys.GetCrossSigningKeysAsync([UserId])).ToDictionary(k => k.KeyType, k => StoredJson.Parse(k.Json)!.AsObject(), StringComparer.Ordinal);
 
     /// <summary>What this user may sign of <paramref name="targetUser"/>'s keys: their own devices and keys, or another user's master key.</summary>
     private async Task<Dictionary<string, JsonObject>> SignableKeysAsync(string targetUser)
@@ -225,12 +225,12 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         foreach (var (_, type, json) in await keys.GetCrossSigningKeysAsync([targetUser]))
         {
             if (targetUser != UserId && type != "master") continue;
-            var key = JsonNode.Parse(json)!.AsObject();
+            var key = StoredJson.Parse(json)!.AsObject();
             if (PublicKey(key) is { } pub) result[pub] = key;
         }
         if (targetUser == UserId)
         {
-            foreach (var device in await keys.GetDeviceKeysAsync([UserId])) result[device.DeviceId] = JsonNode.Parse(device.KeyJson)!.AsObject();
+            foreach (var device in await keys.GetDeviceKeysAsync([UserId])) result[device.DeviceId] = StoredJson.Parse(device.KeyJson)!.AsObject();
         }
         return result;
     }

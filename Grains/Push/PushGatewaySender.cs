@@ -1,3 +1,4 @@
+using Homeserver.Protocol;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Homeserver.Grains.Hosting;
@@ -84,10 +85,10 @@ public sealed class PushGatewaySender(PusherStore pushers, StreamPositionReader 
 
     private async Task<Outcome> SendAsync(PusherRecord pusher, PendingPush push, CancellationToken cancellationToken)
     {
-        var data = JsonNode.Parse(pusher.DataJson) as JsonObject ?? [];
+        var data = StoredJson.Parse(pusher.DataJson) as JsonObject ?? [];
         if (data["url"]?.ToString() is not { } url || !Uri.TryCreate(url, UriKind.Absolute, out var gateway)) return Outcome.Rejected;
-        var pdu = JsonNode.Parse(push.EventJson)!.AsObject();
-        var actions = JsonNode.Parse(push.ActionsJson) as JsonArray ?? [];
+        var pdu = StoredJson.Parse(push.EventJson)!.AsObject();
+        var actions = StoredJson.Parse(push.ActionsJson) as JsonArray ?? [];
         var tweaks = new JsonObject();
         foreach (var tweak in actions.OfType<JsonObject>())
         {

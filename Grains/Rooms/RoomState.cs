@@ -21,7 +21,7 @@ internal sealed class RoomState
         ForwardExtremities = snapshot.ForwardExtremities;
         foreach (var (key, stored) in snapshot.CurrentState)
         {
-            _events[key] = JsonNode.Parse(stored.Json)!.AsObject();
+            _events[key] = StoredJson.Parse(stored.Json)!.AsObject();
             _eventIds[key] = stored.EventId;
         }
     }

@@ -106,7 +106,7 @@ public sealed class UserGrain(
         {
             var current = await rooms.GetCurrentStateAsync(roomId, "m.room.member", UserId);
             if (current.Count == 0) continue;
-            var content = JsonNode.Parse(current[0].Json)!["content"]!.AsObject().DeepClone().AsObject();
+            var content = StoredJson.Parse(current[0].Json)!["content"]!.AsObject().DeepClone().AsObject();
             if (value is null) content.Remove(field);
             else content[field] = value;
             await GrainFactory.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(UserId, "m.room.member", UserId, content, null));
@@ -134,7 +134,7 @@ public sealed class UserGrain(
     }
 
     public async Task<JsonObject?> GetAccountDataAsync(string? roomId, string type, CancellationToken cancellationToken) =>
-        await accountData.GetAsync(UserId, roomId, type) is { } json ? JsonNode.Parse(json)!.AsObject() : null;
+        await accountData.GetAsync(UserId, roomId, type) is { } json ? StoredJson.Parse(json)!.AsObject() : null;
 
     public Task SetPusherAsync(PusherSettings pusher, bool append, CancellationToken cancellationToken) =>
         pushers.SetAsync(new PusherRecord(UserId, pusher.AppId, pusher.Pushkey, pusher.Kind, pusher.AppDisplayName, pusher.DeviceDisplayName,

@@ -22,7 +22,7 @@ public sealed class PushRuleSet
     private PushRuleSet(JsonObject changes) => _changes = changes;
 
     public static PushRuleSet FromChanges(string? json) =>
-        new(json is null ? new JsonObject() : JsonNode.Parse(json) as JsonObject ?? new JsonObject());
+        new(json is null ? new JsonObject() : StoredJson.Parse(json) as JsonObject ?? new JsonObject());
 
     public string ChangesJson => _changes.ToJsonString();
 

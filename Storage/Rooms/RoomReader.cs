@@ -1,3 +1,4 @@
+using Homeserver.Protocol;
 using Npgsql;
 
 namespace Homeserver.Storage.Rooms;
@@ -182,7 +183,7 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
         {
             var type = reader.GetString(1);
-            var content = System.Text.Json.Nodes.JsonNode.Parse(reader.GetString(2))?["content"];
+            var content = Homeserver.Protocol.StoredJson.Parse(reader.GetString(2))?["content"];
             var value = (type == "m.room.member" ? content?["membership"] : content?["history_visibility"]) is System.Text.Json.Nodes.JsonValue v &&
                 v.TryGetValue<string>(out var s) ? s : "";
             changes.Add((reader.GetInt64(0), type, value));

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Npgsql;
 
 namespace Homeserver.Tests.Integration;
 
@@ -82,16 +81,5 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
         (await CountRowsAsync()).Should().Equal(before, $"{name} must not write anything");
     }
 
-    private async Task<long[]> CountRowsAsync()
-    {
-        await using var connection = new NpgsqlConnection(fixture.Cluster.ConnectionString);
-        await connection.OpenAsync();
-        var counts = new long[Tables.Length];
-        for (var i = 0; i < Tables.Length; i++)
-        {
-            await using var command = new NpgsqlCommand($"SELECT count(*) FROM {Tables[i]}", connection);
-            counts[i] = (long)(await command.ExecuteScalarAsync())!;
-        }
-        return counts;
-    }
+    private Task<long[]> CountRowsAsync() => TableRows.CountAsync(fixture.Cluster.ConnectionString, Tables);
 }

@@ -72,7 +72,19 @@ public sealed class MatrixClient(Uri baseAddress) : IDisposable
         if (AccessToken is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AccessToken);
         using var response = await _http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
-        var json = text.Length == 0 ? new JsonObject() : JsonNode.Parse(text) as JsonObject ?? new JsonObject { ["_raw"] = text };
+        var json = text.Length == 0 ? new JsonObject() : JsonNode.Parse(text, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = 512 }) as JsonObject ?? new JsonObject { ["_raw"] = text };
+        return ((int)response.StatusCode, json);
+    }
+
+    /// <summary>Sends <paramref name="body"/> byte for byte (for bodies no string can hold, such as invalid UTF-8).</summary>
+    public async Task<(int Status, JsonObject Body)> SendBytesAsync(HttpMethod method, string path, byte[] body)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        if (AccessToken is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AccessToken);
+        using var response = await _http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        var json = text.Length == 0 ? new JsonObject() : JsonNode.Parse(text, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = 512 }) as JsonObject ?? new JsonObject { ["_raw"] = text };
         return ((int)response.StatusCode, json);
     }
 

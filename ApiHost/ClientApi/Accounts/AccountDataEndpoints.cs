@@ -1,3 +1,4 @@
+using Homeserver.Protocol;
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.ClientApi.Rooms;
@@ -69,7 +70,7 @@ public static class AccountDataEndpoints
     {
         var user = await RequireSelfAsync(http, userId, auth);
         var json = await store.GetAsync(user, RoomPaths.RoomIdFrom(roomId), "m.tag");
-        return Results.Json(json is null ? new JsonObject { ["tags"] = new JsonObject() } : JsonNode.Parse(json));
+        return Results.Json(json is null ? new JsonObject { ["tags"] = new JsonObject() } : StoredJson.Parse(json));
     }
 
     private static async Task<IResult> ChangeTagAsync(HttpContext http, string userId, string roomId, string tag, bool add,

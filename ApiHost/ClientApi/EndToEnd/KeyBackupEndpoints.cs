@@ -1,3 +1,4 @@
+using Homeserver.Protocol;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
@@ -57,7 +58,7 @@ public static class KeyBackupEndpoints
         return Results.Json(new JsonObject
         {
             ["algorithm"] = found.Algorithm,
-            ["auth_data"] = JsonNode.Parse(found.AuthData),
+            ["auth_data"] = StoredJson.Parse(found.AuthData),
             ["count"] = found.Count,
             ["etag"] = found.Etag.ToString(CultureInfo.InvariantCulture),
             ["version"] = found.Version.ToString(CultureInfo.InvariantCulture),
@@ -135,7 +136,7 @@ public static class KeyBackupEndpoints
         ["first_message_index"] = s.FirstMessageIndex,
         ["forwarded_count"] = s.ForwardedCount,
         ["is_verified"] = s.IsVerified,
-        ["session_data"] = JsonNode.Parse(s.SessionData),
+        ["session_data"] = StoredJson.Parse(s.SessionData),
     };
 
     private static long ParseVersion(string text) =>

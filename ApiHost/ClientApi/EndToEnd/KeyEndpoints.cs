@@ -88,7 +88,7 @@ public static class KeyEndpoints
         foreach (var row in await keys.GetDeviceKeysAsync(userIds))
         {
             if (wanted[row.UserId] is { } only && !only.Contains(row.DeviceId)) continue;
-            var key = WithSignatures(JsonNode.Parse(row.KeyJson)!.AsObject(), row.UserId, row.DeviceId, signatures);
+            var key = WithSignatures(StoredJson.Parse(row.KeyJson)!.AsObject(), row.UserId, row.DeviceId, signatures);
             if (row.DisplayName is not null) key["unsigned"] = new JsonObject { ["device_display_name"] = row.DisplayName };
             deviceKeys[row.UserId]![row.DeviceId] = key;
         }
@@ -104,7 +104,7 @@ public static class KeyEndpoints
         {
             // A user-signing key is private to its owner: only they see it.
             if (type == "user_signing" && userId != user.UserId) continue;
-            var key = JsonNode.Parse(json)!.AsObject();
+            var key = StoredJson.Parse(json)!.AsObject();
             var publicKey = key["keys"] is JsonObject k && k.Count == 1 ? k.First().Value?.ToString() : null;
             response[$"{type}_keys"]![userId] = publicKey is null ? key : WithSignatures(key, userId, publicKey, signatures);
         }

@@ -1,3 +1,4 @@
+using Homeserver.Protocol;
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Http;
@@ -95,7 +96,7 @@ public static class EventEndpoints
         await RequireJoinedAsync(rooms, room, user.UserId);
         var rows = await rooms.GetCurrentStateAsync(room, eventType, stateKey);
         if (rows.Count == 0) throw MatrixException.NotFound($"No {eventType} state with key '{stateKey}' in this room.");
-        return Results.Json(JsonNode.Parse(rows[0].Json)!["content"]);
+        return Results.Json(StoredJson.Parse(rows[0].Json)!["content"]);
     }
 
     private static async Task<IResult> GetAllStateAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,

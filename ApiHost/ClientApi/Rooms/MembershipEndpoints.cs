@@ -1,3 +1,4 @@
+using Homeserver.Protocol;
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Http;
@@ -81,7 +82,7 @@ public static class MembershipEndpoints
         if (await rooms.GetMembershipAsync(roomId, userId) is "join" or "invite") return null;
         var joinRules = await rooms.GetCurrentStateAsync(roomId, "m.room.join_rules", "");
         if (joinRules.Count == 0) return null;
-        var content = JsonNode.Parse(joinRules[0].Json)?["content"];
+        var content = StoredJson.Parse(joinRules[0].Json)?["content"];
         if (content?["join_rule"]?.GetValue<string>() is not ("restricted" or "knock_restricted")) return null;
         var allowed = false;
         foreach (var rule in content["allow"] as JsonArray ?? [])

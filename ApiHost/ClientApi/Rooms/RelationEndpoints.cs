@@ -1,3 +1,4 @@
+using Homeserver.Protocol;
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.Grains.Interfaces.Errors;
@@ -90,7 +91,7 @@ public static class RelationEndpoints
         foreach (var (root, _) in threads)
         {
             var replies = await rooms.GetRelationsAsync(room, root.EventId, "m.thread", null, long.MaxValue, backwards: true, MaxLimit);
-            var participated = new[] { root }.Concat(replies).Any(r => JsonNode.Parse(r.Json)?["sender"]?.GetValue<string>() == user.UserId);
+            var participated = new[] { root }.Concat(replies).Any(r => StoredJson.Parse(r.Json)?["sender"]?.GetValue<string>() == user.UserId);
             if (include == "participated" && !participated) continue;
             var formatted = ClientEvents.Format(root, now);
             formatted["unsigned"]!["m.relations"] = new JsonObject

@@ -42,7 +42,7 @@ public sealed class RoomAliases(DirectoryStore directory, RoomReader rooms, Proc
         var state = new Dictionary<(string, string), JsonObject>();
         foreach (var row in await rooms.GetCurrentStateAsync(roomId))
         {
-            var pdu = JsonNode.Parse(row.Json)!.AsObject();
+            var pdu = StoredJson.Parse(row.Json)!.AsObject();
             state[(pdu["type"]!.GetValue<string>(), pdu["state_key"]?.GetValue<string>() ?? "")] = pdu;
         }
         return (new RoomAuthState(state), version!);

@@ -1,3 +1,5 @@
+using Homeserver.ApiHost.Http;
+using Homeserver.Protocol;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -54,16 +56,9 @@ public sealed class RoomEventFilter
     public static RoomEventFilter? Parse(string? json)
     {
         if (string.IsNullOrEmpty(json)) return null;
-        try
-        {
-            return JsonNode.Parse(json) is JsonObject filter
-                ? new RoomEventFilter(filter)
-                : throw new MatrixException(400, "M_INVALID_PARAM", "'filter' must be a JSON object.");
-        }
-        catch (JsonException)
-        {
-            throw new MatrixException(400, "M_INVALID_PARAM", "'filter' is not valid JSON.");
-        }
+        return JsonBody.Parse(System.Text.Encoding.UTF8.GetBytes(json), "'filter'") is JsonObject filter
+            ? new RoomEventFilter(filter)
+            : throw new MatrixException(400, "M_INVALID_PARAM", "'filter' must be a JSON object.");
     }
 
     public bool Allows(JsonObject clientEvent)

@@ -1,3 +1,4 @@
+using Homeserver.Protocol;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
@@ -66,7 +67,7 @@ public static class RoomReadEndpoints
         var joined = new JsonObject();
         foreach (var row in await rooms.GetCurrentStateAsync(room, "m.room.member"))
         {
-            var pdu = JsonNode.Parse(row.Json)!;
+            var pdu = StoredJson.Parse(row.Json)!;
             if (pdu["content"]?["membership"]?.GetValue<string>() != "join") continue;
             joined[pdu["state_key"]!.GetValue<string>()] = new JsonObject
             {

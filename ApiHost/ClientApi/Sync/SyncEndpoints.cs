@@ -1,3 +1,4 @@
+using Homeserver.Protocol;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -106,18 +107,12 @@ public static class SyncEndpoints
         if (filter.Length == 0) return null;
         if (filter.StartsWith('{'))
         {
-            try
-            {
-                return JsonNode.Parse(filter) as JsonObject ?? throw new MatrixException(400, "M_INVALID_PARAM", "'filter' must be a JSON object.");
-            }
-            catch (JsonException)
-            {
-                throw new MatrixException(400, "M_INVALID_PARAM", "'filter' is not valid JSON.");
-            }
+            return JsonBody.Parse(System.Text.Encoding.UTF8.GetBytes(filter), "'filter'") as JsonObject
+                ?? throw new MatrixException(400, "M_INVALID_PARAM", "'filter' must be a JSON object.");
         }
         if (!long.TryParse(filter, NumberStyles.None, CultureInfo.InvariantCulture, out var id)) throw new MatrixException(400, "M_INVALID_PARAM", "Unknown filter.");
         var json = await sync.GetFilterAsync(userId, id) ?? throw new MatrixException(400, "M_INVALID_PARAM", "Unknown filter.");
-        return JsonNode.Parse(json) as JsonObject;
+        return StoredJson.Parse(json) as JsonObject;
     }
 
     private static async Task<IResult> CreateFilterAsync(HttpContext http, string userId, AccessTokenAuthentication auth, SyncReader sync)

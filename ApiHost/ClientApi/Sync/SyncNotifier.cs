@@ -33,6 +33,7 @@ public sealed class SyncNotifier : IHostedService
     private readonly Dictionary<StreamId, Topic> _topics = [];
     private ITimer? _sweep;
     private readonly Counter<long> _lookAgains;
+    private readonly Counter<long> _hints;
 
     public SyncNotifier(ReplicationStreams streams, StreamDeliveryAlerts alerts, StreamPositionReader positions, TypingCache typing,
         TimeProvider clock, ApiHostLog log, IMeterFactory meters)
@@ -48,6 +49,8 @@ public sealed class SyncNotifier : IHostedService
             description: "Rooms and users whose sync hints this host follows.");
         meter.CreateObservableGauge("sync_listeners", () => { lock (_gate) return _listeners.Count; },
             description: "Users whose syncs this host follows (syncing now or lately).");
+        _hints = meter.CreateCounter<long>("sync_hints_received_total",
+            description: "Sync hints (and typing rows) this host received for the rooms and users it follows.");
         _lookAgains = meter.CreateCounter<long>("sync_look_agains_total",
             description: "Times a sync found an announced row not yet safe to read and looked again after a pause.");
     }
@@ -199,6 +202,7 @@ public sealed class SyncNotifier : IHostedService
 
     private void Wake(Topic topic, string stream, long position)
     {
+        _hints.Add(1);
         lock (_gate)
         {
             foreach (var listener in topic.Followers)

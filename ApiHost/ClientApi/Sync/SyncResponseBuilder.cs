@@ -58,7 +58,7 @@ public sealed class SyncResponseBuilder(
         var accountDataChanges = upTo.AccountData > from.AccountData ? await accountData.GetChangedAsync(userId, from.AccountData, upTo.AccountData) : [];
         JsonArray AccountDataFor(string? roomId, RoomEventFilter? eventFilter) => new(accountDataChanges.Where(c => c.RoomId == roomId)
             .GroupBy(c => c.Type)
-            .Select(g => new JsonObject { ["type"] = g.Key, ["content"] = JsonNode.Parse(g.Last().Content) })
+            .Select(g => new JsonObject { ["type"] = g.Key, ["content"] = StoredJson.Parse(g.Last().Content) })
             .Where(e => roomId is null ? SyncFilter.Allows(eventFilter, e) : SyncFilter.Allows(eventFilter, roomId, e)).Cast<JsonNode>().ToArray());
 
         var receiptRows = await receipts.GetChangedAsync(joined, userId, from.Receipts, upTo.Receipts);
@@ -163,7 +163,7 @@ public sealed class SyncResponseBuilder(
             ["rooms"] = new JsonObject { ["join"] = join, ["invite"] = invite, ["leave"] = leave, ["knock"] = knock },
             ["account_data"] = new JsonObject { ["events"] = globalAccountData },
             ["presence"] = new JsonObject { ["events"] = presenceEvents },
-            ["to_device"] = new JsonObject { ["events"] = new JsonArray(messages.Select(m => JsonNode.Parse(m.Json)).ToArray()) },
+            ["to_device"] = new JsonObject { ["events"] = new JsonArray(messages.Select(m => StoredJson.Parse(m.Json)).ToArray()) },
             ["device_lists"] = new JsonObject
             {
                 ["changed"] = new JsonArray(changed.Order(StringComparer.Ordinal).Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
@@ -207,7 +207,7 @@ public sealed class SyncResponseBuilder(
         return counts;
     }
 
-    private static string? SenderOf(RoomEventRow row) => JsonNode.Parse(row.Json)?["sender"]?.ToString();
+    private static string? SenderOf(RoomEventRow row) => StoredJson.Parse(row.Json)?["sender"]?.ToString();
 
     /// <summary>A room's timeline and (given <paramref name="currentState"/>) the state not already in the timeline.</summary>
     private static JsonObject RoomBody(string userId, SyncToken? since, List<RoomEventRow> timeline, bool limited,
@@ -294,7 +294,7 @@ public sealed class SyncResponseBuilder(
     private async Task AddSummariesAsync(JsonObject join, string userId, SyncToken? since, Dictionary<string, List<RoomEventRow>> byRoom)
     {
         var wanted = join.Select(kv => kv.Key).Where(roomId => since is null ||
-            (byRoom.GetValueOrDefault(roomId) ?? []).Any(e => JsonNode.Parse(e.Json)?["type"]?.ToString() == "m.room.member")).ToList();
+            (byRoom.GetValueOrDefault(roomId) ?? []).Any(e => StoredJson.Parse(e.Json)?["type"]?.ToString() == "m.room.member")).ToList();
         foreach (var (roomId, (joinedCount, invitedCount, heroes)) in await sync.GetSummariesAsync(wanted, userId))
         {
             join[roomId]!["summary"] = new JsonObject
@@ -320,7 +320,7 @@ public sealed class SyncResponseBuilder(
         {
             foreach (var e in roomEvents)
             {
-                var pdu = JsonNode.Parse(e.Json);
+                var pdu = StoredJson.Parse(e.Json);
                 if (pdu?["type"]?.ToString() != "m.room.member" || pdu["state_key"]?.ToString() is not { } member) continue;
                 var membership = pdu["content"]?["membership"]?.ToString();
                 if (membership == "join" && joined.Contains(roomId)) changed.Add(member);
@@ -332,7 +332,7 @@ public sealed class SyncResponseBuilder(
         {
             foreach (var row in await rooms.GetCurrentStateAsync(roomId, "m.room.member"))
             {
-                if (JsonNode.Parse(row.Json)?["state_key"]?.ToString() is { } member) changed.Add(member);
+                if (StoredJson.Parse(row.Json)?["state_key"]?.ToString() is { } member) changed.Add(member);
             }
         }
         changed.Remove(userId);
@@ -341,7 +341,7 @@ public sealed class SyncResponseBuilder(
         {
             foreach (var row in await rooms.GetCurrentStateAsync(roomId, "m.room.member"))
             {
-                if (JsonNode.Parse(row.Json)?["state_key"]?.ToString() is { } member) departed.Add(member);
+                if (StoredJson.Parse(row.Json)?["state_key"]?.ToString() is { } member) departed.Add(member);
             }
         }
         var left = departed.Where(u => !peers.Contains(u)).ToHashSet(StringComparer.Ordinal);
@@ -354,7 +354,7 @@ public sealed class SyncResponseBuilder(
         var stripped = new JsonArray();
         foreach (var row in await rooms.GetCurrentStateAsync(roomId))
         {
-            var pdu = JsonNode.Parse(row.Json)!;
+            var pdu = StoredJson.Parse(row.Json)!;
             var type = pdu["type"]!.GetValue<string>();
             if (type is "m.room.create" or "m.room.join_rules" or "m.room.name" or "m.room.avatar" or "m.room.canonical_alias" or "m.room.encryption" ||
                 (type == "m.room.member" && pdu["state_key"]?.GetValue<string>() == userId))
@@ -372,7 +372,7 @@ public sealed class SyncResponseBuilder(
     /// <summary>The membership this row gives <paramref name="userId"/>, or null when it is not their member event.</summary>
     private static string? OwnMembership(RoomEventRow row, string userId)
     {
-        var pdu = JsonNode.Parse(row.Json);
+        var pdu = StoredJson.Parse(row.Json);
         return pdu?["type"]?.GetValue<string>() == "m.room.member" && pdu["state_key"]?.GetValue<string>() == userId
             ? pdu["content"]?["membership"]?.GetValue<string>()
             : null;
