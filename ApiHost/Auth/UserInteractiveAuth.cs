@@ -32,7 +32,7 @@ public sealed class UserInteractiveAuth(AuthSessionStore sessions, TimeProvider 
             session = RandomText.Letters(24);
             await sessions.CreateSessionAsync(session, now.ToUnixTimeMilliseconds());
             completed = [];
-            if (auth is null) throw Challenge(session, completed, stages, null, null);
+            if (auth is null) throw Challenge(session, completed, stages, null, null, continued: false);
         }
         else
         {
@@ -60,7 +60,7 @@ public sealed class UserInteractiveAuth(AuthSessionStore sessions, TimeProvider 
     public Task FinishAsync(string sessionId) => sessions.DeleteSessionAsync(sessionId);
 
     private static AuthRequiredException Challenge(string? session, IReadOnlyList<string> completed, IReadOnlyList<string> stages,
-        string? errCode, string? error)
+        string? errCode, string? error, bool continued = true)
     {
         var body = new JsonObject
         {
@@ -68,7 +68,8 @@ public sealed class UserInteractiveAuth(AuthSessionStore sessions, TimeProvider 
             ["params"] = new JsonObject(),
         };
         if (session is not null) body["session"] = session;
-        if (completed.Count > 0) body["completed"] = new JsonArray(completed.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray());
+        // A session in progress always says what it completed (Synapse does, and clients read it), even nothing yet.
+        if (completed.Count > 0 || (session is not null && continued)) body["completed"] = new JsonArray(completed.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray());
         if (errCode is not null)
         {
             body["errcode"] = errCode;

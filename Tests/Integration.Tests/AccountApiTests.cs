@@ -11,6 +11,34 @@ public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixtu
     private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
 
     [Fact]
+    public async Task An_empty_registration_body_gets_the_flows_and_a_continued_session_says_what_it_completed()
+    {
+        // Spec, POST /register: 401 with the flows; clients send {} first to learn them (Synapse answers so too).
+        using var client = NewClient();
+        var (status, challenge) = await client.PostAsync("/_matrix/client/v3/register", new JsonObject());
+        status.Should().Be(401, challenge.ToJsonString());
+        challenge["flows"]!.AsArray().Should().NotBeEmpty();
+        challenge["params"].Should().BeOfType<JsonObject>();
+        var session = challenge["session"]!.GetValue<string>();
+
+        // Continuing the session without completing a stage: still 401, and "completed" is there, empty.
+        var (again, continued) = await client.PostAsync("/_matrix/client/v3/register", new JsonObject
+        {
+            ["auth"] = new JsonObject { ["session"] = session },
+        });
+        again.Should().Be(401);
+        continued["session"]!.GetValue<string>().Should().Be(session);
+        continued["completed"]!.AsArray().Should().BeEmpty();
+
+        // Every stage done but no password to register with: the missing parameter, not a 500 or another 401.
+        var (missing, missingBody) = await client.PostAsync("/_matrix/client/v3/register", new JsonObject
+        {
+            ["auth"] = new JsonObject { ["type"] = "m.login.dummy", ["session"] = session },
+        });
+        (missing, missingBody["errcode"]?.GetValue<string>()).Should().Be((400, "M_MISSING_PARAM"));
+    }
+
+    [Fact]
     public async Task Registration_uses_the_dummy_flow_and_returns_a_working_session()
     {
         using var client = NewClient();

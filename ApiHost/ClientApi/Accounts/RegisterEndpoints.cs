@@ -40,16 +40,18 @@ public static class RegisterEndpoints
         var body = await JsonBody.ReadObjectAsync(http.Request);
         if (!settings.EnableRegistration) throw MatrixException.Forbidden("Registration has been disabled.");
 
-        // Like Synapse, check the username and password before asking for authentication.
+        // Like Synapse, check the username and password that are given before asking for authentication; an
+        // empty body (a client asking which flows there are) gets the 401 with the flows.
         var userId = users.NewLocalUser(body.OptionalString("username")?.ToLowerInvariant() ?? RandomText.Letters(12).ToLowerInvariant());
         if (await accounts.UserExistsAsync(userId)) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
-        var password = body.RequiredString("password");
-        if (password.Length > MaxPasswordLength) throw new MatrixException(400, "M_INVALID_PARAM", "Password too long.");
+        var givenPassword = body.OptionalString("password");
+        if (givenPassword?.Length > MaxPasswordLength) throw new MatrixException(400, "M_INVALID_PARAM", "Password too long.");
         var deviceId = body.OptionalString("device_id");
         var deviceName = body.OptionalString("initial_device_display_name");
         var inhibitLogin = body.OptionalBool("inhibit_login", false);
 
         var session = await uia.RequireAsync(body, Stages);
+        var password = givenPassword ?? throw new MatrixException(400, "M_MISSING_PARAM", "'password' is missing.");
         var registration = await grains.GetGrain<IUserGrain>(userId).RegisterAsync(
             new RegisterCommand(hasher.Hash(password), IsAdmin: false, DisplayName: null, IssueSession: !inhibitLogin, deviceId, deviceName), http.RequestAborted);
         await uia.FinishAsync(session);
