@@ -28,6 +28,8 @@ public static class ProcessHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         // Orleans logs every membership and connection step at Information; keep what an operator acts on.
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        // Orleans' placement runs through a Polly pipeline that logs two lines per placement decision at Information.
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
