@@ -26,7 +26,11 @@ public sealed record CreateRoomCommand(
 [GenerateSerializer, Immutable, Alias("RoomCreated")]
 public sealed record RoomCreated([property: Id(0)] string RoomId, [property: Id(1)] string RoomVersion, [property: Id(2)] IReadOnlyList<string> EventIds);
 
-/// <summary>A client's (device, transaction ID) pair; a repeat returns the first event instead of a new one.</summary>
+/// <summary>
+/// A client's device and transaction: a repeat in the same room returns the first event instead of a new one.
+/// <see cref="TxnId"/> names the rest of the endpoint's path too (the spec scopes a transaction ID to one
+/// device and one HTTP path), such as <c>send/{eventType}/{txnId}</c>.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("ClientTransaction")]
 public sealed record ClientTransaction([property: Id(0)] string DeviceId, [property: Id(1)] string TxnId);
 

@@ -87,7 +87,7 @@ public sealed class RoomWriter(
     {
         if (_state is null) throw MatrixException.NotFound($"Room {RoomId} does not exist.");
         TransactionKey? txn = command.Transaction is { } t ? new TransactionKey(command.Sender, t.DeviceId, t.TxnId) : null;
-        if (txn is not null && await store.FindTransactionAsync(txn) is { } earlier)
+        if (txn is not null && await store.FindTransactionAsync(RoomId, txn) is { } earlier)
         {
             return new EventSent(earlier, 0, Deduplicated: true);
         }

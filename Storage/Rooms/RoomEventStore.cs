@@ -181,13 +181,14 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
-    public async Task<string?> FindTransactionAsync(TransactionKey key, CancellationToken cancellationToken = default)
+    public async Task<string?> FindTransactionAsync(string roomId, TransactionKey key, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(
-            "SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3");
+            "SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3 AND room_id = $4");
         command.Parameters.Add(new() { Value = key.UserId });
         command.Parameters.Add(new() { Value = key.DeviceId });
         command.Parameters.Add(new() { Value = key.TxnId });
+        command.Parameters.Add(new() { Value = roomId });
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 

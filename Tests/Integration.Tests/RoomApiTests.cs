@@ -9,6 +9,36 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
 
     [Fact]
+    public async Task A_transaction_id_is_scoped_to_the_device_and_the_whole_path()
+    {
+        // Spec, "Transaction identifiers": a retransmission has the same txnId and the same HTTP path.
+        using var alice = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        var first = await alice.CreateRoomAsync(new JsonObject());
+        var second = await alice.CreateRoomAsync(new JsonObject());
+        var message = new JsonObject { ["msgtype"] = "m.text", ["body"] = "hi" };
+        async Task<string> SendAsync(string room, string type)
+        {
+            var (status, body) = await alice.PutAsync($"/_matrix/client/v3/rooms/{room}/send/{type}/same-txn", message.DeepClone().AsObject());
+            status.Should().Be(200, body.ToJsonString());
+            return body["event_id"]!.GetValue<string>();
+        }
+
+        var original = await SendAsync(first, "m.room.message");
+        (await SendAsync(first, "m.room.message")).Should().Be(original, "the same path is a retransmission");
+        var otherRoom = await SendAsync(second, "m.room.message");
+        var otherType = await SendAsync(first, "m.custom");
+        new[] { original, otherRoom, otherType }.Should().OnlyHaveUniqueItems("another room or event type is another request");
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{second}/event/{Uri.EscapeDataString(otherRoom)}")).Status.Should().Be(200);
+
+        // Redactions: the redacted event is part of the path too.
+        var (r1, redactFirst) = await alice.PutAsync($"/_matrix/client/v3/rooms/{first}/redact/{Uri.EscapeDataString(original)}/same-txn", new JsonObject());
+        var (r2, redactOther) = await alice.PutAsync($"/_matrix/client/v3/rooms/{first}/redact/{Uri.EscapeDataString(otherType)}/same-txn", new JsonObject());
+        (r1, r2).Should().Be((200, 200));
+        redactFirst["event_id"]!.GetValue<string>().Should().NotBe(redactOther["event_id"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Two_users_create_invite_join_chat_and_page_history()
     {
         using var alice = NewClient();

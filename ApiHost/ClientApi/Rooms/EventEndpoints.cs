@@ -45,7 +45,7 @@ public static class EventEndpoints
         var room = RoomPaths.RoomIdFrom(roomId);
         var content = await JsonBody.ReadObjectAsync(http.Request);
         var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(
-            new SendEventCommand(user.UserId, eventType, null, content, new ClientTransaction(user.DeviceId, txnId)), http.RequestAborted);
+            new SendEventCommand(user.UserId, eventType, null, content, new ClientTransaction(user.DeviceId, $"send/{eventType}/{txnId}")), http.RequestAborted);
         return Results.Json(new { event_id = sent.EventId });
     }
 
@@ -59,7 +59,7 @@ public static class EventEndpoints
         var content = new JsonObject();
         if (body.OptionalString("reason") is { } reason) content["reason"] = reason;
         var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(
-            new SendEventCommand(user.UserId, "m.room.redaction", null, content, new ClientTransaction(user.DeviceId, "redact/" + txnId), Redacts: eventId), http.RequestAborted);
+            new SendEventCommand(user.UserId, "m.room.redaction", null, content, new ClientTransaction(user.DeviceId, $"redact/{eventId}/{txnId}"), Redacts: eventId), http.RequestAborted);
         return Results.Json(new { event_id = sent.EventId });
     }
 
