@@ -38,6 +38,9 @@ public static class JsonBody
         }
     }
 
+    /// <summary>A query parameter that holds JSON (a filter, say), parsed as strictly as a body.</summary>
+    public static JsonNode? ParseParameter(string value, string name) => Parse(System.Text.Encoding.UTF8.GetBytes(value), $"'{name}'");
+
     public static string? OptionalString(this JsonObject body, string key) => body[key] switch
     {
         null => null,

@@ -15,17 +15,15 @@ public static class StrictJson
     public const int MaxDepth = 64;
 
     /// <summary>Parses <paramref name="utf8"/> or throws <see cref="StrictJsonException"/> saying what is wrong.</summary>
-    public static JsonNode? Parse(ReadOnlySpan<byte> utf8, int maxDepth = MaxDepth)
+    public static JsonNode? Parse(ReadOnlySpan<byte> utf8)
     {
-        Validate(utf8, maxDepth);
-        return JsonNode.Parse(utf8, documentOptions: new JsonDocumentOptions { MaxDepth = maxDepth });
+        Validate(utf8);
+        return JsonNode.Parse(utf8, documentOptions: new JsonDocumentOptions { MaxDepth = MaxDepth });
     }
 
-    public static JsonNode? Parse(string text, int maxDepth = MaxDepth) => Parse(System.Text.Encoding.UTF8.GetBytes(text), maxDepth);
-
-    private static void Validate(ReadOnlySpan<byte> utf8, int maxDepth)
+    private static void Validate(ReadOnlySpan<byte> utf8)
     {
-        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = maxDepth });
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = MaxDepth });
         // One set of keys per open object (null for arrays), to find duplicates.
         var keys = new Stack<HashSet<string>?>();
         try

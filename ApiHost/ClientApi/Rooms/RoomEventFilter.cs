@@ -56,7 +56,7 @@ public sealed class RoomEventFilter
     public static RoomEventFilter? Parse(string? json)
     {
         if (string.IsNullOrEmpty(json)) return null;
-        return JsonBody.Parse(System.Text.Encoding.UTF8.GetBytes(json), "'filter'") is JsonObject filter
+        return JsonBody.ParseParameter(json, "filter") is JsonObject filter
             ? new RoomEventFilter(filter)
             : throw new MatrixException(400, "M_INVALID_PARAM", "'filter' must be a JSON object.");
     }

@@ -107,7 +107,7 @@ public static class SyncEndpoints
         if (filter.Length == 0) return null;
         if (filter.StartsWith('{'))
         {
-            return JsonBody.Parse(System.Text.Encoding.UTF8.GetBytes(filter), "'filter'") as JsonObject
+            return JsonBody.ParseParameter(filter, "filter") as JsonObject
                 ?? throw new MatrixException(400, "M_INVALID_PARAM", "'filter' must be a JSON object.");
         }
         if (!long.TryParse(filter, NumberStyles.None, CultureInfo.InvariantCulture, out var id)) throw new MatrixException(400, "M_INVALID_PARAM", "Unknown filter.");
