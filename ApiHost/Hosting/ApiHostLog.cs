@@ -7,10 +7,10 @@ public sealed partial class ApiHostLog(ILogger<ApiHostLog> logger)
     [LoggerMessage(EventId = 5001, Level = LogLevel.Error, Message = "{Method} {Path} failed")]
     public partial void RequestFailed(Exception exception, string method, string path);
 
-    [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Following {Topic} for /sync failed; syncs there answer at their timeout until it works")]
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Subscribing to the {Topic} streams for /sync failed; syncs answer at their timeout until it works")]
     public partial void SyncSubscribeFailed(Exception exception, string topic);
 
-    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Reading stream positions after a Redis reconnect failed; waiting syncs are woken anyway")]
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Reading stream positions after deliveries may have been lost failed; waiting syncs are woken anyway")]
     public partial void SyncCatchUpFailed(Exception exception);
 
     [LoggerMessage(EventId = 5004, Level = LogLevel.Warning, Message = "Unfollowing idle /sync users failed; trying again in a minute")]

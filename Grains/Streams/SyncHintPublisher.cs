@@ -2,23 +2,21 @@ using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Interfaces.Streams;
 using Homeserver.Storage.Rooms;
 using Homeserver.Cluster.Streams;
-using Orleans.Runtime;
 
 namespace Homeserver.Grains.Streams;
 
 /// <summary>
 /// Tells the API hosts whose users care that a stream moved (see <see cref="SyncHint"/>). Hints
-/// go out after the row is durable and its position persisted; a failure only delays a sync
-/// until its timeout or next wake-up, so it is logged, not thrown.
+/// go out after the row is durable and its position persisted, one per partition touched; a
+/// failure only delays a sync until its timeout or next wake-up, so it is logged, not thrown.
 /// </summary>
 public sealed class SyncHintPublisher(ReplicationStreams streams, RoomReader rooms, GrainsLog log)
 {
     public Task ToUserAsync(string userId, string stream, long position) =>
-        PublishAsync([SyncHintStreams.User(userId)], new SyncHint(stream, position), userId);
+        PublishAsync([SyncHintStreams.UserTopic(userId)], stream, position, userId);
 
     public Task ToRoomAsync(string roomId, string stream, long position, IEnumerable<string>? alsoToUsers = null) =>
-        PublishAsync([SyncHintStreams.Room(roomId), .. (alsoToUsers ?? []).Distinct(StringComparer.Ordinal).Select(SyncHintStreams.User)],
-            new SyncHint(stream, position), roomId);
+        PublishAsync([SyncHintStreams.RoomTopic(roomId), .. (alsoToUsers ?? []).Select(SyncHintStreams.UserTopic)], stream, position, roomId);
 
     /// <summary>To the user and to every room they are joined to: presence and device-list changes concern everyone who shares a room.</summary>
     public async Task ToUserAndPeersAsync(string userId, string stream, long position)
@@ -33,18 +31,19 @@ public sealed class SyncHintPublisher(ReplicationStreams streams, RoomReader roo
             log.SyncHintFailed(e, stream, userId);
             joined = [];
         }
-        await PublishAsync([SyncHintStreams.User(userId), .. joined.Select(SyncHintStreams.Room)], new SyncHint(stream, position), userId);
+        await PublishAsync([SyncHintStreams.UserTopic(userId), .. joined.Select(SyncHintStreams.RoomTopic)], stream, position, userId);
     }
 
-    private async Task PublishAsync(IReadOnlyList<StreamId> to, SyncHint hint, string subject)
+    private async Task PublishAsync(IEnumerable<string> topics, string stream, long position, string subject)
     {
         try
         {
-            await Task.WhenAll(to.Select(id => streams.Get<SyncHint>(id).PublishAsync(hint, hint.Position)));
+            await Task.WhenAll(topics.Distinct(StringComparer.Ordinal).GroupBy(SyncHintStreams.PartitionOf).Select(partition =>
+                streams.Get<SyncHint>(partition.Key).PublishAsync(new SyncHint(stream, position, [.. partition]), position)));
         }
         catch (Exception e)
         {
-            log.SyncHintFailed(e, hint.Stream, subject);
+            log.SyncHintFailed(e, stream, subject);
         }
     }
 }

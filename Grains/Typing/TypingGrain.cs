@@ -1,5 +1,6 @@
 using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Interfaces;
+using Homeserver.Grains.Interfaces.Streams;
 using Homeserver.Grains.Interfaces.Typing;
 using Orleans;
 using Homeserver.Cluster.Streams;
@@ -50,7 +51,7 @@ public sealed class TypingGrain(ReplicationStreams streams, TimeProvider clock, 
         var position = NextPosition(clock.GetUtcNow().ToUnixTimeMilliseconds());
         try
         {
-            await streams.Get<TypingStreamRow>(StreamId.Create(StreamNames.Typing, this.GetPrimaryKeyString()))
+            await streams.Get<TypingStreamRow>(TypingStreams.PartitionOf(this.GetPrimaryKeyString()))
                 .PublishAsync(new TypingStreamRow(this.GetPrimaryKeyString(), _typing.Keys.Order(StringComparer.Ordinal).ToList()),
                     position);
         }

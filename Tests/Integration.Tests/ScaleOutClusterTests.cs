@@ -141,8 +141,11 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
         first.Follows(bobRoom).Should().BeFalse("alice is only invited there");
         second.Follows(bobRoom).Should().BeTrue();
         second.Follows(aliceRoom).Should().BeFalse("nobody syncing on the second host is in alice's room");
-        (await SubscribersAsync(SyncHintStreams.Room(aliceRoom))).Should().Be(1);
-        (await SubscribersAsync(SyncHintStreams.Room(bobRoom))).Should().Be(1);
+        // Orleans subscriptions are per host and partition, made once; following is the host's own filter.
+        foreach (var partition in SyncHintStreams.All.Concat(TypingStreams.All))
+        {
+            (await SubscribersAsync(partition)).Should().Be(2, "each host that serves syncs subscribes once to every partition");
+        }
         (await SubscribersAsync(StreamId.Create(StreamNames.Events, ""))).Should().Be(0, "no API host follows every event");
 
         // Alice joins while her long poll waits: the join reaches her own hint stream, her host starts
@@ -162,7 +165,8 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
         // Once nobody there syncs any more, the host lets go of the rooms.
         await first.UnfollowIdleAsync(TimeSpan.Zero);
         first.Follows(aliceRoom).Should().BeFalse();
-        (await SubscribersAsync(SyncHintStreams.Room(aliceRoom))).Should().Be(0);
+        (await SubscribersAsync(SyncHintStreams.PartitionOf(SyncHintStreams.RoomTopic(aliceRoom)))).Should().Be(2,
+            "letting go of a room is local: the partition subscriptions stay, so no Orleans handshake races the next hint");
     }
 
     [Fact]
@@ -175,10 +179,20 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
         var aliceRoom = await alice.CreateRoomAsync(new JsonObject());
         var bobRoom = await bob.CreateRoomAsync(new JsonObject());
         var notifier = Notifier(0);
-        using var atAlice = await notifier.ListenAsync(alice.UserId, CancellationToken.None);
+        // Listeners of users nothing else happens to, so only the rooms' hints can wake them.
+        using var atAlice = await notifier.ListenAsync($"@quiet-{Guid.NewGuid():N}:localhost", CancellationToken.None);
         await atAlice.FollowRoomsAsync([aliceRoom], atAlice.NextRead(), CancellationToken.None);
-        using var atBob = await notifier.ListenAsync(bob.UserId, CancellationToken.None);
+        using var atBob = await notifier.ListenAsync($"@quiet-{Guid.NewGuid():N}:localhost", CancellationToken.None);
         await atBob.FollowRoomsAsync([bobRoom], atBob.NextRead(), CancellationToken.None);
+        // The room creation's own hints may still be on their way: a marker after them, in order on their partition.
+        var settled = atAlice.NextChangeAsync(CancellationToken.None);
+        await SendWithRetryAsync(alice, aliceRoom, "marker");
+        await settled.WaitAsync(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var next = atAlice.NextChangeAsync(CancellationToken.None);
+            if (await Task.WhenAny(next, Task.Delay(500)) != next) break;
+        }
         var aliceWoken = atAlice.NextChangeAsync(CancellationToken.None);
         var bobWoken = atBob.NextChangeAsync(CancellationToken.None);
 
@@ -188,6 +202,34 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
 
         await SendWithRetryAsync(alice, aliceRoom, "for alice's room");
         await aliceWoken.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task A_room_hint_reaches_every_listener_when_many_start_following_at_once()
+    {
+        // The bench's fan-out: hundreds of users begin syncing on both hosts while the room is live.
+        using var sender = ClientOn(0);
+        await sender.RegisterAsync(NewName(), "pw");
+        var room = await sender.CreateRoomAsync(new JsonObject());
+        var listeners = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
+        {
+            var listener = await Notifier(i % 2).ListenAsync($"@fan{i}-{Guid.NewGuid():N}:localhost", CancellationToken.None);
+            await listener.FollowRoomsAsync([room], listener.NextRead(), CancellationToken.None);
+            return listener;
+        }));
+        try
+        {
+            for (var message = 0; message < 3; message++)
+            {
+                var woken = listeners.Select(l => l.NextChangeAsync(CancellationToken.None)).ToList();
+                await SendWithRetryAsync(sender, room, $"to all {message}");
+                await Task.WhenAll(woken).WaitAsync(TimeSpan.FromSeconds(60));
+            }
+        }
+        finally
+        {
+            foreach (var listener in listeners) listener.Dispose();
+        }
     }
 
     [Fact]

@@ -164,6 +164,46 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_sync_whose_filter_hides_presence_waits_on_through_presence_changes_and_answers_the_next_message()
+    {
+        var (alice, bob, room) = await TwoInARoomAsync();
+        using var _ = alice;
+        using var __ = bob;
+        var filter = Uri.EscapeDataString("""{"presence":{"types":[]}}""");
+        var since = (await bob.GetAsync($"/_matrix/client/v3/sync?filter={filter}&set_presence=offline")).Body["next_batch"]!.GetValue<string>();
+        var skippedBefore = await SkippedWakesAsync();
+
+        var poll = bob.GetAsync($"/_matrix/client/v3/sync?filter={filter}&set_presence=offline&since={since}&timeout=60000");
+        // Bob's host follows the room once his sync is waiting; then alice's presence changes wake it for nothing it shows.
+        for (var i = 0; i < 50 && await SkippedWakesAsync() == skippedBefore; i++)
+        {
+            (await alice.PutAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(alice.UserId)}/status",
+                new JsonObject { ["presence"] = i % 2 == 0 ? "unavailable" : "online" })).Status.Should().Be(200);
+            await Task.Delay(100);
+        }
+        (await SkippedWakesAsync()).Should().BeGreaterThan(skippedBefore, "presence hints reach a sync that hides presence, which waits on");
+        poll.IsCompleted.Should().BeFalse("nothing the filter shows has happened");
+
+        var sent = (await alice.PutAsync($"/_matrix/client/v3/rooms/{room}/send/m.room.message/{Guid.NewGuid():N}",
+            new JsonObject { ["msgtype"] = "m.text", ["body"] = "now" })).Body["event_id"]!.GetValue<string>();
+        var answer = (await poll).Body;
+        Joined(answer, room)!["timeline"]!["events"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()).Should().Contain(sent);
+        answer["presence"]!["events"]!.AsArray().Should().BeEmpty();
+
+        // The presence filter's limit caps the section (here: nothing at all, however much changed).
+        var limited = Uri.EscapeDataString("""{"presence":{"limit":0}}""");
+        (await bob.GetAsync($"/_matrix/client/v3/sync?filter={limited}&set_presence=offline&since={since}")).Body["presence"]!["events"]!
+            .AsArray().Should().BeEmpty();
+    }
+
+    private async Task<long> SkippedWakesAsync()
+    {
+        using var http = new HttpClient { BaseAddress = fixture.Cluster.ApiHosts[0].BaseAddress };
+        var line = (await http.GetStringAsync("/metrics")).Split('\n').FirstOrDefault(l => l.StartsWith("sync_wakes_skipped_total ", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task Push_rules_are_edited_ordered_and_announced_in_sync_account_data()
     {
         using var alice = NewClient();

@@ -61,6 +61,10 @@ public sealed class RoomEventFilter
             : throw new MatrixException(400, "M_INVALID_PARAM", "'filter' must be a JSON object.");
     }
 
+    /// <summary>Whether no event of <paramref name="type"/> can pass, whoever sends it.</summary>
+    public bool ExcludesAllOf(string type) =>
+        Limit == 0 || _senders is { Count: 0 } || _notTypes.Any(t => t.IsMatch(type)) || (_types is not null && !_types.Any(t => t.IsMatch(type)));
+
     public bool Allows(JsonObject clientEvent)
     {
         var type = clientEvent["type"]?.GetValue<string>() ?? "";

@@ -71,7 +71,7 @@ public static class SyncEndpoints
             {
                 // Positions are persisted just before a row is announced, but a reader can still look in between: if so, look
                 // again soon, and less often the longer it lasts (a writer that died mid-write holds its stream back for a while).
-                if (listener.IsAheadOf(upTo))
+                if (listener.IsAheadOf(upTo, filter.UnseenStreams))
                 {
                     await Task.Delay(lookAgainIn, clock, cancel.Token);
                     lookAgainIn = TimeSpan.FromTicks(Math.Min(lookAgainIn.Ticks * 2, LastLookAgain.Ticks));
@@ -80,6 +80,15 @@ public static class SyncEndpoints
                 {
                     lookAgainIn = FirstLookAgain;
                     await wake;
+                    // Woken by nothing this answer lacks (rows it already holds, or rows the filter never shows):
+                    // wait on without rebuilding. The next wake is taken before the check, so a row announced in
+                    // between still wakes it.
+                    while (true)
+                    {
+                        wake = listener.NextChangeAsync(cancel.Token);
+                        if (!listener.NothingNewBeyond(upTo, filter.UnseenStreams)) break;
+                        await wake;
+                    }
                 }
             }
             catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.ClientApi.Rooms;
+using Homeserver.Grains.Interfaces;
 
 namespace Homeserver.ApiHost.ClientApi.Sync;
 
@@ -22,7 +23,17 @@ public sealed class SyncFilter
         Presence = RoomEventFilter.From(filter?["presence"]);
         IncludeLeave = room?["include_leave"] is JsonValue v && v.TryGetValue<bool>(out var include) && include;
         TimelineLimit = Timeline?.Limit ?? DefaultTimelineLimit;
+        var unseen = new HashSet<string>(StringComparer.Ordinal);
+        if (Presence?.ExcludesAllOf("m.presence") == true) unseen.Add(StreamNames.Presence);
+        if (Ephemeral?.ExcludesAllOf("m.typing") == true) unseen.Add(StreamNames.Typing);
+        UnseenStreams = unseen;
     }
+
+    /// <summary>
+    /// Streams whose rows this filter never shows: a sync woken only by them has nothing to answer
+    /// (in a big room every member's presence change would otherwise rebuild every member's sync).
+    /// </summary>
+    public IReadOnlySet<string> UnseenStreams { get; }
 
     public RoomEventFilter? Rooms { get; }
     public RoomEventFilter? Timeline { get; }

@@ -11,11 +11,12 @@ using Orleans.Runtime;
 namespace Homeserver.ApiHost.ClientApi.Sync;
 
 /// <summary>
-/// Wakes long-polling /sync requests when something they would show moves, and follows only what
-/// this host's users need: each syncing user's own hint stream, and the hint and typing streams of
-/// the rooms they are joined to, for as long as they keep syncing here (and <see cref="IdleAfter"/>
-/// more). A hint wakes only the users who follow its room or are its user. Woken syncs recompute
-/// from PostgreSQL positions, so a lost or repeated hint costs latency or a query, never an event.
+/// Wakes long-polling /sync requests when something they would show moves. The host subscribes
+/// once to every sync-hint and typing partition (<see cref="SyncHintStreams"/>) and follows
+/// locally what its users need: each syncing user's own topic and the topics of the rooms they
+/// are joined to, for as long as they keep syncing here (and <see cref="IdleAfter"/> more). A hint
+/// wakes only the users who follow its room or are its user. Woken syncs recompute from
+/// PostgreSQL positions, so a lost or repeated hint costs latency or a query, never an event.
 /// </summary>
 public sealed class SyncNotifier : IHostedService
 {
@@ -30,10 +31,12 @@ public sealed class SyncNotifier : IHostedService
     private readonly ApiHostLog _log;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Listener> _listeners = new(StringComparer.Ordinal);
-    private readonly Dictionary<StreamId, Topic> _topics = [];
+    private readonly Dictionary<string, Topic> _topics = new(StringComparer.Ordinal);
+    private Task<List<IAsyncDisposable>>? _subscriptions;
     private ITimer? _sweep;
     private readonly Counter<long> _lookAgains;
     private readonly Counter<long> _hints;
+    private readonly Counter<long> _skippedWakes;
 
     public SyncNotifier(ReplicationStreams streams, StreamDeliveryAlerts alerts, StreamPositionReader positions, TypingCache typing,
         TimeProvider clock, ApiHostLog log, IMeterFactory meters)
@@ -51,6 +54,8 @@ public sealed class SyncNotifier : IHostedService
             description: "Users whose syncs this host follows (syncing now or lately).");
         _hints = meter.CreateCounter<long>("sync_hints_received_total",
             description: "Sync hints (and typing rows) this host received for the rooms and users it follows.");
+        _skippedWakes = meter.CreateCounter<long>("sync_wakes_skipped_total",
+            description: "Times a waiting sync was woken by nothing it would show (rows already in its answer, or on streams its filter hides) and waited on without rebuilding.");
         _lookAgains = meter.CreateCounter<long>("sync_look_agains_total",
             description: "Times a sync found an announced row not yet safe to read and looked again after a pause.");
     }
@@ -66,17 +71,26 @@ public sealed class SyncNotifier : IHostedService
     {
         _alerts.MayHaveLostRows -= OnMayHaveLostMessages;
         if (_sweep is not null) await _sweep.DisposeAsync();
-        List<Topic> topics;
+        Task<List<IAsyncDisposable>>? subscriptions;
         lock (_gate)
         {
-            topics = [.. _topics.Values];
+            subscriptions = _subscriptions;
+            _subscriptions = null;
             _topics.Clear();
             _listeners.Clear();
         }
-        foreach (var topic in topics) await topic.DisposeAsync();
+        if (subscriptions is null) return;
+        try
+        {
+            foreach (var subscription in await subscriptions) await subscription.DisposeAsync();
+        }
+        catch (Exception)
+        {
+            // Never subscribed: nothing to undo.
+        }
     }
 
-    /// <summary>Starts following <paramref name="userId"/>'s own streams for one /sync request; dispose when it answers.</summary>
+    /// <summary>Starts following <paramref name="userId"/>'s own topic for one /sync request; dispose when it answers.</summary>
     public async Task<SyncListener> ListenAsync(string userId, CancellationToken cancellationToken)
     {
         Listener listener;
@@ -88,7 +102,7 @@ public sealed class SyncNotifier : IHostedService
         var handle = new SyncListener(this, listener);
         try
         {
-            await FollowAsync(listener, [SyncHintStreams.User(userId)], replaceAsOf: null, cancellationToken);
+            await FollowAsync(listener, [SyncHintStreams.UserTopic(userId)], replaceAsOf: null, cancellationToken);
         }
         catch
         {
@@ -101,68 +115,65 @@ public sealed class SyncNotifier : IHostedService
     /// <summary>Whether this host follows the room (some user here is joined to it and synced lately).</summary>
     public bool Follows(string roomId)
     {
-        lock (_gate) return _topics.ContainsKey(SyncHintStreams.Room(roomId));
+        lock (_gate) return _topics.ContainsKey(SyncHintStreams.RoomTopic(roomId));
     }
 
     internal Task FollowRoomsAsync(Listener listener, IReadOnlyCollection<string> joinedRoomIds, long readAt, CancellationToken cancellationToken) =>
-        FollowAsync(listener, [SyncHintStreams.User(listener.UserId), .. joinedRoomIds.Select(SyncHintStreams.Room)], readAt, cancellationToken);
+        FollowAsync(listener, [SyncHintStreams.UserTopic(listener.UserId), .. joinedRoomIds.Select(SyncHintStreams.RoomTopic)], readAt, cancellationToken);
 
     /// <summary>A number that orders the user's membership reads: take it before reading, pass it to <see cref="FollowRoomsAsync"/>.</summary>
     internal long NextRead(Listener listener)
     {
-        lock (_gate) return ++listener.Reads;
+        lock (_gate)
+        {
+            // The read that starts now sees whatever a wake without a position was for.
+            listener.MustLook = false;
+            return ++listener.Reads;
+        }
     }
 
     /// <summary>
     /// Attaches the listener to the topics and, given <paramref name="replaceAsOf"/>, detaches it from the
     /// rest, unless a later read already replaced them: two syncs of one user can finish out of order, and
     /// the older one's room list must not undo the newer one's (the user would miss their new room).
-    /// A hint published just before a new subscription took effect is missed, and its row may not be
-    /// safe to read yet; so after a new attachment the listener treats every stream as announced up to
-    /// its sequence's current value and looks again until the positions get there.
+    /// A hint published just before a topic was attached is missed, and its row may not be safe to read
+    /// yet; so after a new attachment the listener treats every stream as announced up to its sequence's
+    /// current value and looks again until the positions get there.
     /// </summary>
-    private async Task FollowAsync(Listener listener, IReadOnlyCollection<StreamId> ids, long? replaceAsOf, CancellationToken cancellationToken)
+    private async Task FollowAsync(Listener listener, IReadOnlyCollection<string> keys, long? replaceAsOf, CancellationToken cancellationToken)
     {
-        var attached = new List<Topic>();
         lock (_gate)
         {
             if (replaceAsOf is { } readAt && readAt > listener.ReplacedAsOf)
             {
                 listener.ReplacedAsOf = readAt;
-                var keep = ids.ToHashSet();
-                foreach (var id in listener.Topics.Where(id => !keep.Contains(id)).ToList())
+                var keep = keys.ToHashSet(StringComparer.Ordinal);
+                foreach (var key in listener.Topics.Where(key => !keep.Contains(key)).ToList())
                 {
-                    listener.Topics.Remove(id);
-                    if (_topics.TryGetValue(id, out var old)) old.Followers.Remove(listener);
+                    listener.Topics.Remove(key);
+                    if (_topics.TryGetValue(key, out var old)) old.Followers.Remove(listener);
                 }
             }
-            foreach (var id in ids)
+            var attached = false;
+            foreach (var key in keys)
             {
-                if (!listener.Topics.Add(id)) continue;
-                if (!_topics.TryGetValue(id, out var topic)) _topics[id] = topic = Subscribe(id);
+                if (!listener.Topics.Add(key)) continue;
+                if (!_topics.TryGetValue(key, out var topic)) _topics[key] = topic = new Topic(key);
                 topic.Followers.Add(listener);
-                attached.Add(topic);
+                attached = true;
             }
             // Owed until done: a request that fails or goes away in between leaves it to the user's next one.
-            if (attached.Count > 0) listener.CatchUpOwed = true;
+            if (attached) listener.CatchUpOwed = true;
             else if (!listener.CatchUpOwed) return;
         }
-        foreach (var topic in attached)
+        try
         {
-            try
-            {
-                await topic.Ready;
-            }
-            catch (Exception e)
-            {
-                // Redis is away, say. The sync still answers (at its timeout, at worst); its next request subscribes again.
-                _log.SyncSubscribeFailed(e, topic.Id.ToString());
-                lock (_gate)
-                {
-                    listener.Topics.Remove(topic.Id);
-                    if (_topics.TryGetValue(topic.Id, out var current) && current == topic) _topics.Remove(topic.Id);
-                }
-            }
+            await EnsureSubscribedAsync().WaitAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The cluster is away, say. The sync still answers (at its timeout, at worst); its next request subscribes again.
+            _log.SyncSubscribeFailed(e, SyncHintStreams.Namespace);
         }
         cancellationToken.ThrowIfCancellationRequested();
         var sequences = await _positions.GetSequencePositionsAsync(cancellationToken);
@@ -173,44 +184,63 @@ public sealed class SyncNotifier : IHostedService
         }
     }
 
-    private Topic Subscribe(StreamId id)
+    /// <summary>The host's subscriptions to every hint and typing partition, made once (again after a failure).</summary>
+    private Task<List<IAsyncDisposable>> EnsureSubscribedAsync()
     {
-        var key = id.GetKeyAsString();
-        var roomId = key.StartsWith("room:", StringComparison.Ordinal) ? key["room:".Length..] : null;
-        var topic = new Topic(id, roomId);
-        topic.Ready = SubscribeAsync(topic);
-        return topic;
-    }
-
-    private async Task SubscribeAsync(Topic topic)
-    {
-        topic.Subscriptions.Add(await _streams.Get<SyncHint>(topic.Id).SubscribeAsync((hint, _) =>
+        lock (_gate)
         {
-            Wake(topic, hint.Stream, hint.Position);
-            return Task.CompletedTask;
-        }));
-        if (topic.RoomId is { } roomId)
-        {
-            topic.Subscriptions.Add(await _streams.Get<TypingStreamRow>(StreamId.Create(StreamNames.Typing, roomId)).SubscribeAsync((row, position) =>
-            {
-                _typing.Update(roomId, position, row.UserIds);
-                Wake(topic, StreamNames.Typing, position);
-                return Task.CompletedTask;
-            }));
+            if (_subscriptions is { IsFaulted: false, IsCanceled: false } current) return current;
+            return _subscriptions = Task.Run(SubscribeAllAsync);
         }
     }
 
-    private void Wake(Topic topic, string stream, long position)
+    private async Task<List<IAsyncDisposable>> SubscribeAllAsync()
     {
-        _hints.Add(1);
+        var hints = SyncHintStreams.All.Select(async Task<IAsyncDisposable> (id) => await _streams.Get<SyncHint>(id).SubscribeAsync((hint, _) =>
+        {
+            foreach (var key in hint.Topics) Wake(key, hint.Stream, hint.Position);
+            return Task.CompletedTask;
+        }));
+        var typing = TypingStreams.All.Select(async Task<IAsyncDisposable> (id) => await _streams.Get<TypingStreamRow>(id).SubscribeAsync((row, position) =>
+        {
+            OnTyping(row, position);
+            return Task.CompletedTask;
+        }));
+        var all = hints.Concat(typing).ToList();
+        try
+        {
+            return [.. await Task.WhenAll(all)];
+        }
+        catch
+        {
+            foreach (var done in all.Where(t => t.IsCompletedSuccessfully)) await done.Result.DisposeAsync();
+            throw;
+        }
+    }
+
+    private void Wake(string key, string stream, long position)
+    {
         lock (_gate)
         {
+            if (!_topics.TryGetValue(key, out var topic)) return;
+            _hints.Add(1);
             foreach (var listener in topic.Followers)
             {
                 listener.Announce(stream, position);
                 listener.Wake();
             }
         }
+    }
+
+    private void OnTyping(TypingStreamRow row, long position)
+    {
+        // Only the rooms followed here: the cache stays as small as what this host's syncs show.
+        lock (_gate)
+        {
+            if (!_topics.ContainsKey(SyncHintStreams.RoomTopic(row.RoomId))) return;
+            _typing.Update(row.RoomId, position, row.UserIds);
+        }
+        Wake(SyncHintStreams.RoomTopic(row.RoomId), StreamNames.Typing, position);
     }
 
     /// <summary>Deliveries may have been lost (gateways lost, a silo died): hints may be lost, so every listener looks again, up to where the sequences are now.</summary>
@@ -233,7 +263,7 @@ public sealed class SyncNotifier : IHostedService
             _log.SyncCatchUpFailed(e);
             lock (_gate)
             {
-                foreach (var listener in _listeners.Values) listener.Wake();
+                foreach (var listener in _listeners.Values) listener.Wake(mustLook: true);
             }
         }
     }
@@ -251,31 +281,26 @@ public sealed class SyncNotifier : IHostedService
     }
 
     /// <summary>Stops following users who have not synced here for <paramref name="idleAfter"/>, and the topics nobody follows.</summary>
-    public async Task UnfollowIdleAsync(TimeSpan idleAfter)
+    public Task UnfollowIdleAsync(TimeSpan idleAfter)
     {
         var idleSince = _clock.GetUtcNow() - idleAfter;
-        var unfollowed = new List<Topic>();
         lock (_gate)
         {
             foreach (var listener in _listeners.Values.Where(l => l.Active == 0 && l.LastSeen < idleSince).ToList())
             {
                 _listeners.Remove(listener.UserId);
-                foreach (var id in listener.Topics)
+                foreach (var key in listener.Topics)
                 {
-                    if (_topics.TryGetValue(id, out var topic)) topic.Followers.Remove(listener);
+                    if (_topics.TryGetValue(key, out var topic)) topic.Followers.Remove(listener);
                 }
             }
             foreach (var topic in _topics.Values.Where(t => t.Followers.Count == 0).ToList())
             {
-                _topics.Remove(topic.Id);
-                unfollowed.Add(topic);
+                _topics.Remove(topic.Key);
+                if (topic.RoomId is { } roomId) _typing.Forget(roomId);
             }
         }
-        foreach (var topic in unfollowed)
-        {
-            if (topic.RoomId is { } roomId) _typing.Forget(roomId);
-            await topic.DisposeAsync();
-        }
+        return Task.CompletedTask;
     }
 
     internal void Release(Listener listener)
@@ -287,12 +312,20 @@ public sealed class SyncNotifier : IHostedService
         }
     }
 
-    internal bool IsAheadOf(Listener listener, SyncToken token)
+    internal bool IsAheadOf(Listener listener, SyncToken token, IReadOnlySet<string> unseen)
     {
         bool ahead;
-        lock (_gate) ahead = listener.IsAheadOf(token);
+        lock (_gate) ahead = listener.IsAheadOf(token, unseen);
         if (ahead) _lookAgains.Add(1);
         return ahead;
+    }
+
+    internal bool NothingNewBeyond(Listener listener, SyncToken token, IReadOnlySet<string> unseen)
+    {
+        bool nothing;
+        lock (_gate) nothing = listener.NothingNewBeyond(token, unseen);
+        if (nothing) _skippedWakes.Add(1);
+        return nothing;
     }
 
     internal Task NextChangeAsync(Listener listener, CancellationToken cancellationToken)
@@ -306,7 +339,7 @@ public sealed class SyncNotifier : IHostedService
         private readonly Dictionary<string, long> _announced = new(StringComparer.Ordinal);
 
         public string UserId => userId;
-        public HashSet<StreamId> Topics { get; } = [];
+        public HashSet<string> Topics { get; } = new(StringComparer.Ordinal);
         public int Active { get; set; }
 
         /// <summary>Membership reads handed out, and the latest whose room list replaced the followed rooms.</summary>
@@ -323,46 +356,64 @@ public sealed class SyncNotifier : IHostedService
             if (position > _announced.GetValueOrDefault(stream)) _announced[stream] = position;
         }
 
-        public void Wake()
+        /// <summary>Set by a wake that carries no position (the positions could not be read): the next read must look.</summary>
+        public bool MustLook { get; set; }
+
+        public void Wake(bool mustLook = false)
         {
+            if (mustLook) MustLook = true;
             var signal = Signal;
             Signal = NewSignal();
             signal.TrySetResult();
         }
 
         /// <summary>Whether a row was announced beyond the token: its position is not yet safe to read, so look again soon.</summary>
-        public bool IsAheadOf(SyncToken token)
+        public bool IsAheadOf(SyncToken token, IReadOnlySet<string> unseen)
         {
-            long At(string stream) => _announced.GetValueOrDefault(stream);
-            return At(StreamNames.Events) > token.Events || At(StreamNames.AccountData) > token.AccountData ||
-                   At(StreamNames.Receipts) > token.Receipts || At(StreamNames.ToDevice) > token.ToDevice ||
-                   At(StreamNames.DeviceLists) > token.DeviceLists || At(StreamNames.Presence) > token.Presence ||
-                   At(StreamNames.PushRules) > token.PushRules;
+            foreach (var (stream, position) in _announced)
+            {
+                if (position > PositionOf(token, stream) && stream != StreamNames.Typing && !unseen.Contains(stream)) return true;
+            }
+            return false;
         }
+
+        /// <summary>
+        /// Whether the listener's wakes since the token's read brought nothing it would show: every position
+        /// announced is in the token already, or on a stream in <paramref name="unseen"/>.
+        /// </summary>
+        public bool NothingNewBeyond(SyncToken token, IReadOnlySet<string> unseen)
+        {
+            if (MustLook) return false;
+            foreach (var (stream, position) in _announced)
+            {
+                if (position > PositionOf(token, stream) && !unseen.Contains(stream)) return false;
+            }
+            return true;
+        }
+
+        private static long PositionOf(SyncToken token, string stream) => stream switch
+        {
+            StreamNames.Events => token.Events,
+            StreamNames.AccountData => token.AccountData,
+            StreamNames.Typing => token.Typing,
+            StreamNames.Receipts => token.Receipts,
+            StreamNames.ToDevice => token.ToDevice,
+            StreamNames.DeviceLists => token.DeviceLists,
+            StreamNames.Presence => token.Presence,
+            StreamNames.PushRules => token.PushRules,
+            // A stream the token does not carry (the caches stream, say): nothing a sync shows.
+            _ => long.MaxValue,
+        };
 
         private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private sealed class Topic(StreamId id, string? roomId) : IAsyncDisposable
+    /// <summary>A room or user that some listener here follows.</summary>
+    private sealed class Topic(string key)
     {
-        public StreamId Id => id;
-        public string? RoomId => roomId;
+        public string Key => key;
+        public string? RoomId { get; } = key.StartsWith("room:", StringComparison.Ordinal) ? key["room:".Length..] : null;
         public HashSet<Listener> Followers { get; } = [];
-        public List<IAsyncDisposable> Subscriptions { get; } = [];
-        public Task Ready { get; set; } = Task.CompletedTask;
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                await Ready;
-            }
-            catch (Exception)
-            {
-                // Never subscribed: nothing more to undo than what did subscribe.
-            }
-            foreach (var subscription in Subscriptions) await subscription.DisposeAsync();
-        }
     }
 }
 
@@ -383,7 +434,10 @@ public sealed class SyncListener : IDisposable
     public Task NextChangeAsync(CancellationToken cancellationToken) => _notifier.NextChangeAsync(_listener, cancellationToken);
 
     /// <summary>Whether a hint announced a row beyond the token that the positions did not show yet.</summary>
-    public bool IsAheadOf(SyncToken token) => _notifier.IsAheadOf(_listener, token);
+    public bool IsAheadOf(SyncToken token, IReadOnlySet<string> unseen) => _notifier.IsAheadOf(_listener, token, unseen);
+
+    /// <summary>Whether the wakes since the token was read announced nothing beyond it, except on <paramref name="unseen"/> streams.</summary>
+    public bool NothingNewBeyond(SyncToken token, IReadOnlySet<string> unseen) => _notifier.NothingNewBeyond(_listener, token, unseen);
 
     /// <summary>Follows exactly these rooms for the user (all the rooms they are joined to, not only what a filter shows).</summary>
     /// <summary>Orders this request's membership read among the user's concurrent syncs; take it before building.</summary>

@@ -153,7 +153,7 @@ public sealed class SyncResponseBuilder(
         var (changed, leftUsers) = since is null ? ([], []) : await DeviceListChangesAsync(userId, from, upTo, peers, byRoom, joined, joinedNowRooms);
         var presenceEvents = new JsonArray((await presence.GetChangedAsync(peers, from.Presence, upTo.Presence))
             .Select(p => new JsonObject { ["type"] = "m.presence", ["sender"] = p.UserId, ["content"] = PresenceEndpoints.Format(p, now) })
-            .Where(e => SyncFilter.Allows(filter.Presence, e)).Cast<JsonNode>().ToArray());
+            .Where(e => SyncFilter.Allows(filter.Presence, e)).Take(filter.Presence?.Limit ?? int.MaxValue).Cast<JsonNode>().ToArray());
 
         var keyState = await keys.GetSyncKeyStateAsync(userId, user.DeviceId);
         var next = upTo with { ToDevice = toDeviceUpTo };
