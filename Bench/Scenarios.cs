@@ -97,12 +97,15 @@ public sealed class Scenarios(Uri server, string shape, BenchSizes sizes, Action
         var latency = new Latencies();
         var seen = observers.Select(_ => new ConcurrentDictionary<string, int>()).ToList();
         using var stop = new CancellationTokenSource();
+        var errors = new SyncErrors();
+        using var ready = new CountdownEvent(observers.Count);
         var following = observers.Select((o, i) => FollowAsync(o, rooms.ToHashSet(), (body, at) =>
         {
             if (!body.StartsWith("d ", StringComparison.Ordinal)) return;
             seen[i].AddOrUpdate(body, 1, (_, c) => c + 1);
             if (sentAt.TryGetValue(body, out var start)) latency.Add(Stopwatch.GetElapsedTime(start, at).TotalMilliseconds);
-        }, stop.Token)).ToList();
+        }, errors, ready, stop.Token)).ToList();
+        await WaitUntilFollowingAsync(ready, "delivery: observers' initial syncs");
         await Task.Delay(500);
 
         var total = sizes.DeliveryRate * sizes.DeliverySeconds;
@@ -137,7 +140,7 @@ public sealed class Scenarios(Uri server, string shape, BenchSizes sizes, Action
         {
             ["messages"] = total, ["observers"] = observers.Count, ["rooms"] = rooms.Count, ["target_per_s"] = sizes.DeliveryRate,
             ["achieved_per_s"] = total / sendSeconds, ["p50_ms"] = latency.Percentile(50), ["p99_ms"] = latency.Percentile(99),
-            ["missing"] = missing, ["duplicated"] = duplicated,
+            ["missing"] = missing, ["duplicated"] = duplicated, ["sync_errors"] = errors.Count,
         }, latency);
     }
 
@@ -185,12 +188,18 @@ public sealed class Scenarios(Uri server, string shape, BenchSizes sizes, Action
         var latency = new Latencies();
         var received = new ConcurrentDictionary<string, int>();
         using var stop = new CancellationTokenSource();
+        var errors = new SyncErrors();
+        using var ready = new CountdownEvent(members.Count);
         var following = members.Select(m => FollowAsync(m, new HashSet<string> { room }, (body, at) =>
         {
             if (!body.StartsWith("f ", StringComparison.Ordinal)) return;
             received.AddOrUpdate(body, 1, (_, c) => c + 1);
             if (sentAt.TryGetValue(body, out var start)) latency.Add(Stopwatch.GetElapsedTime(start, at).TotalMilliseconds);
-        }, stop.Token)).ToList();
+        }, errors, ready, stop.Token)).ToList();
+        // A fan-out to members who are all long-polling: first every initial sync (500 at once is a load of its own).
+        var startedFollowing = Stopwatch.StartNew();
+        await WaitUntilFollowingAsync(ready, "fan-out: members' initial syncs");
+        var followingAfter = startedFollowing.Elapsed.TotalSeconds;
         await Task.Delay(2000);
         for (var i = 0; i < sizes.FanOutMessages; i++)
         {
@@ -209,15 +218,37 @@ public sealed class Scenarios(Uri server, string shape, BenchSizes sizes, Action
         {
             ["members"] = members.Count, ["messages"] = sizes.FanOutMessages, ["p50_ms"] = latency.Percentile(50), ["p99_ms"] = latency.Percentile(99),
             ["missing"] = expected - Math.Min(expected, received.Values.Sum()), ["duplicated"] = received.Values.Sum(c => Math.Max(0, c - members.Count)),
+            ["initial_syncs_s"] = followingAfter, ["sync_errors"] = errors.Count,
         }, latency);
     }
 
-    /// <summary>A client's sync loop: reports each timeline message body with the moment it arrived.</summary>
-    private static async Task FollowAsync(MatrixHttp user, IReadOnlySet<string> rooms, Action<string, long> onMessage, CancellationToken stop)
+    /// <summary>
+    /// A client's sync loop: reports each timeline message body with the moment it arrived. Signals
+    /// <paramref name="ready"/> once its initial sync is done and its first long poll is about to go out;
+    /// a failed sync is retried after a second with the same token, as a client would, and counted.
+    /// </summary>
+    private static async Task FollowAsync(MatrixHttp user, IReadOnlySet<string> rooms, Action<string, long> onMessage, SyncErrors errors,
+        CountdownEvent ready, CancellationToken stop)
     {
         const string filter = """{"room":{"timeline":{"limit":1000},"state":{"lazy_load_members":true}},"presence":{"types":[]}}""";
-        var (initial, _) = await user.SyncAsync(null, 0, filter, CancellationToken.None);
-        var since = initial["next_batch"]!.GetValue<string>();
+        string? since = null;
+        while (since is null && !stop.IsCancellationRequested)
+        {
+            try
+            {
+                since = (await user.SyncAsync(null, 0, filter, stop)).Body["next_batch"]!.GetValue<string>();
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or InvalidOperationException or TaskCanceledException)
+            {
+                errors.Add(e);
+                await Task.Delay(1000, CancellationToken.None);
+            }
+        }
+        ready.Signal();
         while (!stop.IsCancellationRequested)
         {
             JsonObject body;
@@ -225,9 +256,15 @@ public sealed class Scenarios(Uri server, string shape, BenchSizes sizes, Action
             {
                 (body, _) = await user.SyncAsync(since, 10_000, filter, stop);
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception e) when (e is HttpRequestException or InvalidOperationException or TaskCanceledException)
+            {
+                errors.Add(e);
+                await Task.Delay(1000, CancellationToken.None);
+                continue;
             }
             var at = Stopwatch.GetTimestamp();
             since = body["next_batch"]!.GetValue<string>();
@@ -239,6 +276,30 @@ public sealed class Scenarios(Uri server, string shape, BenchSizes sizes, Action
                     if (e?["content"]?["body"] is JsonValue b && b.TryGetValue<string>(out var text)) onMessage(text, at);
                 }
             }
+        }
+    }
+
+    /// <summary>Syncs that failed (and were retried); the first few reasons go to stderr.</summary>
+    private sealed class SyncErrors
+    {
+        private int _count;
+
+        public int Count => _count;
+
+        public void Add(Exception e)
+        {
+            if (Interlocked.Increment(ref _count) <= 3) Console.Error.WriteLine($"sync failed: {e.Message}");
+        }
+    }
+
+    /// <summary>Waits until every follower is long-polling (bounded: a server that cannot get there still gets measured).</summary>
+    private async Task WaitUntilFollowingAsync(CountdownEvent ready, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(180);
+        while (!ready.IsSet && DateTime.UtcNow < deadline)
+        {
+            progress(what, 100.0 * (ready.InitialCount - ready.CurrentCount) / ready.InitialCount);
+            await Task.Delay(250);
         }
     }
 }

@@ -66,6 +66,7 @@ public static class SyncEndpoints
             var response = await builder.BuildAsync(user, since, upTo, filter, fullState);
             await listener.FollowRoomsAsync(response.JoinedRoomIds, readAt, http.RequestAborted);
             var hasNews = since is null || fullState || response.HasChanges;
+            notifier.Built(answered: hasNews || cancel.IsCancellationRequested, hasNews);
             if (hasNews || cancel.IsCancellationRequested) return Results.Json(response.Body);
             try
             {

@@ -37,6 +37,7 @@ public sealed class SyncNotifier : IHostedService
     private readonly Counter<long> _lookAgains;
     private readonly Counter<long> _hints;
     private readonly Counter<long> _skippedWakes;
+    private readonly Counter<long> _builds;
 
     public SyncNotifier(ReplicationStreams streams, StreamDeliveryAlerts alerts, StreamPositionReader positions, TypingCache typing,
         TimeProvider clock, ApiHostLog log, IMeterFactory meters)
@@ -56,6 +57,8 @@ public sealed class SyncNotifier : IHostedService
             description: "Sync hints (and typing rows) this host received for the rooms and users it follows.");
         _skippedWakes = meter.CreateCounter<long>("sync_wakes_skipped_total",
             description: "Times a waiting sync was woken by nothing it would show (rows already in its answer, or on streams its filter hides) and waited on without rebuilding.");
+        _builds = meter.CreateCounter<long>("sync_builds_total",
+            description: "Sync responses built, by outcome: news (answered with changes), empty (answered at the timeout with none), waited (nothing new, so the sync waited on).");
         _lookAgains = meter.CreateCounter<long>("sync_look_agains_total",
             description: "Times a sync found an announced row not yet safe to read and looked again after a pause.");
     }
@@ -223,7 +226,7 @@ public sealed class SyncNotifier : IHostedService
         lock (_gate)
         {
             if (!_topics.TryGetValue(key, out var topic)) return;
-            _hints.Add(1);
+            _hints.Add(1, new KeyValuePair<string, object?>("stream", stream));
             foreach (var listener in topic.Followers)
             {
                 listener.Announce(stream, position);
@@ -319,6 +322,10 @@ public sealed class SyncNotifier : IHostedService
         if (ahead) _lookAgains.Add(1);
         return ahead;
     }
+
+    /// <summary>Counts one built response: answered with news, answered empty (timed out), or not answered (the sync waits on).</summary>
+    public void Built(bool answered, bool hasNews) =>
+        _builds.Add(1, new KeyValuePair<string, object?>("outcome", hasNews ? "news" : answered ? "empty" : "waited"));
 
     internal bool NothingNewBeyond(Listener listener, SyncToken token, IReadOnlySet<string> unseen)
     {
