@@ -270,6 +270,14 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
             {
                 throw new MatrixException(400, "M_INVALID_PARAM", $"'{field}' keys must be named algorithm:key_id, not '{id}'.");
             }
+            // The spec's KeyObject (a 'key' string, signed), or for unsigned curve25519 keys the key itself as a string.
+            var wellFormed = value switch
+            {
+                JsonValue v => v.TryGetValue<string>(out _),
+                JsonObject o => o["key"] is JsonValue k && k.TryGetValue<string>(out _) && o["signatures"] is null or JsonObject,
+                _ => false,
+            };
+            if (!wellFormed) throw MatrixException.BadJson($"'{field}.{id}' must be a key string or an object with a 'key' string.");
             parsed.Add(new UploadedKey(id[..colon], id[(colon + 1)..], value.ToJsonString()));
         }
         return parsed;

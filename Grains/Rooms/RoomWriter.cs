@@ -118,6 +118,10 @@ public sealed class RoomWriter(
         {
             foreach (var draft in drafts)
             {
+                if (ClientEventContent.Problem(draft.Type, draft.Content, version) is { } problem)
+                {
+                    throw MatrixException.BadJson($"{draft.Type}: {problem}");
+                }
                 string eventId;
                 JsonObject pdu;
                 try

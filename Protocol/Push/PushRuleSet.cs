@@ -53,11 +53,13 @@ public sealed class PushRuleSet
     {
         CheckKind(kind);
         if (ruleId.StartsWith('.')) throw new PushRuleException("Rule IDs starting with '.' are reserved for server-default rules.");
-        if (body["actions"] is not JsonArray actions) throw new PushRuleException("'actions' is missing or not a list.");
-        var rule = new JsonObject { ["rule_id"] = ruleId, ["default"] = false, ["enabled"] = true, ["actions"] = actions.DeepClone() };
+        if (!body.ContainsKey("actions")) throw new PushRuleException("'actions' is missing.");
+        PushRuleContent.CheckActions(body["actions"]);
+        var rule = new JsonObject { ["rule_id"] = ruleId, ["default"] = false, ["enabled"] = true, ["actions"] = body["actions"]!.DeepClone() };
         switch (kind)
         {
             case "override" or "underride":
+                if (body.ContainsKey("conditions")) PushRuleContent.CheckConditions(body["conditions"]);
                 rule["conditions"] = body["conditions"] is JsonArray conditions ? conditions.DeepClone() : new JsonArray();
                 break;
             case "content":
@@ -76,7 +78,8 @@ public sealed class PushRuleSet
         if (before is not null || after is not null)
         {
             var anchor = list.FindIndex(r => r["rule_id"]!.ToString() == (before ?? after));
-            if (anchor < 0) throw new PushRuleException($"No rule {before ?? after} to place this rule next to.", notFound: true);
+            // The spec's example answer: 400, not 404 (that is for the rule being edited).
+            if (anchor < 0) throw new PushRuleException($"before/after rule not found: {before ?? after}");
             index = before is not null ? anchor : anchor + 1;
         }
         else if (existing >= 0)
@@ -98,7 +101,11 @@ public sealed class PushRuleSet
 
     public void SetEnabled(string userId, string kind, string ruleId, bool enabled) => Override(userId, kind, ruleId, "enabled", JsonValue.Create(enabled));
 
-    public void SetActions(string userId, string kind, string ruleId, JsonArray actions) => Override(userId, kind, ruleId, "actions", actions.DeepClone());
+    public void SetActions(string userId, string kind, string ruleId, JsonArray actions)
+    {
+        PushRuleContent.CheckActions(actions);
+        Override(userId, kind, ruleId, "actions", actions.DeepClone());
+    }
 
     private void Override(string userId, string kind, string ruleId, string field, JsonNode value)
     {

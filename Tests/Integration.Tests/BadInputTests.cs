@@ -9,7 +9,7 @@ namespace Homeserver.Tests.Integration;
 public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>, IAsyncLifetime
 {
     private static readonly string[] Tables = ["users", "devices", "access_tokens", "events", "current_state_events", "rooms", "room_writers",
-        "event_txn_ids", "profiles", "room_aliases", "room_directory"];
+        "event_txn_ids", "profiles", "room_aliases", "room_directory", "user_filters", "push_rules", "one_time_keys", "fallback_keys"];
     private MatrixClient _admin = null!;
     private MatrixClient _member = null!;
     private string _roomId = "";
@@ -63,6 +63,45 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
         { "password of the wrong type", "none", "POST", """{"username": "newbie", "password": 5}""", "/_matrix/client/v3/register", 400, "M_BAD_JSON" },
         { "invalid username", "none", "POST", """{"username": "Bad Name", "password": "x"}""", "/_matrix/client/v3/register", 400, "M_INVALID_USERNAME" },
         { "guest registration", "none", "POST", "{}", "/_matrix/client/v3/register?kind=guest", 403, "M_GUEST_ACCESS_FORBIDDEN" },
+        // Power levels every reader can use (the room's version is 10: integers only).
+        { "power levels with users not an object", "admin", "PUT", """{"users": "x"}""", "/_matrix/client/v3/rooms/{room}/state/m.room.power_levels", 400, "M_BAD_JSON" },
+        { "power levels with events a list", "admin", "PUT", """{"events": []}""", "/_matrix/client/v3/rooms/{room}/state/m.room.power_levels", 400, "M_BAD_JSON" },
+        { "power levels with notifications a string", "admin", "PUT", """{"notifications": "x"}""", "/_matrix/client/v3/rooms/{room}/state/m.room.power_levels", 400, "M_BAD_JSON" },
+        { "power level as a string in v10", "admin", "PUT", """{"ban": "50"}""", "/_matrix/client/v3/rooms/{room}/state/m.room.power_levels", 400, "M_BAD_JSON" },
+        { "power level null", "admin", "PUT", """{"kick": null}""", "/_matrix/client/v3/rooms/{room}/state/m.room.power_levels", 400, "M_BAD_JSON" },
+        { "user power level a list", "admin", "PUT", """{"users": {"@a:test.local": [100]}}""", "/_matrix/client/v3/rooms/{room}/state/m.room.power_levels", 400, "M_BAD_JSON" },
+        { "override with users not an object", "admin", "POST", """{"power_level_content_override": {"users": "x"}}""", "/_matrix/client/v3/createRoom", 400, "M_BAD_JSON" },
+        // Filters are checked before they are stored, and inline ones before they are used.
+        { "filter room not an object", "admin", "POST", """{"room": "x"}""", "/_matrix/client/v3/user/{me}/filter", 400, "M_BAD_JSON" },
+        { "filter limit a string", "admin", "POST", """{"room": {"timeline": {"limit": "ten"}}}""", "/_matrix/client/v3/user/{me}/filter", 400, "M_BAD_JSON" },
+        { "filter limit negative", "admin", "POST", """{"presence": {"limit": -1}}""", "/_matrix/client/v3/user/{me}/filter", 400, "M_BAD_JSON" },
+        { "filter senders not user IDs", "admin", "POST", """{"presence": {"senders": ["bob"]}}""", "/_matrix/client/v3/user/{me}/filter", 400, "M_BAD_JSON" },
+        { "filter rooms not room IDs", "admin", "POST", """{"room": {"rooms": ["lobby"]}}""", "/_matrix/client/v3/user/{me}/filter", 400, "M_BAD_JSON" },
+        { "filter types not strings", "admin", "POST", """{"room": {"state": {"types": [1]}}}""", "/_matrix/client/v3/user/{me}/filter", 400, "M_BAD_JSON" },
+        { "filter event_format unknown", "admin", "POST", """{"event_format": "xml"}""", "/_matrix/client/v3/user/{me}/filter", 400, "M_BAD_JSON" },
+        { "filter event_fields not strings", "admin", "POST", """{"event_fields": [1]}""", "/_matrix/client/v3/user/{me}/filter", 400, "M_BAD_JSON" },
+        { "filter include_leave a string", "admin", "POST", """{"room": {"include_leave": "yes"}}""", "/_matrix/client/v3/user/{me}/filter", 400, "M_BAD_JSON" },
+        { "filter lazy_load_members a number", "admin", "POST", """{"room": {"state": {"lazy_load_members": 1}}}""", "/_matrix/client/v3/user/{me}/filter", 400, "M_BAD_JSON" },
+        { "inline sync filter malformed", "admin", "GET", null, "/_matrix/client/v3/sync?filter=%7B%22room%22%3A5%7D", 400, "M_BAD_JSON" },
+        { "messages filter malformed", "admin", "GET", null, "/_matrix/client/v3/rooms/{room}/messages?dir=b&filter=%7B%22limit%22%3A%22x%22%7D", 400, "M_BAD_JSON" },
+        { "empty pagination direction", "admin", "GET", null, "/_matrix/client/v3/rooms/{room}/messages?dir=", 400, "M_INVALID_PARAM" },
+        // Push rules the evaluator can read.
+        { "push rule conditions a string", "admin", "PUT", """{"actions": ["notify"], "conditions": "x"}""", "/_matrix/client/v3/pushrules/global/override/r1", 400, "M_INVALID_PARAM" },
+        { "push rule condition kind a number", "admin", "PUT", """{"actions": ["notify"], "conditions": [{"kind": 5}]}""", "/_matrix/client/v3/pushrules/global/override/r2", 400, "M_INVALID_PARAM" },
+        { "push rule event_match without pattern", "admin", "PUT", """{"actions": ["notify"], "conditions": [{"kind": "event_match", "key": "type"}]}""", "/_matrix/client/v3/pushrules/global/underride/r3", 400, "M_INVALID_PARAM" },
+        { "push rule unknown action", "admin", "PUT", """{"actions": ["explode"]}""", "/_matrix/client/v3/pushrules/global/room/!r4:test.local", 400, "M_INVALID_PARAM" },
+        { "push rule actions a string", "admin", "PUT", """{"actions": "notify"}""", "/_matrix/client/v3/pushrules/global/room/!r5:test.local", 400, "M_INVALID_PARAM" },
+        { "push rule tweak not named", "admin", "PUT", """{"actions": [{"set_tweak": 5}]}""", "/_matrix/client/v3/pushrules/global/sender/@r6:test.local", 400, "M_INVALID_PARAM" },
+        { "push rule highlight not boolean", "admin", "PUT", """{"actions": [{"set_tweak": "highlight", "value": "yes"}]}""", "/_matrix/client/v3/pushrules/global/sender/@r7:test.local", 400, "M_INVALID_PARAM" },
+        { "push rule placed before a missing rule", "admin", "PUT", """{"actions": ["notify"]}""", "/_matrix/client/v3/pushrules/global/room/!r8:test.local?before=nope", 400, "M_INVALID_PARAM" },
+        { "push rule actions attribute unknown", "admin", "PUT", """{"actions": ["explode"]}""", "/_matrix/client/v3/pushrules/global/override/.m.rule.master/actions", 400, "M_INVALID_PARAM" },
+        // End-to-end keys of the spec's shapes.
+        { "one-time key an integer", "admin", "POST", """{"one_time_keys": {"signed_curve25519:AAAA": 5}}""", "/_matrix/client/v3/keys/upload", 400, "M_BAD_JSON" },
+        { "one-time key object without key", "admin", "POST", """{"one_time_keys": {"signed_curve25519:AAAB": {"signatures": {}}}}""", "/_matrix/client/v3/keys/upload", 400, "M_BAD_JSON" },
+        { "fallback key a list", "admin", "POST", """{"fallback_keys": {"signed_curve25519:AAAC": []}}""", "/_matrix/client/v3/keys/upload", 400, "M_BAD_JSON" },
+        // Login and registration fields of the wrong type.
+        { "login refresh_token a string", "none", "POST", """{"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "x"}, "password": "x", "refresh_token": "yes"}""", "/_matrix/client/v3/login", 400, "M_BAD_JSON" },
+        { "register inhibit_login a string", "none", "POST", """{"username": "newbie2", "password": "x", "inhibit_login": "yes", "auth": {"type": "m.login.dummy"}}""", "/_matrix/client/v3/register", 400, "M_BAD_JSON" },
     };
 
     [Theory]
@@ -74,11 +113,58 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
         var client = who switch { "admin" => _admin, "member" => _member, _ => anonymous };
         var before = await CountRowsAsync();
 
-        var (actualStatus, response) = await client.SendAsync(new HttpMethod(method), path.Replace("{room}", _roomId), body);
+        var (actualStatus, response) = await client.SendAsync(new HttpMethod(method), path.Replace("{room}", _roomId).Replace("{me}", Uri.EscapeDataString(_admin.UserId)), body);
 
         (actualStatus, response["errcode"]?.GetValue<string>()).Should().Be((status, errCode), name);
         response["error"]?.GetValue<string>().Should().NotBeNullOrEmpty();
         (await CountRowsAsync()).Should().Equal(before, $"{name} must not write anything");
+    }
+
+    [Fact]
+    public async Task The_valid_counterparts_are_accepted_and_the_room_is_not_locked()
+    {
+        // Before version 10 a level may be a string holding an integer.
+        var v9 = (await _admin.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["room_version"] = "9" })).Body["room_id"]!.GetValue<string>();
+        (await _admin.PutAsync($"/_matrix/client/v3/rooms/{v9}/state/m.room.power_levels",
+            new JsonObject { ["ban"] = "50", ["users"] = new JsonObject { [_admin.UserId] = 100 } })).Status.Should().Be(200);
+        // After the refused attempts above (any order), the creator still holds the room.
+        (await _admin.PutAsync($"/_matrix/client/v3/rooms/{_roomId}/state/m.room.power_levels",
+            new JsonObject { ["users"] = new JsonObject { [_admin.UserId] = 100 }, ["events"] = new JsonObject { ["m.room.name"] = 50 } })).Status.Should().Be(200);
+
+        var filter = new JsonObject
+        {
+            ["room"] = new JsonObject { ["timeline"] = new JsonObject { ["limit"] = 5, ["types"] = new JsonArray("m.room.*") }, ["include_leave"] = false },
+            ["presence"] = new JsonObject { ["senders"] = new JsonArray(_admin.UserId) },
+            ["org.example.future"] = true,
+        };
+        var (status, created) = await _admin.PostAsync($"/_matrix/client/v3/user/{Uri.EscapeDataString(_admin.UserId)}/filter", filter);
+        status.Should().Be(200);
+        var stored = (await _admin.GetAsync($"/_matrix/client/v3/user/{Uri.EscapeDataString(_admin.UserId)}/filter/{created["filter_id"]}")).Body;
+        stored["room"]!["timeline"]!["limit"]!.GetValue<int>().Should().Be(5);
+        (await _admin.GetAsync($"/_matrix/client/v3/sync?filter={created["filter_id"]}")).Status.Should().Be(200);
+
+        (await _admin.PutAsync("/_matrix/client/v3/pushrules/global/override/ok", new JsonObject
+        {
+            ["actions"] = new JsonArray("notify", new JsonObject { ["set_tweak"] = "sound", ["value"] = "default" }),
+            ["conditions"] = new JsonArray(
+                new JsonObject { ["kind"] = "event_match", ["key"] = "type", ["pattern"] = "m.room.message" },
+                new JsonObject { ["kind"] = "event_property_is", ["key"] = "content.n", ["value"] = 3 },
+                new JsonObject { ["kind"] = "org.example.unknown" }),
+        })).Status.Should().Be(200);
+        (await _admin.GetAsync("/_matrix/client/v3/pushrules/global/override/r1")).Status.Should().Be(404, "the refused rule was not stored");
+
+        var (keysStatus, keys) = await _admin.PostAsync("/_matrix/client/v3/keys/upload", new JsonObject
+        {
+            ["one_time_keys"] = new JsonObject
+            {
+                ["curve25519:K1"] = "unsignedkeybase64",
+                ["signed_curve25519:K2"] = new JsonObject { ["key"] = "signedkeybase64", ["signatures"] = new JsonObject() },
+            },
+        });
+        keysStatus.Should().Be(200);
+        keys["one_time_key_counts"]!["signed_curve25519"]!.GetValue<int>().Should().Be(1);
+
+        (await _admin.GetAsync($"/_matrix/client/v3/rooms/{_roomId}/messages")).Status.Should().Be(200, "an absent dir means backwards");
     }
 
     private Task<long[]> CountRowsAsync() => TableRows.CountAsync(fixture.Cluster.ConnectionString, Tables);

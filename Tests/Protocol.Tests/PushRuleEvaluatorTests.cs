@@ -71,7 +71,7 @@ public sealed class PushRuleEvaluatorTests
         ids.Take(4).Should().Equal(".m.rule.master", "a", "b", "c");
 
         var unknownAnchor = () => rules.Put("override", "d", new JsonObject { ["actions"] = new JsonArray() }, before: "nope", after: null);
-        unknownAnchor.Should().Throw<PushRuleException>().Which.NotFound.Should().BeTrue();
+        unknownAnchor.Should().Throw<PushRuleException>().Which.NotFound.Should().BeFalse("the spec answers 400 for a missing before/after rule, 404 only for the rule being edited");
         var reserved = () => rules.Put("override", ".m.rule.mine", new JsonObject { ["actions"] = new JsonArray() }, null, null);
         reserved.Should().Throw<PushRuleException>();
         var deleteDefault = () => rules.Delete("override", ".m.rule.master");

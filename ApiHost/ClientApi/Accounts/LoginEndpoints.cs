@@ -49,6 +49,8 @@ public static class LoginEndpoints
             typed = body.RequiredString("user");
         }
         var password = body.RequiredString("password");
+        // Refresh tokens are not issued (the spec lets a server decline), but the field must still be what the spec says.
+        _ = body.OptionalBool("refresh_token", false);
         var userId = users.ExistingLocalUser(typed);
         var account = userId is null ? null : await accounts.FindUserAsync(userId);
         if (account is not null) limiter.Acquire("login-account", account.UserId, settings.RateLimits.LoginAccount);

@@ -49,6 +49,7 @@ public static class RegisterEndpoints
         var deviceId = body.OptionalString("device_id");
         var deviceName = body.OptionalString("initial_device_display_name");
         var inhibitLogin = body.OptionalBool("inhibit_login", false);
+        _ = body.OptionalBool("refresh_token", false);
 
         var session = await uia.RequireAsync(body, Stages);
         var password = givenPassword ?? throw new MatrixException(400, "M_MISSING_PARAM", "'password' is missing.");

@@ -56,9 +56,9 @@ public sealed class RoomEventFilter
     public static RoomEventFilter? Parse(string? json)
     {
         if (string.IsNullOrEmpty(json)) return null;
-        return JsonBody.ParseParameter(json, "filter") is JsonObject filter
-            ? new RoomEventFilter(filter)
-            : throw new MatrixException(400, "M_INVALID_PARAM", "'filter' must be a JSON object.");
+        if (JsonBody.ParseParameter(json, "filter") is not JsonObject filter) throw new MatrixException(400, "M_INVALID_PARAM", "'filter' must be a JSON object.");
+        Sync.FilterDefinition.ValidateRoomEventFilter(filter);
+        return new RoomEventFilter(filter);
     }
 
     /// <summary>Whether no event of <paramref name="type"/> can pass, whoever sends it.</summary>

@@ -117,8 +117,10 @@ public static class SyncEndpoints
         if (filter.Length == 0) return null;
         if (filter.StartsWith('{'))
         {
-            return JsonBody.ParseParameter(filter, "filter") as JsonObject
+            var inline = JsonBody.ParseParameter(filter, "filter") as JsonObject
                 ?? throw new MatrixException(400, "M_INVALID_PARAM", "'filter' must be a JSON object.");
+            FilterDefinition.Validate(inline);
+            return inline;
         }
         if (!long.TryParse(filter, NumberStyles.None, CultureInfo.InvariantCulture, out var id)) throw new MatrixException(400, "M_INVALID_PARAM", "Unknown filter.");
         var json = await sync.GetFilterAsync(userId, id) ?? throw new MatrixException(400, "M_INVALID_PARAM", "Unknown filter.");
@@ -130,6 +132,7 @@ public static class SyncEndpoints
         var user = await auth.RequireUserAsync(http);
         if (RoomPaths.UserIdFrom(userId) != user.UserId) throw MatrixException.Forbidden("You can only create filters for yourself.");
         var body = await JsonBody.ReadObjectAsync(http.Request);
+        FilterDefinition.Validate(body);
         var id = await sync.SaveFilterAsync(user.UserId, body.ToJsonString());
         return Results.Json(new { filter_id = id.ToString(CultureInfo.InvariantCulture) });
     }
