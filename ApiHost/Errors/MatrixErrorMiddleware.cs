@@ -64,6 +64,7 @@ public sealed class MatrixErrorMiddleware(RequestDelegate next, ApiHostLog log, 
             {
                 MatrixException m => (m.StatusCode, m.ErrCode, m.Error),
                 BadHttpRequestException b when b.InnerException is JsonException => (400, "M_NOT_JSON", "The request body is not valid JSON."),
+                BadHttpRequestException { StatusCode: 413 } b => (413, "M_TOO_LARGE", b.Message),
                 BadHttpRequestException b => (b.StatusCode, "M_BAD_JSON", b.Message),
                 // A silo that died or is being replaced, or a role with no live silo: the cluster recovers in seconds.
                 SiloUnavailableException or OrleansException => (503, "M_UNKNOWN", "The server that owns this resource is unavailable; retry shortly."),

@@ -38,6 +38,7 @@ public static class ApiHostApplication
     public static WebApplication MapClientApiHost(this WebApplication app)
     {
         app.UseMiddleware<CorsMiddleware>();
+        app.UseMiddleware<RequestSizeMiddleware>();
         app.UseMiddleware<MatrixErrorMiddleware>();
         app.MapProcessEndpoints();
         app.MapClientApi();

@@ -17,6 +17,12 @@ namespace Homeserver.Cluster.Hosting;
 /// </summary>
 public static class ProcessHost
 {
+    /// <summary>The longest request target (path and query) the API hosts accept: 8 KiB, Kestrel's default.</summary>
+    public const int MaxRequestTargetBytes = 8 * 1024;
+
+    /// <summary>The most header bytes the API hosts accept: 32 KiB, Kestrel's default.</summary>
+    public const int MaxRequestHeaderBytes = 32 * 1024;
+
     public static WebApplicationBuilder CreateBuilder(ProcessSettings settings, string[]? args = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args ?? []);
@@ -33,6 +39,9 @@ public static class ProcessHost
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // Twice the limits the API hosts answer with a Matrix error (RequestSizeMiddleware): Kestrel's own refusal has no body.
+            kestrel.Limits.MaxRequestLineSize = 2 * MaxRequestTargetBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 2 * MaxRequestHeaderBytes;
             foreach (var listener in settings.Listeners)
             {
                 foreach (var address in listener.BindAddresses) kestrel.Listen(address, listener.Port);

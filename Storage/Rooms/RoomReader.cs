@@ -200,6 +200,16 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return await command.ExecuteScalarAsync(cancellationToken) as long?;
     }
 
+    /// <summary>The room boundary at a global events position: before the room's first event after it.</summary>
+    public async Task<long> GetBoundaryAtAsync(string roomId, long streamOrdering, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT COALESCE(max(room_seq), 0) + 1 FROM events WHERE room_id = $1 AND stream_ordering <= $2");
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = streamOrdering });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public async Task<long> GetLastRoomSeqAsync(string roomId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("SELECT COALESCE(max(room_seq), 0) FROM events WHERE room_id = $1");

@@ -167,5 +167,37 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
         (await _admin.GetAsync($"/_matrix/client/v3/rooms/{_roomId}/messages")).Status.Should().Be(200, "an absent dir means backwards");
     }
 
+    [Fact]
+    public async Task Oversized_request_targets_headers_and_bodies_get_matrix_errors()
+    {
+        using var http = new HttpClient { BaseAddress = fixture.Cluster.ApiHosts[0].BaseAddress };
+        async Task<(int, string?)> ErrorOf(HttpResponseMessage response)
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            return ((int)response.StatusCode, System.Text.Json.Nodes.JsonNode.Parse(text)?["errcode"]?.GetValue<string>());
+        }
+
+        (await ErrorOf(await http.GetAsync("/_matrix/client/versions?x=" + new string('a', 9000)))).Should().Be((414, "M_TOO_LARGE"));
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "/_matrix/client/versions"))
+        {
+            request.Headers.Add("X-Padding", new string('b', 40_000));
+            (await ErrorOf(await http.SendAsync(request))).Should().Be((431, "M_TOO_LARGE"));
+        }
+        // A body announced larger than the server takes is refused before it is sent (HttpClient would still be writing it).
+        var address = fixture.Cluster.ApiHosts[0].BaseAddress;
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(address.Host, address.Port);
+        var stream = tcp.GetStream();
+        var head = "POST /_matrix/client/v3/createRoom HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + _admin.AccessToken +
+            "\r\nContent-Type: application/json\r\nContent-Length: " + (64 * 1024 * 1024) + "\r\n\r\n";
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(head));
+        using var reader = new StreamReader(stream);
+        var statusLine = await reader.ReadLineAsync();
+        statusLine.Should().StartWith("HTTP/1.1 413");
+        var answer = "";
+        for (var line = await reader.ReadLineAsync(); line is not null; line = await reader.ReadLineAsync()) answer += line;
+        answer.Should().Contain("\"errcode\":\"M_TOO_LARGE\"");
+    }
+
     private Task<long[]> CountRowsAsync() => TableRows.CountAsync(fixture.Cluster.ConnectionString, Tables);
 }

@@ -201,6 +201,33 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         (await bob.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{room}/typing/{aliceId}", """{"typing":true}""")).Status.Should().Be(403);
     }
 
+    [Fact]
+    public async Task Messages_and_members_accept_sync_tokens_as_the_spec_allows()
+    {
+        using var alice = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        var room = await alice.CreateRoomAsync(new JsonObject());
+        var before = await Send(alice, room, "t1", "before the token");
+        var token = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        var after = await Send(alice, room, "t2", "after the token");
+
+        static List<string> Ids(JsonObject page) => page["chunk"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()).ToList();
+        // Backwards from a sync's next_batch: what happened up to it, newest first; forwards: what came after.
+        var (status, back) = await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=b&from={token}");
+        status.Should().Be(200);
+        Ids(back).Should().StartWith(before).And.NotContain(after);
+        var forward = (await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=f&from={token}")).Body;
+        Ids(forward).Should().Equal(after);
+        // 'to' takes one too: forwards from the room's start up to the token stops before the later event.
+        var upTo = (await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=f&to={token}&limit=50")).Body;
+        Ids(upTo).Should().Contain(before).And.NotContain(after);
+        // The members at a sync token (matrix-js-sdk and Hydrogen ask so).
+        var (membersStatus, members) = await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/members?at={token}");
+        membersStatus.Should().Be(200);
+        members["chunk"]!.AsArray().Select(e => e!["state_key"]!.GetValue<string>()).Should().Contain(await UserId(alice));
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=b&from=s_x")).Status.Should().Be(400);
+    }
+
     private static bool HasAccountData(JsonObject sync, string type) =>
         sync["account_data"]!["events"]!.AsArray().Any(e => e!["type"]!.GetValue<string>() == type);
 

@@ -45,7 +45,7 @@ public static class RoomReadEndpoints
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var at = http.Request.Query["at"].ToString();
         var source = at.Length > 0
-            ? await rooms.GetMembersBeforeAsync(room, RoomTokens.Parse(at, "at"))
+            ? await rooms.GetMembersBeforeAsync(room, await RoomTokens.BoundaryAsync(rooms, room, at, "at"))
             : await rooms.GetCurrentStateAsync(room, "m.room.member");
         var chunk = source
             .Select(r => ClientEvents.Format(r, now))
@@ -98,9 +98,9 @@ public static class RoomReadEndpoints
         if (filter?.Limit is { } filterLimit) limit = filterLimit;
         limit = Math.Min(limit, MaxLimit);
         var from = query["from"].ToString() is { Length: > 0 } f
-            ? RoomTokens.Parse(f, "from")
+            ? await RoomTokens.BoundaryAsync(rooms, room, f, "from")
             : backwards ? await rooms.GetLastRoomSeqAsync(room) + 1 : 1;
-        long? to = query["to"].ToString() is { Length: > 0 } t ? RoomTokens.Parse(t, "to") : null;
+        long? to = query["to"].ToString() is { Length: > 0 } t ? await RoomTokens.BoundaryAsync(rooms, room, t, "to") : null;
 
         var page = await rooms.GetTimelineAsync(room, from, backwards, limit);
         if (to is { } stop) page = page.Where(r => backwards ? r.RoomSeq >= stop : r.RoomSeq < stop).ToList();
@@ -119,5 +119,4 @@ public static class RoomReadEndpoints
         }
         return Results.Json(response);
     }
-
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Storage.Rooms;
 
 namespace Homeserver.ApiHost.ClientApi.Rooms;
 
@@ -15,6 +16,14 @@ internal static class RoomTokens
         token.StartsWith('r') && long.TryParse(token.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var n)
             ? n
             : throw new MatrixException(400, "M_INVALID_PARAM", $"'{name}' is not a pagination token of this server.");
+
+    /// <summary>
+    /// A room token, or a /sync token (clients page from a sync's <c>next_batch</c> and ask for the members
+    /// <c>at</c> one, as the spec allows): then the boundary after the room's last event at or before the
+    /// sync token's events position.
+    /// </summary>
+    public static async Task<long> BoundaryAsync(RoomReader rooms, string roomId, string token, string name) =>
+        token.StartsWith('s') ? await rooms.GetBoundaryAtAsync(roomId, Sync.SyncToken.Parse(token, name).Events) : Parse(token, name);
 
     public static int Limit(string? text, int fallback, int max)
     {
