@@ -34,9 +34,13 @@ public sealed record RoomCreated([property: Id(0)] string RoomId, [property: Id(
 [GenerateSerializer, Immutable, Alias("ClientTransaction")]
 public sealed record ClientTransaction([property: Id(0)] string DeviceId, [property: Id(1)] string TxnId);
 
+/// <param name="TargetMembershipIn">
+/// For a membership event: the memberships the target must hold now, checked in the room's turn
+/// (a kick is a leave of someone joined, invited or knocking; it must never unban).
+/// </param>
 [GenerateSerializer, Immutable, Alias("SendEventCommand")]
 public sealed record SendEventCommand([property: Id(0)] string Sender, [property: Id(1)] string Type, [property: Id(2)] string? StateKey, [property: Id(3)] JsonObject Content, [property: Id(4)] ClientTransaction? Transaction,
-    [property: Id(5)] string? Redacts = null);
+    [property: Id(5)] string? Redacts = null, [property: Id(6)] string[]? TargetMembershipIn = null);
 
 [GenerateSerializer, Immutable, Alias("EventSent")]
 public sealed record EventSent([property: Id(0)] string EventId, [property: Id(1)] long StreamOrdering, [property: Id(2)] bool Deduplicated);

@@ -37,6 +37,10 @@ internal sealed class RoomState
     /// <summary>A view over the live state, valid within the current turn.</summary>
     public RoomAuthState AuthState => new(_events);
 
+    /// <summary>The current state event of (type, state key) with its ID, if there is one.</summary>
+    public (JsonObject Pdu, string EventId)? Current(string type, string stateKey) =>
+        _events.TryGetValue((type, stateKey), out var pdu) ? (pdu, _eventIds[(type, stateKey)]) : null;
+
     /// <summary>The auth events a new event cites, per the spec's selection rules.</summary>
     public IReadOnlyList<string> AuthEventsFor(string sender, string type, string? stateKey, JsonObject content)
     {

@@ -91,9 +91,37 @@ public sealed class RoomWriter(
         {
             return new EventSent(earlier, 0, Deduplicated: true);
         }
+        if (command.StateKey is { } stateKey)
+        {
+            var current = _state.Current(command.Type, stateKey);
+            if (command.TargetMembershipIn is { } allowed &&
+                !allowed.Contains(current?.Pdu["content"]?["membership"]?.GetValue<string>() ?? "leave", StringComparer.Ordinal))
+            {
+                throw MatrixException.Forbidden($"{stateKey} is not in the room in a way this allows (needs {string.Join(" or ", allowed)}).");
+            }
+            // The same sender setting the same content again changes nothing: the current event stands (as in Synapse).
+            if (current is { } same && same.Pdu["sender"]?.GetValue<string>() == command.Sender &&
+                same.Pdu["content"] is JsonObject sameContent && Canonical(sameContent) == Canonical(command.Content))
+            {
+                return new EventSent(same.EventId, 0, Deduplicated: true);
+            }
+        }
         var persisted = await AppendAsync(
             [new RoomEventDraft(command.Sender, command.Type, command.StateKey, command.Content, command.Redacts)], txn);
         return new EventSent(persisted[0].Event.EventId, persisted[0].StreamOrdering, Deduplicated: false);
+    }
+
+    private static string? Canonical(JsonObject content)
+    {
+        try
+        {
+            return CanonicalJson.ToCanonicalString(content);
+        }
+        catch (CanonicalJsonException)
+        {
+            // Not signable at all: never equal to stored content; the append refuses it with its own error.
+            return null;
+        }
     }
 
     public Task<RoomWriterInfo> GetWriterInfoAsync() => Task.FromResult(_state is { } s

@@ -224,6 +224,52 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Kicks_need_a_member_never_unban_and_repeated_memberships_and_state_change_nothing()
+    {
+        using var alice = NewClient();
+        using var bob = NewClient();
+        using var carol = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        await bob.RegisterAsync(NewName(), "pw");
+        await carol.RegisterAsync(NewName(), "pw");
+        var bobId = (await bob.GetAsync("/_matrix/client/v3/account/whoami")).Body["user_id"]!.GetValue<string>();
+        var carolId = (await carol.GetAsync("/_matrix/client/v3/account/whoami")).Body["user_id"]!.GetValue<string>();
+        var roomId = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        async Task<string?> MembershipOf(string userId) =>
+            (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/state/m.room.member/{Uri.EscapeDataString(userId)}")).Body["membership"]?.GetValue<string>();
+
+        // Kicking someone who never joined, or who already left, fails.
+        (await alice.PostAsync($"/_matrix/client/v3/rooms/{roomId}/kick", new JsonObject { ["user_id"] = carolId })).Status.Should().Be(403);
+        await bob.JoinAsync(roomId);
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{roomId}/leave", new JsonObject())).Status.Should().Be(200);
+        (await alice.PostAsync($"/_matrix/client/v3/rooms/{roomId}/kick", new JsonObject { ["user_id"] = bobId })).Status.Should().Be(403);
+
+        // Kicking a banned user must not unban them; unban does.
+        (await alice.PostAsync($"/_matrix/client/v3/rooms/{roomId}/ban", new JsonObject { ["user_id"] = carolId })).Status.Should().Be(200);
+        (await alice.PostAsync($"/_matrix/client/v3/rooms/{roomId}/kick", new JsonObject { ["user_id"] = carolId })).Status.Should().Be(403);
+        (await MembershipOf(carolId)).Should().Be("ban");
+        (await alice.PostAsync($"/_matrix/client/v3/rooms/{roomId}/unban", new JsonObject { ["user_id"] = carolId })).Status.Should().Be(200);
+        (await MembershipOf(carolId)).Should().Be("leave");
+
+        // A join keeps the client's own content keys; joining again with the same content is the same event.
+        var (status, joined) = await bob.PostAsync($"/_matrix/client/v3/join/{roomId}", new JsonObject { ["org.example.badge"] = "gold", ["reason"] = "back" });
+        status.Should().Be(200);
+        var member = (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/state/m.room.member/{Uri.EscapeDataString(bobId)}")).Body;
+        member["org.example.badge"]!.GetValue<string>().Should().Be("gold");
+        member["reason"]!.GetValue<string>().Should().Be("back");
+        var eventsBefore = (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?dir=b&limit=100")).Body["chunk"]!.AsArray().Count;
+        (await bob.PostAsync($"/_matrix/client/v3/join/{roomId}", new JsonObject { ["org.example.badge"] = "gold", ["reason"] = "back" })).Status.Should().Be(200);
+
+        // Setting a state event to what it already is, as its sender, writes nothing and answers the current event.
+        var topic = new JsonObject { ["topic"] = "same" };
+        var first = (await alice.PutAsync($"/_matrix/client/v3/rooms/{roomId}/state/m.room.topic", topic)).Body["event_id"]!.GetValue<string>();
+        var again = (await alice.PutAsync($"/_matrix/client/v3/rooms/{roomId}/state/m.room.topic", new JsonObject { ["topic"] = "same" })).Body["event_id"]!.GetValue<string>();
+        again.Should().Be(first);
+        var eventsAfter = (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages?dir=b&limit=100")).Body["chunk"]!.AsArray().Count;
+        eventsAfter.Should().Be(eventsBefore + 1, "only the first topic was written; the repeated join and topic were not");
+    }
+
+    [Fact]
     public async Task Public_rooms_can_be_joined_and_invite_only_rooms_cannot()
     {
         using var alice = NewClient();

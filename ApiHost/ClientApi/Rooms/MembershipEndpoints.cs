@@ -38,7 +38,8 @@ public static class MembershipEndpoints
                 return Results.Json(new JsonObject());
             });
             app.MapPost($"{rooms}/invite", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "invite", a, g));
-            app.MapPost($"{rooms}/kick", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "leave", a, g));
+            app.MapPost($"{rooms}/kick", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) =>
+                OtherAsync(h, roomId, "leave", a, g, targetMembershipIn: ["join", "invite", "knock"]));
             app.MapPost($"{rooms}/ban", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "ban", a, g));
             app.MapPost($"{rooms}/unban", (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) => OtherAsync(h, roomId, "leave", a, g));
         }
@@ -56,8 +57,12 @@ public static class MembershipEndpoints
         }
         var roomId = await services.GetRequiredService<RoomAliases>().ResolveAsync(roomIdText);
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
-        var content = new JsonObject { ["membership"] = membership };
-        if (body.OptionalString("reason") is { } reason) content["reason"] = reason;
+        _ = body.OptionalString("reason");
+        // The body is the event's content, as in Synapse: a client's own keys are kept; the server sets the rest.
+        var content = membership is "join" or "knock" ? (JsonObject)body.DeepClone() : new JsonObject();
+        content.Remove("third_party_signed");
+        content["membership"] = membership;
+        if (membership == "leave" && body.OptionalString("reason") is { } reason) content["reason"] = reason;
         if (membership == "join" && await RestrictedJoinAuthoriserAsync(rooms, services.GetRequiredService<RoomAliases>(), roomId, user.UserId) is { } authoriser)
         {
             content["join_authorised_via_users_server"] = authoriser;
@@ -104,7 +109,7 @@ public static class MembershipEndpoints
     }
 
     private static async Task<IResult> OtherAsync(HttpContext http, string roomIdText, string membership, AccessTokenAuthentication auth,
-        IGrainFactory grains)
+        IGrainFactory grains, string[]? targetMembershipIn = null)
     {
         var user = await auth.RequireUserAsync(http);
         var roomId = RoomPaths.RoomIdFrom(roomIdText);
@@ -119,7 +124,8 @@ public static class MembershipEndpoints
         var target = RoomPaths.UserIdFrom(body.OptionalString("user_id"));
         var content = new JsonObject { ["membership"] = membership };
         if (body.OptionalString("reason") is { } reason) content["reason"] = reason;
-        await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", target, content, null), http.RequestAborted);
+        await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(
+            new SendEventCommand(user.UserId, "m.room.member", target, content, null, TargetMembershipIn: targetMembershipIn), http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 }
