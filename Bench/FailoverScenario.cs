@@ -113,6 +113,24 @@ public sealed class FailoverScenario(Uri server, string shape, int rooms, TimeSp
         }, null);
     }
 
+    /// <summary>Creates this scenario's number of rooms with one message each and counts them by the silo that wrote them (from PostgreSQL).</summary>
+    public async Task<IReadOnlyDictionary<string, int>> NewRoomWritersAsync(ServerLauncher launcher)
+    {
+        var owner = await MatrixHttp.RegisterAsync(server, $"fo{_run}n", "bench-password");
+        var created = new List<string>();
+        for (var i = 0; i < rooms; i++)
+        {
+            var room = await owner.CreateRoomAsync(new JsonObject());
+            await owner.SendTextAsync(room, "on whichever silo");
+            created.Add(room);
+        }
+        var list = string.Join(",", created.Select(r => "'" + r.Replace("'", "''", StringComparison.Ordinal) + "'"));
+        var output = await PgBench.QueryAsync(launcher.PostgresSocketDirectory,
+            $"SELECT instance_name, count(DISTINCT room_id) FROM events WHERE room_id IN ({list}) AND type = 'm.room.message' GROUP BY instance_name");
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split('|'))
+            .ToDictionary(parts => parts[0], parts => int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     private static async Task ObserveAsync(MatrixHttp observer, IReadOnlyList<string> rooms, ConcurrentDictionary<string, ConcurrentBag<string>> seen,
         CancellationToken stop)
     {

@@ -40,6 +40,10 @@ public static partial class PgBench
         }
     }
 
+    /// <summary>One query against the server's database, unaligned rows separated by '|'.</summary>
+    public static Task<string> QueryAsync(string socketDirectory, string sql) =>
+        RunAsync($"{PgBin}/psql", "-h", socketDirectory, "-U", "postgres", "-d", "homeserver", "-Atc", sql);
+
     private static async Task<string> RunAsync(string program, params string[] args)
     {
         // PostgreSQL's tools run as the postgres user when Bench runs as root, as the scripts do.

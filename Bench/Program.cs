@@ -8,7 +8,7 @@ using Spectre.Console;
 //   dotnet run --project Bench -- --url http://host:8008            measure a server that is already running
 //   dotnet run --project Bench -- --start monolith|cluster|both      start this repository's server shapes and compare
 // Options: --scenarios send,delivery,initial_sync,fan_out (default all; with --start cluster also failover_kill or
-// failover_freeze, which take silo1 down under load and leave it down, so each goes last and alone), --messages N, --senders N, --rooms N,
+// failover_freeze, which take silo1 down under load and leave it down, or scale_out, which adds silo3 under load; each goes last and alone), --messages N, --senders N, --rooms N,
 // --fanout-members N, --delivery-rate N, --delivery-seconds N, --drain-seconds N (how long to wait for late
 // messages after the last send; later ones count as missing), --pgbench-seconds N (0 skips), --out DIR (report,
 // JSON lines and chart; default .tmp/bench/report).
@@ -59,14 +59,27 @@ foreach (var shape in options.Shapes)
                         "delivery" => await scenarios.DeliveryAsync(),
                         "initial_sync" => await scenarios.InitialSyncAsync(),
                         "fan_out" => await scenarios.FanOutAsync(),
-                        "failover_kill" or "failover_freeze" when launcher is null || options.Shapes[0] != ServerShape.Cluster =>
-                            throw new ArgumentException("The failover scenarios need --start cluster."),
+                        "failover_kill" or "failover_freeze" or "scale_out" when launcher is null || options.Shapes[0] != ServerShape.Cluster =>
+                            throw new ArgumentException("The failover and scale-out scenarios need --start cluster."),
+                        "scale_out" => await ScaleOutAsync(),
                         "failover_kill" => await new FailoverScenario(server, shapeName, 8, TimeSpan.FromSeconds(20), Progress)
                             .RunAsync(name, () => launcher!.SignalSiloAsync("silo1", "KILL"), null),
                         "failover_freeze" => await FreezeAsync(),
 
                         _ => throw new ArgumentException($"Unknown scenario {name}."),
                     };
+
+                    // silo3 joins under load: nothing may be lost or doubled, and rooms created afterwards may be written by it.
+                    async Task<ScenarioResult> ScaleOutAsync()
+                    {
+                        var added = await new FailoverScenario(server, shapeName, 8, TimeSpan.FromSeconds(20), Progress)
+                            .RunAsync(name, () => launcher!.AddSiloAsync("silo3"), null);
+                        var writers = await new FailoverScenario(server, shapeName, 12, TimeSpan.Zero, Progress).NewRoomWritersAsync(launcher!);
+                        return added with { Figures = new Dictionary<string, double>(added.Figures)
+                        {
+                            ["new_rooms"] = writers.Values.Sum(), ["new_rooms_on_silo3"] = writers.GetValueOrDefault("silo3"),
+                        } };
+                    }
 
                     async Task<ScenarioResult> FreezeAsync()
                     {
@@ -179,7 +192,7 @@ internal sealed record Options(string? Url, IReadOnlyList<ServerShape?> Shapes, 
     string Out, string[] Arguments)
 {
     private static readonly string[] AllScenarios = ["send", "delivery", "initial_sync", "fan_out"];
-    private static readonly string[] FailoverScenarios = ["failover_kill", "failover_freeze"];
+    private static readonly string[] FailoverScenarios = ["failover_kill", "failover_freeze", "scale_out"];
 
     public static Options? Parse(string[] args)
     {

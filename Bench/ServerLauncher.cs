@@ -134,6 +134,13 @@ public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyn
         if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {pid} ({silo}) failed.");
     }
 
+    /// <summary>Starts one more silo with <c>scripts/cluster add-silo</c>, as an operator scaling out would.</summary>
+    public Task AddSiloAsync(string silo)
+    {
+        if (shape != ServerShape.Cluster) throw new InvalidOperationException("Only the cluster takes more silos.");
+        return RunToEndAsync(Script("cluster", ["add-silo", silo], Path.Combine(DataDirectory, "bench.yaml")), CancellationToken.None);
+    }
+
     /// <summary>Whether the silo's process still runs (a frozen silo declared dead stops itself once it wakes).</summary>
     public bool SiloRuns(string silo)
     {

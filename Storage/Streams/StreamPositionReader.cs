@@ -5,9 +5,12 @@ namespace Homeserver.Storage.Streams;
 /// <summary>
 /// The position every writer of a stream has committed up to, from stream_positions: the minimum
 /// over busy writers, bounded by the sequence's value read first. Idle writers have nothing in
-/// flight, so they hold nothing back (see <see cref="MultiWriterIdGenerator"/>). Only the writers
-/// the configuration names count: a row left by an instance that no longer writes the stream (the
-/// "main" of a monolith that became a cluster, say) would otherwise hold readers back for ever.
+/// flight, so they hold nothing back (see <see cref="MultiWriterIdGenerator"/>). The writers the
+/// configuration names count, and so does any silo alive in the Orleans membership: one added after
+/// this process started (<c>scripts/cluster add-silo</c>) writes before this process's configuration
+/// knows it, and skipping its row would let readers pass its uncommitted positions and never see them.
+/// A row left by an instance that is neither (the "main" of a monolith that became a cluster, say)
+/// would otherwise hold readers back for ever.
 /// </summary>
 public sealed class StreamPositionReader(NpgsqlDataSource dataSource, IReadOnlyDictionary<string, IReadOnlyList<string>>? configuredWriters = null)
 {
@@ -25,15 +28,19 @@ public sealed class StreamPositionReader(NpgsqlDataSource dataSource, IReadOnlyD
         // read allocates above what it returned.
         var sequences = await StreamSequences.ReadCurrentAsync(connection, streams, cancellationToken);
         var positions = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using (var rows = new NpgsqlCommand(
-            "SELECT stream_name, instance_name, position, idle FROM stream_positions WHERE stream_name = ANY($1)", connection))
+        // Orleans' SiloStatus: 1 created .. 5 stopping are alive (may write); 6 is dead, and a survivor marks its rows idle.
+        await using (var rows = new NpgsqlCommand("""
+            SELECT stream_name, instance_name, position, idle,
+                   EXISTS (SELECT 1 FROM orleans_membership m WHERE m.silo_name = p.instance_name AND m.status BETWEEN 1 AND 5)
+            FROM stream_positions p WHERE stream_name = ANY($1)
+            """, connection))
         {
             rows.Parameters.Add(new() { Value = streams.ToArray() });
             await using var reader = await rows.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 var stream = reader.GetString(0);
-                if (configuredWriters?.GetValueOrDefault(stream) is { } writers && !writers.Contains(reader.GetString(1))) continue;
+                if (configuredWriters?.GetValueOrDefault(stream) is { } writers && !writers.Contains(reader.GetString(1)) && !reader.GetBoolean(4)) continue;
                 var sequence = sequences.GetValueOrDefault(stream);
                 var bound = reader.GetBoolean(3) ? sequence : Math.Min(sequence, reader.GetInt64(2));
                 positions[stream] = Math.Min(positions.GetValueOrDefault(stream, long.MaxValue), bound);

@@ -194,6 +194,51 @@ public sealed class StreamPositionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_silo_added_after_the_configuration_was_read_holds_readers_back_while_it_is_alive()
+    {
+        // silo3 joined the cluster after this reader's process started: its configuration names silo1 only.
+        var added = await MultiWriterIdGenerator.CreateAsync(_dataSource, "to_device", "silo3");
+        await using var connection = await _dataSource.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        var inFlight = await added.AllocateAsync(connection, tx);
+        await added.PersistAsync();
+        // silo1, configured, commits a later position meanwhile.
+        var known = await MultiWriterIdGenerator.CreateAsync(_dataSource, "to_device", "silo1");
+        long last;
+        using (var l = await known.AllocateAsync(connection, null)) last = l.Position;
+        await known.PersistAsync();
+        var configured = new Dictionary<string, IReadOnlyList<string>> { ["to_device"] = ["silo1"] };
+        var reader = new StreamPositionReader(_dataSource, configured);
+
+        await SetMembershipAsync("silo3", status: 3);
+        (await reader.GetSafePositionAsync("to_device")).Should().Be(inFlight.Position - 1,
+            "an active silo's uncommitted position must not be passed, whatever this process was configured with");
+        await SetMembershipAsync("silo3", status: 6);
+        (await reader.GetSafePositionAsync("to_device")).Should().BeGreaterThanOrEqualTo(last,
+            "a dead unconfigured instance holds nothing back");
+        inFlight.Dispose();
+    }
+
+    private async Task SetMembershipAsync(string siloName, int status)
+    {
+        foreach (var sql in new[]
+        {
+            "INSERT INTO orleans_membership_version (deployment_id) VALUES ('test') ON CONFLICT DO NOTHING",
+            "DELETE FROM orleans_membership WHERE silo_name = $1",
+            """
+            INSERT INTO orleans_membership (deployment_id, address, port, generation, silo_name, host_name, status, proxy_port, start_time, i_am_alive_time)
+            VALUES ('test', '127.0.0.1', 11113, 1, $1, 'host', $2, 30003, now(), now())
+            """,
+        })
+        {
+            await using var command = _dataSource.CreateCommand(sql);
+            if (sql.Contains("$1", StringComparison.Ordinal)) command.Parameters.Add(new() { Value = siloName });
+            if (sql.Contains("$2", StringComparison.Ordinal)) command.Parameters.Add(new() { Value = status });
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
+    [Fact]
     public async Task An_idle_writer_holds_nothing_back_and_clears_its_mark_before_it_allocates_again()
     {
         var a = await MultiWriterIdGenerator.CreateAsync(_dataSource, "push_rules", "a");
