@@ -187,8 +187,12 @@ public sealed class RoomWriter(
             await PersistPositionAsync(positions);
             // Announced without holding up the sender: the rows are committed, subscribers catch up by position from
             // PostgreSQL for whatever a publish loses, and a hint only wakes syncs early. Each publish is a call to a
-            // stream queue grain, often on the other silo; awaited, they held the cluster's sends at 419/s against 588/s (BENCHMARKS.md).
-            _ = PublishAsync(persisted);
+            // stream queue grain, often on the other silo; awaited, they held the cluster's sends at 419/s against 588/s
+            // (BENCHMARKS.md). Publishes are chained, so the room's rows still go out in the room's order, and a sender
+            // waits once too many are pending.
+            var previous = _publishing;
+            _publishing = PublishAfterAsync(previous, persisted);
+            if (Interlocked.Increment(ref _pendingPublishes) > MaxPendingPublishes) await _publishing;
             return persisted;
         }
         catch (MatrixException) when (built.Count == 0)
@@ -271,6 +275,23 @@ public sealed class RoomWriter(
         relates["event_id"] is JsonValue target && target.TryGetValue<string>(out var eventId)
             ? new EventRelation(eventId, relType)
             : null;
+
+    private const int MaxPendingPublishes = 256;
+    private Task _publishing = Task.CompletedTask;
+    private int _pendingPublishes;
+
+    private async Task PublishAfterAsync(Task previous, IReadOnlyList<PersistedEvent> persisted)
+    {
+        await previous;
+        try
+        {
+            await PublishAsync(persisted);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _pendingPublishes);
+        }
+    }
 
     /// <summary>Hints first (they wake syncs), then the events stream; never throws (failures are logged).</summary>
     private async Task PublishAsync(IReadOnlyList<PersistedEvent> persisted)
