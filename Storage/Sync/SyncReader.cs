@@ -102,6 +102,21 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
         return await RoomReader.ReadRowsAsync(command, cancellationToken);
     }
 
+    /// <summary>The transaction keys under which this device sent these events (only those it sent, while kept).</summary>
+    public async Task<IReadOnlyDictionary<string, string>> GetTransactionKeysAsync(string userId, string deviceId, IReadOnlyList<string> eventIds,
+        CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT event_id, txn_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND event_id = ANY($3)");
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = deviceId });
+        command.Parameters.Add(new() { Value = eventIds.ToArray() });
+        var keys = new Dictionary<string, string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) keys[reader.GetString(0)] = reader.GetString(1);
+        return keys;
+    }
+
     public async Task<long> SaveFilterAsync(string userId, string json, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("INSERT INTO user_filters (user_id, json) VALUES ($1, $2) RETURNING filter_id");

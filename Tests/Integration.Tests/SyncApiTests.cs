@@ -228,6 +228,23 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         (await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=b&from=s_x")).Status.Should().Be(400);
     }
 
+    [Fact]
+    public async Task The_sending_device_sees_its_transaction_id_and_other_devices_do_not()
+    {
+        using var phone = NewClient();
+        var name = NewName();
+        await phone.RegisterAsync(name, "pw");
+        using var laptop = NewClient();
+        await laptop.LoginAsync(await UserId(phone), "pw");
+        var room = await phone.CreateRoomAsync(new JsonObject());
+        var sent = await Send(phone, room, "local-echo-7", "hello");
+
+        static JsonObject? Find(JsonObject sync, string room, string eventId) => sync["rooms"]!["join"]![room]?["timeline"]!["events"]!.AsArray()
+            .OfType<JsonObject>().FirstOrDefault(e => e["event_id"]!.GetValue<string>() == eventId);
+        Find(await phone.SyncAsync(), room, sent)!["unsigned"]!["transaction_id"]!.GetValue<string>().Should().Be("local-echo-7");
+        Find(await laptop.SyncAsync(), room, sent)!["unsigned"]?["transaction_id"].Should().BeNull("another device of the same user did not send it");
+    }
+
     private static bool HasAccountData(JsonObject sync, string type) =>
         sync["account_data"]!["events"]!.AsArray().Any(e => e!["type"]!.GetValue<string>() == type);
 

@@ -127,6 +127,8 @@ public sealed class SyncResponseBuilder(
             leave[roomId] = body;
         }
 
+        await AddTransactionIdsAsync(userId, user.DeviceId, join, leave);
+
         var globalAccountData = AccountDataFor(null, filter.AccountData);
         if (since is null || await pushRules.ChangedAsync(userId, from.PushRules, upTo.PushRules))
         {
@@ -210,6 +212,26 @@ public sealed class SyncResponseBuilder(
     private static string? SenderOf(RoomEventRow row) => StoredJson.Parse(row.Json)?["sender"]?.ToString();
 
     /// <summary>A room's timeline and (given <paramref name="currentState"/>) the state not already in the timeline.</summary>
+    /// <summary>
+    /// <c>unsigned.transaction_id</c> on the user's own timeline events that this device sent, as the spec asks
+    /// (clients match their local echo by it). The stored key names the endpoint too (<c>send/{type}/{txnId}</c>);
+    /// the client's ID is its last segment (a path segment holds no '/').
+    /// </summary>
+    private async Task AddTransactionIdsAsync(string userId, string deviceId, params JsonObject[] sections)
+    {
+        var own = sections.SelectMany(section => section.Select(room => room.Value?["timeline"]?["events"] as JsonArray ?? []))
+            .SelectMany(events => events).OfType<JsonObject>()
+            .Where(e => e["sender"]?.GetValue<string>() == userId && e["event_id"] is not null).ToList();
+        if (own.Count == 0) return;
+        var keys = await sync.GetTransactionKeysAsync(userId, deviceId, own.Select(e => e["event_id"]!.GetValue<string>()).ToList());
+        foreach (var e in own)
+        {
+            if (!keys.TryGetValue(e["event_id"]!.GetValue<string>(), out var key)) continue;
+            var unsigned = e["unsigned"] as JsonObject ?? (JsonObject)(e["unsigned"] = new JsonObject());
+            unsigned["transaction_id"] = key[(key.LastIndexOf('/') + 1)..];
+        }
+    }
+
     private static JsonObject RoomBody(string userId, SyncToken? since, List<RoomEventRow> timeline, bool limited,
         IReadOnlyList<RoomEventRow>? currentState, long lastRoomSeq, SyncFilter filter, long now)
     {
