@@ -57,12 +57,12 @@ public static class MembershipEndpoints
         }
         var roomId = await services.GetRequiredService<RoomAliases>().ResolveAsync(roomIdText);
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
-        _ = body.OptionalString("reason");
+        var reason = body.OptionalString("reason");
         // The body is the event's content, as in Synapse: a client's own keys are kept; the server sets the rest.
         var content = membership is "join" or "knock" ? (JsonObject)body.DeepClone() : new JsonObject();
         content.Remove("third_party_signed");
         content["membership"] = membership;
-        if (membership == "leave" && body.OptionalString("reason") is { } reason) content["reason"] = reason;
+        if (membership == "leave" && reason is not null) content["reason"] = reason;
         if (membership == "join" && await RestrictedJoinAuthoriserAsync(rooms, services.GetRequiredService<RoomAliases>(), roomId, user.UserId) is { } authoriser)
         {
             content["join_authorised_via_users_server"] = authoriser;

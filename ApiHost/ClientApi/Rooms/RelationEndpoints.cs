@@ -65,9 +65,7 @@ public static class RelationEndpoints
         var parent = await rooms.GetEventAsync(eventId);
         if (parent is null || parent.RoomId != room) throw MatrixException.NotFound("Event not found.");
         var query = http.Request.Query;
-        var dir = query.ContainsKey("dir") ? query["dir"].ToString() : "b";
-        if (dir is not ("b" or "f")) throw new MatrixException(400, "M_INVALID_PARAM", "'dir' must be b or f.");
-        var backwards = dir == "b";
+        var backwards = RoomTokens.Backwards(query);
         var limit = RoomTokens.Limit(query["limit"], 5, MaxLimit);
         var from = query["from"].ToString() is { Length: > 0 } f ? RoomTokens.Parse(f, "from") : backwards ? long.MaxValue : 0;
         var rows = await rooms.GetRelationsAsync(room, eventId, relType, eventType, from, backwards, limit);

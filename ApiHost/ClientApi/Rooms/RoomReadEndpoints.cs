@@ -89,10 +89,7 @@ public static class RoomReadEndpoints
         var room = RoomPaths.RoomIdFrom(roomId);
         var visible = await history.ForUserAsync(room, user.UserId);
         var query = http.Request.Query;
-        // Given but empty is refused as Synapse does; absent means backwards.
-        var dir = query.ContainsKey("dir") ? query["dir"].ToString() : "b";
-        if (dir is not ("b" or "f")) throw new MatrixException(400, "M_INVALID_PARAM", "'dir' must be b or f.");
-        var backwards = dir == "b";
+        var backwards = RoomTokens.Backwards(query);
         var limit = RoomTokens.Limit(query["limit"], 10, MaxLimit);
         var filter = RoomEventFilter.Parse(query["filter"]);
         if (filter?.Limit is { } filterLimit) limit = filterLimit;

@@ -25,6 +25,18 @@ internal static class RoomTokens
     public static async Task<long> BoundaryAsync(RoomReader rooms, string roomId, string token, string name) =>
         token.StartsWith('s') ? await rooms.GetBoundaryAtAsync(roomId, Sync.SyncToken.Parse(token, name).Events) : Parse(token, name);
 
+    /// <summary>The pagination direction: backwards unless <c>dir=f</c>; given but empty or anything else is refused, as Synapse does.</summary>
+    public static bool Backwards(Microsoft.AspNetCore.Http.IQueryCollection query)
+    {
+        var dir = query.ContainsKey("dir") ? query["dir"].ToString() : "b";
+        return dir switch
+        {
+            "b" => true,
+            "f" => false,
+            _ => throw new MatrixException(400, "M_INVALID_PARAM", "'dir' must be b or f."),
+        };
+    }
+
     public static int Limit(string? text, int fallback, int max)
     {
         if (string.IsNullOrEmpty(text)) return fallback;

@@ -6,7 +6,6 @@ using Homeserver.Grains.Interfaces.Typing;
 using Homeserver.Storage.Streams;
 using Microsoft.Extensions.Hosting;
 using Homeserver.Cluster.Streams;
-using Orleans.Runtime;
 
 namespace Homeserver.ApiHost.ClientApi.Sync;
 
