@@ -1,9 +1,11 @@
+using System.Globalization;
 using Homeserver.ApiHost.Cli;
 using Homeserver.ApiHost.Hosting;
 using Homeserver.Configuration.Processes;
 
 // An API host (Synapse's generic worker, worker_app: synapse.app.generic_worker): the client API,
 // calling the silos' grains over Orleans. The one-process server is Homeserver.dll.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (await Commands.TryRunAsync(args) is { } exitCode) return exitCode;
 
 var settings = ProcessSettingsLoader.FromCommandLine(args, defaultKind: ProcessKind.ApiHost);

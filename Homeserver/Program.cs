@@ -1,3 +1,4 @@
+using System.Globalization;
 using Homeserver.ApiHost.Cli;
 using Homeserver.ApiHost.Hosting;
 using Homeserver.Cluster.Hosting;
@@ -7,6 +8,7 @@ using Homeserver.Silo.Hosting;
 
 // The homeserver command: every role in one process by default (a monolith); with a worker file,
 // the silo or API host that file describes, so one executable can run every shape.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (await Commands.TryRunAsync(args) is { } exitCode) return exitCode;
 
 var settings = ProcessSettingsLoader.FromCommandLine(args, defaultKind: ProcessKind.Monolith);

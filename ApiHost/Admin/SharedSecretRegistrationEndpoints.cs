@@ -64,7 +64,8 @@ public static class SharedSecretRegistrationEndpoints
             throw MatrixException.Forbidden("HMAC incorrect.");
         }
 
-        var userId = users.NewLocalUser(username);
+        // The MAC covers the username as sent; the account is its lower-case form, as Synapse registers it.
+        var userId = users.NewLocalUser(username.ToLowerInvariant());
         if (await accounts.UserExistsAsync(userId)) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
         var registration = await grains.GetGrain<IUserGrain>(userId).RegisterAsync(new RegisterCommand(
             hasher.Hash(password), admin, body.OptionalString("displayname"), IssueSession: true, DeviceId: null, DeviceDisplayName: null), http.RequestAborted);

@@ -1,33 +1,29 @@
-using System.Security.Cryptography;
 using System.Text;
-using Org.BouncyCastle.Crypto.Generators;
 
 namespace Homeserver.ApiHost.Auth;
 
 /// <summary>
-/// bcrypt as Synapse stores it ($2b$, <c>bcrypt_rounds</c> cost), so password hashes move between
-/// the two servers. Passwords are NFKC-normalised first, as Synapse does.
+/// bcrypt as Synapse stores it ($2b$, <c>bcrypt_rounds</c> cost, over the UTF-8 of the NFKC form),
+/// so password hashes move between the two servers. BouncyCastle's bcrypt was replaced because it
+/// did not verify its own hashes of non-ASCII passwords.
 /// </summary>
 public sealed class PasswordHasher(int rounds)
 {
-    public string Hash(string password)
-    {
-        var salt = RandomNumberGenerator.GetBytes(16);
-        return OpenBsdBCrypt.Generate("2b", Normalize(password), salt, rounds);
-    }
+    public string Hash(string password) =>
+        BCrypt.Net.BCrypt.HashPassword(Normalize(password), BCrypt.Net.BCrypt.GenerateSalt(rounds, 'b'));
 
     public bool Verify(string password, string? hash)
     {
         if (string.IsNullOrEmpty(hash)) return false;
         try
         {
-            return OpenBsdBCrypt.CheckPassword(hash, Normalize(password));
+            return BCrypt.Net.BCrypt.Verify(Normalize(password), hash);
         }
-        catch (ArgumentException)
+        catch (BCrypt.Net.SaltParseException)
         {
             return false;
         }
     }
 
-    private static char[] Normalize(string password) => password.Normalize(NormalizationForm.FormKC).ToCharArray();
+    private static string Normalize(string password) => password.Normalize(NormalizationForm.FormKC);
 }

@@ -22,8 +22,7 @@ public static class DeviceEndpoints
             app.MapGet($"{prefix}/devices", ListAsync);
             app.MapGet($"{prefix}/devices/{{deviceId}}", GetAsync);
             app.MapPut($"{prefix}/devices/{{deviceId}}", RenameAsync);
-            app.MapDelete($"{prefix}/devices/{{deviceId}}", (HttpContext h, string deviceId, AccessTokenAuthentication a, UserInteractiveAuth u,
-                PasswordStage p, IGrainFactory g) => DeleteAsync(h, [deviceId], a, u, p, g));
+            app.MapDelete($"{prefix}/devices/{{deviceId}}", DeleteOneAsync);
             app.MapPost($"{prefix}/delete_devices", DeleteManyAsync);
             app.MapPost($"{prefix}/account/password", ChangePasswordAsync);
             app.MapPost($"{prefix}/account/deactivate", DeactivateAsync);
@@ -65,55 +64,62 @@ public static class DeviceEndpoints
         return Results.Json(new JsonObject());
     }
 
-    private static async Task<IResult> DeleteManyAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia,
-        PasswordStage password, IGrainFactory grains)
-    {
-        var body = await JsonBody.ReadObjectAsync(http.Request);
-        http.Items[BodyKey] = body;
-        var devices = body["devices"] is JsonArray list
-            ? list.Select(d => d is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new MatrixException(400, "M_BAD_JSON", "'devices' must list device IDs.")).ToList()
-            : throw new MatrixException(400, "M_MISSING_PARAM", "'devices' is missing.");
-        return await DeleteAsync(http, devices, auth, uia, password, grains);
-    }
-
-    private const string BodyKey = "parsed-body";
-
-    private static async Task<IResult> DeleteAsync(HttpContext http, IReadOnlyList<string> deviceIds, AccessTokenAuthentication auth,
-        UserInteractiveAuth uia, PasswordStage password, IGrainFactory grains)
-    {
-        var user = await auth.RequireUserAsync(http);
-        var body = http.Items[BodyKey] as JsonObject ?? await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
-        var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
-        await grains.GetGrain<IUserGrain>(user.UserId).LogoutAsync(deviceIds, http.RequestAborted);
-        auth.ForgetTokensOf(user.UserId);
-        await uia.FinishAsync(session);
-        return Results.Json(new JsonObject());
-    }
-
-    private static async Task<IResult> ChangePasswordAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia,
-        PasswordStage password, PasswordHasher hasher, IGrainFactory grains)
-    {
-        var user = await auth.RequireUserAsync(http);
-        var body = await JsonBody.ReadObjectAsync(http.Request);
-        var newPassword = body.RequiredString("new_password");
-        if (newPassword.Length is 0 or > 512) throw new MatrixException(400, "M_INVALID_PARAM", "The new password must be 1 to 512 characters.");
-        var logoutDevices = body.OptionalBool("logout_devices", true);
-        var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
-        await grains.GetGrain<IUserGrain>(user.UserId).ChangePasswordAsync(hasher.Hash(newPassword), logoutDevices, user.DeviceId, http.RequestAborted);
-        auth.ForgetTokensOf(user.UserId);
-        await uia.FinishAsync(session);
-        return Results.Json(new JsonObject());
-    }
-
-    private static async Task<IResult> DeactivateAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia,
-        PasswordStage password, IGrainFactory grains)
+    private static async Task<IResult> DeleteOneAsync(HttpContext http, string deviceId, AccessTokenAuthentication auth,
+        UserInteractiveAuth uia, IGrainFactory grains)
     {
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
-        var session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
+        await uia.RequireAsync(http, body, UserInteractiveAuth.PasswordStages, user.UserId);
+        return await LogoutDevicesAsync(http, user.UserId, [deviceId], auth, grains);
+    }
+
+    private static async Task<IResult> DeleteManyAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        // Checked before and after auth: a client may resend only "auth", and the session's remembered body is then used.
+        if (body.ContainsKey("devices")) DeviceIds(body);
+        var completed = await uia.RequireAsync(http, body, UserInteractiveAuth.PasswordStages, user.UserId);
+        return await LogoutDevicesAsync(http, user.UserId, DeviceIds(completed.Body), auth, grains);
+    }
+
+    private static List<string> DeviceIds(JsonObject body) => body["devices"] is JsonArray list
+        ? list.Select(d => d is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new MatrixException(400, "M_BAD_JSON", "'devices' must list device IDs.")).ToList()
+        : throw new MatrixException(400, body.ContainsKey("devices") ? "M_BAD_JSON" : "M_MISSING_PARAM", "'devices' must be a list of device IDs.");
+
+    private static async Task<IResult> LogoutDevicesAsync(HttpContext http, string userId, IReadOnlyList<string> deviceIds,
+        AccessTokenAuthentication auth, IGrainFactory grains)
+    {
+        await grains.GetGrain<IUserGrain>(userId).LogoutAsync(deviceIds, http.RequestAborted);
+        auth.ForgetTokensOf(userId);
+        return Results.Json(new JsonObject());
+    }
+
+    private static async Task<IResult> ChangePasswordAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        if (body.ContainsKey("new_password"))
+        {
+            var newPassword = body.RequiredString("new_password");
+            if (newPassword.Length is 0 or > 512) throw new MatrixException(400, "M_INVALID_PARAM", "The new password must be 1 to 512 characters.");
+        }
+        _ = body.OptionalBool("logout_devices", true);
+        var completed = await uia.RequireAsync(http, body, UserInteractiveAuth.PasswordStages, user.UserId, passwordField: "new_password");
+        var hash = completed.PasswordHash ?? throw new MatrixException(400, "M_MISSING_PARAM", "'new_password' is missing.");
+        var logoutDevices = completed.Body.OptionalBool("logout_devices", true);
+        await grains.GetGrain<IUserGrain>(user.UserId).ChangePasswordAsync(hash, logoutDevices, user.DeviceId, http.RequestAborted);
+        auth.ForgetTokensOf(user.UserId);
+        return Results.Json(new JsonObject());
+    }
+
+    private static async Task<IResult> DeactivateAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia, IGrainFactory grains)
+    {
+        var user = await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
+        await uia.RequireAsync(http, body, UserInteractiveAuth.PasswordStages, user.UserId);
         await grains.GetGrain<IUserGrain>(user.UserId).DeactivateAsync(http.RequestAborted);
         auth.ForgetTokensOf(user.UserId);
-        await uia.FinishAsync(session);
         return Results.Json(new JsonObject { ["id_server_unbind_result"] = "no-support" });
     }
 }

@@ -17,7 +17,6 @@ namespace Homeserver.ApiHost.ClientApi.Accounts;
 public static class RegisterEndpoints
 {
     private const int MaxPasswordLength = 512;
-    private static readonly string[] Stages = ["m.login.dummy"];
 
     public static IEndpointRouteBuilder MapRegisterApi(this IEndpointRouteBuilder app)
     {
@@ -30,7 +29,7 @@ public static class RegisterEndpoints
     }
 
     private static async Task<IResult> RegisterAsync(HttpContext http, ProcessSettings settings, RateLimiter limiter,
-        UserInteractiveAuth uia, UserIdResolver users, AccountStore accounts, PasswordHasher hasher, IGrainFactory grains)
+        UserInteractiveAuth uia, UserIdResolver users, AccountStore accounts, IGrainFactory grains)
     {
         if (http.Request.Query["kind"] is [var kind] && kind != "user")
         {
@@ -40,30 +39,66 @@ public static class RegisterEndpoints
         var body = await JsonBody.ReadObjectAsync(http.Request);
         if (!settings.EnableRegistration) throw MatrixException.Forbidden("Registration has been disabled.");
 
-        // Like Synapse, check the username and password that are given before asking for authentication; an
-        // empty body (a client asking which flows there are) gets the 401 with the flows.
-        var userId = users.NewLocalUser(body.OptionalString("username")?.ToLowerInvariant() ?? RandomText.Letters(12).ToLowerInvariant());
-        if (await accounts.UserExistsAsync(userId)) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
+        // Like Synapse, check what is given before asking for authentication; an empty body (a client
+        // asking which flows there are) gets the 401 with the flows.
         var givenPassword = body.OptionalString("password");
         if (givenPassword?.Length > MaxPasswordLength) throw new MatrixException(400, "M_INVALID_PARAM", "Password too long.");
-        var deviceId = body.OptionalString("device_id");
-        var deviceName = body.OptionalString("initial_device_display_name");
-        var inhibitLogin = body.OptionalBool("inhibit_login", false);
-        _ = body.OptionalBool("refresh_token", false);
+        Validate(body);
+        // Old clients send a display name alone to learn the flows, then the real request; as Synapse does,
+        // such a name does not bind the session (the real request carries it again).
+        if (givenPassword is null) body.Remove("initial_device_display_name");
+        var alreadyRegistered = await uia.RegisteredUserOfAsync(body);
+        if (alreadyRegistered is null && body.OptionalString("username") is { } username)
+        {
+            var wanted = users.NewLocalUser(username.ToLowerInvariant());
+            if (await accounts.UserExistsAsync(wanted)) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
+        }
 
-        var session = await uia.RequireAsync(body, Stages);
-        var password = givenPassword ?? throw new MatrixException(400, "M_MISSING_PARAM", "'password' is missing.");
-        var registration = await grains.GetGrain<IUserGrain>(userId).RegisterAsync(
-            new RegisterCommand(hasher.Hash(password), IsAdmin: false, DisplayName: null, IssueSession: !inhibitLogin, deviceId, deviceName), http.RequestAborted);
-        await uia.FinishAsync(session);
+        var completed = await uia.RequireAsync(http, body, UserInteractiveAuth.DummyStages, passwordField: "password");
+        var parameters = completed.Body;
+        var inhibitLogin = parameters.OptionalBool("inhibit_login", false);
+        var deviceId = parameters.OptionalString("device_id");
+        var deviceName = parameters.OptionalString("initial_device_display_name");
+        string userId;
+        string? accessToken = null, device = null;
+        if (completed.RegisteredUser is { } registered)
+        {
+            // The session already registered its user: the same answer again, with a new login (Synapse does so).
+            userId = registered;
+            if (!inhibitLogin)
+            {
+                var login = await grains.GetGrain<IUserGrain>(userId).StartSessionAsync(new StartSessionCommand(deviceId, deviceName), http.RequestAborted);
+                (accessToken, device) = (login.AccessToken, login.DeviceId);
+            }
+        }
+        else
+        {
+            var hash = completed.PasswordHash ?? throw new MatrixException(400, "M_MISSING_PARAM", "'password' is missing.");
+            userId = users.NewLocalUser(parameters.OptionalString("username")?.ToLowerInvariant() ?? RandomText.Letters(12).ToLowerInvariant());
+            if (await accounts.UserExistsAsync(userId)) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
+            var registration = await grains.GetGrain<IUserGrain>(userId).RegisterAsync(
+                new RegisterCommand(hash, IsAdmin: false, DisplayName: null, IssueSession: !inhibitLogin, deviceId, deviceName), http.RequestAborted);
+            await uia.RecordRegistrationAsync(completed, registration.UserId);
+            (userId, accessToken, device) = (registration.UserId, registration.AccessToken, registration.DeviceId);
+        }
 
-        var response = new JsonObject { ["user_id"] = registration.UserId, ["home_server"] = settings.ServerName };
+        var response = new JsonObject { ["user_id"] = userId, ["home_server"] = settings.ServerName };
         if (!inhibitLogin)
         {
-            response["access_token"] = registration.AccessToken;
-            response["device_id"] = registration.DeviceId;
+            response["access_token"] = accessToken;
+            response["device_id"] = device;
         }
         return Results.Json(response);
+    }
+
+    /// <summary>The types of the fields the spec defines, checked on every request of the session.</summary>
+    private static void Validate(JsonObject body)
+    {
+        _ = body.OptionalString("username");
+        _ = body.OptionalString("device_id");
+        _ = body.OptionalString("initial_device_display_name");
+        _ = body.OptionalBool("inhibit_login", false);
+        _ = body.OptionalBool("refresh_token", false);
     }
 
     private static async Task<IResult> AvailableAsync(HttpContext http, UserIdResolver users, AccountStore accounts)

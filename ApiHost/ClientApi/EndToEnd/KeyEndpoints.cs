@@ -164,7 +164,7 @@ public static class KeyEndpoints
     }
 
     private static async Task<IResult> UploadCrossSigningAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia,
-        PasswordStage password, EndToEndKeyStore keys, IGrainFactory grains)
+        EndToEndKeyStore keys, IGrainFactory grains)
     {
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request);
@@ -175,10 +175,8 @@ public static class KeyEndpoints
         var stored = (await keys.GetCrossSigningKeysAsync([user.UserId])).ToDictionary(k => k.KeyType, k => k.Json, StringComparer.Ordinal);
         var unchanged = (master is null || Same(stored, "master", master)) && (selfSigning is null || Same(stored, "self_signing", selfSigning)) &&
             (userSigning is null || Same(stored, "user_signing", userSigning));
-        string? session = null;
-        if (stored.ContainsKey("master") && !unchanged) session = await uia.RequireAsync(body, PasswordStage.Stages, password.For(user.UserId));
+        if (stored.ContainsKey("master") && !unchanged) await uia.RequireAsync(http, body, UserInteractiveAuth.PasswordStages, user.UserId);
         if (!unchanged) await grains.GetGrain<IEndToEndKeysGrain>(user.UserId).UploadCrossSigningKeysAsync(master, selfSigning, userSigning, http.RequestAborted);
-        if (session is not null) await uia.FinishAsync(session);
         return Results.Json(new JsonObject());
     }
 
