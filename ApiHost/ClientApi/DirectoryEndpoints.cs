@@ -82,12 +82,13 @@ public static class DirectoryEndpoints
         return Results.Json(new JsonObject());
     }
 
-    private static async Task<IResult> ListAliasesAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
+    /// <summary>For members and, in a world-readable room, anyone (spec: 403 otherwise).</summary>
+    private static async Task<IResult> ListAliasesAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, HistoryVisibility history,
         DirectoryStore directory)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
-        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        await history.StateBoundaryAsync(room, user.UserId, joinedOnly: true);
         return Results.Json(new { aliases = await directory.GetAliasesAsync(room) });
     }
 

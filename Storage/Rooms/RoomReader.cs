@@ -91,6 +91,29 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return seqs;
     }
 
+    /// <summary>
+    /// The room's state as it stood before the room's event <paramref name="boundary"/> (the room is
+    /// linear: each key's last state event before it), optionally of one type and state key.
+    /// </summary>
+    public async Task<IReadOnlyList<RoomEventRow>> GetStateBeforeAsync(string roomId, long boundary, string? type = null, string? stateKey = null,
+        CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            SELECT * FROM (
+                SELECT DISTINCT ON (e.type, e.state_key) {EventColumns}
+                FROM events e JOIN rooms rm ON rm.room_id = e.room_id
+                WHERE e.room_id = $1 AND e.state_key IS NOT NULL AND e.room_seq < $2
+                  AND ($3::text IS NULL OR e.type = $3) AND ($4::text IS NULL OR e.state_key = $4)
+                ORDER BY e.type, e.state_key, e.room_seq DESC) s
+            ORDER BY s.room_seq
+            """);
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = boundary });
+        command.Parameters.Add(new() { Value = (object?)type ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)stateKey ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        return await ReadRowsAsync(command, cancellationToken);
+    }
+
     /// <summary>Each user's member event as it stood before the room's event <paramref name="boundary"/>.</summary>
     public async Task<IReadOnlyList<RoomEventRow>> GetMembersBeforeAsync(string roomId, long boundary, CancellationToken cancellationToken = default)
     {

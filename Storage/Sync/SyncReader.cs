@@ -6,17 +6,18 @@ namespace Homeserver.Storage.Sync;
 /// <summary>What /sync reads: a user's rooms, the events of those rooms between two stream positions, and stored filters.</summary>
 public sealed class SyncReader(NpgsqlDataSource dataSource)
 {
-    /// <summary>Rooms where the user is joined, invited or knocking, with that membership.</summary>
-    public async Task<IReadOnlyList<(string RoomId, string Membership)>> GetRoomsAsync(string userId, CancellationToken cancellationToken = default)
+    /// <summary>Rooms where the user is joined, invited or knocking, with that membership and the position of its event.</summary>
+    public async Task<IReadOnlyList<(string RoomId, string Membership, long Since)>> GetRoomsAsync(string userId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("""
-            SELECT room_id, membership FROM current_state_events
-            WHERE type = 'm.room.member' AND state_key = $1 AND membership IN ('join', 'invite', 'knock')
+            SELECT c.room_id, c.membership, e.stream_ordering FROM current_state_events c
+            JOIN events e ON e.event_id = c.event_id
+            WHERE c.type = 'm.room.member' AND c.state_key = $1 AND c.membership IN ('join', 'invite', 'knock')
             """);
         command.Parameters.Add(new() { Value = userId });
-        var rooms = new List<(string, string)>();
+        var rooms = new List<(string, string, long)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken)) rooms.Add((reader.GetString(0), reader.GetString(1)));
+        while (await reader.ReadAsync(cancellationToken)) rooms.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
         return rooms;
     }
 

@@ -27,8 +27,8 @@ public static class EventEndpoints
             app.MapPut($"{rooms}/state/{{eventType}}", (HttpContext h, string roomId, string eventType, AccessTokenAuthentication a, IGrainFactory g) =>
                 PutStateAsync(h, roomId, eventType, "", a, g));
             app.MapGet($"{rooms}/state/{{eventType}}/{{stateKey}}", GetStateAsync);
-            app.MapGet($"{rooms}/state/{{eventType}}", (HttpContext h, string roomId, string eventType, AccessTokenAuthentication a, RoomReader r) =>
-                GetStateAsync(h, roomId, eventType, "", a, r));
+            app.MapGet($"{rooms}/state/{{eventType}}", (HttpContext h, string roomId, string eventType, AccessTokenAuthentication a,
+                HistoryVisibility v, TimeProvider c) => GetStateAsync(h, roomId, eventType, "", a, v, c));
             app.MapGet($"{rooms}/state", GetAllStateAsync);
             app.MapGet($"{rooms}/event/{{eventId}}", GetEventAsync);
             app.MapPut($"{rooms}/redact/{{eventId}}/{{txnId}}", RedactAsync);
@@ -88,25 +88,26 @@ public static class EventEndpoints
         return Results.Json(new { event_id = sent.EventId });
     }
 
+    /// <summary>A state event's content, or with <c>format=event</c> (Synapse's, which clients send) the whole event.</summary>
     private static async Task<IResult> GetStateAsync(HttpContext http, string roomId, string eventType, string stateKey,
-        AccessTokenAuthentication auth, RoomReader rooms)
+        AccessTokenAuthentication auth, HistoryVisibility history, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
-        var room = RoomPaths.RoomIdFrom(roomId);
-        await RequireJoinedAsync(rooms, room, user.UserId);
-        var rows = await rooms.GetCurrentStateAsync(room, eventType, stateKey);
+        var format = http.Request.Query["format"].ToString() is { Length: > 0 } f ? f : "content";
+        if (format is not ("content" or "event")) throw new MatrixException(400, "M_INVALID_PARAM", "'format' must be content or event.");
+        var rows = await history.ReadableStateAsync(RoomPaths.RoomIdFrom(roomId), user.UserId, eventType, stateKey);
         if (rows.Count == 0) throw MatrixException.NotFound($"No {eventType} state with key '{stateKey}' in this room.");
-        return Results.Json(StoredJson.Parse(rows[0].Json)!["content"]);
+        return format == "event"
+            ? Results.Json(ClientEvents.Format(rows[0], clock.GetUtcNow().ToUnixTimeMilliseconds()))
+            : Results.Json(StoredJson.Parse(rows[0].Json)!["content"]);
     }
 
-    private static async Task<IResult> GetAllStateAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
+    private static async Task<IResult> GetAllStateAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, HistoryVisibility history,
         TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
-        var room = RoomPaths.RoomIdFrom(roomId);
-        await RequireJoinedAsync(rooms, room, user.UserId);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var state = await rooms.GetCurrentStateAsync(room);
+        var state = await history.ReadableStateAsync(RoomPaths.RoomIdFrom(roomId), user.UserId);
         return Results.Json(new JsonArray(state.Select(r => (JsonNode)ClientEvents.Format(r, now)).ToArray()));
     }
 
@@ -118,10 +119,7 @@ public static class EventEndpoints
         return Results.Json(ClientEvents.Format(row, clock.GetUtcNow().ToUnixTimeMilliseconds()));
     }
 
-    /// <summary>
-    /// Reads are for current members. (History visibility beyond "shared for current members" arrives
-    /// with the rest of the client-server work.)
-    /// </summary>
+    /// <summary>For what only current members may do (typing, publishing); reads go through <see cref="HistoryVisibility"/>.</summary>
     internal static async Task RequireJoinedAsync(RoomReader rooms, string roomId, string userId)
     {
         if (await rooms.GetMembershipAsync(roomId, userId) != "join")

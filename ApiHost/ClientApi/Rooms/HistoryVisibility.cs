@@ -8,8 +8,8 @@ namespace Homeserver.ApiHost.ClientApi.Rooms;
 /// an event is the room's history_visibility before it; the user's membership at an event includes
 /// the event itself, so a user sees their own join. Rules: world_readable shows everything; shared
 /// shows everything to current members; invited shows what happened while invited or joined;
-/// joined what happened while joined. A user who was never in a non-world-readable room, or who
-/// forgot it, gets 403.
+/// joined what happened while joined; a user who left sees their own leave. A user who was never in
+/// a non-world-readable room, or who forgot it, gets 403.
 /// </summary>
 public sealed class HistoryVisibility(RoomReader rooms)
 {
@@ -34,6 +34,12 @@ public sealed class HistoryVisibility(RoomReader rooms)
             if (visibility == "world_readable") return true;
             var membership = Last(memberships, row.RoomSeq, inclusive: true);
             if (membership == "join") return true;
+            if (membership == "leave" && memberships.Any(m => m.RoomSeq == row.RoomSeq))
+            {
+                // The user's own leave, seen by whoever was in the room until it (Synapse does so).
+                var before = Last(memberships, row.RoomSeq, inclusive: false);
+                if (before == "join" || (before == "invite" && visibility == "invited")) return true;
+            }
             return visibility switch
             {
                 "shared" => currentMembership == "join",
@@ -43,10 +49,49 @@ public sealed class HistoryVisibility(RoomReader rooms)
         };
     }
 
+    /// <summary>
+    /// Which state of the room the user may read (Synapse's check_user_in_room_or_world_readable with
+    /// departed users allowed): a member the current state (null); a user who left, and has not
+    /// forgotten the room, the state as their leave left it (the boundary after it); anyone else
+    /// the current state of a world-readable room, and 403 otherwise. <paramref name="joinedOnly"/>
+    /// refuses those who left (<c>/joined_members</c>).
+    /// </summary>
+    public async Task<long?> StateBoundaryAsync(string roomId, string userId, bool joinedOnly = false)
+    {
+        var changes = await rooms.GetVisibilityTimelineAsync(roomId, userId);
+        var memberships = changes.Where(c => c.Type == "m.room.member").ToList();
+        if (memberships is [.., (_, _, "join")]) return null;
+        if (!joinedOnly && memberships is [.., (var leftAt, _, "leave")])
+        {
+            var forgottenAt = await rooms.GetForgottenAtAsync(roomId, userId);
+            if (forgottenAt is not { } at || at < leftAt) return leftAt + 1;
+        }
+        if (changes.LastOrDefault(c => c.Type == "m.room.history_visibility").Value == "world_readable") return null;
+        if (await rooms.GetRoomVersionAsync(roomId) is null) throw MatrixException.NotFound("Unknown room.");
+        throw MatrixException.Forbidden("You are not in this room and its history is not world-readable.");
+    }
+
+    /// <summary>The room's state the user may read (see <see cref="StateBoundaryAsync"/>), optionally of one type and key.</summary>
+    public async Task<IReadOnlyList<RoomEventRow>> ReadableStateAsync(string roomId, string userId, string? type = null, string? stateKey = null)
+    {
+        var boundary = await StateBoundaryAsync(roomId, userId);
+        return boundary is { } before
+            ? await rooms.GetStateBeforeAsync(roomId, before, type, stateKey)
+            : await rooms.GetCurrentStateAsync(roomId, type, stateKey);
+    }
+
     /// <summary>An event of the room that the user may see, with the visibility test for its neighbours; 404 otherwise, so its existence does not leak.</summary>
     public async Task<(RoomEventRow Event, Func<RoomEventRow, bool> Visible)> RequireVisibleEventAsync(string roomId, string userId, string eventId)
     {
-        var visible = await ForUserAsync(roomId, userId);
+        Func<RoomEventRow, bool> visible;
+        try
+        {
+            visible = await ForUserAsync(roomId, userId);
+        }
+        catch (MatrixException e) when (e.StatusCode == 403)
+        {
+            throw MatrixException.NotFound("Event not found.");
+        }
         var row = await rooms.GetEventAsync(eventId);
         if (row is null || row.RoomId != roomId || !visible(row)) throw MatrixException.NotFound("Event not found.");
         return (row, visible);

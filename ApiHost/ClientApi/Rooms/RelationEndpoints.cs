@@ -22,10 +22,10 @@ public static class RelationEndpoints
             app.MapGet($"{rooms}/context/{{eventId}}", ContextAsync);
         }
         var v1 = "/_matrix/client/v1/rooms/{roomId}";
-        app.MapGet($"{v1}/relations/{{eventId}}", (HttpContext h, string roomId, string eventId, AccessTokenAuthentication a, RoomReader r, TimeProvider c) =>
-            RelationsAsync(h, roomId, eventId, null, null, a, r, c));
-        app.MapGet($"{v1}/relations/{{eventId}}/{{relType}}", (HttpContext h, string roomId, string eventId, string relType, AccessTokenAuthentication a, RoomReader r, TimeProvider c) =>
-            RelationsAsync(h, roomId, eventId, relType, null, a, r, c));
+        app.MapGet($"{v1}/relations/{{eventId}}", (HttpContext h, string roomId, string eventId, AccessTokenAuthentication a, RoomReader r,
+            HistoryVisibility v, TimeProvider c) => RelationsAsync(h, roomId, eventId, null, null, a, r, v, c));
+        app.MapGet($"{v1}/relations/{{eventId}}/{{relType}}", (HttpContext h, string roomId, string eventId, string relType, AccessTokenAuthentication a,
+            RoomReader r, HistoryVisibility v, TimeProvider c) => RelationsAsync(h, roomId, eventId, relType, null, a, r, v, c));
         app.MapGet($"{v1}/relations/{{eventId}}/{{relType}}/{{eventType}}", RelationsAsync);
         app.MapGet($"{v1}/threads", ThreadsAsync);
         // Clients that have not read /versions yet (matrix-js-sdk before its first sync) use MSC3856's prefix, as Synapse still serves it.
@@ -40,46 +40,59 @@ public static class RelationEndpoints
         var room = RoomPaths.RoomIdFrom(roomId);
         var (target, visible) = await history.RequireVisibleEventAsync(room, user.UserId, eventId);
         var limit = RoomTokens.Limit(http.Request.Query["limit"], 10, MaxLimit);
+        var filter = RoomEventFilter.Parse(http.Request.Query["filter"]);
         var beforeCount = limit / 2;
         var before = (await rooms.GetTimelineAsync(room, target.RoomSeq, backwards: true, beforeCount)).Where(visible).ToList();
         var after = (await rooms.GetTimelineAsync(room, target.RoomSeq + 1, backwards: false, limit - beforeCount)).Where(visible).ToList();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var state = await rooms.GetCurrentStateAsync(room);
+        var shownBefore = before.Select(e => ClientEvents.Format(e, now)).Where(e => filter?.Allows(e) ?? true).ToList();
+        var shownAfter = after.Select(e => ClientEvents.Format(e, now)).Where(e => filter?.Allows(e) ?? true).ToList();
+        var shownEvent = ClientEvents.Format(target, now);
+        // The state at the last event returned (spec), members of the shown events' senders only when lazy-loading.
+        var last = after.Count > 0 ? after[^1] : target;
+        var state = await rooms.GetStateBeforeAsync(room, last.RoomSeq + 1);
+        if (filter?.LazyLoadMembers == true)
+        {
+            var senders = shownBefore.Concat(shownAfter).Append(shownEvent).Select(e => e["sender"]?.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
+            senders.Add(user.UserId);
+            state = state.Where(r => StoredJson.Parse(r.Json) is { } pdu &&
+                (pdu["type"]?.GetValue<string>() != "m.room.member" || senders.Contains(pdu["state_key"]?.GetValue<string>()))).ToList();
+        }
         return Results.Json(new JsonObject
         {
-            ["event"] = ClientEvents.Format(target, now),
-            ["events_before"] = new JsonArray(before.Select(e => (JsonNode)ClientEvents.Format(e, now)).ToArray()),
-            ["events_after"] = new JsonArray(after.Select(e => (JsonNode)ClientEvents.Format(e, now)).ToArray()),
+            ["event"] = shownEvent,
+            ["events_before"] = new JsonArray(shownBefore.Select(e => (JsonNode)e).ToArray()),
+            ["events_after"] = new JsonArray(shownAfter.Select(e => (JsonNode)e).ToArray()),
             ["start"] = RoomTokens.Format(before.Count > 0 ? before[^1].RoomSeq : target.RoomSeq),
-            ["end"] = RoomTokens.Format((after.Count > 0 ? after[^1].RoomSeq : target.RoomSeq) + 1),
+            ["end"] = RoomTokens.Format(last.RoomSeq + 1),
             ["state"] = new JsonArray(state.Select(e => (JsonNode)ClientEvents.Format(e, now)).ToArray()),
         });
     }
 
     private static async Task<IResult> RelationsAsync(HttpContext http, string roomId, string eventId, string? relType, string? eventType,
-        AccessTokenAuthentication auth, RoomReader rooms, TimeProvider clock)
+        AccessTokenAuthentication auth, RoomReader rooms, HistoryVisibility history, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
-        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
-        var parent = await rooms.GetEventAsync(eventId);
-        if (parent is null || parent.RoomId != room) throw MatrixException.NotFound("Event not found.");
+        var (_, visible) = await history.RequireVisibleEventAsync(room, user.UserId, eventId);
         var query = http.Request.Query;
         var backwards = RoomTokens.Backwards(query);
         var limit = RoomTokens.Limit(query["limit"], 5, MaxLimit);
         var from = query["from"].ToString() is { Length: > 0 } f ? RoomTokens.Parse(f, "from") : backwards ? long.MaxValue : 0;
         var rows = await rooms.GetRelationsAsync(room, eventId, relType, eventType, from, backwards, limit);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var response = new JsonObject { ["chunk"] = new JsonArray(rows.Select(e => (JsonNode)ClientEvents.Format(e, now)).ToArray()) };
+        // The page is cut before visibility, so next_batch follows the page, not the rows shown.
+        var response = new JsonObject { ["chunk"] = new JsonArray(rows.Where(visible).Select(e => (JsonNode)ClientEvents.Format(e, now)).ToArray()) };
         if (rows.Count == limit && limit > 0) response["next_batch"] = RoomTokens.Format(backwards ? rows[^1].RoomSeq : rows[^1].RoomSeq + 1);
         return Results.Json(response);
     }
 
-    private static async Task<IResult> ThreadsAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms, TimeProvider clock)
+    private static async Task<IResult> ThreadsAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
+        HistoryVisibility history, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
-        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        var visible = await history.ForUserAsync(room, user.UserId);
         var query = http.Request.Query;
         var include = query["include"].ToString() is { Length: > 0 } i ? i : "all";
         if (include is not ("all" or "participated")) throw new MatrixException(400, "M_INVALID_PARAM", "'include' must be all or participated.");
@@ -90,7 +103,8 @@ public static class RelationEndpoints
         var chunk = new JsonArray();
         foreach (var (root, _) in threads)
         {
-            var replies = await rooms.GetRelationsAsync(room, root.EventId, "m.thread", null, long.MaxValue, backwards: true, MaxLimit);
+            if (!visible(root)) continue;
+            var replies = (await rooms.GetRelationsAsync(room, root.EventId, "m.thread", null, long.MaxValue, backwards: true, MaxLimit)).Where(visible).ToList();
             var participated = new[] { root }.Concat(replies).Any(r => StoredJson.Parse(r.Json)?["sender"]?.GetValue<string>() == user.UserId);
             if (include == "participated" && !participated) continue;
             var formatted = ClientEvents.Format(root, now);

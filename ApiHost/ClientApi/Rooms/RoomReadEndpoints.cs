@@ -34,18 +34,28 @@ public static class RoomReadEndpoints
         return Results.Json(new { joined_rooms = await rooms.GetJoinedRoomsAsync(user.UserId) });
     }
 
+    /// <summary>The members as the user may see them: at <c>at</c>, and never after the user's own leave.</summary>
     private static async Task<IResult> MembersAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
-        TimeProvider clock)
+        HistoryVisibility history, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
-        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        var readable = await history.StateBoundaryAsync(room, user.UserId);
         var membership = http.Request.Query["membership"].ToString();
         var notMembership = http.Request.Query["not_membership"].ToString();
+        foreach (var (name, value) in new[] { ("membership", membership), ("not_membership", notMembership) })
+        {
+            if (value.Length > 0 && value is not ("join" or "invite" or "knock" or "leave" or "ban"))
+            {
+                throw new MatrixException(400, "M_INVALID_PARAM", $"'{name}' must be join, invite, knock, leave or ban.");
+            }
+        }
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var at = http.Request.Query["at"].ToString();
-        var source = at.Length > 0
-            ? await rooms.GetMembersBeforeAsync(room, await RoomTokens.BoundaryAsync(rooms, room, at, "at"))
+        long? boundary = at.Length > 0 ? await RoomTokens.BoundaryAsync(rooms, room, at, "at") : null;
+        if (readable is { } limit) boundary = Math.Min(boundary ?? limit, limit);
+        var source = boundary is { } before
+            ? await rooms.GetMembersBeforeAsync(room, before)
             : await rooms.GetCurrentStateAsync(room, "m.room.member");
         var chunk = source
             .Select(r => ClientEvents.Format(r, now))
@@ -59,11 +69,13 @@ public static class RoomReadEndpoints
         return Results.Json(new JsonObject { ["chunk"] = new JsonArray(chunk) });
     }
 
-    private static async Task<IResult> JoinedMembersAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms)
+    /// <summary>For members and, in a world-readable room, anyone; not for those who left (Synapse answers so).</summary>
+    private static async Task<IResult> JoinedMembersAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
+        HistoryVisibility history)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
-        await EventEndpoints.RequireJoinedAsync(rooms, room, user.UserId);
+        await history.StateBoundaryAsync(room, user.UserId, joinedOnly: true);
         var joined = new JsonObject();
         foreach (var row in await rooms.GetCurrentStateAsync(room, "m.room.member"))
         {
@@ -103,12 +115,21 @@ public static class RoomReadEndpoints
         if (to is { } stop) page = page.Where(r => backwards ? r.RoomSeq >= stop : r.RoomSeq < stop).ToList();
         var rows = page.Where(visible).ToList();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var chunk = rows.Select(r => ClientEvents.Format(r, now)).Where(e => filter?.Allows(e) ?? true).ToList();
         var response = new JsonObject
         {
             ["start"] = RoomTokens.Format(from),
-            ["chunk"] = new JsonArray(rows.Select(r => ClientEvents.Format(r, now)).Where(e => filter?.Allows(e) ?? true)
-                .Select(e => (JsonNode)e).ToArray()),
+            ["chunk"] = new JsonArray(chunk.Select(e => (JsonNode)e).ToArray()),
         };
+        if (filter?.LazyLoadMembers == true && chunk.Count > 0)
+        {
+            // The senders' member events as they stood at the chunk's first event, as Synapse sends them.
+            var senders = chunk.Select(e => e["sender"]?.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
+            var members = await rooms.GetMembersBeforeAsync(room, rows[0].RoomSeq + 1);
+            response["state"] = new JsonArray(members
+                .Where(m => senders.Contains(StoredJson.Parse(m.Json)?["state_key"]?.GetValue<string>()))
+                .Select(m => (JsonNode)ClientEvents.Format(m, now)).ToArray());
+        }
         // The page is cut by the limit before visibility filtering, so "end" follows the page, not the visible rows.
         if (page.Count == limit && page.Count > 0)
         {

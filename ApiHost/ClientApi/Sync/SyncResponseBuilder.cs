@@ -27,6 +27,7 @@ public sealed class SyncResponseBuilder(
     NotificationStore notifications,
     ToDeviceAcknowledgements toDeviceAcks,
     UnreadCountMemo unreadMemo,
+    HistoryVisibility history,
     TimeProvider clock)
 {
     /// <summary>To-device messages per response; the rest follow in the next one.</summary>
@@ -67,17 +68,28 @@ public sealed class SyncResponseBuilder(
         // First which joined rooms go out and which need their state, then all that state in one query.
         var joinedNowRooms = new List<string>();
         var included = new List<(string RoomId, List<RoomEventRow> Timeline, bool Limited, bool NeedsState, JsonArray Ephemeral, JsonArray AccountData)>();
-        foreach (var roomId in joined)
+        foreach (var (roomId, _, joinedAt) in memberships.Where(m => m.Membership == "join"))
         {
             var roomEvents = byRoom.GetValueOrDefault(roomId) ?? [];
             var ephemeral = Ephemeral(roomId, since, receiptsByRoom.GetValueOrDefault(roomId), filter.Ephemeral);
             var roomAccountData = AccountDataFor(roomId, filter.RoomAccountData);
             if (since is not null && roomEvents.Count == 0 && roomAccountData.Count == 0 && ephemeral.Count == 0 && !fullState) continue;
+            // A room the user joined since the token is new to them: its whole state and a full timeline
+            // window, as on an initial sync, not only what happened since the token.
+            var joinedNow = since is not null && roomEvents.Any(e => OwnMembership(e, userId) == "join");
+            if (joinedNow)
+            {
+                joinedNowRooms.Add(roomId);
+                var window = await rooms.GetTimelineAsync(roomId, await rooms.GetBoundaryAtAsync(roomId, upTo.Events), backwards: true, limit + 1);
+                roomEvents = [.. window.Reverse()];
+            }
+            // Events from before the join are the user's only as the room's history visibility allows.
+            if (roomEvents.Count > 0 && roomEvents[0].StreamOrdering < joinedAt)
+            {
+                roomEvents = roomEvents.Where(await history.ForUserAsync(roomId, userId)).ToList();
+            }
             var limited = roomEvents.Count > limit;
             var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
-            // A room the user joined since the token needs its whole state, as on an initial sync.
-            var joinedNow = since is not null && timeline.Any(e => OwnMembership(e, userId) == "join");
-            if (joinedNow) joinedNowRooms.Add(roomId);
             included.Add((roomId, timeline, limited, since is null || fullState || joinedNow || limited, ephemeral, roomAccountData));
         }
         // Lazy loading needs only the members who sent something in a timeline, and the user: the database leaves out the rest.
@@ -102,13 +114,13 @@ public sealed class SyncResponseBuilder(
         await AddSummariesAsync(join, userId, since, byRoom);
 
         var invite = new JsonObject();
-        foreach (var (roomId, _) in memberships.Where(m => m.Membership == "invite"))
+        foreach (var (roomId, _, _) in memberships.Where(m => m.Membership == "invite"))
         {
             if (since is not null && !(byRoom.GetValueOrDefault(roomId) ?? []).Any(e => OwnMembership(e, userId) is not null)) continue;
             invite[roomId] = new JsonObject { ["invite_state"] = new JsonObject { ["events"] = await StrippedStateAsync(roomId, userId) } };
         }
         var knock = new JsonObject();
-        foreach (var (roomId, _) in memberships.Where(m => m.Membership == "knock"))
+        foreach (var (roomId, _, _) in memberships.Where(m => m.Membership == "knock"))
         {
             if (since is not null && !(byRoom.GetValueOrDefault(roomId) ?? []).Any(e => OwnMembership(e, userId) is not null)) continue;
             knock[roomId] = new JsonObject { ["knock_state"] = new JsonObject { ["events"] = await StrippedStateAsync(roomId, userId) } };
@@ -119,6 +131,7 @@ public sealed class SyncResponseBuilder(
         {
             // The timeline ends at the leave: what happened after it is not the user's to see.
             var roomEvents = (byRoom.GetValueOrDefault(roomId) ?? []).Where(e => e.StreamOrdering <= leftAt).ToList();
+            if (roomEvents.Count > 0) roomEvents = roomEvents.Where(await history.ForUserAsync(roomId, userId)).ToList();
             var limited = roomEvents.Count > limit;
             var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
             var body = RoomBody(userId, since, timeline, limited, currentState: null,
