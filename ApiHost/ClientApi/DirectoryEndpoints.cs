@@ -12,6 +12,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
+using Orleans;
+
 namespace Homeserver.ApiHost.ClientApi;
 
 /// <summary>Room aliases, the room directory visibility and /publicRooms.</summary>
@@ -66,7 +68,7 @@ public static class DirectoryEndpoints
     }
 
     private static async Task<IResult> DeleteAliasAsync(HttpContext http, string alias, AccessTokenAuthentication auth, RoomAliases aliases,
-        DirectoryStore directory)
+        DirectoryStore directory, IGrainFactory grains)
     {
         var user = await auth.RequireUserAsync(http);
         var record = await directory.FindAliasAsync(aliases.LocalAlias(alias)) ?? throw MatrixException.NotFound($"Room alias {alias} not found.");
@@ -79,6 +81,7 @@ public static class DirectoryEndpoints
             }
         }
         await directory.DeleteAliasAsync(record.Alias);
+        await aliases.RemoveFromCanonicalAliasAsync(record.RoomId, record.Alias, user.UserId, grains, http.RequestAborted);
         return Results.Json(new JsonObject());
     }
 

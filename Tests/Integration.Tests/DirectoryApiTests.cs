@@ -81,4 +81,47 @@ public sealed class DirectoryApiTests(TwoSiloClusterFixture fixture) : IClassFix
         (await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/directory/list/room/{roomId}", """{"visibility":"public"}""")).Status.Should().Be(200);
         (await alice.GetAsync($"/_matrix/client/v3/directory/list/room/{roomId}")).Body["visibility"]!.GetValue<string>().Should().Be("public");
     }
+
+    [Fact]
+    public async Task A_canonical_alias_must_be_valid_and_point_to_the_room_and_deleting_it_updates_the_event()
+    {
+        using var alice = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        var room = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject())).Body["room_id"]!.GetValue<string>();
+        var other = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject())).Body["room_id"]!.GetValue<string>();
+        var mine = $"#mine{Guid.NewGuid():N}:test.local";
+        var alt = $"#alt{Guid.NewGuid():N}:test.local";
+        var elsewhere = $"#elsewhere{Guid.NewGuid():N}:test.local";
+        foreach (var (alias, target) in new[] { (mine, room), (alt, room), (elsewhere, other) })
+        {
+            (await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/directory/room/{Uri.EscapeDataString(alias)}",
+                new JsonObject { ["room_id"] = target }.ToJsonString())).Status.Should().Be(200);
+        }
+        var path = $"/_matrix/client/v3/rooms/{room}/state/m.room.canonical_alias";
+        async Task<(int Status, string? Errcode)> PutAsync(JsonObject content)
+        {
+            var (status, body) = await alice.SendAsync(HttpMethod.Put, path, content.ToJsonString());
+            return (status, body["errcode"]?.GetValue<string>());
+        }
+
+        (await PutAsync(new JsonObject { ["alias"] = elsewhere })).Should().Be((400, "M_BAD_ALIAS"));
+        (await PutAsync(new JsonObject { ["alias"] = $"#missing{Guid.NewGuid():N}:test.local" })).Should().Be((400, "M_BAD_ALIAS"));
+        (await PutAsync(new JsonObject { ["alias"] = "not-an-alias" })).Should().Be((400, "M_INVALID_PARAM"));
+        (await PutAsync(new JsonObject { ["alias"] = 5 })).Should().Be((400, "M_INVALID_PARAM"));
+        (await PutAsync(new JsonObject { ["alias"] = mine, ["alt_aliases"] = new JsonArray(elsewhere) })).Should().Be((400, "M_BAD_ALIAS"));
+        (await PutAsync(new JsonObject { ["alias"] = mine, ["alt_aliases"] = "x" })).Should().Be((400, "M_INVALID_PARAM"));
+        (await PutAsync(new JsonObject { ["alias"] = mine, ["alt_aliases"] = new JsonArray(7) })).Should().Be((400, "M_INVALID_PARAM"));
+        (await alice.GetAsync(path)).Status.Should().Be(404, "nothing refused was stored");
+
+        (await PutAsync(new JsonObject { ["alias"] = mine, ["alt_aliases"] = new JsonArray(alt) })).Status.Should().Be(200);
+
+        // Deleting an alias takes it out of the event; what is already there is not checked again.
+        (await alice.SendAsync(HttpMethod.Delete, $"/_matrix/client/v3/directory/room/{Uri.EscapeDataString(alt)}", null)).Status.Should().Be(200);
+        var content = (await alice.GetAsync(path)).Body;
+        content["alias"]!.GetValue<string>().Should().Be(mine);
+        content["alt_aliases"]!.AsArray().Should().BeEmpty();
+        (await alice.SendAsync(HttpMethod.Delete, $"/_matrix/client/v3/directory/room/{Uri.EscapeDataString(mine)}", null)).Status.Should().Be(200);
+        (await alice.GetAsync(path)).Body.ContainsKey("alias").Should().BeFalse();
+        (await PutAsync(new JsonObject { ["alias"] = elsewhere })).Should().Be((400, "M_BAD_ALIAS"), "a removed alias is checked again when re-added");
+    }
 }

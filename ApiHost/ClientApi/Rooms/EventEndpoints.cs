@@ -24,8 +24,8 @@ public static class EventEndpoints
             var rooms = $"/_matrix/client/{version}/rooms/{{roomId}}";
             app.MapPut($"{rooms}/send/{{eventType}}/{{txnId}}", SendAsync);
             app.MapPut($"{rooms}/state/{{eventType}}/{{stateKey}}", PutStateAsync);
-            app.MapPut($"{rooms}/state/{{eventType}}", (HttpContext h, string roomId, string eventType, AccessTokenAuthentication a, IGrainFactory g) =>
-                PutStateAsync(h, roomId, eventType, "", a, g));
+            app.MapPut($"{rooms}/state/{{eventType}}", (HttpContext h, string roomId, string eventType, AccessTokenAuthentication a, RoomAliases r,
+                IGrainFactory g) => PutStateAsync(h, roomId, eventType, "", a, r, g));
             app.MapGet($"{rooms}/state/{{eventType}}/{{stateKey}}", GetStateAsync);
             app.MapGet($"{rooms}/state/{{eventType}}", (HttpContext h, string roomId, string eventType, AccessTokenAuthentication a,
                 HistoryVisibility v, TimeProvider c) => GetStateAsync(h, roomId, eventType, "", a, v, c));
@@ -78,12 +78,13 @@ public static class EventEndpoints
     }
 
     private static async Task<IResult> PutStateAsync(HttpContext http, string roomId, string eventType, string stateKey,
-        AccessTokenAuthentication auth, IGrainFactory grains)
+        AccessTokenAuthentication auth, RoomAliases aliases, IGrainFactory grains)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
         var content = await JsonBody.ReadObjectAsync(http.Request);
         if (eventType is "m.room.create") throw MatrixException.Forbidden("The create event cannot be replaced.");
+        if (eventType is "m.room.canonical_alias" && stateKey.Length == 0) await aliases.ValidateCanonicalAliasAsync(room, content);
         var sent = await grains.GetGrain<IRoomGrain>(room).SendEventAsync(new SendEventCommand(user.UserId, eventType, stateKey, content, null), http.RequestAborted);
         return Results.Json(new { event_id = sent.EventId });
     }

@@ -1,9 +1,11 @@
 using System.Text.Json.Nodes;
 using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Protocol;
 using Homeserver.Configuration.Processes;
 using Homeserver.Storage.Directory;
 using Homeserver.Storage.Rooms;
+using Orleans;
 
 namespace Homeserver.ApiHost.ClientApi.Rooms;
 
@@ -26,6 +28,94 @@ public sealed class RoomAliases(DirectoryStore directory, RoomReader rooms, Proc
             throw new MatrixException(400, "M_INVALID_PARAM", "Room aliases on other servers cannot be used without federation.");
         }
         return alias.ToString();
+    }
+
+    /// <summary>
+    /// Spec, PUT state <c>m.room.canonical_alias</c>: every alias the event adds (not those it keeps
+    /// or removes) must be valid (400 <c>M_INVALID_PARAM</c>) and point to this room (400 <c>M_BAD_ALIAS</c>).
+    /// </summary>
+    public async Task ValidateCanonicalAliasAsync(string roomId, JsonObject content)
+    {
+        var current = (await rooms.GetCurrentStateAsync(roomId, "m.room.canonical_alias", "")).FirstOrDefault() is { } row
+            ? StoredJson.Parse(row.Json)?["content"] as JsonObject
+            : null;
+        var present = AliasesOf(current, strict: false).ToHashSet(StringComparer.Ordinal);
+        foreach (var text in AliasesOf(content, strict: true).Where(a => !present.Contains(a)))
+        {
+            if (!RoomAlias.TryParse(text, out var alias)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{text}' is not a valid room alias.");
+            if (alias.Server.ToString() != settings.ServerName)
+            {
+                throw new MatrixException(400, "M_BAD_ALIAS", $"The alias '{text}' is on another server and cannot be checked without federation.");
+            }
+            if ((await directory.FindAliasAsync(alias.ToString()))?.RoomId != roomId)
+            {
+                throw new MatrixException(400, "M_BAD_ALIAS", $"The alias '{text}' does not point to this room.");
+            }
+        }
+    }
+
+    private static IEnumerable<string> AliasesOf(JsonObject? content, bool strict)
+    {
+        if (content is null) yield break;
+        switch (content["alias"])
+        {
+            case null:
+                break;
+            case JsonValue v when v.TryGetValue<string>(out var alias):
+                yield return alias;
+                break;
+            default:
+                if (strict) throw new MatrixException(400, "M_INVALID_PARAM", "'alias' must be a room alias.");
+                break;
+        }
+        switch (content["alt_aliases"])
+        {
+            case null:
+                break;
+            case JsonArray list:
+                foreach (var item in list)
+                {
+                    if (item is JsonValue v && v.TryGetValue<string>(out var alt)) yield return alt;
+                    else if (strict) throw new MatrixException(400, "M_INVALID_PARAM", "'alt_aliases' must list room aliases.");
+                }
+                break;
+            default:
+                if (strict) throw new MatrixException(400, "M_INVALID_PARAM", "'alt_aliases' must be a list of room aliases.");
+                break;
+        }
+    }
+
+    /// <summary>
+    /// After an alias is deleted, the room's canonical alias event stops naming it (Synapse does so), sent
+    /// as the user who deleted it; a user without the power to send it leaves it as it is.
+    /// </summary>
+    public async Task RemoveFromCanonicalAliasAsync(string roomId, string alias, string userId, IGrainFactory grains,
+        CancellationToken cancellationToken)
+    {
+        if ((await rooms.GetCurrentStateAsync(roomId, "m.room.canonical_alias", "")).FirstOrDefault() is not { } row) return;
+        if (StoredJson.Parse(row.Json)?["content"] is not JsonObject content) return;
+        var changed = false;
+        if (content["alias"] is JsonValue v && v.TryGetValue<string>(out var main) && main == alias)
+        {
+            content.Remove("alias");
+            changed = true;
+        }
+        if (content["alt_aliases"] is JsonArray alts && alts.Any(a => a is JsonValue av && av.TryGetValue<string>(out var s) && s == alias))
+        {
+            content["alt_aliases"] = new JsonArray(alts.Where(a => !(a is JsonValue av && av.TryGetValue<string>(out var s) && s == alias))
+                .Select(a => a?.DeepClone()).ToArray());
+            changed = true;
+        }
+        if (!changed) return;
+        try
+        {
+            await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(
+                new SendEventCommand(userId, "m.room.canonical_alias", "", content, null), cancellationToken);
+        }
+        catch (MatrixException e) when (e.StatusCode == 403)
+        {
+            // As in Synapse: the alias is gone either way; a room moderator can tidy the event.
+        }
     }
 
     public async Task<PowerLevels> PowerLevelsAsync(string roomId)
