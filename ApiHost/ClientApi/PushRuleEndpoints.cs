@@ -27,6 +27,7 @@ public static class PushRuleEndpoints
                 Results.Json(await RulesAsync(http, auth, store)));
             app.MapGet($"{prefix}/global/", async (HttpContext http, AccessTokenAuthentication auth, PushRuleStore store) =>
                 Results.Json((await RulesAsync(http, auth, store))["global"]));
+            app.MapGet($"{prefix}/{{scope}}/{{kind}}", KindAsync);
             app.MapGet($"{prefix}/{{scope}}/{{kind}}/{{ruleId}}", GetRuleAsync);
             app.MapPut($"{prefix}/{{scope}}/{{kind}}/{{ruleId}}", PutRuleAsync);
             app.MapDelete($"{prefix}/{{scope}}/{{kind}}/{{ruleId}}", DeleteRuleAsync);
@@ -43,15 +44,24 @@ public static class PushRuleEndpoints
         return PushRuleSet.FromChanges(await store.GetChangesAsync(user.UserId)).Compose(user.UserId);
     }
 
-    private static void CheckScope(string scope)
+    /// <summary>The rules of one kind, as a list (Synapse answers <c>/pushrules/global/{kind}/</c> so).</summary>
+    private static async Task<IResult> KindAsync(HttpContext http, string scope, string kind, AccessTokenAuthentication auth, PushRuleStore store)
     {
-        if (scope != "global") throw MatrixException.NotFound("The only push rule scope is 'global'.");
+        CheckScope(scope, kind);
+        return Results.Json((await RulesAsync(http, auth, store))["global"]![kind]);
+    }
+
+    /// <summary>A path outside the spec's scope and kinds is a malformed request, 400 <c>M_UNRECOGNIZED</c>, as Synapse answers.</summary>
+    private static void CheckScope(string scope, string kind)
+    {
+        if (scope != "global") throw new MatrixException(400, "M_UNRECOGNIZED", "The only push rule scope is 'global'.");
+        if (!PushRuleSet.Kinds.Contains(kind)) throw new MatrixException(400, "M_UNRECOGNIZED", $"'{kind}' is not a push rule kind.");
     }
 
     private static async Task<IResult> GetRuleAsync(HttpContext http, string scope, string kind, string ruleId, AccessTokenAuthentication auth,
         PushRuleStore store)
     {
-        CheckScope(scope);
+        CheckScope(scope, kind);
         return Results.Json(await FindAsync(http, kind, ruleId, auth, store));
     }
 
@@ -72,7 +82,7 @@ public static class PushRuleEndpoints
     private static async Task<IResult> PutRuleAsync(HttpContext http, string scope, string kind, string ruleId, AccessTokenAuthentication auth,
         IGrainFactory grains)
     {
-        CheckScope(scope);
+        CheckScope(scope, kind);
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var query = http.Request.Query;
@@ -84,7 +94,7 @@ public static class PushRuleEndpoints
     private static async Task<IResult> DeleteRuleAsync(HttpContext http, string scope, string kind, string ruleId, AccessTokenAuthentication auth,
         IGrainFactory grains)
     {
-        CheckScope(scope);
+        CheckScope(scope, kind);
         var user = await auth.RequireUserAsync(http);
         await grains.GetGrain<IPushRulesGrain>(user.UserId).DeleteRuleAsync(kind, ruleId, http.RequestAborted);
         return Results.Json(new JsonObject());
@@ -93,7 +103,7 @@ public static class PushRuleEndpoints
     private static async Task<IResult> GetAttributeAsync(HttpContext http, string scope, string kind, string ruleId, string attribute,
         AccessTokenAuthentication auth, PushRuleStore store)
     {
-        CheckScope(scope);
+        CheckScope(scope, kind);
         if (attribute is not ("enabled" or "actions")) throw MatrixException.NotFound("A push rule has 'enabled' and 'actions'.");
         var rule = await FindAsync(http, kind, ruleId, auth, store);
         return Results.Json(new JsonObject { [attribute] = rule[attribute]?.DeepClone() });
@@ -102,7 +112,7 @@ public static class PushRuleEndpoints
     private static async Task<IResult> PutAttributeAsync(HttpContext http, string scope, string kind, string ruleId, string attribute,
         AccessTokenAuthentication auth, IGrainFactory grains)
     {
-        CheckScope(scope);
+        CheckScope(scope, kind);
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var rules = grains.GetGrain<IPushRulesGrain>(user.UserId);
@@ -141,6 +151,8 @@ public static class PushRuleEndpoints
             {
                 ["actions"] = StoredJson.Parse(row.ActionsJson),
                 ["event"] = formatted,
+                // No rule here is tied to a profile: null, as Synapse sends it.
+                ["profile_tag"] = null,
                 ["read"] = row.Read,
                 ["room_id"] = row.RoomId,
                 ["ts"] = formatted["origin_server_ts"]?.DeepClone(),

@@ -58,7 +58,7 @@ public static class PusherEndpoints
             throw new MatrixException(400, "M_INVALID_PARAM", "'data.url' must be an http(s) URL ending in /_matrix/push/v1/notify.");
         }
         await userGrain.SetPusherAsync(new PusherSettings(appId, pushkey, kind, body.RequiredString("app_display_name"),
-            body.RequiredString("device_display_name"), body.OptionalString("profile_tag"), body.RequiredString("lang"), data),
+            body.RequiredString("device_display_name"), body.OptionalString("profile_tag"), body.RequiredString("lang"), data, user.DeviceId),
             body.OptionalBool("append", false));
         return Results.Json(new JsonObject());
     }

@@ -19,4 +19,4 @@ public sealed record Session([property: Id(0)] string UserId, [property: Id(1)] 
 /// <summary>A pusher as /pushers/set describes it (kind "http"; data holds the gateway url and format).</summary>
 [GenerateSerializer, Immutable, Alias("PusherSettings")]
 public sealed record PusherSettings([property: Id(0)] string AppId, [property: Id(1)] string Pushkey, [property: Id(2)] string Kind, [property: Id(3)] string AppDisplayName, [property: Id(4)] string DeviceDisplayName, [property: Id(5)] string? ProfileTag,
-    [property: Id(6)] string Lang, [property: Id(7)] System.Text.Json.Nodes.JsonObject Data);
+    [property: Id(6)] string Lang, [property: Id(7)] System.Text.Json.Nodes.JsonObject Data, [property: Id(8)] string? DeviceId);

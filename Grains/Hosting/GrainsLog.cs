@@ -22,6 +22,12 @@ public sealed partial class GrainsLog(ILogger<GrainsLog> logger)
     [LoggerMessage(EventId = 3007, Level = LogLevel.Information, Message = "Push gateway for {UserId}'s pusher {AppId} failed; retrying in {Seconds} s")]
     public partial void PushRetrying(string userId, string appId, double seconds);
 
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Warning, Message = "Push gateway {Gateway} answered {StatusCode} for {UserId}'s pusher {AppId}")]
+    public partial void PushGatewayRefused(string gateway, int statusCode, string userId, string appId);
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Warning, Message = "Push gateway {Gateway} could not be reached for {UserId}'s pusher {AppId}")]
+    public partial void PushGatewayUnreachable(Exception exception, string gateway, string userId, string appId);
+
     [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "Waking syncs about a {Stream} change for {Subject} failed; they see it at their next look")]
     public partial void SyncHintFailed(Exception exception, string stream, string subject);
 }

@@ -1,3 +1,5 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
 using Homeserver.Protocol;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -116,13 +118,21 @@ public sealed class PushGatewaySender(PusherStore pushers, StreamPositionReader 
         }
         try
         {
-            using var response = await _http.PostAsJsonAsync(gateway, new JsonObject { ["notification"] = notification }, cancellationToken);
-            if (!response.IsSuccessStatusCode) return Outcome.Failed;
+            // Exactly application/json, as the push gateway API names it: a strict gateway refuses a charset parameter.
+            using var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(new JsonObject { ["notification"] = notification }));
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var response = await _http.PostAsync(gateway, content, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                log.PushGatewayRefused(gateway.ToString(), (int)response.StatusCode, pusher.UserId, pusher.AppId);
+                return Outcome.Failed;
+            }
             var body = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken);
             return body?["rejected"] is JsonArray rejected && rejected.Any(r => r?.ToString() == pusher.Pushkey) ? Outcome.Rejected : Outcome.Sent;
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
         {
+            log.PushGatewayUnreachable(e, gateway.ToString(), pusher.UserId, pusher.AppId);
             return Outcome.Failed;
         }
     }

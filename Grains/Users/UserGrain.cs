@@ -138,7 +138,7 @@ public sealed class UserGrain(
 
     public Task SetPusherAsync(PusherSettings pusher, bool append, CancellationToken cancellationToken) =>
         pushers.SetAsync(new PusherRecord(UserId, pusher.AppId, pusher.Pushkey, pusher.Kind, pusher.AppDisplayName, pusher.DeviceDisplayName,
-            pusher.ProfileTag, pusher.Lang, pusher.Data.ToJsonString(), Now(), 0), append);
+            pusher.ProfileTag, pusher.Lang, pusher.Data.ToJsonString(), Now(), 0), pusher.DeviceId, append);
 
     public Task<bool> DeletePusherAsync(string appId, string pushkey, CancellationToken cancellationToken) => pushers.DeleteAsync(UserId, appId, pushkey);
 

@@ -162,6 +162,10 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         var delete = new NpgsqlBatchCommand("DELETE FROM devices WHERE user_id = $1");
         delete.Parameters.Add(new() { Value = userId });
         batch.BatchCommands.Add(delete);
+        // Pushers set before they belonged to a device, too: a deactivated account is never pushed to.
+        var pushers = new NpgsqlBatchCommand("DELETE FROM pushers WHERE user_id = $1");
+        pushers.Parameters.Add(new() { Value = userId });
+        batch.BatchCommands.Add(pushers);
         await batch.ExecuteNonQueryAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }

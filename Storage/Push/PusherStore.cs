@@ -15,7 +15,8 @@ public sealed class PusherStore(NpgsqlDataSource dataSource)
     /// Adds or replaces a pusher. Unless <paramref name="append"/>, the same app and pushkey of any other
     /// user are removed (the device changed hands), as the spec says. New pushers start at the present.
     /// </summary>
-    public async Task SetAsync(PusherRecord pusher, bool append, CancellationToken cancellationToken = default)
+    /// <summary>Creates or replaces a pusher, owned by <paramref name="deviceId"/>: it goes when that device goes.</summary>
+    public async Task SetAsync(PusherRecord pusher, string? deviceId, bool append, CancellationToken cancellationToken = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
@@ -27,12 +28,13 @@ public sealed class PusherStore(NpgsqlDataSource dataSource)
         }
         await using var upsert = new NpgsqlCommand("""
             INSERT INTO pushers (user_id, app_id, pushkey, kind, app_display_name, device_display_name, profile_tag, lang, data, created_ts,
-                                 last_stream_ordering)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (SELECT coalesce(max(stream_ordering), 0) FROM events))
+                                 last_stream_ordering, device_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (SELECT coalesce(max(stream_ordering), 0) FROM events), $11)
             ON CONFLICT (user_id, app_id, pushkey) DO UPDATE SET kind = EXCLUDED.kind, app_display_name = EXCLUDED.app_display_name,
+                device_id = EXCLUDED.device_id,
                 device_display_name = EXCLUDED.device_display_name, profile_tag = EXCLUDED.profile_tag, lang = EXCLUDED.lang, data = EXCLUDED.data
             """, connection, tx).With(pusher.UserId, pusher.AppId, pusher.Pushkey, pusher.Kind, pusher.AppDisplayName, pusher.DeviceDisplayName,
-            pusher.ProfileTag, pusher.Lang, pusher.DataJson, pusher.CreatedTs);
+            pusher.ProfileTag, pusher.Lang, pusher.DataJson, pusher.CreatedTs, deviceId);
         await upsert.ExecuteNonQueryAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }

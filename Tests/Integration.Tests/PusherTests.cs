@@ -62,7 +62,69 @@ public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<T
 
 
 
-    /// <summary>A push gateway: answers 500 to its first N requests, then records notifications (or rejects every pushkey).</summary>
+    [Fact]
+    public async Task A_pusher_goes_with_its_device_on_logout_and_on_a_password_change_that_signs_out_other_sessions()
+    {
+        var name = NewName();
+        using var phone = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
+        await phone.RegisterAsync(name, "pw");
+        using var tablet = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
+        await tablet.LoginAsync(name, "pw");
+        using var laptop = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
+        await laptop.LoginAsync(name, "pw");
+        JsonObject Pusher(string pushkey) => new()
+        {
+            ["kind"] = "http", ["app_id"] = "org.example.app", ["pushkey"] = pushkey, ["app_display_name"] = "Example",
+            ["device_display_name"] = pushkey, ["lang"] = "en", ["data"] = new JsonObject { ["url"] = "http://127.0.0.1:9/_matrix/push/v1/notify" },
+        };
+        foreach (var (client, key) in new[] { (phone, "phone"), (tablet, "tablet"), (laptop, "laptop") })
+        {
+            (await client.PostAsync("/_matrix/client/v3/pushers/set", Pusher(key))).Status.Should().Be(200);
+        }
+        async Task<List<string>> KeysAsync() => (await laptop.GetAsync("/_matrix/client/v3/pushers")).Body["pushers"]!.AsArray()
+            .Select(p => p!["pushkey"]!.GetValue<string>()).Order().ToList();
+
+        (await tablet.PostAsync("/_matrix/client/v3/logout", new JsonObject())).Status.Should().Be(200);
+        (await KeysAsync()).Should().Equal("laptop", "phone");
+
+        var session = (await laptop.PostAsync("/_matrix/client/v3/account/password", new JsonObject { ["new_password"] = "pw2" })).Body["session"]!.GetValue<string>();
+        (await laptop.PostAsync("/_matrix/client/v3/account/password", new JsonObject
+        {
+            ["new_password"] = "pw2",
+            ["auth"] = new JsonObject
+            {
+                ["type"] = "m.login.password", ["session"] = session, ["password"] = "pw",
+                ["identifier"] = new JsonObject { ["type"] = "m.id.user", ["user"] = name },
+            },
+        })).Status.Should().Be(200);
+        (await KeysAsync()).Should().Equal(["laptop"], "the phone was signed out, so its pusher went; the laptop stayed");
+    }
+
+    [Fact]
+    public async Task The_rules_of_one_kind_list_at_their_path_and_notifications_carry_profile_tag()
+    {
+        using var alice = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
+        using var bob = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
+        await alice.RegisterAsync(NewName(), "pw");
+        await bob.RegisterAsync(NewName(), "pw");
+        foreach (var path in new[] { "/_matrix/client/v3/pushrules/global/override/", "/_matrix/client/v3/pushrules/global/override" })
+        {
+            var (status, body) = await bob.GetAsync(path);
+            status.Should().Be(200);
+            JsonNode.Parse(body["_raw"]!.GetValue<string>())!.AsArray().Select(r => r!["rule_id"]!.GetValue<string>()).Should().Contain(".m.rule.master");
+        }
+
+        var room = await alice.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(bob.UserId) });
+        await bob.JoinAsync(room);
+        await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "hello bob" });
+        await Eventually.WaitUntilAsync(async () => (await bob.GetAsync("/_matrix/client/v3/notifications")).Body["notifications"]!.AsArray().Count > 0,
+            "the message to be a notification");
+        var notification = (await bob.GetAsync("/_matrix/client/v3/notifications")).Body["notifications"]![0]!.AsObject();
+        notification.ContainsKey("profile_tag").Should().BeTrue();
+        notification["event"]!["content"]!["body"]!.GetValue<string>().Should().Be("hello bob");
+    }
+
+    /// <summary>A push gateway that refuses any Content-Type but application/json: answers 500 to its first N requests, then records notifications (or rejects every pushkey).</summary>
     private sealed class FakeGateway : IAsyncDisposable
     {
         private WebApplication _app = null!;
@@ -84,6 +146,8 @@ public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<T
             gateway._app = builder.Build();
             gateway._app.MapPost("/_matrix/push/v1/notify", async (HttpContext http) =>
             {
+                // Strict, as some gateways are: the push gateway API's media type and nothing else.
+                if (http.Request.ContentType != "application/json") return Results.StatusCode(415);
                 var body = (JsonNode.Parse(await new StreamReader(http.Request.Body).ReadToEndAsync()) as JsonObject)!;
                 if (Interlocked.Decrement(ref gateway._failuresLeft) >= 0)
                 {
