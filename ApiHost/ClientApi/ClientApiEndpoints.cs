@@ -32,6 +32,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<SyncNotifier>();
         services.AddHostedService(sp => sp.GetRequiredService<SyncNotifier>());
         services.AddSingleton<TypingCache>();
+        services.AddSingleton<DeviceListChanges>();
         services.AddSingleton<SyncResponseBuilder>();
         services.AddSingleton<ToDeviceAcknowledgements>();
         services.AddSingleton<UnreadCountMemo>();

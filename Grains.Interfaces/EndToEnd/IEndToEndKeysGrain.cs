@@ -23,6 +23,9 @@ public interface IEndToEndKeysGrain : IGrainWithStringKey
     /// <summary>/keys/signatures/upload from this user: verifies each signature; returns the failures map.</summary>
     Task<JsonObject> UploadSignaturesAsync(JsonObject signedObjects, CancellationToken cancellationToken = default);
 
+    /// <summary>A device was added or renamed: the user's device list changed for everyone who shares a room, and the user.</summary>
+    Task DeviceListChangedAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Removes deleted devices' keys and messages (null: every device) and announces the change.</summary>
     Task DevicesRemovedAsync(IReadOnlyList<string>? deviceIds, CancellationToken cancellationToken = default);
 

@@ -152,6 +152,12 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         return failures;
     }
 
+    public async Task DeviceListChangedAsync(CancellationToken cancellationToken)
+    {
+        var position = await keys.RecordChangeAsync(UserId, publisher.Writer(StreamNames.DeviceLists), cancellationToken);
+        await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, position);
+    }
+
     public async Task DevicesRemovedAsync(IReadOnlyList<string>? deviceIds, CancellationToken cancellationToken)
     {
         var position = await keys.DeleteDevicesAsync(UserId, deviceIds, publisher.Writer(StreamNames.DeviceLists));

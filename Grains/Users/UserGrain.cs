@@ -40,6 +40,7 @@ public sealed class UserGrain(
         var created = await accounts.CreateUserAsync(UserId, command.PasswordHash, command.IsAdmin,
             command.DisplayName ?? UserIds.Localpart(UserId), deviceId, command.DeviceDisplayName, token, Now());
         if (!created) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
+        if (deviceId is not null) await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceListChangedAsync(cancellationToken);
         return new Registration(UserId, deviceId, token);
     }
 
@@ -48,6 +49,8 @@ public sealed class UserGrain(
         var deviceId = command.DeviceId ?? NewDeviceId();
         var token = NewAccessToken();
         await accounts.AddSessionAsync(UserId, deviceId, command.DeviceDisplayName, token, Now());
+        // A new device is news for everyone who encrypts to this user (Synapse announces each login's device).
+        await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceListChangedAsync(cancellationToken);
         return new Session(UserId, deviceId, token);
     }
 
@@ -78,12 +81,24 @@ public sealed class UserGrain(
         await accounts.ForgetRoomAsync(UserId, roomId, await rooms.GetLastRoomSeqAsync(roomId));
     }
 
-    public Task<bool> RenameDeviceAsync(string deviceId, string? displayName, CancellationToken cancellationToken) => accounts.RenameDeviceAsync(UserId, deviceId, displayName);
+    public async Task<bool> RenameDeviceAsync(string deviceId, string? displayName, CancellationToken cancellationToken)
+    {
+        if (!await accounts.RenameDeviceAsync(UserId, deviceId, displayName)) return false;
+        // The display name is part of what /keys/query answers, so others hear of it.
+        await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceListChangedAsync(cancellationToken);
+        return true;
+    }
 
     public async Task ChangePasswordAsync(string passwordHash, bool logoutDevices, string? keepDeviceId, CancellationToken cancellationToken)
     {
+        var signedOut = logoutDevices
+            ? (await accounts.GetDevicesAsync(UserId)).Select(d => d.DeviceId).Where(d => d != keepDeviceId).ToList()
+            : [];
         await accounts.ChangePasswordAsync(UserId, passwordHash, logoutDevices, keepDeviceId);
-        if (logoutDevices) await ForgetCachedTokensAsync();
+        if (!logoutDevices) return;
+        await ForgetCachedTokensAsync();
+        // The signed-out devices' keys go too, as on any logout.
+        if (signedOut.Count > 0) await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DevicesRemovedAsync(signedOut, cancellationToken);
     }
 
     public async Task DeactivateAsync(CancellationToken cancellationToken)

@@ -103,6 +103,24 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
         return await RoomReader.ReadRowsAsync(command, cancellationToken);
     }
 
+    /// <summary>The member events of these rooms in (after, upTo], oldest first, at most <paramref name="limit"/> of them.</summary>
+    public async Task<IReadOnlyList<RoomEventRow>> GetMemberEventsAsync(IReadOnlyList<string> roomIds, long after, long upTo, int limit,
+        CancellationToken cancellationToken = default)
+    {
+        if (roomIds.Count == 0 || upTo <= after) return [];
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {RoomReader.EventColumns} FROM events e JOIN rooms rm ON rm.room_id = e.room_id
+            WHERE e.room_id = ANY($1) AND e.type = 'm.room.member' AND e.stream_ordering > $2 AND e.stream_ordering <= $3
+            ORDER BY e.stream_ordering
+            LIMIT $4
+            """);
+        command.Parameters.Add(new() { Value = roomIds.ToArray() });
+        command.Parameters.Add(new() { Value = after });
+        command.Parameters.Add(new() { Value = upTo });
+        command.Parameters.Add(new() { Value = limit });
+        return await RoomReader.ReadRowsAsync(command, cancellationToken);
+    }
+
     /// <summary>The transaction keys under which this device sent these events (only those it sent, while kept).</summary>
     public async Task<IReadOnlyDictionary<string, string>> GetTransactionKeysAsync(string userId, string deviceId, IReadOnlyList<string> eventIds,
         CancellationToken cancellationToken = default)

@@ -167,4 +167,60 @@ public sealed class EndToEndKeysApiTests(TwoSiloClusterFixture fixture) : IClass
         (await alice.GetAsync($"/_matrix/client/v3/room_keys/version/{v2}")).Status.Should().Be(404);
         (await alice.PutAsync($"/_matrix/client/v3/room_keys/keys/!r:hs/s1?version={v1}", new JsonObject { ["first_message_index"] = "x" })).Status.Should().Be(400);
     }
+
+    private static List<string> Changed(JsonObject sync) =>
+        sync["device_lists"]?["changed"]?.AsArray().Select(u => u!.GetValue<string>()).ToList() ?? [];
+
+    [Fact]
+    public async Task A_new_login_and_a_device_rename_change_the_device_list_for_peers_and_for_the_user()
+    {
+        using var alice = NewClient();
+        using var bob = NewClient();
+        var aliceName = NewName();
+        await alice.RegisterAsync(aliceName, "pw");
+        await bob.RegisterAsync(NewName(), "pw");
+        var room = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        await bob.JoinAsync(room);
+        var bobToken = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+        var aliceToken = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+
+        using var aliceLaptop = NewClient();
+        await aliceLaptop.LoginAsync(aliceName, "pw");
+        var bobSync = await bob.SyncUntilAsync(bobToken, s => Changed(s).Contains(alice.UserId!));
+        var aliceSync = await alice.SyncUntilAsync(aliceToken, s => Changed(s).Contains(alice.UserId!));
+        Changed(aliceSync).Should().Contain(alice.UserId!, "the user's own new device is in their own changed list");
+
+        bobToken = bobSync["next_batch"]!.GetValue<string>();
+        (await aliceLaptop.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/devices/{aliceLaptop.DeviceId}",
+            new JsonObject { ["display_name"] = "laptop" }.ToJsonString())).Status.Should().Be(200);
+        // A rename is news too: the display name is in what /keys/query answers.
+        await bob.SyncUntilAsync(bobToken, s => Changed(s).Contains(alice.UserId!));
+    }
+
+    [Fact]
+    public async Task Keys_changes_lists_newly_shared_users_as_changed_and_departed_ones_as_left()
+    {
+        using var alice = NewClient();
+        using var bob = NewClient();
+        using var carol = NewClient();
+        await alice.RegisterAsync(NewName(), "pw");
+        await bob.RegisterAsync(NewName(), "pw");
+        await carol.RegisterAsync(NewName(), "pw");
+        var room = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        await bob.JoinAsync(room);
+        var from = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+
+        await carol.JoinAsync(room);
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/leave", new JsonObject())).Status.Should().Be(200);
+        var sync = await alice.SyncUntilAsync(from, s => s["device_lists"]?["left"]?.AsArray().Count > 0);
+        sync["device_lists"]!["left"]!.AsArray().Select(u => u!.GetValue<string>()).Should().Equal(bob.UserId);
+        Changed(sync).Should().Contain(carol.UserId!);
+        var to = sync["next_batch"]!.GetValue<string>();
+
+        var changes = await alice.GetAsync($"/_matrix/client/v3/keys/changes?from={Uri.EscapeDataString(from)}&to={Uri.EscapeDataString(to)}");
+        changes.Status.Should().Be(200);
+        changes.Body["changed"]!.AsArray().Select(u => u!.GetValue<string>()).Should().Contain(carol.UserId!).And.NotContain(bob.UserId!);
+        changes.Body["left"]!.AsArray().Select(u => u!.GetValue<string>()).Should().Equal(bob.UserId);
+        (await alice.GetAsync("/_matrix/client/v3/keys/changes?from=nonsense&to=" + Uri.EscapeDataString(to))).Status.Should().Be(400);
+    }
 }

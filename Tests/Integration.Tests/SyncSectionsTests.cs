@@ -228,7 +228,7 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
         (await alice.GetAsync($"{rules}/override/first")).Status.Should().Be(404);
         (await alice.DeleteAsync($"{rules}/override/.m.rule.master")).Body["errcode"]!.GetValue<string>().Should().Be("M_INVALID_PARAM");
         (await alice.PutAsync($"{rules}/override/x?before=nope", new JsonObject { ["actions"] = new JsonArray() })).Status.Should().Be(400, "the spec's answer for a missing before/after rule");
-        (await alice.PutAsync($"{rules}/sideways/x", new JsonObject { ["actions"] = new JsonArray() })).Status.Should().Be(404);
+        (await alice.PutAsync($"{rules}/sideways/x", new JsonObject { ["actions"] = new JsonArray() })).Status.Should().Be(400);
         (await alice.PutAsync($"{rules}/override/x", new JsonObject())).Body["errcode"]!.GetValue<string>().Should().Be("M_INVALID_PARAM");
     }
 

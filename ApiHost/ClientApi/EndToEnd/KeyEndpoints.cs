@@ -147,7 +147,10 @@ public static class KeyEndpoints
         return Results.Json(new JsonObject { ["one_time_keys"] = claimed, ["failures"] = failures });
     }
 
-    private static async Task<IResult> ChangesAsync(HttpContext http, AccessTokenAuthentication auth, EndToEndKeyStore keys, SyncReader sync)
+    /// <summary>The member events /keys/changes looks at, at most: a longer gap is better served by a full /keys/query.</summary>
+    private const int MaxMemberEvents = 10_000;
+
+    private static async Task<IResult> ChangesAsync(HttpContext http, AccessTokenAuthentication auth, DeviceListChanges deviceLists, SyncReader sync)
     {
         var user = await auth.RequireUserAsync(http);
         var from = SyncToken.Parse(http.Request.Query["from"].ToString() is { Length: > 0 } f ? f
@@ -155,11 +158,17 @@ public static class KeyEndpoints
         var to = SyncToken.Parse(http.Request.Query["to"].ToString() is { Length: > 0 } t ? t
             : throw new MatrixException(400, "M_MISSING_PARAM", "'to' is missing."), "to");
         var peers = await sync.GetRoomPeersAsync(user.UserId);
-        var changed = await keys.GetChangedUsersAsync(peers, from.DeviceLists, to.DeviceLists);
+        var joined = (await sync.GetRoomsAsync(user.UserId)).Where(r => r.Membership == "join").Select(r => r.RoomId).ToList();
+        var leftRooms = to.Events > from.Events ? await sync.GetLeftRoomsAsync(user.UserId, from.Events, to.Events) : [];
+        var memberEvents = await sync.GetMemberEventsAsync([.. joined, .. leftRooms.Select(l => l.RoomId)], from.Events, to.Events, MaxMemberEvents);
+        var joinedNow = memberEvents.Where(e => joined.Contains(e.RoomId) && StoredJson.Parse(e.Json) is { } pdu &&
+                pdu["state_key"]?.ToString() == user.UserId && pdu["content"]?["membership"]?.ToString() == "join")
+            .Select(e => e.RoomId).Distinct(StringComparer.Ordinal).ToList();
+        var (changed, left) = await deviceLists.ComputeAsync(user.UserId, from.DeviceLists, to.DeviceLists, peers, memberEvents, joined, joinedNow);
         return Results.Json(new JsonObject
         {
-            ["changed"] = new JsonArray(changed.Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
-            ["left"] = new JsonArray(),
+            ["changed"] = new JsonArray(changed.Order(StringComparer.Ordinal).Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
+            ["left"] = new JsonArray(left.Order(StringComparer.Ordinal).Select(u => (JsonNode)JsonValue.Create(u)!).ToArray()),
         });
     }
 

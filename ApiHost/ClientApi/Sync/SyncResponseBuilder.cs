@@ -28,6 +28,7 @@ public sealed class SyncResponseBuilder(
     ToDeviceAcknowledgements toDeviceAcks,
     UnreadCountMemo unreadMemo,
     HistoryVisibility history,
+    DeviceListChanges deviceLists,
     TimeProvider clock)
 {
     /// <summary>To-device messages per response; the rest follow in the next one.</summary>
@@ -165,7 +166,8 @@ public sealed class SyncResponseBuilder(
         var peers = since is null || upTo.DeviceLists > from.DeviceLists || upTo.Presence > from.Presence || membershipMoved
             ? await sync.GetRoomPeersAsync(userId)
             : [];
-        var (changed, leftUsers) = since is null ? ([], []) : await DeviceListChangesAsync(userId, from, upTo, peers, byRoom, joined, joinedNowRooms);
+        var (changed, leftUsers) = since is null ? ([], []) : await deviceLists.ComputeAsync(userId, from.DeviceLists, upTo.DeviceLists, peers,
+            byRoom.Values.SelectMany(e => e), joined, joinedNowRooms);
         var presenceEvents = new JsonArray((await presence.GetChangedAsync(peers, from.Presence, upTo.Presence))
             .Select(p => new JsonObject { ["type"] = "m.presence", ["sender"] = p.UserId, ["content"] = PresenceEndpoints.Format(p, now) })
             .Where(e => SyncFilter.Allows(filter.Presence, e)).Take(filter.Presence?.Limit ?? int.MaxValue).Cast<JsonNode>().ToArray());
@@ -345,44 +347,6 @@ public sealed class SyncResponseBuilder(
     /// Users whose devices the client should refetch (their keys changed, or they now share a room
     /// with the user) and users it may forget (they share no room any more).
     /// </summary>
-    private async Task<(IReadOnlyCollection<string> Changed, IReadOnlyCollection<string> Left)> DeviceListChangesAsync(string userId, SyncToken from,
-        SyncToken upTo, IReadOnlyCollection<string> peers, Dictionary<string, List<RoomEventRow>> byRoom, List<string> joined, List<string> joinedNowRooms)
-    {
-        var changed = new HashSet<string>(await keys.GetChangedUsersAsync(peers, from.DeviceLists, upTo.DeviceLists), StringComparer.Ordinal);
-        var departed = new HashSet<string>(StringComparer.Ordinal);
-        var roomsUserLeft = new List<string>();
-        foreach (var (roomId, roomEvents) in byRoom)
-        {
-            foreach (var e in roomEvents)
-            {
-                var pdu = StoredJson.Parse(e.Json);
-                if (pdu?["type"]?.ToString() != "m.room.member" || pdu["state_key"]?.ToString() is not { } member) continue;
-                var membership = pdu["content"]?["membership"]?.ToString();
-                if (membership == "join" && joined.Contains(roomId)) changed.Add(member);
-                else if (membership is "leave" or "ban" && member == userId) roomsUserLeft.Add(roomId);
-                else if (membership is "leave" or "ban") departed.Add(member);
-            }
-        }
-        foreach (var roomId in joinedNowRooms)
-        {
-            foreach (var row in await rooms.GetCurrentStateAsync(roomId, "m.room.member"))
-            {
-                if (StoredJson.Parse(row.Json)?["state_key"]?.ToString() is { } member) changed.Add(member);
-            }
-        }
-        changed.Remove(userId);
-        // Leaving a room departs from everyone in it who shares no other room with the user.
-        foreach (var roomId in roomsUserLeft.Where(r => !joined.Contains(r)))
-        {
-            foreach (var row in await rooms.GetCurrentStateAsync(roomId, "m.room.member"))
-            {
-                if (StoredJson.Parse(row.Json)?["state_key"]?.ToString() is { } member) departed.Add(member);
-            }
-        }
-        var left = departed.Where(u => !peers.Contains(u)).ToHashSet(StringComparer.Ordinal);
-        changed.ExceptWith(left);
-        return (changed, left);
-    }
 
     private async Task<JsonArray> StrippedStateAsync(string roomId, string userId)
     {
