@@ -85,13 +85,14 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
 
     /// <summary>Each room's events in (after, upTo], newest last, at most <paramref name="perRoom"/> + 1 per room (the extra says "limited").</summary>
     public async Task<IReadOnlyList<RoomEventRow>> GetEventsAsync(IReadOnlyList<string> roomIds, long after, long upTo, int perRoom,
-        CancellationToken cancellationToken = default)
+        EventSelection? selection = null, CancellationToken cancellationToken = default)
     {
         if (roomIds.Count == 0) return [];
         await using var command = dataSource.CreateCommand($"""
             SELECT {RoomReader.EventColumns} FROM (
                 SELECT *, row_number() OVER (PARTITION BY room_id ORDER BY stream_ordering DESC) AS n
-                FROM events WHERE room_id = ANY($1) AND stream_ordering > $2 AND stream_ordering <= $3) e
+                FROM events e WHERE room_id = ANY($1) AND stream_ordering > $2 AND stream_ordering <= $3
+                  {(selection is null ? "" : "AND " + selection.Condition(5))}) e
             JOIN rooms rm ON rm.room_id = e.room_id
             WHERE e.n <= $4
             ORDER BY e.stream_ordering
@@ -100,6 +101,7 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
         command.Parameters.Add(new() { Value = after });
         command.Parameters.Add(new() { Value = upTo });
         command.Parameters.Add(new() { Value = perRoom + 1 });
+        selection?.AddParameters(command.Parameters);
         return await RoomReader.ReadRowsAsync(command, cancellationToken);
     }
 

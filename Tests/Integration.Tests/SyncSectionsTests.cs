@@ -361,4 +361,40 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
         (await Search(strangerName)).Should().BeEmpty();
         (await alice.PostAsync("/_matrix/client/v3/user_directory/search", new JsonObject())).Status.Should().Be(400);
     }
+
+    [Fact]
+    public async Task A_timeline_types_filter_applies_before_the_limit_and_hidden_state_changes_still_come_in_state()
+    {
+        var (alice, bob, room) = await TwoInARoomAsync();
+        using var _ = alice;
+        using var __ = bob;
+        var first = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "one" });
+        var second = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "two" });
+        for (var i = 0; i < 3; i++)
+        {
+            (await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{room}/send/com.example.noise/n{i}", "{}")).Status.Should().Be(200);
+        }
+        var filter = "&filter=" + Uri.EscapeDataString("""{"room":{"timeline":{"types":["m.room.message"],"limit":2}}}""");
+        var initial = await bob.SyncAsync(query: filter);
+        var ids = Joined(initial, room)!["timeline"]!["events"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()).ToList();
+        ids.Should().Equal([first, second], "two messages, though the last events of the room are of another type");
+
+        var token = initial["next_batch"]!.GetValue<string>();
+        (await alice.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{room}/state/m.room.topic", """{"topic":"hidden from the timeline"}"""))
+            .Status.Should().Be(200);
+        var incremental = await bob.SyncUntilAsync(token, s => Joined(s, room) is not null, filter);
+        Joined(incremental, room)!["timeline"]!["events"]!.AsArray().Should().BeEmpty();
+        Joined(incremental, room)!["state"]!["events"]!.AsArray().Should()
+            .Contain(e => e!["type"]!.GetValue<string>() == "m.room.topic" && e["content"]!["topic"]!.GetValue<string>() == "hidden from the timeline");
+
+        var messages = await bob.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=2&filter=" +
+            Uri.EscapeDataString("""{"types":["m.room.message"]}"""));
+        messages.Body["chunk"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()).Should().Equal(second, first);
+        var noisy = await bob.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=5&filter=" +
+            Uri.EscapeDataString("""{"types":["com.example.*"],"not_types":["m.*"]}"""));
+        noisy.Body["chunk"]!.AsArray().Should().HaveCount(3).And.OnlyContain(e => e!["type"]!.GetValue<string>() == "com.example.noise");
+        var underscore = await bob.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=b&filter=" +
+            Uri.EscapeDataString("""{"types":["com_example.noise"]}"""));
+        underscore.Body["chunk"]!.AsArray().Should().BeEmpty("'_' is a literal in a filter type, not a LIKE wildcard");
+    }
 }

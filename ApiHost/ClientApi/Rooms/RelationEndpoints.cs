@@ -42,8 +42,9 @@ public static class RelationEndpoints
         var limit = RoomTokens.Limit(http.Request.Query["limit"], 10, MaxLimit);
         var filter = RoomEventFilter.Parse(http.Request.Query["filter"]);
         var beforeCount = limit / 2;
-        var before = (await rooms.GetTimelineAsync(room, target.RoomSeq, backwards: true, beforeCount)).Where(visible).ToList();
-        var after = (await rooms.GetTimelineAsync(room, target.RoomSeq + 1, backwards: false, limit - beforeCount)).Where(visible).ToList();
+        var before = (await rooms.GetTimelineAsync(room, target.RoomSeq, backwards: true, beforeCount, filter?.Selection())).Where(visible).ToList();
+        var after = (await rooms.GetTimelineAsync(room, target.RoomSeq + 1, backwards: false, limit - beforeCount, filter?.Selection()))
+            .Where(visible).ToList();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var shownBefore = before.Select(e => ClientEvents.Format(e, now)).Where(e => filter?.Allows(e) ?? true).ToList();
         var shownAfter = after.Select(e => ClientEvents.Format(e, now)).Where(e => filter?.Allows(e) ?? true).ToList();

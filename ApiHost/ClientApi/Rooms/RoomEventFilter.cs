@@ -4,12 +4,15 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Storage.Rooms;
 
 namespace Homeserver.ApiHost.ClientApi.Rooms;
 
 /// <summary>The spec's RoomEventFilter as /messages takes it: types and senders, with '*' wildcards in types.</summary>
 public sealed class RoomEventFilter
 {
+    private readonly IReadOnlyList<string>? _typeGlobs;
+    private readonly IReadOnlyList<string> _notTypeGlobs;
     private readonly IReadOnlyList<Regex>? _types;
     private readonly IReadOnlyList<Regex> _notTypes;
     private readonly IReadOnlySet<string>? _senders;
@@ -24,8 +27,10 @@ public sealed class RoomEventFilter
         _notRooms = (Strings(filter, "not_rooms") ?? []).ToHashSet();
         LazyLoadMembers = filter["lazy_load_members"] is JsonValue lazy && lazy.TryGetValue<bool>(out var l) && l;
         UnreadThreadNotifications = filter["unread_thread_notifications"] is JsonValue threads && threads.TryGetValue<bool>(out var t) && t;
-        _types = Strings(filter, "types")?.Select(Glob).ToList();
-        _notTypes = (Strings(filter, "not_types") ?? []).Select(Glob).ToList();
+        _typeGlobs = Strings(filter, "types");
+        _notTypeGlobs = Strings(filter, "not_types") ?? [];
+        _types = _typeGlobs?.Select(Glob).ToList();
+        _notTypes = _notTypeGlobs.Select(Glob).ToList();
         _senders = Strings(filter, "senders")?.ToHashSet();
         _notSenders = (Strings(filter, "not_senders") ?? []).ToHashSet();
         if (filter["limit"] is { } limit)
@@ -64,6 +69,13 @@ public sealed class RoomEventFilter
     /// <summary>Whether no event of <paramref name="type"/> can pass, whoever sends it.</summary>
     public bool ExcludesAllOf(string type) =>
         Limit == 0 || _senders is { Count: 0 } || _notTypes.Any(t => t.IsMatch(type)) || (_types is not null && !_types.Any(t => t.IsMatch(type)));
+
+    /// <summary>The types and senders as a database selection, or null when the filter restricts neither.</summary>
+    public EventSelection? Selection() =>
+        _typeGlobs is null && _notTypeGlobs.Count == 0 && _senders is null && _notSenders.Count == 0
+            ? null
+            : new EventSelection(_typeGlobs?.Select(EventSelection.LikePattern).ToArray(), [.. _notTypeGlobs.Select(EventSelection.LikePattern)],
+                _senders?.ToArray(), [.. _notSenders]);
 
     public bool Allows(JsonObject clientEvent)
     {

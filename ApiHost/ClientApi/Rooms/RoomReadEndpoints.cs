@@ -111,7 +111,8 @@ public static class RoomReadEndpoints
             : backwards ? await rooms.GetLastRoomSeqAsync(room) + 1 : 1;
         long? to = query["to"].ToString() is { Length: > 0 } t ? await RoomTokens.BoundaryAsync(rooms, room, t, "to") : null;
 
-        var page = await rooms.GetTimelineAsync(room, from, backwards, limit);
+        // The filter's types and senders apply before the limit (spec), so a page holds up to limit events it can show.
+        var page = await rooms.GetTimelineAsync(room, from, backwards, limit, filter?.Selection());
         if (to is { } stop) page = page.Where(r => backwards ? r.RoomSeq >= stop : r.RoomSeq < stop).ToList();
         var rows = page.Where(visible).ToList();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();

@@ -56,6 +56,12 @@ public sealed class SyncResponseBuilder(
         var roomIds = memberships.Select(m => m.RoomId).Concat(left.Select(l => l.RoomId)).ToList();
         var events = upTo.Events > from.Events ? await sync.GetEventsAsync(roomIds, from.Events, upTo.Events, limit) : [];
         var byRoom = events.GroupBy(e => e.RoomId).ToDictionary(g => g.Key, g => g.ToList());
+        // A timeline filter on types or senders applies before the limit (spec): its own read, while the
+        // unfiltered one above keeps the bookkeeping (memberships, device lists) whole.
+        var selection = filter.Timeline?.Selection();
+        var selectedByRoom = selection is not null && upTo.Events > from.Events
+            ? (await sync.GetEventsAsync(joined, from.Events, upTo.Events, limit, selection)).GroupBy(e => e.RoomId).ToDictionary(g => g.Key, g => g.ToList())
+            : null;
 
         var accountDataChanges = upTo.AccountData > from.AccountData ? await accountData.GetChangedAsync(userId, from.AccountData, upTo.AccountData) : [];
         JsonArray AccountDataFor(string? roomId, RoomEventFilter? eventFilter) => new(accountDataChanges.Where(c => c.RoomId == roomId)
@@ -68,6 +74,7 @@ public sealed class SyncResponseBuilder(
 
         // First which joined rooms go out and which need their state, then all that state in one query.
         var joinedNowRooms = new List<string>();
+        var hiddenState = new Dictionary<string, List<RoomEventRow>>(StringComparer.Ordinal);
         var included = new List<(string RoomId, List<RoomEventRow> Timeline, bool Limited, bool NeedsState, JsonArray Ephemeral, JsonArray AccountData)>();
         foreach (var (roomId, _, joinedAt) in memberships.Where(m => m.Membership == "join"))
         {
@@ -78,19 +85,22 @@ public sealed class SyncResponseBuilder(
             // A room the user joined since the token is new to them: its whole state and a full timeline
             // window, as on an initial sync, not only what happened since the token.
             var joinedNow = since is not null && roomEvents.Any(e => OwnMembership(e, userId) == "join");
+            var candidates = selectedByRoom is null ? roomEvents : selectedByRoom.GetValueOrDefault(roomId) ?? [];
             if (joinedNow)
             {
                 joinedNowRooms.Add(roomId);
-                var window = await rooms.GetTimelineAsync(roomId, await rooms.GetBoundaryAtAsync(roomId, upTo.Events), backwards: true, limit + 1);
-                roomEvents = [.. window.Reverse()];
+                var window = await rooms.GetTimelineAsync(roomId, await rooms.GetBoundaryAtAsync(roomId, upTo.Events), backwards: true, limit + 1, selection);
+                candidates = [.. window.Reverse()];
             }
             // Events from before the join are the user's only as the room's history visibility allows.
-            if (roomEvents.Count > 0 && roomEvents[0].StreamOrdering < joinedAt)
+            if (candidates.Count > 0 && candidates[0].StreamOrdering < joinedAt)
             {
-                roomEvents = roomEvents.Where(await history.ForUserAsync(roomId, userId)).ToList();
+                candidates = candidates.Where(await history.ForUserAsync(roomId, userId)).ToList();
             }
-            var limited = roomEvents.Count > limit;
-            var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
+            var limited = candidates.Count > limit;
+            var timeline = limited ? candidates.Skip(candidates.Count - limit).ToList() : candidates;
+            // State changes the timeline filter keeps out of the timeline still reach the client, in state.
+            hiddenState[roomId] = selectedByRoom is null || joinedNow || limited ? [] : roomEvents.Where(IsState).ToList();
             included.Add((roomId, timeline, limited, since is null || fullState || joinedNow || limited, ephemeral, roomAccountData));
         }
         // Lazy loading needs only the members who sent something in a timeline, and the user: the database leaves out the rest.
@@ -105,7 +115,7 @@ public sealed class SyncResponseBuilder(
         var join = new JsonObject();
         foreach (var (roomId, timeline, limited, needsState, ephemeral, roomAccountData) in included)
         {
-            var body = RoomBody(userId, since, timeline, limited, needsState ? states.GetValueOrDefault(roomId) ?? [] : null,
+            var body = RoomBody(userId, since, timeline, limited, needsState ? states.GetValueOrDefault(roomId) ?? [] : hiddenState[roomId],
                 lastSeqs.GetValueOrDefault(roomId), filter, now);
             body["ephemeral"] = new JsonObject { ["events"] = ephemeral };
             body["account_data"] = new JsonObject { ["events"] = roomAccountData };
@@ -247,13 +257,18 @@ public sealed class SyncResponseBuilder(
         }
     }
 
+    private static bool IsState(RoomEventRow row) => StoredJson.Parse(row.Json)?["state_key"] is not null;
+
     private static JsonObject RoomBody(string userId, SyncToken? since, List<RoomEventRow> timeline, bool limited,
         IReadOnlyList<RoomEventRow>? currentState, long lastRoomSeq, SyncFilter filter, long now)
     {
+        var events = timeline.Select(e => (e.RoomId, e.EventId, Event: ClientEvents.Format(e, now)))
+            .Where(e => SyncFilter.Allows(filter.Timeline, e.RoomId, e.Event)).ToList();
         var state = new JsonArray();
         if (currentState is not null)
         {
-            var inTimeline = timeline.Select(e => e.EventId).ToHashSet(StringComparer.Ordinal);
+            // Only what the timeline shows is left out of state: a state event its filter hides belongs in state.
+            var inTimeline = events.Select(e => e.EventId).ToHashSet(StringComparer.Ordinal);
             // Lazy loading: members who sent something in the timeline, and the user, are enough to render it.
             var senders = timeline.Select(SenderOf).Append(userId).ToHashSet(StringComparer.Ordinal);
             foreach (var row in currentState)
@@ -268,13 +283,11 @@ public sealed class SyncResponseBuilder(
                 if (SyncFilter.Allows(filter.State, row.RoomId, formatted)) state.Add(formatted);
             }
         }
-        var events = timeline.Select(e => (e.RoomId, Event: ClientEvents.Format(e, now))).Where(e => SyncFilter.Allows(filter.Timeline, e.RoomId, e.Event))
-            .Select(e => (JsonNode)e.Event).ToArray();
         return new JsonObject
         {
             ["timeline"] = new JsonObject
             {
-                ["events"] = new JsonArray(events),
+                ["events"] = new JsonArray(events.Select(e => (JsonNode)e.Event).ToArray()),
                 ["limited"] = limited || (since is null && timeline.Count > 0 && timeline[0].RoomSeq > 1),
                 ["prev_batch"] = RoomTokens.Format(timeline.Count > 0 ? timeline[0].RoomSeq : lastRoomSeq + 1),
             },
