@@ -13,6 +13,7 @@ if [ -n "${HOMESERVER_EXTRA_CONFIG:-}" ]; then extra_config=(--config-path "$HOM
 # collides with another server's port), creates the database and generates homeserver.yaml if absent.
 prepare_homeserver() {
   mkdir -p "$data"
+  ensure_icu_installed || return 1
   log "Building the homeserver ..."
   dotnet build "$root/Homeserver/Homeserver.csproj" -c Release -nologo -v quiet -o "$data/bin" >/dev/null ||
     { log "The build failed; run: dotnet build Homeserver/Homeserver.csproj"; return 1; }

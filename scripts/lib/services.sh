@@ -22,6 +22,12 @@ ensure_postgres_installed() {
   [ -x "$PG_BIN/initdb" ] || { log "PostgreSQL 15 was not found in $PG_BIN after installing."; return 1; }
 }
 
+# .NET's globalization needs ICU: passwords are NFKC-normalised, as Synapse does, and invariant
+# mode would skip that silently.
+ensure_icu_installed() {
+  ldconfig -p 2>/dev/null | grep -q 'libicuuc\.so' || apt_install libicu72 || return 1
+}
+
 ensure_redis_installed() {
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server || return 1
   # Debian starts its own redis service on install; ours runs on private ports, so leave it be.
