@@ -33,6 +33,7 @@ public static class ClientApiEndpoints
         services.AddHostedService(sp => sp.GetRequiredService<SyncNotifier>());
         services.AddSingleton<TypingCache>();
         services.AddSingleton<DeviceListChanges>();
+        services.AddSingleton<IgnoredUsers>();
         services.AddSingleton<SyncResponseBuilder>();
         services.AddSingleton<ToDeviceAcknowledgements>();
         services.AddSingleton<UnreadCountMemo>();

@@ -397,4 +397,38 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
             Uri.EscapeDataString("""{"types":["com_example.noise"]}"""));
         underscore.Body["chunk"]!.AsArray().Should().BeEmpty("'_' is a literal in a filter type, not a LIKE wildcard");
     }
+
+    [Fact]
+    public async Task Ignored_users_events_and_invites_are_not_sent_but_their_state_events_are()
+    {
+        var (alice, bob, room) = await TwoInARoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        using var _ = alice;
+        using var __ = bob;
+        using var carol = NewClient();
+        await carol.RegisterAsync(NewName(), "pw");
+        await carol.JoinAsync(room);
+        (await bob.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/user/{bob.UserId}/account_data/m.ignored_user_list",
+            new JsonObject { ["ignored_users"] = new JsonObject { [carol.UserId!] = new JsonObject() } }.ToJsonString())).Status.Should().Be(200);
+        var token = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+
+        var fromCarol = await carol.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "ignored" });
+        (await carol.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/profile/{carol.UserId}/displayname", """{"displayname":"Carol"}""")).Status.Should().Be(200);
+        var ignoredInvite = await carol.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(bob.UserId) });
+        var fromAlice = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "seen" });
+        var welcomeInvite = await alice.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(bob.UserId) });
+
+        var sync = await bob.SyncUntilAsync(token, s => s["rooms"]?["invite"]?[welcomeInvite] is not null &&
+            Joined(s, room)?["timeline"]?["events"]?.AsArray().Any(e => e!["event_id"]!.GetValue<string>() == fromAlice) == true);
+        var timeline = Joined(sync, room)!["timeline"]!["events"]!.AsArray();
+        timeline.Should().NotContain(e => e!["event_id"]!.GetValue<string>() == fromCarol);
+        timeline.Should().Contain(e => e!["type"]!.GetValue<string>() == "m.room.member" && e["sender"]!.GetValue<string>() == carol.UserId &&
+            e["content"]!["displayname"]!.GetValue<string>() == "Carol", "state events of ignored users still come");
+        sync["rooms"]!["invite"]!.AsObject().ContainsKey(ignoredInvite).Should().BeFalse();
+
+        var history = (await bob.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=20")).Body["chunk"]!.AsArray();
+        history.Should().NotContain(e => e!["event_id"]!.GetValue<string>() == fromCarol);
+        history.Should().Contain(e => e!["event_id"]!.GetValue<string>() == fromAlice);
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=20")).Body["chunk"]!.AsArray()
+            .Should().Contain(e => e!["event_id"]!.GetValue<string>() == fromCarol, "only bob ignores carol");
+    }
 }

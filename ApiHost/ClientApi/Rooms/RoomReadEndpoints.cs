@@ -8,6 +8,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
+using Homeserver.ApiHost.ClientApi.Accounts;
+
 namespace Homeserver.ApiHost.ClientApi.Rooms;
 
 /// <summary>joined_rooms, members, joined_members and /messages.</summary>
@@ -95,7 +97,7 @@ public static class RoomReadEndpoints
     /// events n-1 and n, so paging backwards from it returns events before n.
     /// </summary>
     private static async Task<IResult> MessagesAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
-        HistoryVisibility history, TimeProvider clock)
+        HistoryVisibility history, IgnoredUsers ignoredUsers, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
@@ -114,7 +116,8 @@ public static class RoomReadEndpoints
         // The filter's types and senders apply before the limit (spec), so a page holds up to limit events it can show.
         var page = await rooms.GetTimelineAsync(room, from, backwards, limit, filter?.Selection());
         if (to is { } stop) page = page.Where(r => backwards ? r.RoomSeq >= stop : r.RoomSeq < stop).ToList();
-        var rows = page.Where(visible).ToList();
+        var ignored = await ignoredUsers.OfAsync(user.UserId);
+        var rows = page.Where(visible).Where(r => IgnoredUsers.Shows(ignored, r)).ToList();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var chunk = rows.Select(r => ClientEvents.Format(r, now)).Where(e => filter?.Allows(e) ?? true).ToList();
         var response = new JsonObject

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.ClientApi.Accounts;
 using Homeserver.ApiHost.ClientApi.EndToEnd;
 using Homeserver.ApiHost.ClientApi.Rooms;
 using Homeserver.Protocol;
@@ -29,6 +30,7 @@ public sealed class SyncResponseBuilder(
     UnreadCountMemo unreadMemo,
     HistoryVisibility history,
     DeviceListChanges deviceLists,
+    IgnoredUsers ignoredUsers,
     TimeProvider clock)
 {
     /// <summary>To-device messages per response; the rest follow in the next one.</summary>
@@ -47,6 +49,7 @@ public sealed class SyncResponseBuilder(
         var limit = filter.TimelineLimit;
 
         var allMemberships = await sync.GetRoomsAsync(userId);
+        var ignored = await ignoredUsers.OfAsync(userId);
         var memberships = allMemberships.Where(m => filter.AllowsRoom(m.RoomId)).ToList();
         // Each stream is read only when it moved: most incremental syncs follow one new row of one stream.
         var left = (since is not null || filter.IncludeLeave) && upTo.Events > from.Events
@@ -79,7 +82,7 @@ public sealed class SyncResponseBuilder(
         foreach (var (roomId, _, joinedAt) in memberships.Where(m => m.Membership == "join"))
         {
             var roomEvents = byRoom.GetValueOrDefault(roomId) ?? [];
-            var ephemeral = Ephemeral(roomId, since, receiptsByRoom.GetValueOrDefault(roomId), filter.Ephemeral);
+            var ephemeral = Ephemeral(roomId, since, receiptsByRoom.GetValueOrDefault(roomId), filter.Ephemeral, ignored);
             var roomAccountData = AccountDataFor(roomId, filter.RoomAccountData);
             if (since is not null && roomEvents.Count == 0 && roomAccountData.Count == 0 && ephemeral.Count == 0 && !fullState) continue;
             // A room the user joined since the token is new to them: its whole state and a full timeline
@@ -97,6 +100,7 @@ public sealed class SyncResponseBuilder(
             {
                 candidates = candidates.Where(await history.ForUserAsync(roomId, userId)).ToList();
             }
+            if (ignored.Count > 0) candidates = candidates.Where(e => IgnoredUsers.Shows(ignored, e)).ToList();
             var limited = candidates.Count > limit;
             var timeline = limited ? candidates.Skip(candidates.Count - limit).ToList() : candidates;
             // State changes the timeline filter keeps out of the timeline still reach the client, in state.
@@ -128,7 +132,11 @@ public sealed class SyncResponseBuilder(
         foreach (var (roomId, _, _) in memberships.Where(m => m.Membership == "invite"))
         {
             if (since is not null && !(byRoom.GetValueOrDefault(roomId) ?? []).Any(e => OwnMembership(e, userId) is not null)) continue;
-            invite[roomId] = new JsonObject { ["invite_state"] = new JsonObject { ["events"] = await StrippedStateAsync(roomId, userId) } };
+            var inviteState = await StrippedStateAsync(roomId, userId);
+            // Invites from ignored users are not sent (spec).
+            if (inviteState.Any(e => e!["type"]?.ToString() == "m.room.member" && e["state_key"]?.ToString() == userId &&
+                                     ignored.Contains(e["sender"]?.ToString() ?? ""))) continue;
+            invite[roomId] = new JsonObject { ["invite_state"] = new JsonObject { ["events"] = inviteState } };
         }
         var knock = new JsonObject();
         foreach (var (roomId, _, _) in memberships.Where(m => m.Membership == "knock"))
@@ -142,7 +150,7 @@ public sealed class SyncResponseBuilder(
         {
             // The timeline ends at the leave: what happened after it is not the user's to see.
             var roomEvents = (byRoom.GetValueOrDefault(roomId) ?? []).Where(e => e.StreamOrdering <= leftAt).ToList();
-            if (roomEvents.Count > 0) roomEvents = roomEvents.Where(await history.ForUserAsync(roomId, userId)).ToList();
+            if (roomEvents.Count > 0) roomEvents = roomEvents.Where(await history.ForUserAsync(roomId, userId)).Where(e => IgnoredUsers.Shows(ignored, e)).ToList();
             var limited = roomEvents.Count > limit;
             var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
             var body = RoomBody(userId, since, timeline, limited, currentState: null,
@@ -295,10 +303,11 @@ public sealed class SyncResponseBuilder(
         };
     }
 
-    private JsonArray Ephemeral(string roomId, SyncToken? since, List<ReceiptRow>? roomReceipts, RoomEventFilter? ephemeralFilter)
+    private JsonArray Ephemeral(string roomId, SyncToken? since, List<ReceiptRow>? roomReceipts, RoomEventFilter? ephemeralFilter,
+        IReadOnlySet<string> ignored)
     {
         var ephemeral = new JsonArray();
-        var typingUsers = typing.ChangedSince(roomId, since?.Typing ?? 0);
+        var typingUsers = typing.ChangedSince(roomId, since?.Typing ?? 0)?.Where(u => !ignored.Contains(u)).ToList();
         if (typingUsers is not null && (since is not null || typingUsers.Count > 0))
         {
             ephemeral.Add(new JsonObject
@@ -310,7 +319,7 @@ public sealed class SyncResponseBuilder(
         if (roomReceipts is { Count: > 0 })
         {
             var content = new JsonObject();
-            foreach (var r in roomReceipts)
+            foreach (var r in roomReceipts.Where(r => !ignored.Contains(r.UserId)))
             {
                 var byEvent = content[r.EventId] as JsonObject ?? (JsonObject)(content[r.EventId] = new JsonObject());
                 var byType = byEvent[r.ReceiptType] as JsonObject ?? (JsonObject)(byEvent[r.ReceiptType] = new JsonObject());
