@@ -68,6 +68,7 @@ public static class ClientApiEndpoints
         app.MapPusherApi();
         app.MapToDeviceApi();
         app.MapKeyBackupApi();
+        app.MapReportApi();
         var unrecognized = new UnrecognizedRequests(app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>());
         app.MapFallback("/_matrix/{**path}", unrecognized.Answer);
         app.MapFallback("/_synapse/{**path}", unrecognized.Answer);

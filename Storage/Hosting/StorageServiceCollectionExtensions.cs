@@ -7,6 +7,7 @@ using Homeserver.Storage.Migrations;
 using Homeserver.Storage.Presence;
 using Homeserver.Storage.Push;
 using Homeserver.Storage.Receipts;
+using Homeserver.Storage.Reports;
 using Homeserver.Storage.Retention;
 using Homeserver.Storage.Rooms;
 using Homeserver.Storage.Streams;
@@ -37,6 +38,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<EventReader>();
         services.AddSingleton<RoomReader>();
         services.AddSingleton<DirectoryStore>();
+        services.AddSingleton<ContentReportStore>();
         services.AddSingleton<UserDirectoryStore>();
         services.AddSingleton<SyncReader>();
         services.AddSingleton<SigningKeyStore>();
