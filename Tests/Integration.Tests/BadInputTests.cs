@@ -9,7 +9,8 @@ namespace Homeserver.Tests.Integration;
 public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>, IAsyncLifetime
 {
     private static readonly string[] Tables = ["users", "devices", "access_tokens", "events", "current_state_events", "rooms", "room_writers",
-        "event_txn_ids", "profiles", "room_aliases", "room_directory", "user_filters", "push_rules", "one_time_keys", "fallback_keys"];
+        "event_txn_ids", "profiles", "room_aliases", "room_directory", "user_filters", "push_rules", "one_time_keys", "fallback_keys",
+        "account_data", "pushers", "content_reports", "receipts", "to_device_messages", "device_keys", "cross_signing_keys"];
     private MatrixClient _admin = null!;
     private MatrixClient _member = null!;
     private string _roomId = "";
@@ -107,6 +108,88 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
         { "fallback key a list", "admin", "POST", """{"fallback_keys": {"signed_curve25519:AAAC": []}}""", "/_matrix/client/v3/keys/upload", 400, "M_BAD_JSON" },
         // Login and registration fields of the wrong type.
         { "login refresh_token a string", "none", "POST", """{"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "x"}, "password": "x", "refresh_token": "yes"}""", "/_matrix/client/v3/login", 400, "M_BAD_JSON" },
+        // Wrong types and invalid identifiers across the other write endpoints.
+        { "typing a string", "admin", "PUT", """{"typing": "yes"}""", "/_matrix/client/v3/rooms/{room}/typing/{me}", 400, "M_BAD_JSON" },
+        { "typing timeout a string", "admin", "PUT", """{"typing": true, "timeout": "long"}""", "/_matrix/client/v3/rooms/{room}/typing/{me}", 400, "M_BAD_JSON" },
+        { "typing for another user", "admin", "PUT", """{"typing": true}""", "/_matrix/client/v3/rooms/{room}/typing/@other:test.local", 403, "M_FORBIDDEN" },
+        { "receipt of an unknown type", "admin", "POST", "{}", "/_matrix/client/v3/rooms/{room}/receipt/m.bogus/$nothing", 400, "M_INVALID_PARAM" },
+        { "receipt thread_id a number", "admin", "POST", """{"thread_id": 5}""", "/_matrix/client/v3/rooms/{room}/receipt/m.read/$nothing", 400, "M_BAD_JSON" },
+        { "read markers fully_read a number", "admin", "POST", """{"m.fully_read": 5}""", "/_matrix/client/v3/rooms/{room}/read_markers", 400, "M_BAD_JSON" },
+        { "presence unknown", "admin", "PUT", """{"presence": "asleep"}""", "/_matrix/client/v3/presence/{me}/status", 400, "M_INVALID_PARAM" },
+        { "presence missing", "admin", "PUT", "{}", "/_matrix/client/v3/presence/{me}/status", 400, "M_MISSING_PARAM" },
+        { "presence status_msg a number", "admin", "PUT", """{"presence": "online", "status_msg": 5}""", "/_matrix/client/v3/presence/{me}/status", 400, "M_BAD_JSON" },
+        { "presence of another user", "admin", "PUT", """{"presence": "online"}""", "/_matrix/client/v3/presence/@other:test.local/status", 403, "M_FORBIDDEN" },
+        { "displayname a number", "admin", "PUT", """{"displayname": 5}""", "/_matrix/client/v3/profile/{me}/displayname", 400, "M_BAD_JSON" },
+        { "avatar_url a list", "admin", "PUT", """{"avatar_url": []}""", "/_matrix/client/v3/profile/{me}/avatar_url", 400, "M_BAD_JSON" },
+        { "displayname of another user", "admin", "PUT", """{"displayname": "x"}""", "/_matrix/client/v3/profile/@other:test.local/displayname", 403, "M_FORBIDDEN" },
+        { "account data of another user", "admin", "PUT", "{}", "/_matrix/client/v3/user/@other:test.local/account_data/m.x", 403, "M_FORBIDDEN" },
+        { "account data not an object", "admin", "PUT", "[1]", "/_matrix/client/v3/user/{me}/account_data/m.x", 400, "M_BAD_JSON" },
+        { "room account data in an invalid room", "admin", "PUT", "{}", "/_matrix/client/v3/user/{me}/rooms/nowhere/account_data/m.x", 400, "M_INVALID_PARAM" },
+        { "fully_read set as account data", "admin", "PUT", """{"event_id": "$x"}""", "/_matrix/client/v3/user/{me}/rooms/{room}/account_data/m.fully_read", 405, "M_BAD_JSON" },
+        { "to-device messages not an object", "admin", "PUT", """{"messages": []}""", "/_matrix/client/v3/sendToDevice/m.x/tx1", 400, "M_BAD_JSON" },
+        { "to-device messages missing", "admin", "PUT", "{}", "/_matrix/client/v3/sendToDevice/m.x/tx2", 400, "M_MISSING_PARAM" },
+        { "pusher kind a number", "admin", "POST", """{"kind": 5, "app_id": "a", "pushkey": "k"}""", "/_matrix/client/v3/pushers/set", 400, "M_BAD_JSON" },
+        { "pusher without app_id", "admin", "POST", """{"kind": "http", "pushkey": "k"}""", "/_matrix/client/v3/pushers/set", 400, "M_MISSING_PARAM" },
+        { "pusher of an unsupported kind", "admin", "POST", """{"kind": "email", "app_id": "a", "pushkey": "k", "app_display_name": "a", "device_display_name": "d", "lang": "en", "data": {}}""", "/_matrix/client/v3/pushers/set", 400, "M_INVALID_PARAM" },
+        { "pusher url elsewhere", "admin", "POST", """{"kind": "http", "app_id": "a", "pushkey": "k", "app_display_name": "a", "device_display_name": "d", "lang": "en", "data": {"url": "http://127.0.0.1/x"}}""", "/_matrix/client/v3/pushers/set", 400, "M_INVALID_PARAM" },
+        { "alias room_id missing", "admin", "PUT", "{}", "/_matrix/client/v3/directory/room/%23a1:test.local", 400, "M_MISSING_PARAM" },
+        { "alias of another server", "admin", "PUT", """{"room_id": "{room}"}""", "/_matrix/client/v3/directory/room/%23a2:elsewhere.example", 400, "M_INVALID_PARAM" },
+        { "alias without a sigil", "admin", "PUT", """{"room_id": "{room}"}""", "/_matrix/client/v3/directory/room/a3", 400, "M_INVALID_PARAM" },
+        { "alias deleted that does not exist", "admin", "DELETE", null, "/_matrix/client/v3/directory/room/%23nothing-here:test.local", 404, "M_NOT_FOUND" },
+        { "directory visibility unknown", "admin", "PUT", """{"visibility": "hidden"}""", "/_matrix/client/v3/directory/list/room/{room}", 400, "M_INVALID_PARAM" },
+        { "join reason a number", "admin", "POST", """{"reason": 5}""", "/_matrix/client/v3/rooms/{room}/join", 400, "M_BAD_JSON" },
+        { "leave reason a list", "member", "POST", """{"reason": []}""", "/_matrix/client/v3/rooms/{room}/leave", 400, "M_BAD_JSON" },
+        { "kick without user_id", "admin", "POST", "{}", "/_matrix/client/v3/rooms/{room}/kick", 400, "M_MISSING_PARAM" },
+        { "kick of a non-member", "admin", "POST", """{"user_id": "@nobody:test.local"}""", "/_matrix/client/v3/rooms/{room}/kick", 403, "M_FORBIDDEN" },
+        { "ban user_id a number", "admin", "POST", """{"user_id": 5}""", "/_matrix/client/v3/rooms/{room}/ban", 400, "M_BAD_JSON" },
+        { "unban of an invalid user", "admin", "POST", """{"user_id": "nobody"}""", "/_matrix/client/v3/rooms/{room}/unban", 400, "M_INVALID_PARAM" },
+        { "join of an invalid room", "admin", "POST", "{}", "/_matrix/client/v3/join/nowhere", 400, "M_INVALID_PARAM" },
+        { "join of an unknown alias", "admin", "POST", "{}", "/_matrix/client/v3/join/%23nowhere:test.local", 404, "M_NOT_FOUND" },
+        { "redaction reason a number", "admin", "PUT", """{"reason": 5}""", "/_matrix/client/v3/rooms/{room}/redact/$nothing/rd1", 400, "M_BAD_JSON" },
+        { "redaction of an invalid event ID", "admin", "PUT", "{}", "/_matrix/client/v3/rooms/{room}/redact/nothing/rd2", 400, "M_INVALID_PARAM" },
+        { "state event of type create", "admin", "PUT", "{}", "/_matrix/client/v3/rooms/{room}/state/m.room.create", 403, "M_FORBIDDEN" },
+        { "member state for an invalid user", "admin", "PUT", """{"membership": "join"}""", "/_matrix/client/v3/rooms/{room}/state/m.room.member/nobody", 403, "M_FORBIDDEN" },
+        { "tag order out of range", "admin", "PUT", """{"order": 2}""", "/_matrix/client/v3/user/{me}/rooms/{room}/tags/u.home", 400, "M_BAD_JSON" },
+        { "typing timeout negative", "admin", "PUT", """{"typing": true, "timeout": -5}""", "/_matrix/client/v3/rooms/{room}/typing/{me}", 400, "M_BAD_JSON" },
+        { "canonical alias not an alias", "admin", "PUT", """{"alias": "lobby"}""", "/_matrix/client/v3/rooms/{room}/state/m.room.canonical_alias", 400, "M_INVALID_PARAM" },
+        { "canonical alias elsewhere", "admin", "PUT", """{"alias": "#nowhere:test.local"}""", "/_matrix/client/v3/rooms/{room}/state/m.room.canonical_alias", 400, "M_BAD_ALIAS" },
+        { "user directory term missing", "admin", "POST", "{}", "/_matrix/client/v3/user_directory/search", 400, "M_MISSING_PARAM" },
+        { "user directory limit a string", "admin", "POST", """{"search_term": "a", "limit": "many"}""", "/_matrix/client/v3/user_directory/search", 400, "M_INVALID_PARAM" },
+        { "keys query device_keys a list", "admin", "POST", """{"device_keys": []}""", "/_matrix/client/v3/keys/query", 400, "M_BAD_JSON" },
+        { "keys claim one_time_keys missing", "admin", "POST", "{}", "/_matrix/client/v3/keys/claim", 400, "M_MISSING_PARAM" },
+        { "device rename display_name a number", "admin", "PUT", """{"display_name": 5}""", "/_matrix/client/v3/devices/{device}", 400, "M_BAD_JSON" },
+        { "device renamed that does not exist", "admin", "PUT", """{"display_name": "x"}""", "/_matrix/client/v3/devices/NOSUCHDEVICE", 404, "M_NOT_FOUND" },
+        { "delete_devices devices a string", "admin", "POST", """{"devices": "all"}""", "/_matrix/client/v3/delete_devices", 400, "M_BAD_JSON" },
+        { "password change new_password a number", "admin", "POST", """{"new_password": 5}""", "/_matrix/client/v3/account/password", 400, "M_BAD_JSON" },
+        { "password change logout_devices a string", "admin", "POST", """{"new_password": "x", "logout_devices": "no"}""", "/_matrix/client/v3/account/password", 400, "M_BAD_JSON" },
+        { "tag order a string", "admin", "PUT", """{"order": "first"}""", "/_matrix/client/v3/user/{me}/rooms/{room}/tags/u.work", 400, "M_BAD_JSON" },
+        { "report reason a number", "member", "POST", """{"reason": 5}""", "/_matrix/client/v3/rooms/{room}/report", 400, "M_BAD_JSON" },
+        { "report of an event not in the room", "member", "POST", """{"reason": "x"}""", "/_matrix/client/v3/rooms/{room}/report/$nothing", 404, "M_NOT_FOUND" },
+        { "create room name a number", "admin", "POST", """{"name": 5}""", "/_matrix/client/v3/createRoom", 400, "M_BAD_JSON" },
+        { "create room preset unknown", "admin", "POST", """{"preset": "party"}""", "/_matrix/client/v3/createRoom", 400, "M_INVALID_PARAM" },
+        { "create room invite not a list", "admin", "POST", """{"invite": "@a:test.local"}""", "/_matrix/client/v3/createRoom", 400, "M_BAD_JSON" },
+        { "create room initial_state not a list", "admin", "POST", """{"initial_state": {}}""", "/_matrix/client/v3/createRoom", 400, "M_BAD_JSON" },
+        { "create room alias taken by shape", "admin", "POST", """{"room_alias_name": "bad:alias"}""", "/_matrix/client/v3/createRoom", 400, "M_INVALID_PARAM" },
+        { "messages limit a word", "admin", "GET", null, "/_matrix/client/v3/rooms/{room}/messages?limit=many", 400, "M_INVALID_PARAM" },
+        { "context of an invalid event", "admin", "GET", null, "/_matrix/client/v3/rooms/{room}/context/nothing", 404, "M_NOT_FOUND" },
+        { "sync timeout a word", "admin", "GET", null, "/_matrix/client/v3/sync?timeout=soon", 400, "M_INVALID_PARAM" },
+        { "sync since malformed", "admin", "GET", null, "/_matrix/client/v3/sync?since=garbage", 400, "M_INVALID_PARAM" },
+        { "sync set_presence unknown", "admin", "GET", null, "/_matrix/client/v3/sync?set_presence=asleep", 400, "M_INVALID_PARAM" },
+        { "filter that does not exist", "admin", "GET", null, "/_matrix/client/v3/user/{me}/filter/999999", 404, "M_NOT_FOUND" },
+        { "filter of another user", "admin", "GET", null, "/_matrix/client/v3/user/@other:test.local/filter/1", 403, "M_FORBIDDEN" },
+        { "members membership unknown", "admin", "GET", null, "/_matrix/client/v3/rooms/{room}/members?membership=party", 400, "M_INVALID_PARAM" },
+        { "state format unknown", "admin", "GET", null, "/_matrix/client/v3/rooms/{room}/state/m.room.create/?format=xml", 400, "M_INVALID_PARAM" },
+        { "notifications from malformed", "admin", "GET", null, "/_matrix/client/v3/notifications?from=abc", 400, "M_INVALID_PARAM" },
+        { "keys changes without to", "admin", "GET", null, "/_matrix/client/v3/keys/changes?from=s1", 400, "M_MISSING_PARAM" },
+        { "relations of an unknown event", "admin", "GET", null, "/_matrix/client/v1/rooms/{room}/relations/$nothing", 404, "M_NOT_FOUND" },
+        { "threads include unknown", "admin", "GET", null, "/_matrix/client/v1/rooms/{room}/threads?include=some", 400, "M_INVALID_PARAM" },
+        { "register available without username", "none", "GET", null, "/_matrix/client/v3/register/available", 400, "M_MISSING_PARAM" },
+        { "login identifier of an unknown type", "none", "POST", """{"type": "m.login.password", "identifier": {"type": "m.id.phone"}, "password": "x"}""", "/_matrix/client/v3/login", 400, "M_UNKNOWN" },
+        { "login password a number", "none", "POST", """{"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "x"}, "password": 5}""", "/_matrix/client/v3/login", 400, "M_BAD_JSON" },
+        { "login of an unknown user", "none", "POST", """{"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "nobody-at-all"}, "password": "x"}""", "/_matrix/client/v3/login", 403, "M_FORBIDDEN" },
+        { "register username a number", "none", "POST", """{"username": 5, "password": "x"}""", "/_matrix/client/v3/register", 400, "M_BAD_JSON" },
+        { "register with an unknown session", "none", "POST", """{"username": "newbie3", "password": "x", "auth": {"type": "m.login.dummy", "session": "nope"}}""", "/_matrix/client/v3/register", 401, "M_UNKNOWN" },
+        { "shared-secret register without a nonce", "none", "POST", """{"username": "x", "password": "x", "mac": "00"}""", "/_synapse/admin/v1/register", 400, "M_MISSING_PARAM" },
         { "register inhibit_login a string", "none", "POST", """{"username": "newbie2", "password": "x", "inhibit_login": "yes", "auth": {"type": "m.login.dummy"}}""", "/_matrix/client/v3/register", 400, "M_BAD_JSON" },
     };
 
@@ -119,7 +202,8 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
         var client = who switch { "admin" => _admin, "member" => _member, _ => anonymous };
         var before = await CountRowsAsync();
 
-        var (actualStatus, response) = await client.SendAsync(new HttpMethod(method), path.Replace("{room}", _roomId).Replace("{me}", Uri.EscapeDataString(_admin.UserId)), body);
+        var (actualStatus, response) = await client.SendAsync(new HttpMethod(method), path.Replace("{room}", _roomId).Replace("{me}", Uri.EscapeDataString(_admin.UserId))
+            .Replace("{device}", _admin.DeviceId), body);
 
         (actualStatus, response["errcode"]?.GetValue<string>()).Should().Be((status, errCode), name);
         response["error"]?.GetValue<string>().Should().NotBeNullOrEmpty();

@@ -80,6 +80,11 @@ public static class AccountDataEndpoints
         var room = RoomPaths.RoomIdFrom(roomId);
         if (tag.Length is 0 or > 255) throw new MatrixException(400, "M_INVALID_PARAM", "A tag is 1 to 255 characters.");
         var body = add ? await JsonBody.ReadObjectAsync(http.Request) : null;
+        // Spec: "order" is a number in [0, 1]; clients sort by it, so anything else would break their room lists.
+        if (body?["order"] is { } order && (order is not JsonValue v || !v.TryGetValue<double>(out var position) || position is < 0 or > 1))
+        {
+            throw MatrixException.BadJson("A tag's 'order' must be a number from 0 to 1.");
+        }
         await grains.GetGrain<IUserGrain>(user).ChangeTagAsync(room, tag, body, http.RequestAborted);
         return Results.Json(new JsonObject());
     }

@@ -71,7 +71,12 @@ public static class EventEndpoints
         if (RoomPaths.UserIdFrom(userId) != user.UserId) throw MatrixException.Forbidden("You can only set your own typing state.");
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var typing = body.OptionalBool("typing", false);
-        var timeout = body["timeout"] is JsonValue t && t.TryGetValue<int>(out var ms) ? ms : 30_000;
+        var timeout = body["timeout"] switch
+        {
+            null => 30_000,
+            JsonValue t when t.TryGetValue<long>(out var ms) && ms >= 0 => (int)Math.Min(ms, int.MaxValue),
+            _ => throw MatrixException.BadJson("'timeout' must be a number of milliseconds."),
+        };
         await RequireJoinedAsync(rooms, room, user.UserId);
         await grains.GetGrain<Homeserver.Grains.Interfaces.Typing.ITypingGrain>(room).SetTypingAsync(user.UserId, typing, timeout, http.RequestAborted);
         return Results.Json(new JsonObject());
