@@ -29,6 +29,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<PasswordStage>();
         services.AddSingleton<RoomAliases>();
         services.AddSingleton<HistoryVisibility>();
+        services.AddSingleton<RoomSnapshots>();
         services.AddSingleton<SyncNotifier>();
         services.AddHostedService(sp => sp.GetRequiredService<SyncNotifier>());
         services.AddSingleton<TypingCache>();
@@ -60,6 +61,7 @@ public static class ClientApiEndpoints
         app.MapDirectoryApi();
         app.MapRelationApi();
         app.MapSyncApi();
+        app.MapLegacySyncApi();
         app.MapPushRuleApi();
         app.MapKeyApi();
         app.MapReceiptApi();

@@ -105,14 +105,14 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
         return await RoomReader.ReadRowsAsync(command, cancellationToken);
     }
 
-    /// <summary>The member events of these rooms in (after, upTo], oldest first, at most <paramref name="limit"/> of them.</summary>
-    public async Task<IReadOnlyList<RoomEventRow>> GetMemberEventsAsync(IReadOnlyList<string> roomIds, long after, long upTo, int limit,
-        CancellationToken cancellationToken = default)
+    /// <summary>The events of these rooms in (after, upTo], oldest first, at most <paramref name="limit"/> of them, optionally of one type.</summary>
+    public async Task<IReadOnlyList<RoomEventRow>> GetStreamEventsAsync(IReadOnlyList<string> roomIds, long after, long upTo, int limit,
+        string? type = null, CancellationToken cancellationToken = default)
     {
         if (roomIds.Count == 0 || upTo <= after) return [];
         await using var command = dataSource.CreateCommand($"""
             SELECT {RoomReader.EventColumns} FROM events e JOIN rooms rm ON rm.room_id = e.room_id
-            WHERE e.room_id = ANY($1) AND e.type = 'm.room.member' AND e.stream_ordering > $2 AND e.stream_ordering <= $3
+            WHERE e.room_id = ANY($1) AND e.stream_ordering > $2 AND e.stream_ordering <= $3 AND ($5::text IS NULL OR e.type = $5)
             ORDER BY e.stream_ordering
             LIMIT $4
             """);
@@ -120,6 +120,7 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
         command.Parameters.Add(new() { Value = after });
         command.Parameters.Add(new() { Value = upTo });
         command.Parameters.Add(new() { Value = limit });
+        command.Parameters.Add(new() { Value = (object?)type ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         return await RoomReader.ReadRowsAsync(command, cancellationToken);
     }
 

@@ -44,6 +44,32 @@ public sealed class MatrixClient(Uri baseAddress) : IDisposable
         return response["event_id"]!.GetValue<string>();
     }
 
+    /// <summary>A user name no other test uses.</summary>
+    public static string NewUserName() => "u" + Guid.NewGuid().ToString("N")[..12];
+
+    public Task<string> SendTextAsync(string roomId, string body) =>
+        SendMessageAsync(roomId, new JsonObject { ["msgtype"] = "m.text", ["body"] = body });
+
+    /// <summary>Sets a state event that must be accepted; returns its event ID.</summary>
+    public async Task<string> SetStateAsync(string roomId, string type, JsonObject content, string stateKey = "")
+    {
+        var (status, response) = await PutAsync($"/_matrix/client/v3/rooms/{roomId}/state/{type}/{stateKey}", content);
+        if (status != 200) throw new InvalidOperationException($"setting {type} failed with {status}: {response.ToJsonString()}");
+        return response["event_id"]!.GetValue<string>();
+    }
+
+    public async Task LeaveAsync(string roomId)
+    {
+        var (status, response) = await PostAsync($"/_matrix/client/v3/rooms/{roomId}/leave", new JsonObject());
+        if (status != 200) throw new InvalidOperationException($"leave failed with {status}: {response.ToJsonString()}");
+    }
+
+    public async Task InviteAsync(string roomId, string userId)
+    {
+        var (status, response) = await PostAsync($"/_matrix/client/v3/rooms/{roomId}/invite", new JsonObject { ["user_id"] = userId });
+        if (status != 200) throw new InvalidOperationException($"invite failed with {status}: {response.ToJsonString()}");
+    }
+
     /// <summary>A sync (initial without <paramref name="since"/>) that must answer 200.</summary>
     public async Task<JsonObject> SyncAsync(string? since = null, string query = "")
     {

@@ -160,7 +160,7 @@ public static class KeyEndpoints
         var peers = await sync.GetRoomPeersAsync(user.UserId);
         var joined = (await sync.GetRoomsAsync(user.UserId)).Where(r => r.Membership == "join").Select(r => r.RoomId).ToList();
         var leftRooms = to.Events > from.Events ? await sync.GetLeftRoomsAsync(user.UserId, from.Events, to.Events) : [];
-        var memberEvents = await sync.GetMemberEventsAsync([.. joined, .. leftRooms.Select(l => l.RoomId)], from.Events, to.Events, MaxMemberEvents);
+        var memberEvents = await sync.GetStreamEventsAsync([.. joined, .. leftRooms.Select(l => l.RoomId)], from.Events, to.Events, MaxMemberEvents, "m.room.member");
         var joinedNow = memberEvents.Where(e => joined.Contains(e.RoomId) && StoredJson.Parse(e.Json) is { } pdu &&
                 pdu["state_key"]?.ToString() == user.UserId && pdu["content"]?["membership"]?.ToString() == "join")
             .Select(e => e.RoomId).Distinct(StringComparer.Ordinal).ToList();

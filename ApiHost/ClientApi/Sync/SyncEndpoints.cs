@@ -23,10 +23,6 @@ namespace Homeserver.ApiHost.ClientApi.Sync;
 /// </summary>
 public static class SyncEndpoints
 {
-    private const int MaxTimeout = 60_000;
-    private static readonly TimeSpan FirstLookAgain = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan LastLookAgain = TimeSpan.FromSeconds(1);
-
     public static IEndpointRouteBuilder MapSyncApi(this IEndpointRouteBuilder app)
     {
         foreach (var version in ClientApiEndpoints.Versions)
@@ -44,72 +40,19 @@ public static class SyncEndpoints
         var user = await auth.RequireUserAsync(http);
         var query = http.Request.Query;
         SyncToken? since = query["since"].ToString() is { Length: > 0 } s ? SyncToken.Parse(s) : null;
-        var timeout = query["timeout"].ToString() is { Length: > 0 } t
-            ? int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) ? Math.Min(ms, MaxTimeout)
-                : throw new MatrixException(400, "M_INVALID_PARAM", "'timeout' must be a number of milliseconds.")
-            : 0;
+        var timeout = SyncLongPoll.TimeoutFrom(query);
         var fullState = query["full_state"].ToString() == "true";
         var setPresence = query["set_presence"].ToString() is { Length: > 0 } p ? p : "online";
         if (!PresenceEndpoints.States.Contains(setPresence)) throw new MatrixException(400, "M_INVALID_PARAM", "'set_presence' must be online, unavailable or offline.");
         var filter = new SyncFilter(await ResolveFilterAsync(sync, user.UserId, query["filter"].ToString()));
         await presence.SyncedAsync(user.UserId, setPresence);
 
-        using var deadline = new CancellationTokenSource(TimeSpan.FromMilliseconds(timeout), clock);
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadline.Token);
-        using var listener = await notifier.ListenAsync(user.UserId, http.RequestAborted);
-        var lookAgainIn = FirstLookAgain;
-        while (true)
+        var body = await SyncLongPoll.RunAsync(http, user.UserId, timeout, filter.UnseenStreams, notifier, positions, typing, clock, async upTo =>
         {
-            var wake = listener.NextChangeAsync(cancel.Token);
-            var readAt = listener.NextRead();
-            var upTo = await CurrentTokenAsync(positions, typing);
             var response = await builder.BuildAsync(user, since, upTo, filter, fullState);
-            await listener.FollowRoomsAsync(response.JoinedRoomIds, readAt, http.RequestAborted);
-            var hasNews = since is null || fullState || response.HasChanges;
-            notifier.Built(answered: hasNews || cancel.IsCancellationRequested, hasNews);
-            if (hasNews || cancel.IsCancellationRequested) return Results.Json(response.Body);
-            try
-            {
-                // Positions are persisted just before a row is announced, but a reader can still look in between: if so, look
-                // again soon, and less often the longer it lasts (a writer that died mid-write holds its stream back for a while).
-                if (listener.IsAheadOf(upTo, filter.UnseenStreams))
-                {
-                    await Task.Delay(lookAgainIn, clock, cancel.Token);
-                    lookAgainIn = TimeSpan.FromTicks(Math.Min(lookAgainIn.Ticks * 2, LastLookAgain.Ticks));
-                }
-                else
-                {
-                    lookAgainIn = FirstLookAgain;
-                    await wake;
-                    // Woken by nothing this answer lacks (rows it already holds, or rows the filter never shows):
-                    // wait on without rebuilding. The next wake is taken before the check, so a row announced in
-                    // between still wakes it.
-                    while (true)
-                    {
-                        wake = listener.NextChangeAsync(cancel.Token);
-                        if (!listener.NothingNewBeyond(upTo, filter.UnseenStreams)) break;
-                        await wake;
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
-            {
-                // Timed out with nothing new: answer with the unchanged token.
-            }
-            catch (OperationCanceledException)
-            {
-                // The client went away: nobody reads an answer.
-                return Results.Empty;
-            }
-        }
-    }
-
-    private static async Task<SyncToken> CurrentTokenAsync(StreamPositionReader positions, TypingCache typing)
-    {
-        var safe = await positions.GetSafePositionsAsync();
-        long At(string stream) => safe.GetValueOrDefault(stream);
-        return new SyncToken(At(StreamNames.Events), At(StreamNames.AccountData), typing.Latest, At(StreamNames.Receipts), At(StreamNames.ToDevice),
-            At(StreamNames.DeviceLists), At(StreamNames.Presence), At(StreamNames.PushRules));
+            return new SyncLongPoll.Answer<JsonObject>(response.Body, since is null || fullState || response.HasChanges, response.JoinedRoomIds);
+        });
+        return body is null ? Results.Empty : Results.Json(body);
     }
 
     private static async Task<JsonObject?> ResolveFilterAsync(SyncReader sync, string userId, string filter)
