@@ -62,6 +62,7 @@ public static class ClientApiEndpoints
         app.MapRelationApi();
         app.MapSyncApi();
         app.MapLegacySyncApi();
+        app.MapRoomUpgradeApi();
         app.MapPushRuleApi();
         app.MapKeyApi();
         app.MapReceiptApi();

@@ -36,9 +36,14 @@ internal static class RoomCreationPlan
             "public_chat" => ("public", false),
             _ => ("invite", true),
         };
-        drafts.Add(new(creator, "m.room.join_rules", "", new JsonObject { ["join_rule"] = joinRule }));
-        drafts.Add(new(creator, "m.room.history_visibility", "", new JsonObject { ["history_visibility"] = "shared" }));
-        if (guests) drafts.Add(new(creator, "m.room.guest_access", "", new JsonObject { ["guest_access"] = "can_join" }));
+        // The preset's state only where initial_state does not set it (Synapse does so): no event sent only to be replaced.
+        bool Given(string type) => (command.InitialState ?? []).Any(s => s.Type == type && s.StateKey.Length == 0);
+        if (!Given("m.room.join_rules")) drafts.Add(new(creator, "m.room.join_rules", "", new JsonObject { ["join_rule"] = joinRule }));
+        if (!Given("m.room.history_visibility"))
+        {
+            drafts.Add(new(creator, "m.room.history_visibility", "", new JsonObject { ["history_visibility"] = "shared" }));
+        }
+        if (guests && !Given("m.room.guest_access")) drafts.Add(new(creator, "m.room.guest_access", "", new JsonObject { ["guest_access"] = "can_join" }));
 
         foreach (var state in command.InitialState ?? [])
         {

@@ -47,6 +47,18 @@ public sealed class DirectoryStore(NpgsqlDataSource dataSource)
         return aliases;
     }
 
+    /// <summary>Points every alias of one room at another (a room upgrade); returns the aliases moved.</summary>
+    public async Task<IReadOnlyList<string>> MoveAliasesAsync(string fromRoomId, string toRoomId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("UPDATE room_aliases SET room_id = $2 WHERE room_id = $1 RETURNING alias");
+        command.Parameters.Add(new() { Value = fromRoomId });
+        command.Parameters.Add(new() { Value = toRoomId });
+        var aliases = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) aliases.Add(reader.GetString(0));
+        return aliases;
+    }
+
     public async Task SetPublishedAsync(string roomId, bool published, long now, CancellationToken cancellationToken = default)
     {
         await using var command = published

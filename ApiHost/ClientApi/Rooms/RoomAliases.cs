@@ -89,20 +89,25 @@ public sealed class RoomAliases(DirectoryStore directory, RoomReader rooms, Proc
     /// After an alias is deleted, the room's canonical alias event stops naming it (Synapse does so), sent
     /// as the user who deleted it; a user without the power to send it leaves it as it is.
     /// </summary>
-    public async Task RemoveFromCanonicalAliasAsync(string roomId, string alias, string userId, IGrainFactory grains,
+    public Task RemoveFromCanonicalAliasAsync(string roomId, string alias, string userId, IGrainFactory grains,
+        CancellationToken cancellationToken) =>
+        RemoveFromCanonicalAliasAsync(roomId, a => a == alias, userId, grains, cancellationToken);
+
+    /// <summary>The room's canonical alias event without the aliases <paramref name="removes"/> picks, sent if that changes it.</summary>
+    public async Task RemoveFromCanonicalAliasAsync(string roomId, Func<string, bool> removes, string userId, IGrainFactory grains,
         CancellationToken cancellationToken)
     {
         if ((await rooms.GetCurrentStateAsync(roomId, "m.room.canonical_alias", "")).FirstOrDefault() is not { } row) return;
         if (StoredJson.Parse(row.Json)?["content"] is not JsonObject content) return;
         var changed = false;
-        if (content["alias"] is JsonValue v && v.TryGetValue<string>(out var main) && main == alias)
+        if (content["alias"] is JsonValue v && v.TryGetValue<string>(out var main) && removes(main))
         {
             content.Remove("alias");
             changed = true;
         }
-        if (content["alt_aliases"] is JsonArray alts && alts.Any(a => a is JsonValue av && av.TryGetValue<string>(out var s) && s == alias))
+        if (content["alt_aliases"] is JsonArray alts && alts.Any(a => a is JsonValue av && av.TryGetValue<string>(out var s) && removes(s)))
         {
-            content["alt_aliases"] = new JsonArray(alts.Where(a => !(a is JsonValue av && av.TryGetValue<string>(out var s) && s == alias))
+            content["alt_aliases"] = new JsonArray(alts.Where(a => !(a is JsonValue av && av.TryGetValue<string>(out var s) && removes(s)))
                 .Select(a => a?.DeepClone()).ToArray());
             changed = true;
         }
