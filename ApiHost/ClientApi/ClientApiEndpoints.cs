@@ -63,6 +63,7 @@ public static class ClientApiEndpoints
         app.MapSyncApi();
         app.MapLegacySyncApi();
         app.MapRoomUpgradeApi();
+        app.MapOpenIdApi();
         app.MapPushRuleApi();
         app.MapKeyApi();
         app.MapReceiptApi();

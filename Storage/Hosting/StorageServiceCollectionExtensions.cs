@@ -44,6 +44,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();
+        services.AddSingleton<OpenIdTokenStore>();
         services.AddSingleton<AuthSessionStore>();
         services.AddSingleton<CacheInvalidationStore>();
         services.AddSingleton<EndToEndKeyStore>();
