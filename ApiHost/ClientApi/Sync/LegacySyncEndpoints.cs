@@ -205,14 +205,8 @@ public sealed class RoomSnapshots(RoomReader rooms, HistoryVisibility history, I
         };
     }
 
-    public static JsonArray PresenceEvents(IEnumerable<PresenceRow> rows, long now) => new(rows
-        .Select(p => (JsonNode)new JsonObject { ["type"] = "m.presence", ["sender"] = p.UserId, ["content"] = PresenceEndpoints.Format(p, now) })
-        .ToArray());
+    internal static JsonArray PresenceEvents(IEnumerable<PresenceRow> rows, long now) => new(rows.Select(p => (JsonNode)UserEvents.Presence(p, now)).ToArray());
 
-    /// <summary>The latest content of each account data type of one room (or the global ones for null).</summary>
-    public static JsonArray AccountDataEvents(IReadOnlyList<(string? RoomId, string Type, string Content)> changes, string? roomId) => new(changes
-        .Where(c => c.RoomId == roomId)
-        .GroupBy(c => c.Type)
-        .Select(g => (JsonNode)new JsonObject { ["type"] = g.Key, ["content"] = StoredJson.Parse(g.Last().Content) })
-        .ToArray());
+    internal static JsonArray AccountDataEvents(IReadOnlyList<(string? RoomId, string Type, string Content)> changes, string? roomId) =>
+        new(UserEvents.AccountData(changes, roomId).Cast<JsonNode>().ToArray());
 }

@@ -67,9 +67,7 @@ public sealed class SyncResponseBuilder(
             : null;
 
         var accountDataChanges = upTo.AccountData > from.AccountData ? await accountData.GetChangedAsync(userId, from.AccountData, upTo.AccountData) : [];
-        JsonArray AccountDataFor(string? roomId, RoomEventFilter? eventFilter) => new(accountDataChanges.Where(c => c.RoomId == roomId)
-            .GroupBy(c => c.Type)
-            .Select(g => new JsonObject { ["type"] = g.Key, ["content"] = StoredJson.Parse(g.Last().Content) })
+        JsonArray AccountDataFor(string? roomId, RoomEventFilter? eventFilter) => new(UserEvents.AccountData(accountDataChanges, roomId)
             .Where(e => roomId is null ? SyncFilter.Allows(eventFilter, e) : SyncFilter.Allows(eventFilter, roomId, e)).Cast<JsonNode>().ToArray());
 
         var receiptRows = await receipts.GetChangedAsync(joined, userId, from.Receipts, upTo.Receipts);
@@ -187,7 +185,7 @@ public sealed class SyncResponseBuilder(
         var (changed, leftUsers) = since is null ? ([], []) : await deviceLists.ComputeAsync(userId, from.DeviceLists, upTo.DeviceLists, peers,
             byRoom.Values.SelectMany(e => e), joined, joinedNowRooms);
         var presenceEvents = new JsonArray((await presence.GetChangedAsync(peers, from.Presence, upTo.Presence))
-            .Select(p => new JsonObject { ["type"] = "m.presence", ["sender"] = p.UserId, ["content"] = PresenceEndpoints.Format(p, now) })
+            .Select(p => UserEvents.Presence(p, now))
             .Where(e => SyncFilter.Allows(filter.Presence, e)).Take(filter.Presence?.Limit ?? int.MaxValue).Cast<JsonNode>().ToArray());
 
         var keyState = await keys.GetSyncKeyStateAsync(userId, user.DeviceId);
