@@ -38,6 +38,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<SyncResponseBuilder>();
         services.AddSingleton<ToDeviceAcknowledgements>();
         services.AddSingleton<UnreadCountMemo>();
+        services.AddSingleton<LazyLoadedMembers>();
         services.AddSingleton<PresenceOnSync>();
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
         return services;

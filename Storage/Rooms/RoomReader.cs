@@ -61,20 +61,27 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// The current state of several rooms in one query (an initial sync's many rooms), by room. With
-    /// <paramref name="onlyMembers"/>, member events of anyone else are left out (lazy loading).
+    /// <paramref name="onlyMembers"/>, member events are left out (lazy loading) except those of these
+    /// users and, given <paramref name="membersChangedAfter"/>, those sent after that events position.
+    /// With <paramref name="membersOnly"/>, only member events come.
     /// </summary>
     public async Task<IReadOnlyDictionary<string, IReadOnlyList<RoomEventRow>>> GetCurrentStateAsync(IReadOnlyList<string> roomIds,
-        IReadOnlyCollection<string>? onlyMembers = null, CancellationToken cancellationToken = default)
+        IReadOnlyCollection<string>? onlyMembers = null, long? membersChangedAfter = null, bool membersOnly = false,
+        CancellationToken cancellationToken = default)
     {
         if (roomIds.Count == 0) return new Dictionary<string, IReadOnlyList<RoomEventRow>>();
         await using var command = dataSource.CreateCommand($"""
             SELECT {EventColumns}
             FROM current_state_events c JOIN events e ON e.event_id = c.event_id JOIN rooms rm ON rm.room_id = e.room_id
-            WHERE c.room_id = ANY($1) AND ($2::text[] IS NULL OR c.type <> 'm.room.member' OR c.state_key = ANY($2))
+            WHERE c.room_id = ANY($1)
+              AND ($2::text[] IS NULL OR (c.type <> 'm.room.member' AND NOT $4)
+                   OR (c.type = 'm.room.member' AND (c.state_key = ANY($2) OR e.stream_ordering > $3)))
             ORDER BY e.room_id, e.room_seq
             """);
         command.Parameters.Add(new() { Value = roomIds.ToArray() });
         command.Parameters.Add(new() { Value = onlyMembers is null ? DBNull.Value : onlyMembers.ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = membersChangedAfter ?? long.MaxValue });
+        command.Parameters.Add(new() { Value = membersOnly });
         return (await ReadRowsAsync(command, cancellationToken)).GroupBy(r => r.RoomId)
             .ToDictionary(g => g.Key, g => (IReadOnlyList<RoomEventRow>)g.ToList(), StringComparer.Ordinal);
     }

@@ -26,6 +26,7 @@ public sealed class RoomEventFilter
         _rooms = Strings(filter, "rooms")?.ToHashSet();
         _notRooms = (Strings(filter, "not_rooms") ?? []).ToHashSet();
         LazyLoadMembers = filter["lazy_load_members"] is JsonValue lazy && lazy.TryGetValue<bool>(out var l) && l;
+        IncludeRedundantMembers = filter["include_redundant_members"] is JsonValue redundant && redundant.TryGetValue<bool>(out var r) && r;
         UnreadThreadNotifications = filter["unread_thread_notifications"] is JsonValue threads && threads.TryGetValue<bool>(out var t) && t;
         _typeGlobs = Strings(filter, "types");
         _notTypeGlobs = Strings(filter, "not_types") ?? [];
@@ -43,8 +44,11 @@ public sealed class RoomEventFilter
 
     public int? Limit { get; }
 
-    /// <summary>State carries only the members who sent something in the timeline (and the user).</summary>
+    /// <summary>State carries only the members the timeline needs.</summary>
     public bool LazyLoadMembers { get; }
+
+    /// <summary>With lazy loading, members a device was already sent are sent again (/sync).</summary>
+    public bool IncludeRedundantMembers { get; }
 
     public bool UnreadThreadNotifications { get; }
 

@@ -31,6 +31,7 @@ public sealed class SyncResponseBuilder(
     HistoryVisibility history,
     DeviceListChanges deviceLists,
     IgnoredUsers ignoredUsers,
+    LazyLoadedMembers lazyLoaded,
     TimeProvider clock)
 {
     /// <summary>To-device messages per response; the rest follow in the next one.</summary>
@@ -76,7 +77,7 @@ public sealed class SyncResponseBuilder(
         // First which joined rooms go out and which need their state, then all that state in one query.
         var joinedNowRooms = new List<string>();
         var hiddenState = new Dictionary<string, List<RoomEventRow>>(StringComparer.Ordinal);
-        var included = new List<(string RoomId, List<RoomEventRow> Timeline, bool Limited, bool NeedsState, JsonArray Ephemeral, JsonArray AccountData)>();
+        var included = new List<(string RoomId, List<RoomEventRow> Timeline, bool Limited, bool NeedsState, bool JoinedNow, JsonArray Ephemeral, JsonArray AccountData)>();
         foreach (var (roomId, _, joinedAt) in memberships.Where(m => m.Membership == "join"))
         {
             var roomEvents = byRoom.GetValueOrDefault(roomId) ?? [];
@@ -103,27 +104,48 @@ public sealed class SyncResponseBuilder(
             var timeline = limited ? candidates.Skip(candidates.Count - limit).ToList() : candidates;
             // State changes the timeline filter keeps out of the timeline still reach the client, in state.
             hiddenState[roomId] = selectedByRoom is null || joinedNow || limited ? [] : roomEvents.Where(IsState).ToList();
-            included.Add((roomId, timeline, limited, since is null || fullState || joinedNow || limited, ephemeral, roomAccountData));
+            included.Add((roomId, timeline, limited, since is null || fullState || joinedNow || limited, joinedNow, ephemeral, roomAccountData));
         }
-        // Lazy loading needs only the members who sent something in a timeline, and the user: the database leaves out the rest.
-        var onlyMembers = filter.State?.LazyLoadMembers == true
-            ? included.Where(r => r.NeedsState).SelectMany(r => r.Timeline).Select(SenderOf).OfType<string>().Append(userId).ToHashSet(StringComparer.Ordinal)
-            : null;
-        var states = await rooms.GetCurrentStateAsync(included.Where(r => r.NeedsState).Select(r => r.RoomId).ToList(), onlyMembers);
+
+        var members = new LazyMemberSelection(filter.State, userId, user.DeviceId, since is null ? null : from.Events, lazyLoaded);
+        // With lazy loading, per room the members its timeline needs; the user too on a full sync.
+        var neededMembers = included.ToDictionary(r => r.RoomId, r => members.Needed(r.Timeline, since is null || fullState || r.JoinedNow), StringComparer.Ordinal);
+        var withState = included.Where(r => r.NeedsState).ToList();
+        var states = new Dictionary<string, IReadOnlyList<RoomEventRow>>(await rooms.GetCurrentStateAsync(withState.Select(r => r.RoomId).ToList(),
+            members.Lazy ? withState.SelectMany(r => neededMembers[r.RoomId]).ToHashSet(StringComparer.Ordinal) : null,
+            membersChangedAfter: members.Lazy && since is not null ? from.Events : null), StringComparer.Ordinal);
+        // Lazy loading in a room whose state has not moved: the timeline's senders the device does not have yet.
+        var unknownSenders = members.Lazy
+            ? included.Where(r => !r.NeedsState).ToDictionary(r => r.RoomId, r => neededMembers[r.RoomId].Where(m => !members.DeviceHas(r.RoomId, m)).ToList())
+            : [];
+        if (unknownSenders.Values.Any(m => m.Count > 0))
+        {
+            var senderState = await rooms.GetCurrentStateAsync([.. unknownSenders.Where(kv => kv.Value.Count > 0).Select(kv => kv.Key)],
+                unknownSenders.Values.SelectMany(m => m).ToHashSet(StringComparer.Ordinal), membersOnly: true);
+            foreach (var (roomId, rows) in senderState)
+            {
+                states[roomId] = rows.Where(row => unknownSenders[roomId].Contains(LazyMemberSelection.MemberOf(row) ?? "")).ToList();
+            }
+        }
         var unread = await UnreadAsync(userId, since is null ? null : from, upTo,
             included.Select(r => (r.RoomId, r.Timeline, r.Limited)).ToList(), receiptRows);
         var lastSeqs = await rooms.GetLastRoomSeqsAsync(included.Where(r => r.Timeline.Count == 0).Select(r => r.RoomId).ToList());
 
         var join = new JsonObject();
-        foreach (var (roomId, timeline, limited, needsState, ephemeral, roomAccountData) in included)
+        foreach (var (roomId, timeline, limited, needsState, joinedNow, ephemeral, roomAccountData) in included)
         {
-            var body = RoomBody(userId, since, timeline, limited, needsState ? states.GetValueOrDefault(roomId) ?? [] : hiddenState[roomId],
-                lastSeqs.GetValueOrDefault(roomId), filter, now);
+            // In a gappy incremental sync the members who changed in the gap come too, with the senders.
+            var state = members.Select(roomId, states.GetValueOrDefault(roomId) ?? [], neededMembers[roomId],
+                changedInGap: since is not null && limited && !joinedNow && !fullState);
+            if (!needsState) state = [.. state, .. hiddenState[roomId]];
+            var body = RoomBody(since, timeline, limited, state, lastSeqs.GetValueOrDefault(roomId), filter, now);
             body["ephemeral"] = new JsonObject { ["events"] = ephemeral };
             body["account_data"] = new JsonObject { ["events"] = roomAccountData };
             AddUnreadCounts(body, unread.GetValueOrDefault(roomId) ?? [], filter.Timeline?.UnreadThreadNotifications == true);
+            members.Sent(roomId, body);
             join[roomId] = body;
         }
+        members.Remember(upTo.Events);
         await AddSummariesAsync(join, userId, since, byRoom);
 
         var invite = new JsonObject();
@@ -147,12 +169,24 @@ public sealed class SyncResponseBuilder(
         foreach (var (roomId, leftAt) in left)
         {
             // The timeline ends at the leave: what happened after it is not the user's to see.
-            var roomEvents = (byRoom.GetValueOrDefault(roomId) ?? []).Where(e => e.StreamOrdering <= leftAt).ToList();
+            var leaveBoundary = await rooms.GetBoundaryAtAsync(roomId, leftAt);
+            var window = await rooms.GetTimelineAsync(roomId, leaveBoundary, backwards: true, limit + 1, selection);
+            var roomEvents = window.Reverse().Where(e => e.StreamOrdering > from.Events).ToList();
             if (roomEvents.Count > 0) roomEvents = roomEvents.Where(await history.ForUserAsync(roomId, userId)).Where(e => IgnoredUsers.Shows(ignored, e)).ToList();
             var limited = roomEvents.Count > limit;
             var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
-            var body = RoomBody(userId, since, timeline, limited, currentState: null,
-                timeline.Count == 0 ? await rooms.GetLastRoomSeqAsync(roomId) : 0, filter, now);
+            // A room joined and left since the token is new to the client, as is an archived room on an
+            // initial sync: the state as the leave left it comes along, as for a newly joined room.
+            var joinedAtSince = since is not null &&
+                (await rooms.GetStateBeforeAsync(roomId, await rooms.GetBoundaryAtAsync(roomId, from.Events), "m.room.member", userId))
+                .Any(row => OwnMembership(row, userId) == "join");
+            IReadOnlyList<RoomEventRow>? state = null;
+            if (!joinedAtSince || limited || fullState)
+            {
+                state = members.Select(roomId, await rooms.GetStateBeforeAsync(roomId, leaveBoundary), members.Needed(timeline, includeUser: true),
+                    changedInGap: false);
+            }
+            var body = RoomBody(since, timeline, limited, state ?? [], timeline.Count == 0 ? await rooms.GetLastRoomSeqAsync(roomId) : 0, filter, now);
             body["account_data"] = new JsonObject { ["events"] = AccountDataFor(roomId, filter.RoomAccountData) };
             leave[roomId] = body;
         }
@@ -240,9 +274,6 @@ public sealed class SyncResponseBuilder(
         return counts;
     }
 
-    private static string? SenderOf(RoomEventRow row) => StoredJson.Parse(row.Json)?["sender"]?.ToString();
-
-    /// <summary>A room's timeline and (given <paramref name="currentState"/>) the state not already in the timeline.</summary>
     /// <summary>
     /// <c>unsigned.transaction_id</c> on the user's own timeline events that this device sent, as the spec asks
     /// (clients match their local echo by it). The stored key names the endpoint too (<c>send/{type}/{txnId}</c>);
@@ -265,29 +296,20 @@ public sealed class SyncResponseBuilder(
 
     private static bool IsState(RoomEventRow row) => StoredJson.Parse(row.Json)?["state_key"] is not null;
 
-    private static JsonObject RoomBody(string userId, SyncToken? since, List<RoomEventRow> timeline, bool limited,
-        IReadOnlyList<RoomEventRow>? currentState, long lastRoomSeq, SyncFilter filter, long now)
+    /// <summary>A room's timeline and the state not already in the timeline (members already chosen for lazy loading).</summary>
+    private static JsonObject RoomBody(SyncToken? since, List<RoomEventRow> timeline, bool limited, IReadOnlyList<RoomEventRow> roomState,
+        long lastRoomSeq, SyncFilter filter, long now)
     {
         var events = timeline.Select(e => (e.RoomId, e.EventId, Event: ClientEvents.Format(e, now)))
             .Where(e => SyncFilter.Allows(filter.Timeline, e.RoomId, e.Event)).ToList();
         var state = new JsonArray();
-        if (currentState is not null)
+        // Only what the timeline shows is left out of state: a state event its filter hides belongs in state.
+        var inTimeline = events.Select(e => e.EventId).ToHashSet(StringComparer.Ordinal);
+        foreach (var row in roomState)
         {
-            // Only what the timeline shows is left out of state: a state event its filter hides belongs in state.
-            var inTimeline = events.Select(e => e.EventId).ToHashSet(StringComparer.Ordinal);
-            // Lazy loading: members who sent something in the timeline, and the user, are enough to render it.
-            var senders = timeline.Select(SenderOf).Append(userId).ToHashSet(StringComparer.Ordinal);
-            foreach (var row in currentState)
-            {
-                if (inTimeline.Contains(row.EventId)) continue;
-                var formatted = ClientEvents.Format(row, now);
-                if (filter.State?.LazyLoadMembers == true && formatted["type"]?.ToString() == "m.room.member" &&
-                    !senders.Contains(formatted["state_key"]?.ToString()))
-                {
-                    continue;
-                }
-                if (SyncFilter.Allows(filter.State, row.RoomId, formatted)) state.Add(formatted);
-            }
+            if (inTimeline.Contains(row.EventId)) continue;
+            var formatted = ClientEvents.Format(row, now);
+            if (SyncFilter.Allows(filter.State, row.RoomId, formatted)) state.Add(formatted);
         }
         return new JsonObject
         {
