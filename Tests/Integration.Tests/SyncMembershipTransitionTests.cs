@@ -92,4 +92,20 @@ public sealed class SyncMembershipTransitionTests(TwoSiloClusterFixture fixture)
         Events(later["rooms"]!["join"]![room]!, "state").Should().BeEmpty("the state was sent with the join and has not changed since");
         Events(later["rooms"]!["join"]![room]!, "timeline").Select(e => e["event_id"]!.GetValue<string>()).Should().Equal([message]);
     }
+
+    [Fact]
+    public async Task An_invite_to_a_busy_room_comes_even_when_more_than_a_timeline_happened_since()
+    {
+        using var alice = await NewUserAsync();
+        using var bob = await NewUserAsync();
+        var room = await bob.CreateRoomAsync(new JsonObject { ["preset"] = "private_chat" });
+        var since = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        await bob.InviteAsync(room, alice.UserId);
+        for (var i = 0; i < 12; i++) await bob.SendTextAsync(room, $"busy {i}");
+
+        var sync = await alice.SyncUntilAsync(since, s => s["rooms"]!["invite"]![room] is not null, "&filter=" +
+            Uri.EscapeDataString("""{"room":{"timeline":{"limit":5}}}"""));
+        sync["rooms"]!["invite"]![room]!["invite_state"]!["events"]!.AsArray()
+            .Should().Contain(e => e!["type"]!.GetValue<string>() == "m.room.member" && e["state_key"]!.GetValue<string>() == alice.UserId);
+    }
 }

@@ -86,7 +86,7 @@ public sealed class SyncResponseBuilder(
             if (since is not null && roomEvents.Count == 0 && roomAccountData.Count == 0 && ephemeral.Count == 0 && !fullState) continue;
             // A room the user joined since the token is new to them: its whole state and a full timeline
             // window, as on an initial sync, not only what happened since the token.
-            var joinedNow = since is not null && roomEvents.Any(e => OwnMembership(e, userId) == "join");
+            var joinedNow = since is not null && joinedAt > from.Events && joinedAt <= upTo.Events;
             var candidates = selectedByRoom is null ? roomEvents : selectedByRoom.GetValueOrDefault(roomId) ?? [];
             if (joinedNow)
             {
@@ -149,9 +149,11 @@ public sealed class SyncResponseBuilder(
         await AddSummariesAsync(join, userId, since, byRoom);
 
         var invite = new JsonObject();
-        foreach (var (roomId, _, _) in memberships.Where(m => m.Membership == "invite"))
+        // An invite or knock goes out once, in the sync that covers its membership event.
+        bool Changed(long membershipAt) => since is null || (membershipAt > from.Events && membershipAt <= upTo.Events);
+        foreach (var (roomId, _, invitedAt) in memberships.Where(m => m.Membership == "invite"))
         {
-            if (since is not null && !(byRoom.GetValueOrDefault(roomId) ?? []).Any(e => OwnMembership(e, userId) is not null)) continue;
+            if (!Changed(invitedAt)) continue;
             var inviteState = await StrippedStateAsync(roomId, userId);
             // Invites from ignored users are not sent (spec).
             if (inviteState.Any(e => e!["type"]?.ToString() == "m.room.member" && e["state_key"]?.ToString() == userId &&
@@ -159,9 +161,9 @@ public sealed class SyncResponseBuilder(
             invite[roomId] = new JsonObject { ["invite_state"] = new JsonObject { ["events"] = inviteState } };
         }
         var knock = new JsonObject();
-        foreach (var (roomId, _, _) in memberships.Where(m => m.Membership == "knock"))
+        foreach (var (roomId, _, knockedAt) in memberships.Where(m => m.Membership == "knock"))
         {
-            if (since is not null && !(byRoom.GetValueOrDefault(roomId) ?? []).Any(e => OwnMembership(e, userId) is not null)) continue;
+            if (!Changed(knockedAt)) continue;
             knock[roomId] = new JsonObject { ["knock_state"] = new JsonObject { ["events"] = await StrippedStateAsync(roomId, userId) } };
         }
 
