@@ -1,4 +1,5 @@
 using Homeserver.ApiHost.ClientApi;
+using Homeserver.ApiHost.FederationApi;
 using Homeserver.ApiHost.Errors;
 using Homeserver.ApiHost.Http;
 using Homeserver.Cluster.Hosting;
@@ -32,6 +33,7 @@ public static class ApiHostApplication
         // Answers embed stored JSON (events nest as deep as clients were allowed to send, plus the answer's own levels).
         builder.Services.ConfigureHttpJsonOptions(json => Homeserver.Protocol.StoredJson.Configure(json.SerializerOptions));
         builder.Services.AddClientApi();
+        builder.Services.AddFederationApi();
         return builder;
     }
 
@@ -42,6 +44,7 @@ public static class ApiHostApplication
         app.UseMiddleware<MatrixErrorMiddleware>();
         app.MapProcessEndpoints();
         app.MapClientApi();
+        app.MapFederationApi();
         return app;
     }
 }

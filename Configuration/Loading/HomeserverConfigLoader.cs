@@ -137,6 +137,7 @@ public static class HomeserverConfigLoader
         {
             ServerName = serverName,
             PublicBaseUrl = root.String("public_baseurl"),
+            ServeServerWellKnown = root.Bool("serve_server_wellknown", false),
             Listeners = listeners,
             Database = ReadDatabase(root),
             InstanceMap = instanceMap,

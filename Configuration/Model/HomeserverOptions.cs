@@ -8,6 +8,9 @@ public sealed class HomeserverOptions
 
     public required string ServerName { get; init; }
     public string? PublicBaseUrl { get; init; }
+
+    /// <summary>Synapse's <c>serve_server_wellknown</c>: answer /.well-known/matrix/server with the server name on port 443.</summary>
+    public bool ServeServerWellKnown { get; init; }
     public IReadOnlyList<ListenerOptions> Listeners { get; init; } = [];
     public required DatabaseOptions Database { get; init; }
     public IReadOnlyDictionary<string, InstanceLocation> InstanceMap { get; init; } = new Dictionary<string, InstanceLocation>();

@@ -45,6 +45,7 @@ public sealed record ProcessSettings
     public string? RegistrationSharedSecret { get; init; }
     public bool EnableRegistration { get; init; }
     public string? PublicBaseUrl { get; init; }
+    public bool ServeServerWellKnown { get; init; }
 
     /// <summary>bcrypt cost for new password hashes (Synapse's <c>bcrypt_rounds</c>).</summary>
     public int BcryptRounds { get; init; } = 12;

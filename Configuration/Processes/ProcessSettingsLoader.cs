@@ -70,6 +70,7 @@ public static class ProcessSettingsLoader
             RegistrationSharedSecret = homeserver.RegistrationSharedSecret,
             EnableRegistration = homeserver.EnableRegistration,
             PublicBaseUrl = homeserver.PublicBaseUrl,
+            ServeServerWellKnown = homeserver.ServeServerWellKnown,
             BcryptRounds = homeserver.BcryptRounds,
             RateLimits = homeserver.RateLimits,
             Warnings = homeserver.Warnings,

@@ -152,4 +152,13 @@ public sealed class ConfigurationLoaderTests
     public void A_missing_file_is_one_sentence() =>
         FluentActions.Invoking(() => HomeserverConfigLoader.Load("/nonexistent/homeserver.yaml"))
             .Should().Throw<ConfigurationException>().Which.Message.Should().Contain("/nonexistent/homeserver.yaml");
+
+    [Fact]
+    public void Serve_server_wellknown_is_off_unless_asked_as_in_synapse()
+    {
+        HomeserverConfigLoader.LoadFromYaml(Minimal, "homeserver.yaml").ServeServerWellKnown.Should().BeFalse();
+        HomeserverConfigLoader.LoadFromYaml(Minimal + "\nserve_server_wellknown: true\n", "homeserver.yaml").ServeServerWellKnown.Should().BeTrue();
+        FluentActions.Invoking(() => HomeserverConfigLoader.LoadFromYaml(Minimal + "\nserve_server_wellknown: sometimes\n", "homeserver.yaml"))
+            .Should().Throw<ConfigurationException>().WithMessage("*serve_server_wellknown*");
+    }
 }
