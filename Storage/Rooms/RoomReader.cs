@@ -121,20 +121,6 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return await ReadRowsAsync(command, cancellationToken);
     }
 
-    /// <summary>Each user's member event as it stood before the room's event <paramref name="boundary"/>.</summary>
-    public async Task<IReadOnlyList<RoomEventRow>> GetMembersBeforeAsync(string roomId, long boundary, CancellationToken cancellationToken = default)
-    {
-        await using var command = dataSource.CreateCommand($"""
-            SELECT DISTINCT ON (e.state_key) {EventColumns}
-            FROM events e JOIN rooms rm ON rm.room_id = e.room_id
-            WHERE e.room_id = $1 AND e.type = 'm.room.member' AND e.room_seq < $2
-            ORDER BY e.state_key, e.room_seq DESC
-            """);
-        command.Parameters.Add(new() { Value = roomId });
-        command.Parameters.Add(new() { Value = boundary });
-        return await ReadRowsAsync(command, cancellationToken);
-    }
-
     public async Task<RoomEventRow?> GetEventAsync(string eventId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(

@@ -57,7 +57,7 @@ public static class RoomReadEndpoints
         long? boundary = at.Length > 0 ? await RoomTokens.BoundaryAsync(rooms, room, at, "at") : null;
         if (readable is { } limit) boundary = Math.Min(boundary ?? limit, limit);
         var source = boundary is { } before
-            ? await rooms.GetMembersBeforeAsync(room, before)
+            ? await rooms.GetStateBeforeAsync(room, before, "m.room.member")
             : await rooms.GetCurrentStateAsync(room, "m.room.member");
         var chunk = source
             .Select(r => ClientEvents.Format(r, now))
@@ -129,7 +129,7 @@ public static class RoomReadEndpoints
         {
             // The senders' member events as they stood at the chunk's first event, as Synapse sends them.
             var senders = chunk.Select(e => e["sender"]?.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
-            var members = await rooms.GetMembersBeforeAsync(room, rows[0].RoomSeq + 1);
+            var members = await rooms.GetStateBeforeAsync(room, rows[0].RoomSeq + 1, "m.room.member");
             response["state"] = new JsonArray(members
                 .Where(m => senders.Contains(StoredJson.Parse(m.Json)?["state_key"]?.GetValue<string>()))
                 .Select(m => (JsonNode)ClientEvents.Format(m, now)).ToArray());
