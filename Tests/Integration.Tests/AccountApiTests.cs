@@ -8,7 +8,6 @@ public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixtu
 {
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
-    private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
 
     [Fact]
     public async Task An_empty_registration_body_gets_the_flows_and_a_continued_session_says_what_it_completed()
@@ -42,7 +41,7 @@ public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixtu
     public async Task Registration_uses_the_dummy_flow_and_returns_a_working_session()
     {
         using var client = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         var (status, challenge) = await client.PostAsync("/_matrix/client/v3/register", new JsonObject { ["username"] = name, ["password"] = "pw-1" });
         status.Should().Be(401);
         challenge["flows"]![0]!["stages"]![0]!.GetValue<string>().Should().Be("m.login.dummy");
@@ -67,7 +66,7 @@ public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixtu
     public async Task Taken_and_invalid_usernames_are_refused_with_their_errcodes()
     {
         using var client = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         await client.RegisterAsync(name, "pw");
 
         var (taken, takenBody) = await client.PostAsync("/_matrix/client/v3/register", new JsonObject { ["username"] = name, ["password"] = "x" });
@@ -76,7 +75,7 @@ public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixtu
         (invalid, invalidBody["errcode"]!.GetValue<string>()).Should().Be((400, "M_INVALID_USERNAME"));
 
         (await client.GetAsync($"/_matrix/client/v3/register/available?username={name}")).Status.Should().Be(400);
-        var (free, freeBody) = await client.GetAsync($"/_matrix/client/v3/register/available?username={NewName()}");
+        var (free, freeBody) = await client.GetAsync($"/_matrix/client/v3/register/available?username={MatrixClient.NewUserName()}");
         (free, freeBody["available"]!.GetValue<bool>()).Should().Be((200, true));
     }
 
@@ -84,7 +83,7 @@ public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixtu
     public async Task Login_logout_and_logout_all()
     {
         using var client = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         await client.RegisterAsync(name, "correct horse");
         var flows = await client.GetAsync("/_matrix/client/v3/login");
         flows.Body["flows"]![0]!["type"]!.GetValue<string>().Should().Be("m.login.password");
@@ -119,7 +118,7 @@ public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixtu
     public async Task Shared_secret_registration_checks_the_hmac_and_uses_each_nonce_once()
     {
         using var client = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         var nonce = (await client.GetAsync("/_synapse/admin/v1/register")).Body["nonce"]!.GetValue<string>();
 
         var forged = await client.PostAsync("/_synapse/admin/v1/register", Admin(nonce, name, "pw", "wrong-secret"));
@@ -130,14 +129,14 @@ public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixtu
         ok.Status.Should().Be(200);
         ok.Body["user_id"]!.GetValue<string>().Should().Be($"@{name}:test.local");
 
-        var replay = await client.PostAsync("/_synapse/admin/v1/register", Admin(fresh, NewName(), "pw", "test-shared-secret"));
+        var replay = await client.PostAsync("/_synapse/admin/v1/register", Admin(fresh, MatrixClient.NewUserName(), "pw", "test-shared-secret"));
         replay.Status.Should().Be(400, "a nonce works once");
     }
 
     [Fact]
     public async Task The_register_new_matrix_user_command_creates_a_user_who_can_log_in()
     {
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         var server = fixture.Cluster.ApiHosts[0].BaseAddress.ToString().TrimEnd('/');
         (await RegisterNewMatrixUserCommand.RunAsync(["-u", name, "-p", "s3cret", "-k", "test-shared-secret", server])).Should().Be(0);
 
@@ -149,7 +148,7 @@ public sealed class AccountApiTests(TwoSiloClusterFixture fixture) : IClassFixtu
     public async Task Capabilities_list_the_supported_room_versions()
     {
         using var client = NewClient();
-        await client.RegisterAsync(NewName(), "pw");
+        await client.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var versions = (await client.GetAsync("/_matrix/client/v3/capabilities")).Body["capabilities"]!["m.room_versions"]!;
         versions["default"]!.GetValue<string>().Should().Be("10");
         versions["available"]!.AsObject().Select(kv => kv.Key).Should().BeEquivalentTo(Enumerable.Range(1, 11).Select(i => i.ToString()));

@@ -8,7 +8,6 @@ namespace Homeserver.Tests.Integration;
 /// <summary>The housekeeping on <c>run_background_tasks_on</c>: old rows go, nothing a client still reads does.</summary>
 public sealed class BackgroundTaskTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
 {
-    private static string NewName() => "b" + Guid.NewGuid().ToString("N")[..12];
 
     [Fact]
     public void Only_the_process_named_by_run_background_tasks_on_runs_them()
@@ -24,8 +23,8 @@ public sealed class BackgroundTaskTests(TwoSiloClusterFixture fixture) : IClassF
     {
         using var alice = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
         using var bob = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var room = await alice.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(bob.UserId) });
         await bob.JoinAsync(room);
         var sent = new List<string>();

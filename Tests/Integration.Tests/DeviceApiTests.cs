@@ -8,7 +8,6 @@ public sealed class DeviceApiTests(TwoSiloClusterFixture fixture) : IClassFixtur
 {
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
-    private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
 
     private static JsonObject PasswordAuth(string user, string password, string? session) => new()
     {
@@ -22,7 +21,7 @@ public sealed class DeviceApiTests(TwoSiloClusterFixture fixture) : IClassFixtur
     public async Task Devices_are_listed_renamed_and_deleted_behind_the_password_stage()
     {
         using var phone = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         await phone.RegisterAsync(name, "pw");
         using var laptop = NewClient();
         var login = await laptop.PostAsync("/_matrix/client/v3/login", new JsonObject
@@ -60,7 +59,7 @@ public sealed class DeviceApiTests(TwoSiloClusterFixture fixture) : IClassFixtur
     public async Task Changing_the_password_logs_out_other_devices_and_deactivation_ends_the_account()
     {
         using var first = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         await first.RegisterAsync(name, "old-pw");
         using var second = NewClient();
         second.AccessToken = (await second.PostAsync("/_matrix/client/v3/login", new JsonObject

@@ -6,15 +6,14 @@ public sealed class DirectoryApiTests(TwoSiloClusterFixture fixture) : IClassFix
 {
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
-    private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
 
     [Fact]
     public async Task Aliases_resolve_join_and_list_and_public_rooms_can_be_searched()
     {
         using var alice = NewClient();
         using var carol = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await carol.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var aliasName = "lobby" + Guid.NewGuid().ToString("N")[..6];
         var alias = $"#{aliasName}:test.local";
 
@@ -71,8 +70,8 @@ public sealed class DirectoryApiTests(TwoSiloClusterFixture fixture) : IClassFix
     {
         using var alice = NewClient();
         using var carol = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await carol.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var roomId = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["preset"] = "public_chat" })).Body["room_id"]!.GetValue<string>();
         await carol.PostAsync($"/_matrix/client/v3/rooms/{roomId}/join", new JsonObject());
 
@@ -86,7 +85,7 @@ public sealed class DirectoryApiTests(TwoSiloClusterFixture fixture) : IClassFix
     public async Task A_canonical_alias_must_be_valid_and_point_to_the_room_and_deleting_it_updates_the_event()
     {
         using var alice = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var room = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject())).Body["room_id"]!.GetValue<string>();
         var other = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject())).Body["room_id"]!.GetValue<string>();
         var mine = $"#mine{Guid.NewGuid():N}:test.local";

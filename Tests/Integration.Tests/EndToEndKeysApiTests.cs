@@ -7,7 +7,6 @@ public sealed class EndToEndKeysApiTests(TwoSiloClusterFixture fixture) : IClass
 {
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
-    private static string NewName() => "k" + Guid.NewGuid().ToString("N")[..12];
 
     private static JsonObject DeviceKeys(MatrixClient c) => new()
     {
@@ -23,8 +22,8 @@ public sealed class EndToEndKeysApiTests(TwoSiloClusterFixture fixture) : IClass
     {
         using var alice = NewClient();
         using var bob = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var room = await alice.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(bob.UserId) });
         await bob.JoinAsync(room);
         // Start from a token past both joins, so a device-list change after it can only come from the keys.
@@ -76,7 +75,7 @@ public sealed class EndToEndKeysApiTests(TwoSiloClusterFixture fixture) : IClass
     public async Task Bad_key_uploads_are_refused_with_matrix_errors()
     {
         using var alice = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var wrongDevice = DeviceKeys(alice);
         wrongDevice["device_id"] = "SOMEONEELSE";
         (await alice.PostAsync("/_matrix/client/v3/keys/upload", new JsonObject { ["device_keys"] = wrongDevice })).Body["errcode"]!
@@ -95,8 +94,8 @@ public sealed class EndToEndKeysApiTests(TwoSiloClusterFixture fixture) : IClass
     {
         using var alice = NewClient();
         using var bob = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var start = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
 
         var message = new JsonObject { ["messages"] = new JsonObject { [bob.UserId] = new JsonObject { [bob.DeviceId] = new JsonObject { ["n"] = 1 } } } };
@@ -131,7 +130,7 @@ public sealed class EndToEndKeysApiTests(TwoSiloClusterFixture fixture) : IClass
     public async Task Key_backup_keeps_the_better_session_and_refuses_a_stale_version()
     {
         using var alice = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
         (await alice.GetAsync("/_matrix/client/v3/room_keys/version")).Status.Should().Be(404);
         var authData = new JsonObject { ["public_key"] = "pk" };
         var v1 = (await alice.PostAsync("/_matrix/client/v3/room_keys/version", new JsonObject { ["algorithm"] = "m.megolm_backup.v1.curve25519-aes-sha2", ["auth_data"] = authData.DeepClone() })).Body["version"]!.GetValue<string>();
@@ -176,9 +175,9 @@ public sealed class EndToEndKeysApiTests(TwoSiloClusterFixture fixture) : IClass
     {
         using var alice = NewClient();
         using var bob = NewClient();
-        var aliceName = NewName();
+        var aliceName = MatrixClient.NewUserName();
         await alice.RegisterAsync(aliceName, "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var room = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
         await bob.JoinAsync(room);
         var bobToken = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
@@ -203,9 +202,9 @@ public sealed class EndToEndKeysApiTests(TwoSiloClusterFixture fixture) : IClass
         using var alice = NewClient();
         using var bob = NewClient();
         using var carol = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
-        await carol.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var room = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
         await bob.JoinAsync(room);
         var from = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();

@@ -12,12 +12,7 @@ public sealed class LazyLoadedMembersSyncTests(TwoSiloClusterFixture fixture) : 
     private const string LazyFilter = """{"room":{"state":{"lazy_load_members":true},"timeline":{"limit":10}}}""";
     private const string RedundantFilter = """{"room":{"state":{"lazy_load_members":true,"include_redundant_members":true},"timeline":{"limit":10}}}""";
 
-    private async Task<MatrixClient> NewUserAsync()
-    {
-        var client = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
-        await client.RegisterAsync(MatrixClient.NewUserName(), "pw");
-        return client;
-    }
+    private Task<MatrixClient> NewUserAsync() => MatrixClient.RegisteredAsync(fixture.Cluster.ApiHosts[0].BaseAddress);
 
     /// <summary>Alice's public room with a name, and the others joined in order.</summary>
     private static async Task<string> RoomWithAsync(MatrixClient alice, params MatrixClient[] others)

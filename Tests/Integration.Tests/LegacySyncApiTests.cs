@@ -9,12 +9,7 @@ namespace Homeserver.Tests.Integration;
 /// </summary>
 public sealed class LegacySyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
 {
-    private async Task<MatrixClient> NewUserAsync()
-    {
-        var client = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
-        await client.RegisterAsync(MatrixClient.NewUserName(), "pw");
-        return client;
-    }
+    private Task<MatrixClient> NewUserAsync() => MatrixClient.RegisteredAsync(fixture.Cluster.ApiHosts[0].BaseAddress);
 
     private static List<string> Ids(JsonNode? events) => events!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()).ToList();
 

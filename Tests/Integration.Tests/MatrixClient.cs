@@ -47,6 +47,14 @@ public sealed class MatrixClient(Uri baseAddress) : IDisposable
     /// <summary>A user name no other test uses.</summary>
     public static string NewUserName() => "u" + Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>A client signed in as a newly registered user (password "pw").</summary>
+    public static async Task<MatrixClient> RegisteredAsync(Uri baseAddress)
+    {
+        var client = new MatrixClient(baseAddress);
+        await client.RegisterAsync(NewUserName(), "pw");
+        return client;
+    }
+
     public Task<string> SendTextAsync(string roomId, string body) =>
         SendMessageAsync(roomId, new JsonObject { ["msgtype"] = "m.text", ["body"] = body });
 

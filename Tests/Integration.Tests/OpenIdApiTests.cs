@@ -8,12 +8,7 @@ namespace Homeserver.Tests.Integration;
 /// </summary>
 public sealed class OpenIdApiTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
 {
-    private async Task<MatrixClient> NewUserAsync()
-    {
-        var client = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
-        await client.RegisterAsync(MatrixClient.NewUserName(), "pw");
-        return client;
-    }
+    private Task<MatrixClient> NewUserAsync() => MatrixClient.RegisteredAsync(fixture.Cluster.ApiHosts[0].BaseAddress);
 
     [Fact]
     public async Task A_token_tells_a_third_party_whose_it_is()

@@ -16,7 +16,6 @@ namespace Homeserver.Tests.Integration;
 /// </summary>
 public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
 {
-    private static string NewName() => "p" + Guid.NewGuid().ToString("N")[..12];
 
     [Fact]
     public async Task A_failing_gateway_gets_every_notification_once_after_retries_and_a_rejected_pushkey_loses_its_pusher()
@@ -24,8 +23,8 @@ public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<T
         await using var gateway = await FakeGateway.StartAsync(failFirst: 2);
         using var alice = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
         using var bob = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var room = await alice.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(bob.UserId) });
         await bob.JoinAsync(room);
 
@@ -65,7 +64,7 @@ public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<T
     [Fact]
     public async Task A_pusher_goes_with_its_device_on_logout_and_on_a_password_change_that_signs_out_other_sessions()
     {
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         using var phone = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
         await phone.RegisterAsync(name, "pw");
         using var tablet = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
@@ -105,8 +104,8 @@ public sealed class PusherTests(TwoSiloClusterFixture fixture) : IClassFixture<T
     {
         using var alice = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
         using var bob = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         foreach (var path in new[] { "/_matrix/client/v3/pushrules/global/override/", "/_matrix/client/v3/pushrules/global/override" })
         {
             var (status, body) = await bob.GetAsync(path);

@@ -8,7 +8,6 @@ public sealed class ReportApiTests(TwoSiloClusterFixture fixture) : IClassFixtur
 {
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
-    private static string NewName() => "r" + Guid.NewGuid().ToString("N")[..12];
 
     private async Task<List<(string? Room, string? Event, string? User, string? Reason)>> ReportsByAsync(string reporter)
     {
@@ -33,9 +32,9 @@ public sealed class ReportApiTests(TwoSiloClusterFixture fixture) : IClassFixtur
         using var alice = NewClient();
         using var bob = NewClient();
         using var stranger = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
-        await stranger.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await stranger.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var room = await alice.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(bob.UserId) });
         await bob.JoinAsync(room);
         var message = await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = "rude" });

@@ -6,14 +6,13 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
 {
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
-    private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
 
     [Fact]
     public async Task A_transaction_id_is_scoped_to_the_device_and_the_whole_path()
     {
         // Spec, "Transaction identifiers": a retransmission has the same txnId and the same HTTP path.
         using var alice = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var first = await alice.CreateRoomAsync(new JsonObject());
         var second = await alice.CreateRoomAsync(new JsonObject());
         var message = new JsonObject { ["msgtype"] = "m.text", ["body"] = "hi" };
@@ -43,8 +42,8 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     {
         using var alice = NewClient();
         using var bob = NewClient();
-        var aliceId = (await alice.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
-        var bobId = (await bob.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var aliceId = (await alice.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
+        var bobId = (await bob.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
 
         var (created, room) = await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject
         {
@@ -117,8 +116,8 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     {
         using var alice = NewClient();
         using var carol = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        var carolId = (await carol.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        var carolId = (await carol.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
         var roomId = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject
         {
             ["initial_state"] = new JsonArray(new JsonObject
@@ -139,7 +138,7 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         seen.Contains(early).Should().Be(seesBeforeInvite, $"{visibility}: events before the invite");
 
         using var stranger = NewClient();
-        await stranger.RegisterAsync(NewName(), "pw");
+        await stranger.RegisterAsync(MatrixClient.NewUserName(), "pw");
         (await stranger.GetAsync($"/_matrix/client/v3/rooms/{roomId}/messages")).Status.Should().Be(visibility == "world_readable" ? 200 : 403);
     }
 
@@ -148,8 +147,8 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     {
         using var alice = NewClient();
         using var bob = NewClient();
-        var aliceId = (await alice.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
-        await bob.RegisterAsync(NewName(), "pw");
+        var aliceId = (await alice.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var roomId = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["preset"] = "public_chat" })).Body["room_id"]!.GetValue<string>();
         await bob.PostAsync($"/_matrix/client/v3/rooms/{roomId}/join", new JsonObject());
         await SendAsync(alice, roomId, "m1", "from alice");
@@ -180,9 +179,9 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         using var alice = NewClient();
         using var carol = NewClient();
         using var dave = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        var carolId = (await carol.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
-        await dave.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        var carolId = (await carol.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
+        await dave.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var space = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["preset"] = "public_chat" })).Body["room_id"]!.GetValue<string>();
         var restricted = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject
         {
@@ -209,8 +208,8 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     {
         using var alice = NewClient();
         using var carol = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        var carolId = (await carol.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        var carolId = (await carol.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
         var room = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject
         {
             ["initial_state"] = new JsonArray(new JsonObject { ["type"] = "m.room.join_rules", ["content"] = new JsonObject { ["join_rule"] = "knock" } }),
@@ -229,9 +228,9 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         using var alice = NewClient();
         using var bob = NewClient();
         using var carol = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
-        await carol.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var bobId = (await bob.GetAsync("/_matrix/client/v3/account/whoami")).Body["user_id"]!.GetValue<string>();
         var carolId = (await carol.GetAsync("/_matrix/client/v3/account/whoami")).Body["user_id"]!.GetValue<string>();
         var roomId = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
@@ -274,8 +273,8 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     {
         using var alice = NewClient();
         using var carol = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await carol.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var open = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["preset"] = "public_chat" })).Body["room_id"]!.GetValue<string>();
         var closed = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject())).Body["room_id"]!.GetValue<string>();
 
@@ -290,7 +289,7 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     public async Task A_profile_change_updates_the_member_event_in_every_joined_room()
     {
         using var alice = NewClient();
-        var aliceId = (await alice.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var aliceId = (await alice.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
         var rooms = new List<string>();
         for (var i = 0; i < 2; i++) rooms.Add((await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject())).Body["room_id"]!.GetValue<string>());
 
@@ -305,7 +304,7 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
         }
 
         using var other = NewClient();
-        await other.RegisterAsync(NewName(), "pw");
+        await other.RegisterAsync(MatrixClient.NewUserName(), "pw");
         (await other.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/profile/{aliceId}/displayname", """{"displayname":"x"}""")).Status.Should().Be(403);
         (await other.GetAsync("/_matrix/client/v3/profile/@nobody:test.local")).Status.Should().Be(404);
     }
@@ -317,8 +316,8 @@ public sealed class RoomApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     {
         using var alice = NewClient();
         using var bob = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var roomId = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject
         {
             ["preset"] = "public_chat", ["room_version"] = roomVersion,

@@ -9,12 +9,7 @@ namespace Homeserver.Tests.Integration;
 /// </summary>
 public sealed class RoomUpgradeApiTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
 {
-    private async Task<MatrixClient> NewUserAsync()
-    {
-        var client = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
-        await client.RegisterAsync(MatrixClient.NewUserName(), "pw");
-        return client;
-    }
+    private Task<MatrixClient> NewUserAsync() => MatrixClient.RegisteredAsync(fixture.Cluster.ApiHosts[0].BaseAddress);
 
     private static async Task<JsonArray> StateAsync(MatrixClient client, string roomId)
     {

@@ -19,7 +19,6 @@ public sealed class TwoApiHostClusterFixture() : ClusterFixture(apiHosts: 2);
 /// </summary>
 public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : IClassFixture<TwoApiHostClusterFixture>
 {
-    private static string NewName() => "c" + Guid.NewGuid().ToString("N")[..12];
 
     private MatrixClient ClientOn(int host) => new(fixture.Cluster.ApiHosts[host].BaseAddress);
 
@@ -28,8 +27,8 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
     {
         using var alice = ClientOn(0);
         using var bob = ClientOn(1);
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var rooms = new List<string>();
         for (var attempt = 0; rooms.Count < 4 && attempt < 40; attempt++)
         {
@@ -109,7 +108,7 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
     public async Task A_logout_on_one_api_host_refuses_the_token_on_the_other()
     {
         using var onFirst = ClientOn(0);
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         await onFirst.RegisterAsync(name, "pw");
         using var onSecond = ClientOn(1);
         onSecond.AccessToken = onFirst.AccessToken;
@@ -128,8 +127,8 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
     {
         using var alice = ClientOn(0);
         using var bob = ClientOn(1);
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var aliceRoom = await alice.CreateRoomAsync(new JsonObject());
         var bobRoom = await bob.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(alice.UserId) });
         var since = (await alice.GetAsync("/_matrix/client/v3/sync")).Body["next_batch"]!.GetValue<string>();
@@ -174,8 +173,8 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
     {
         using var alice = ClientOn(0);
         using var bob = ClientOn(0);
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var aliceRoom = await alice.CreateRoomAsync(new JsonObject());
         var bobRoom = await bob.CreateRoomAsync(new JsonObject());
         var notifier = Notifier(0);
@@ -209,7 +208,7 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
     {
         // The bench's fan-out: hundreds of users begin syncing on both hosts while the room is live.
         using var sender = ClientOn(0);
-        await sender.RegisterAsync(NewName(), "pw");
+        await sender.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var room = await sender.CreateRoomAsync(new JsonObject());
         var listeners = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
         {
@@ -236,7 +235,7 @@ public sealed class ScaleOutClusterTests(TwoApiHostClusterFixture fixture) : ICl
     public async Task An_older_sync_finishing_last_does_not_undo_the_rooms_a_newer_one_followed()
     {
         using var alice = ClientOn(0);
-        await alice.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var room = await alice.CreateRoomAsync(new JsonObject());
         var notifier = Notifier(0);
         using var listener = await notifier.ListenAsync(alice.UserId, CancellationToken.None);

@@ -59,8 +59,7 @@ public sealed class ServerKeyApiTests(TwoSiloClusterFixture fixture) : IClassFix
         published.Distinct().Should().ContainSingle("every process shares the one stored key");
 
         // A room's create event, as stored, carries a signature by that key.
-        using var alice = Anonymous();
-        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        using var alice = await MatrixClient.RegisteredAsync(fixture.Cluster.ApiHosts[0].BaseAddress);
         var room = await alice.CreateRoomAsync(new JsonObject());
         var keysAnswer = (await alice.GetAsync("/_matrix/key/v2/server")).Body["verify_keys"]!.AsObject().Single();
         await using var connection = new NpgsqlConnection(fixture.Cluster.ConnectionString);

@@ -7,13 +7,12 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
 {
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
-    private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
 
     [Fact]
     public async Task Initial_sync_gives_a_limited_timeline_with_state_before_it_and_a_usable_prev_batch()
     {
         using var alice = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var room = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["name"] = "sync room" })).Body["room_id"]!.GetValue<string>();
         var since = (await alice.GetAsync("/_matrix/client/v3/sync?timeout=0")).Body["next_batch"]!.GetValue<string>();
         string last = "";
@@ -45,8 +44,8 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     {
         using var alice = NewClient();
         using var bob = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        var bobId = (await bob.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        var bobId = (await bob.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
         var room = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["invite"] = new JsonArray(bobId) })).Body["room_id"]!.GetValue<string>();
 
         var initial = (await bob.GetAsync("/_matrix/client/v3/sync")).Body;
@@ -68,12 +67,12 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     public async Task Concurrent_senders_in_rooms_on_both_silos_reach_a_sync_client_exactly_once_in_room_order()
     {
         using var reader = NewClient();
-        var readerId = (await reader.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var readerId = (await reader.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
         var senders = new List<MatrixClient>();
         for (var i = 0; i < 3; i++)
         {
             var client = NewClient();
-            await client.RegisterAsync(NewName(), "pw");
+            await client.RegisterAsync(MatrixClient.NewUserName(), "pw");
             senders.Add(client);
         }
         // Room IDs are random: create rooms until each silo owns three of them.
@@ -139,7 +138,7 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     public async Task Account_data_and_tags_reach_sync_and_wake_a_long_poll()
     {
         using var alice = NewClient();
-        var me = (await alice.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var me = (await alice.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
         var room = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject())).Body["room_id"]!.GetValue<string>();
         var since = (await alice.GetAsync("/_matrix/client/v3/sync?timeout=0")).Body["next_batch"]!.GetValue<string>();
 
@@ -176,8 +175,8 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     {
         using var alice = NewClient();
         using var bob = NewClient();
-        var aliceId = (await alice.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
-        var bobId = (await bob.RegisterAsync(NewName(), "pw"))["user_id"]!.GetValue<string>();
+        var aliceId = (await alice.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
+        var bobId = (await bob.RegisterAsync(MatrixClient.NewUserName(), "pw"))["user_id"]!.GetValue<string>();
         var room = (await alice.PostAsync("/_matrix/client/v3/createRoom", new JsonObject { ["preset"] = "public_chat" })).Body["room_id"]!.GetValue<string>();
         await bob.PostAsync($"/_matrix/client/v3/rooms/{room}/join", new JsonObject());
         var since = (await bob.GetAsync("/_matrix/client/v3/sync?timeout=0")).Body["next_batch"]!.GetValue<string>();
@@ -205,7 +204,7 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     public async Task Messages_and_members_accept_sync_tokens_as_the_spec_allows()
     {
         using var alice = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var room = await alice.CreateRoomAsync(new JsonObject());
         var before = await Send(alice, room, "t1", "before the token");
         var token = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
@@ -232,7 +231,7 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
     public async Task The_sending_device_sees_its_transaction_id_and_other_devices_do_not()
     {
         using var phone = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         await phone.RegisterAsync(name, "pw");
         using var laptop = NewClient();
         await laptop.LoginAsync(await UserId(phone), "pw");

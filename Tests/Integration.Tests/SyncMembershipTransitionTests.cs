@@ -8,12 +8,7 @@ namespace Homeserver.Tests.Integration;
 /// </summary>
 public sealed class SyncMembershipTransitionTests(TwoSiloClusterFixture fixture) : IClassFixture<TwoSiloClusterFixture>
 {
-    private async Task<MatrixClient> NewUserAsync()
-    {
-        var client = new MatrixClient(fixture.Cluster.ApiHosts[0].BaseAddress);
-        await client.RegisterAsync(MatrixClient.NewUserName(), "pw");
-        return client;
-    }
+    private Task<MatrixClient> NewUserAsync() => MatrixClient.RegisteredAsync(fixture.Cluster.ApiHosts[0].BaseAddress);
 
     private static List<JsonObject> Events(JsonNode room, string section) =>
         room[section]!["events"]!.AsArray().Select(e => e!.AsObject()).ToList();

@@ -10,14 +10,13 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
 {
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
-    private static string NewName() => "s" + Guid.NewGuid().ToString("N")[..12];
 
     private async Task<(MatrixClient Alice, MatrixClient Bob, string Room)> TwoInARoomAsync(JsonObject? createBody = null)
     {
         var alice = NewClient();
         var bob = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var body = createBody ?? new JsonObject();
         body["invite"] = new JsonArray(bob.UserId);
         var room = await alice.CreateRoomAsync(body);
@@ -88,7 +87,7 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
     public async Task Default_push_rules_give_unread_counts_that_a_read_receipt_clears(string name, string content, bool direct, int notifications, int highlights)
     {
         using var carol = NewClient();
-        await carol.RegisterAsync(NewName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var (alice, bob, room) = await TwoInARoomAsync();
         using var _ = alice;
         using var __ = bob;
@@ -158,7 +157,7 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
         status["presence"]!.GetValue<string>().Should().Be("unavailable");
 
         using var stranger = NewClient();
-        await stranger.RegisterAsync(NewName(), "pw");
+        await stranger.RegisterAsync(MatrixClient.NewUserName(), "pw");
         (await stranger.GetAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(alice.UserId)}/status")).Status.Should().Be(403);
         (await alice.PutAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(alice.UserId)}/status", new JsonObject { ["presence"] = "busy" })).Status.Should().Be(400);
     }
@@ -207,7 +206,7 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
     public async Task Push_rules_are_edited_ordered_and_announced_in_sync_account_data()
     {
         using var alice = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var since = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
         const string rules = "/_matrix/client/v3/pushrules/global";
         (await alice.PutAsync($"{rules}/override/second", new JsonObject { ["actions"] = new JsonArray("notify"), ["conditions"] = new JsonArray() })).Status.Should().Be(200);
@@ -262,7 +261,7 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
         using var _ = alice;
         using var __ = bob;
         using var carol = NewClient();
-        await carol.RegisterAsync(NewName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
         await alice.PostAsync($"/_matrix/client/v3/rooms/{room}/invite", new JsonObject { ["user_id"] = carol.UserId });
         for (var i = 0; i < 3; i++) await alice.SendMessageAsync(room, new JsonObject { ["msgtype"] = "m.text", ["body"] = $"m{i}" });
         await alice.PutAsync($"/_matrix/client/v3/rooms/{room}/send/m.reaction/{Guid.NewGuid():N}", new JsonObject());
@@ -348,10 +347,10 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
         using var __ = alice;
         using var ___ = bob;
         using var stranger = NewClient();
-        var strangerName = NewName();
+        var strangerName = MatrixClient.NewUserName();
         await stranger.RegisterAsync(strangerName, "pw");
         using var publicMember = NewClient();
-        await publicMember.RegisterAsync(NewName(), "pw");
+        await publicMember.RegisterAsync(MatrixClient.NewUserName(), "pw");
         await publicMember.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
 
         async Task<List<string>> Search(string term) => (await alice.PostAsync("/_matrix/client/v3/user_directory/search",
@@ -405,7 +404,7 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
         using var _ = alice;
         using var __ = bob;
         using var carol = NewClient();
-        await carol.RegisterAsync(NewName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
         await carol.JoinAsync(room);
         (await bob.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/user/{bob.UserId}/account_data/m.ignored_user_list",
             new JsonObject { ["ignored_users"] = new JsonObject { [carol.UserId!] = new JsonObject() } }.ToJsonString())).Status.Should().Be(200);

@@ -17,7 +17,6 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
 
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
-    private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
 
     private static JsonObject Dummy(string session) => new() { ["type"] = "m.login.dummy", ["session"] = session };
 
@@ -40,7 +39,7 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
     public async Task A_completed_registration_resubmitted_answers_the_same_user_with_a_new_login()
     {
         using var client = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         var body = new JsonObject { ["username"] = name, ["password"] = "pw-1" };
         var session = await StartAsync(client, Register, body);
         body["auth"] = Dummy(session);
@@ -74,7 +73,7 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
     public async Task A_session_continued_with_only_auth_registers_with_the_parameters_it_started_with()
     {
         using var client = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         var session = await StartAsync(client, Register, new JsonObject
         {
             ["username"] = name, ["password"] = "remembered pw", ["initial_device_display_name"] = "remembered device",
@@ -94,7 +93,7 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
     public async Task The_session_stores_a_hash_of_the_password_never_the_password()
     {
         using var client = NewClient();
-        var session = await StartAsync(client, Register, new JsonObject { ["username"] = NewName(), ["password"] = "plain-text-secret-123" });
+        var session = await StartAsync(client, Register, new JsonObject { ["username"] = MatrixClient.NewUserName(), ["password"] = "plain-text-secret-123" });
         await using var connection = new NpgsqlConnection(fixture.Cluster.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT request_body || ' ' || coalesce(password_hash, '') FROM uia_sessions WHERE session_id = $1", connection);
@@ -107,12 +106,12 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
     public async Task A_session_is_bound_to_the_body_and_the_operation_that_started_it()
     {
         using var client = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         var session = await StartAsync(client, Register, new JsonObject { ["username"] = name, ["password"] = "pw" });
 
         var (otherName, otherNameBody) = await client.PostAsync(Register, new JsonObject
         {
-            ["username"] = NewName(), ["password"] = "pw", ["auth"] = Dummy(session),
+            ["username"] = MatrixClient.NewUserName(), ["password"] = "pw", ["auth"] = Dummy(session),
         });
         (otherName, otherNameBody["errcode"]!.GetValue<string>()).Should().Be((403, "M_FORBIDDEN"));
         var (otherPassword, _) = await client.PostAsync(Register, new JsonObject
@@ -123,7 +122,7 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
 
         // The registration session used to delete a device: another operation.
         using var user = NewClient();
-        await user.RegisterAsync(NewName(), "pw");
+        await user.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var (otherOperation, otherOperationBody) = await user.PostAsync("/_matrix/client/v3/delete_devices", new JsonObject
         {
             ["devices"] = new JsonArray(user.DeviceId), ["auth"] = PasswordAuth(session, user.UserId!, "pw"),
@@ -139,7 +138,7 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
     public async Task A_session_started_for_one_device_cannot_delete_another()
     {
         using var user = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         await user.RegisterAsync(name, "pw");
         using var second = NewClient();
         await second.LoginAsync(name, "pw");
@@ -162,9 +161,9 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
     public async Task Another_users_password_is_403_and_a_wrong_password_is_a_401_that_lists_what_is_completed()
     {
         using var user = NewClient();
-        await user.RegisterAsync(NewName(), "mine");
+        await user.RegisterAsync(MatrixClient.NewUserName(), "mine");
         using var other = NewClient();
-        var otherName = NewName();
+        var otherName = MatrixClient.NewUserName();
         await other.RegisterAsync(otherName, "theirs");
         using var spare = NewClient();
         await spare.LoginAsync(user.UserId!, "mine");
@@ -195,7 +194,7 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
     public async Task A_password_change_continued_with_only_auth_uses_the_new_password_it_started_with()
     {
         using var user = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         await user.RegisterAsync(name, "old password");
         var path = "/_matrix/client/v3/account/password";
         var session = await StartAsync(user, path, new JsonObject { ["new_password"] = "new password", ["logout_devices"] = false });
@@ -211,7 +210,7 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
     public async Task Inhibit_login_registers_without_a_device_or_token()
     {
         using var client = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         var body = new JsonObject { ["username"] = name, ["password"] = "pw", ["inhibit_login"] = true };
         body["auth"] = Dummy(await StartAsync(client, Register, body.DeepClone().AsObject()));
         var (status, registered) = await client.PostAsync(Register, body);
@@ -229,7 +228,7 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
     public async Task Non_ascii_passwords_register_and_log_in_in_any_unicode_normal_form()
     {
         using var client = NewClient();
-        var name = NewName();
+        var name = MatrixClient.NewUserName();
         await client.RegisterAsync(name, "pässwörd-密码-ﬁ");
         using var exact = NewClient();
         await exact.LoginAsync(name, "pässwörd-密码-ﬁ");
@@ -257,7 +256,7 @@ public sealed class UserInteractiveAuthTests(TwoSiloClusterFixture fixture) : IC
     public async Task Shared_secret_registration_lower_cases_the_username()
     {
         using var client = NewClient();
-        var name = "Mixed" + NewName();
+        var name = "Mixed" + MatrixClient.NewUserName();
         var nonce = (await client.GetAsync("/_synapse/admin/v1/register")).Body["nonce"]!.GetValue<string>();
         var (status, body) = await client.PostAsync("/_synapse/admin/v1/register", new JsonObject
         {

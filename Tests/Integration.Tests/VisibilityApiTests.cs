@@ -11,7 +11,6 @@ public sealed class VisibilityApiTests(TwoSiloClusterFixture fixture) : IClassFi
 {
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
-    private static string NewName() => "u" + Guid.NewGuid().ToString("N")[..12];
 
     private static async Task<string> SendAsync(MatrixClient client, string roomId, string body) =>
         (await client.SendAsync(HttpMethod.Put, $"/_matrix/client/v3/rooms/{roomId}/send/m.room.message/{Guid.NewGuid():N}",
@@ -39,9 +38,9 @@ public sealed class VisibilityApiTests(TwoSiloClusterFixture fixture) : IClassFi
         using var alice = NewClient();
         using var bob = NewClient();
         using var carol = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
-        await carol.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var roomId = await CreateRoomAsync(alice, "shared");
         await bob.JoinAsync(roomId);
         await SetTopicAsync(alice, roomId, "before");
@@ -100,8 +99,8 @@ public sealed class VisibilityApiTests(TwoSiloClusterFixture fixture) : IClassFi
     {
         using var alice = NewClient();
         using var stranger = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await stranger.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await stranger.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var roomId = await CreateRoomAsync(alice, visibility);
         await SetTopicAsync(alice, roomId, "the topic");
         var message = await SendAsync(alice, roomId, "hello");
@@ -130,8 +129,8 @@ public sealed class VisibilityApiTests(TwoSiloClusterFixture fixture) : IClassFi
     {
         using var alice = NewClient();
         using var bob = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var roomId = await CreateRoomAsync(alice, visibility);
         var earlier = await SendAsync(alice, roomId, "before bob");
         await bob.JoinAsync(roomId);
@@ -144,7 +143,7 @@ public sealed class VisibilityApiTests(TwoSiloClusterFixture fixture) : IClassFi
 
         // Joined since the token: the same window as an initial sync, filtered the same way.
         using var carol = NewClient();
-        await carol.RegisterAsync(NewName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var token = (await carol.SyncAsync())["next_batch"]!.GetValue<string>();
         await carol.JoinAsync(roomId);
         var incremental = await carol.SyncUntilAsync(token, s => s["rooms"]?["join"]?[roomId] is not null);
@@ -158,8 +157,8 @@ public sealed class VisibilityApiTests(TwoSiloClusterFixture fixture) : IClassFi
     {
         using var alice = NewClient();
         using var bob = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var roomId = await CreateRoomAsync(alice, "shared");
         var sent = new List<string>();
         for (var i = 0; i < 5; i++) sent.Add(await SendAsync(alice, roomId, $"m{i}"));
@@ -188,9 +187,9 @@ public sealed class VisibilityApiTests(TwoSiloClusterFixture fixture) : IClassFi
         using var alice = NewClient();
         using var bob = NewClient();
         using var carol = NewClient();
-        await alice.RegisterAsync(NewName(), "pw");
-        await bob.RegisterAsync(NewName(), "pw");
-        await carol.RegisterAsync(NewName(), "pw");
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
         var roomId = await CreateRoomAsync(alice, "shared");
         await bob.JoinAsync(roomId);
         await carol.JoinAsync(roomId);
