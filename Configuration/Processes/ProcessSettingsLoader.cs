@@ -72,6 +72,7 @@ public static class ProcessSettingsLoader
             PublicBaseUrl = homeserver.PublicBaseUrl,
             BcryptRounds = homeserver.BcryptRounds,
             RateLimits = homeserver.RateLimits,
+            OutboundHttp = homeserver.OutboundHttp,
             Warnings = homeserver.Warnings,
         };
     }
