@@ -96,7 +96,7 @@ public sealed class SyncResponseBuilder(
             // Events from before the join are the user's only as the room's history visibility allows.
             if (candidates.Count > 0 && candidates[0].StreamOrdering < joinedAt)
             {
-                candidates = candidates.Where(await history.ForUserAsync(roomId, userId)).ToList();
+                candidates = candidates.SeenThrough(await history.ForUserAsync(roomId, userId)).ToList();
             }
             if (ignored.Count > 0) candidates = candidates.Where(e => IgnoredUsers.Shows(ignored, e)).ToList();
             var limited = candidates.Count > limit;
@@ -148,7 +148,7 @@ public sealed class SyncResponseBuilder(
         {
             // The timeline ends at the leave: what happened after it is not the user's to see.
             var roomEvents = (byRoom.GetValueOrDefault(roomId) ?? []).Where(e => e.StreamOrdering <= leftAt).ToList();
-            if (roomEvents.Count > 0) roomEvents = roomEvents.Where(await history.ForUserAsync(roomId, userId)).Where(e => IgnoredUsers.Shows(ignored, e)).ToList();
+            if (roomEvents.Count > 0) roomEvents = roomEvents.SeenThrough(await history.ForUserAsync(roomId, userId)).Where(e => IgnoredUsers.Shows(ignored, e)).ToList();
             var limited = roomEvents.Count > limit;
             var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
             var body = RoomBody(userId, since, timeline, limited, currentState: null,
