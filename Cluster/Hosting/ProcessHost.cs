@@ -1,4 +1,5 @@
 using Homeserver.Cluster.Diagnostics;
+using Homeserver.Cluster.Http;
 using Homeserver.Cluster.Streams;
 using Homeserver.Configuration.Processes;
 using Homeserver.Storage;
@@ -36,6 +37,8 @@ public static class ProcessHost
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         // Orleans' placement runs through a Polly pipeline that logs two lines per placement decision at Information.
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
+        // IHttpClientFactory logs four lines per request (a push per message); failures are logged by their callers.
+        builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -61,6 +64,7 @@ public static class ProcessHost
         services.AddSingleton(StorageSessionName.For(settings.InstanceName));
         services.AddHomeserverStorage(settings.DatabaseConnectionString, settings.StreamWriters);
         services.AddReplicationStreams();
+        services.AddOutboundHttp(settings.OutboundHttp);
         return services;
     }
 

@@ -160,6 +160,7 @@ public static class HomeserverConfigLoader
             MediaInstanceRunningBackgroundJobs = media,
             OutboundFederationRestrictedTo = outbound,
             RateLimits = ReadRateLimits(root),
+            OutboundHttp = ReadOutboundHttp(root),
             Warnings = warnings,
         };
     }
@@ -261,6 +262,10 @@ public static class HomeserverConfigLoader
             MonolithSiloPort = section.Int("monolith_silo_port", 11111, 1, 65535),
         };
     }
+
+    private static OutboundHttpOptions ReadOutboundHttp(YamlSection root) => root.StringOrList("federation_custom_ca_list") is { } paths
+        ? new OutboundHttpOptions { CustomCertificateAuthorities = CertificateAuthorityFiles.Load(paths, root.File, "federation_custom_ca_list") }
+        : new OutboundHttpOptions();
 
     private static RateLimitOptions ReadRateLimits(YamlSection root)
     {

@@ -39,6 +39,9 @@ public sealed class HomeserverOptions
     public IReadOnlyList<string>? OutboundFederationRestrictedTo { get; init; }
     public required RateLimitOptions RateLimits { get; init; }
 
+    /// <summary><c>federation_custom_ca_list</c>, loaded: the trust of every outbound HTTPS client.</summary>
+    public OutboundHttpOptions OutboundHttp { get; init; } = new();
+
     /// <summary>Things that are allowed but risky; the host logs each loudly at start.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 

@@ -52,6 +52,9 @@ public sealed record ProcessSettings
 
     public RateLimitOptions RateLimits { get; init; } = RateLimitOptions.Defaults;
 
+    /// <summary>The trust of outbound HTTPS (<c>federation_custom_ca_list</c>).</summary>
+    public OutboundHttpOptions OutboundHttp { get; init; } = new();
+
     /// <summary>Allowed but risky settings, logged loudly at start.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 

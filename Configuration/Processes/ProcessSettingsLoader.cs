@@ -73,6 +73,7 @@ public static class ProcessSettingsLoader
             ServeServerWellKnown = homeserver.ServeServerWellKnown,
             BcryptRounds = homeserver.BcryptRounds,
             RateLimits = homeserver.RateLimits,
+            OutboundHttp = homeserver.OutboundHttp,
             Warnings = homeserver.Warnings,
         };
     }

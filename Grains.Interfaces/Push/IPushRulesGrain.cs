@@ -15,4 +15,7 @@ public interface IPushRulesGrain : IGrainWithStringKey
     Task SetEnabledAsync(string kind, string ruleId, bool enabled, CancellationToken cancellationToken = default);
 
     Task SetActionsAsync(string kind, string ruleId, JsonArray actions, CancellationToken cancellationToken = default);
+
+    /// <summary>After a room upgrade: the user's rules about <paramref name="oldRoomId"/> copied to <paramref name="newRoomId"/>.</summary>
+    Task CopyRoomRulesAsync(string oldRoomId, string newRoomId, CancellationToken cancellationToken = default);
 }

@@ -25,8 +25,12 @@ public interface IUserGrain : IGrainWithStringKey
     /// <summary>Stores a new password hash; with <paramref name="logoutDevices"/>, ends every session but <paramref name="keepDeviceId"/>.</summary>
     Task ChangePasswordAsync(string passwordHash, bool logoutDevices, string? keepDeviceId, CancellationToken cancellationToken = default);
 
-    /// <summary>Deactivates the account: no password, no sessions, and it leaves every joined room.</summary>
-    Task DeactivateAsync(CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Deactivates the account: no password, sessions or pushers; it leaves every joined room and declines
+    /// pending invites and knocks. With <paramref name="erase"/> (Synapse's GDPR erasure) the user is marked
+    /// erased, so later joiners see their events pruned, and their profile and account data are deleted.
+    /// </summary>
+    Task DeactivateAsync(bool erase, CancellationToken cancellationToken = default);
 
     /// <summary>Sets displayname or avatar_url and updates the user's member event in every joined room.</summary>
     Task SetProfileFieldAsync(string field, string? value, CancellationToken cancellationToken = default);

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Homeserver.Grains.Hosting;
 using Homeserver.Storage.Push;
 using Homeserver.Storage.Streams;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace Homeserver.Grains.Push;
@@ -25,10 +26,13 @@ public sealed record PusherOptions(int InstanceIndex, int InstanceCount)
 /// exponential backoff; pushkeys a gateway rejects lose their pusher. With several
 /// <c>pusher_instances</c>, each takes the users whose ID hashes to it.
 /// </summary>
-public sealed class PushGatewaySender(PusherStore pushers, StreamPositionReader positions, PusherOptions options, TimeProvider clock, GrainsLog log)
+public sealed class PushGatewaySender(
+    PusherStore pushers, StreamPositionReader positions, PusherOptions options, IHttpClientFactory http, TimeProvider clock, GrainsLog log)
     : BackgroundService
 {
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    /// <summary>The named client gateways are reached with; it takes the process's outbound trust like every other.</summary>
+    public const string HttpClientName = "push-gateway";
+
     private readonly Dictionary<(string, string, string), (DateTimeOffset RetryAt, TimeSpan Backoff)> _failing = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -56,6 +60,7 @@ public sealed class PushGatewaySender(PusherStore pushers, StreamPositionReader 
     private async Task PushAllAsync(CancellationToken cancellationToken)
     {
         var upTo = await positions.GetSafePositionAsync("events", cancellationToken);
+        using var client = http.CreateClient(HttpClientName);
         foreach (var pusher in await pushers.GetAsync(null, cancellationToken))
         {
             if (pusher.Kind != "http" || !IsMine(pusher.UserId)) continue;
@@ -63,7 +68,7 @@ public sealed class PushGatewaySender(PusherStore pushers, StreamPositionReader 
             if (_failing.TryGetValue(key, out var failing) && failing.RetryAt > clock.GetUtcNow()) continue;
             foreach (var push in await pushers.GetPendingAsync(pusher, upTo, 50, cancellationToken))
             {
-                var outcome = await SendAsync(pusher, push, cancellationToken);
+                var outcome = await SendAsync(client, pusher, push, cancellationToken);
                 if (outcome == Outcome.Failed)
                 {
                     var backoff = failing.Backoff == TimeSpan.Zero ? options.InitialBackoff : TimeSpan.FromTicks(Math.Min(failing.Backoff.Ticks * 2, options.MaxBackoff.Ticks));
@@ -85,7 +90,7 @@ public sealed class PushGatewaySender(PusherStore pushers, StreamPositionReader 
 
     private enum Outcome { Sent, Failed, Rejected }
 
-    private async Task<Outcome> SendAsync(PusherRecord pusher, PendingPush push, CancellationToken cancellationToken)
+    private async Task<Outcome> SendAsync(HttpClient client, PusherRecord pusher, PendingPush push, CancellationToken cancellationToken)
     {
         var data = StoredJson.Parse(pusher.DataJson) as JsonObject ?? [];
         if (data["url"]?.ToString() is not { } url || !Uri.TryCreate(url, UriKind.Absolute, out var gateway)) return Outcome.Rejected;
@@ -121,7 +126,7 @@ public sealed class PushGatewaySender(PusherStore pushers, StreamPositionReader 
             // Exactly application/json, as the push gateway API names it: a strict gateway refuses a charset parameter.
             using var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(new JsonObject { ["notification"] = notification }));
             content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            using var response = await _http.PostAsync(gateway, content, cancellationToken);
+            using var response = await client.PostAsync(gateway, content, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
                 log.PushGatewayRefused(gateway.ToString(), (int)response.StatusCode, pusher.UserId, pusher.AppId);
@@ -137,13 +142,19 @@ public sealed class PushGatewaySender(PusherStore pushers, StreamPositionReader 
         }
     }
 
-    public override void Dispose()
-    {
-        _http.Dispose();
-        base.Dispose();
-    }
-
     /// <summary>Users are spread over pusher instances by the same stable hash that places grains.</summary>
     private bool IsMine(string userId) =>
         options.InstanceCount <= 1 || Placement.StablePlacement.Pick(userId, options.InstanceCount) == options.InstanceIndex;
+}
+
+public static class PushGatewaySenderServiceCollectionExtensions
+{
+    /// <summary>Pushing from this process, for its share of users; a gateway gets 30 s to answer.</summary>
+    public static IServiceCollection AddPushGatewaySender(this IServiceCollection services, PusherOptions options)
+    {
+        services.AddSingleton(options);
+        services.AddHttpClient(PushGatewaySender.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(30));
+        services.AddHostedService<PushGatewaySender>();
+        return services;
+    }
 }

@@ -25,12 +25,22 @@ public sealed class PushRulesGrain(PushRuleStore store, StreamPublisher publishe
 
     public Task SetActionsAsync(string kind, string ruleId, JsonArray actions, CancellationToken cancellationToken) => EditAsync(rules => rules.SetActions(UserId, kind, ruleId, actions));
 
-    private async Task EditAsync(Action<PushRuleSet> edit)
+    public Task CopyRoomRulesAsync(string oldRoomId, string newRoomId, CancellationToken cancellationToken) =>
+        EditAsync(rules => rules.CopyRoomRules(oldRoomId, newRoomId));
+
+    private Task EditAsync(Action<PushRuleSet> edit) => EditAsync(rules =>
+    {
+        edit(rules);
+        return true;
+    });
+
+    /// <summary>Applies <paramref name="edit"/> and, when it changed something, stores and announces the rules.</summary>
+    private async Task EditAsync(Func<PushRuleSet, bool> edit)
     {
         var rules = PushRuleSet.FromChanges(await store.GetChangesAsync(UserId));
         try
         {
-            edit(rules);
+            if (!edit(rules)) return;
         }
         catch (PushRuleException e)
         {

@@ -101,12 +101,15 @@ public sealed class UserGrain(
         if (signedOut.Count > 0) await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DevicesRemovedAsync(signedOut, cancellationToken);
     }
 
-    public async Task DeactivateAsync(CancellationToken cancellationToken)
+    public async Task DeactivateAsync(bool erase, CancellationToken cancellationToken)
     {
-        await accounts.DeactivateAsync(UserId);
+        // The profile goes in the same transaction as the erasure mark, before the leaves: a leave carries no
+        // profile, so after it the room's current state names the user without displayname or avatar.
+        await accounts.DeactivateAsync(UserId, erase);
         await ForgetCachedTokensAsync();
         await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DevicesRemovedAsync(null);
-        foreach (var roomId in await rooms.GetJoinedRoomsAsync(UserId))
+        // Pending invites and knocks are declined too, so the user no longer shows as invited (Synapse does so).
+        foreach (var roomId in await rooms.GetRoomsWithMembershipAsync(UserId, ["join", "invite", "knock"]))
         {
             await GrainFactory.GetGrain<IRoomGrain>(roomId).SendEventAsync(
                 new SendEventCommand(UserId, "m.room.member", UserId, new JsonObject { ["membership"] = "leave" }, null));

@@ -107,6 +107,44 @@ public sealed class PushRuleSet
         Override(userId, kind, ruleId, "actions", actions.DeepClone());
     }
 
+    /// <summary>
+    /// On a room upgrade, the user's enabled rules about the old room start applying to the new one, as
+    /// Synapse's copy_push_rules_from_room_to_room does: the room rule named by the old room ID, and
+    /// override and underride rules with a room_id condition on it, copied under the new room ID with
+    /// that condition pointing at the new room. False when there was nothing to copy.
+    /// </summary>
+    public bool CopyRoomRules(string oldRoomId, string newRoomId)
+    {
+        var copied = false;
+        foreach (var kind in (string[])["override", "room", "underride"])
+        {
+            var list = Custom(kind);
+            var copies = new List<JsonObject>();
+            foreach (var rule in list.Where(r => r["enabled"]?.GetValue<bool>() != false))
+            {
+                var conditions = rule["conditions"] as JsonArray;
+                var about = kind == "room"
+                    ? rule["rule_id"]!.ToString() == oldRoomId
+                    : conditions?.OfType<JsonObject>().Any(c => c["key"]?.ToString() == "room_id" && c["pattern"]?.ToString() == oldRoomId) == true;
+                if (!about) continue;
+                var copy = rule.DeepClone().AsObject();
+                copy["rule_id"] = newRoomId;
+                foreach (var condition in (copy["conditions"] as JsonArray ?? []).OfType<JsonObject>().Where(c => c["key"]?.ToString() == "room_id"))
+                {
+                    condition["pattern"] = newRoomId;
+                }
+                copies.Add(copy);
+            }
+            if (copies.Count == 0) continue;
+            // A copy replaces a rule of that kind already named after the new room; one kind holds one rule per ID.
+            list.RemoveAll(r => r["rule_id"]!.ToString() == newRoomId);
+            list.Add(copies[^1]);
+            SaveCustom(kind, list);
+            copied = true;
+        }
+        return copied;
+    }
+
     private void Override(string userId, string kind, string ruleId, string field, JsonNode value)
     {
         if (Find(userId, kind, ruleId) is null) throw new PushRuleException("No such push rule.", notFound: true);

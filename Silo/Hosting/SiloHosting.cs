@@ -79,8 +79,7 @@ public static class SiloHosting
     {
         if (settings.PusherInstances.Contains(settings.InstanceName))
         {
-            services.AddSingleton(new PusherOptions(settings.PusherInstances.ToList().IndexOf(settings.InstanceName), settings.PusherInstances.Count));
-            services.AddHostedService<PushGatewaySender>();
+            services.AddPushGatewaySender(new PusherOptions(settings.PusherInstances.ToList().IndexOf(settings.InstanceName), settings.PusherInstances.Count));
         }
         if (settings.RunBackgroundTasksOn == settings.InstanceName)
         {

@@ -150,22 +150,32 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         await tx.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Marks the account deactivated and removes its password and every device, in one transaction.</summary>
-    public async Task DeactivateAsync(string userId, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Marks the account deactivated and removes its password, every device and every pusher, in one
+    /// transaction. With <paramref name="erase"/> it also marks the user erased, clears the profile and
+    /// deletes the account data (the spec's "non-event data").
+    /// </summary>
+    public async Task DeactivateAsync(string userId, bool erase, CancellationToken cancellationToken = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection, tx);
-        var update = new NpgsqlBatchCommand("UPDATE users SET deactivated = true, password_hash = NULL WHERE user_id = $1");
-        update.Parameters.Add(new() { Value = userId });
-        batch.BatchCommands.Add(update);
-        var delete = new NpgsqlBatchCommand("DELETE FROM devices WHERE user_id = $1");
-        delete.Parameters.Add(new() { Value = userId });
-        batch.BatchCommands.Add(delete);
+        void Add(string sql)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            command.Parameters.Add(new() { Value = userId });
+            batch.BatchCommands.Add(command);
+        }
+        Add("UPDATE users SET deactivated = true, password_hash = NULL WHERE user_id = $1");
+        Add("DELETE FROM devices WHERE user_id = $1");
         // Pushers set before they belonged to a device, too: a deactivated account is never pushed to.
-        var pushers = new NpgsqlBatchCommand("DELETE FROM pushers WHERE user_id = $1");
-        pushers.Parameters.Add(new() { Value = userId });
-        batch.BatchCommands.Add(pushers);
+        Add("DELETE FROM pushers WHERE user_id = $1");
+        if (erase)
+        {
+            Add("INSERT INTO erased_users (user_id) VALUES ($1) ON CONFLICT DO NOTHING");
+            Add("UPDATE profiles SET displayname = NULL, avatar_url = NULL WHERE user_id = $1");
+            Add("DELETE FROM account_data WHERE user_id = $1");
+        }
         await batch.ExecuteNonQueryAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }

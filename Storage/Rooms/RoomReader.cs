@@ -5,7 +5,14 @@ namespace Homeserver.Storage.Rooms;
 
 /// <summary>A stored event with what serving it needs: its room version and, when redacted, the redaction.</summary>
 public sealed record RoomEventRow(string EventId, string RoomId, long RoomSeq, long StreamOrdering, string Json, string RoomVersion,
-    string? RedactedBy);
+    string? RedactedBy)
+{
+    /// <summary>The sender deactivated their account with erasure: who was not joined when it was sent sees it pruned.</summary>
+    public bool SenderErased { get; init; }
+
+    /// <summary>Served pruned (a sender's erasure), though no redaction names it.</summary>
+    public bool ServedPruned { get; init; }
+}
 
 /// <summary>Reads of rooms, state and history that API hosts serve directly from PostgreSQL.</summary>
 public sealed class RoomReader(NpgsqlDataSource dataSource)
@@ -13,7 +20,8 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
     /// <summary>The columns every <see cref="RoomEventRow"/> query selects, from <c>events e JOIN rooms rm</c>.</summary>
     internal const string EventColumns = """
         e.event_id, e.room_id, e.room_seq, e.stream_ordering, e.json, rm.room_version,
-        (SELECT min(r.redaction_event_id) FROM redactions r WHERE r.redacts = e.event_id)
+        (SELECT min(r.redaction_event_id) FROM redactions r WHERE r.redacts = e.event_id),
+        EXISTS (SELECT 1 FROM erased_users eu WHERE eu.user_id = e.sender)
         """;
 
     public async Task<string?> GetRoomVersionAsync(string roomId, CancellationToken cancellationToken = default)
@@ -30,6 +38,20 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         command.Parameters.Add(new() { Value = roomId });
         command.Parameters.Add(new() { Value = userId });
         return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
+    /// <summary>The rooms where the user's current membership is one of <paramref name="memberships"/>.</summary>
+    public async Task<IReadOnlyList<string>> GetRoomsWithMembershipAsync(string userId, IReadOnlyList<string> memberships,
+        CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT room_id FROM current_state_events WHERE type = 'm.room.member' AND state_key = $1 AND membership = ANY($2) ORDER BY room_id");
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = memberships.ToArray() });
+        var rooms = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) rooms.Add(reader.GetString(0));
+        return rooms;
     }
 
     public async Task<IReadOnlyList<string>> GetJoinedRoomsAsync(string userId, CancellationToken cancellationToken = default)
@@ -256,7 +278,8 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
         {
             rows.Add((new RoomEventRow(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4),
-                reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6)), extraColumn ? reader.GetInt64(7) : 0));
+                reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6)) { SenderErased = reader.GetBoolean(7) },
+                extraColumn ? reader.GetInt64(8) : 0));
         }
         return rows;
     }

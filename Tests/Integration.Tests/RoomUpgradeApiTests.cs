@@ -94,6 +94,41 @@ public sealed class RoomUpgradeApiTests(TwoSiloClusterFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task Push_rules_about_the_old_room_are_copied_to_the_new_room()
+    {
+        using var alice = await NewUserAsync();
+        var oldRoom = await alice.CreateRoomAsync(new JsonObject { ["room_version"] = "10" });
+        string Rule(string kind, string ruleId) => $"/_matrix/client/v3/pushrules/global/{kind}/{Uri.EscapeDataString(ruleId)}";
+        (await alice.PutAsync(Rule("room", oldRoom), new JsonObject { ["actions"] = new JsonArray() })).Status.Should().Be(200);
+        (await alice.PutAsync(Rule("override", "mentions-here"), new JsonObject
+        {
+            ["actions"] = new JsonArray("notify"),
+            ["conditions"] = new JsonArray(
+                new JsonObject { ["kind"] = "event_match", ["key"] = "room_id", ["pattern"] = oldRoom },
+                new JsonObject { ["kind"] = "event_match", ["key"] = "content.body", ["pattern"] = "*here*" }),
+        })).Status.Should().Be(200);
+        (await alice.PutAsync(Rule("underride", "elsewhere"), new JsonObject
+        {
+            ["actions"] = new JsonArray("notify"),
+            ["conditions"] = new JsonArray(new JsonObject { ["kind"] = "event_match", ["key"] = "room_id", ["pattern"] = "!other:test.local" }),
+        })).Status.Should().Be(200);
+
+        var (status, body) = await UpgradeAsync(alice, oldRoom, "11");
+        status.Should().Be(200, body.ToJsonString());
+        var newRoom = body["replacement_room"]!.GetValue<string>();
+
+        var room = await alice.GetAsync(Rule("room", newRoom));
+        room.Status.Should().Be(200, "the room rule follows the room: {0}", room.Body.ToJsonString());
+        room.Body["actions"]!.AsArray().Should().BeEmpty();
+        var overrideRule = await alice.GetAsync(Rule("override", newRoom));
+        overrideRule.Status.Should().Be(200, overrideRule.Body.ToJsonString());
+        overrideRule.Body["actions"]!.AsArray().Select(a => a!.GetValue<string>()).Should().Equal("notify");
+        overrideRule.Body["conditions"]!.AsArray().Select(c => c!["pattern"]!.GetValue<string>()).Should().Equal(newRoom, "*here*");
+        (await alice.GetAsync(Rule("room", oldRoom))).Status.Should().Be(200, "the old room keeps its rule");
+        (await alice.GetAsync(Rule("underride", newRoom))).Status.Should().Be(404, "a rule about another room is not copied");
+    }
+
+    [Fact]
     public async Task A_moderator_may_upgrade_when_the_tombstone_is_theirs_to_send_and_keeps_the_old_levels()
     {
         using var alice = await NewUserAsync();

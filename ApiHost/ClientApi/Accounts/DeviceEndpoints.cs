@@ -117,8 +117,11 @@ public static class DeviceEndpoints
     {
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
-        await uia.RequireAsync(http, body, UserInteractiveAuth.PasswordStages, user.UserId);
-        await grains.GetGrain<IUserGrain>(user.UserId).DeactivateAsync(http.RequestAborted);
+        // Checked before authentication, so a malformed request is refused without a round of UIA.
+        _ = body.OptionalBool("erase", false);
+        var completed = await uia.RequireAsync(http, body, UserInteractiveAuth.PasswordStages, user.UserId);
+        var erase = completed.Body.OptionalBool("erase", false);
+        await grains.GetGrain<IUserGrain>(user.UserId).DeactivateAsync(erase, http.RequestAborted);
         auth.ForgetTokensOf(user.UserId);
         return Results.Json(new JsonObject { ["id_server_unbind_result"] = "no-support" });
     }

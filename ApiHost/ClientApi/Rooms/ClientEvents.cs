@@ -12,7 +12,7 @@ public static class ClientEvents
     public static JsonObject Format(RoomEventRow row, long nowMs)
     {
         var pdu = StoredJson.Parse(row.Json)!.AsObject();
-        if (row.RedactedBy is not null && RoomVersions.TryGet(row.RoomVersion, out var version))
+        if ((row.RedactedBy is not null || row.ServedPruned) && RoomVersions.TryGet(row.RoomVersion, out var version))
         {
             // Served redacted, per the room version's redaction algorithm.
             pdu = Redaction.Redact(pdu, version);

@@ -9,11 +9,12 @@ namespace Homeserver.ApiHost.ClientApi.Rooms;
 /// the event itself, so a user sees their own join. Rules: world_readable shows everything; shared
 /// shows everything to current members; invited shows what happened while invited or joined;
 /// joined what happened while joined; a user who left sees their own leave. A user who was never in
-/// a non-world-readable room, or who forgot it, gets 403.
+/// a non-world-readable room, or who forgot it, gets 403. An event whose sender was erased is served
+/// pruned to a user who was not joined when it was sent (Synapse's visibility.py does the same).
 /// </summary>
 public sealed class HistoryVisibility(RoomReader rooms)
 {
-    public async Task<Func<RoomEventRow, bool>> ForUserAsync(string roomId, string userId)
+    public async Task<EventView> ForUserAsync(string roomId, string userId)
     {
         if (await rooms.GetRoomVersionAsync(roomId) is null) throw MatrixException.NotFound("Unknown room.");
         var changes = await rooms.GetVisibilityTimelineAsync(roomId, userId);
@@ -30,9 +31,15 @@ public sealed class HistoryVisibility(RoomReader rooms)
 
         return row =>
         {
+            var membership = Last(memberships, row.RoomSeq, inclusive: true);
+            if (!Shows(row, membership)) return null;
+            return row.SenderErased && membership != "join" ? row with { ServedPruned = true } : row;
+        };
+
+        bool Shows(RoomEventRow row, string? membership)
+        {
             var visibility = Last(visibilities, row.RoomSeq, inclusive: false) ?? "shared";
             if (visibility == "world_readable") return true;
-            var membership = Last(memberships, row.RoomSeq, inclusive: true);
             if (membership == "join") return true;
             if (membership == "leave" && memberships.Any(m => m.RoomSeq == row.RoomSeq))
             {
@@ -46,7 +53,7 @@ public sealed class HistoryVisibility(RoomReader rooms)
                 "invited" => membership == "invite",
                 _ => false,
             };
-        };
+        }
     }
 
     /// <summary>
@@ -80,10 +87,10 @@ public sealed class HistoryVisibility(RoomReader rooms)
             : await rooms.GetCurrentStateAsync(roomId, type, stateKey);
     }
 
-    /// <summary>An event of the room that the user may see, with the visibility test for its neighbours; 404 otherwise, so its existence does not leak.</summary>
-    public async Task<(RoomEventRow Event, Func<RoomEventRow, bool> Visible)> RequireVisibleEventAsync(string roomId, string userId, string eventId)
+    /// <summary>An event of the room that the user may see, as they see it, with their view of its neighbours; 404 otherwise, so its existence does not leak.</summary>
+    public async Task<(RoomEventRow Event, EventView Visible)> RequireVisibleEventAsync(string roomId, string userId, string eventId)
     {
-        Func<RoomEventRow, bool> visible;
+        EventView visible;
         try
         {
             visible = await ForUserAsync(roomId, userId);
@@ -93,8 +100,8 @@ public sealed class HistoryVisibility(RoomReader rooms)
             throw MatrixException.NotFound("Event not found.");
         }
         var row = await rooms.GetEventAsync(eventId);
-        if (row is null || row.RoomId != roomId || !visible(row)) throw MatrixException.NotFound("Event not found.");
-        return (row, visible);
+        if (row is null || row.RoomId != roomId || visible(row) is not { } seen) throw MatrixException.NotFound("Event not found.");
+        return (seen, visible);
     }
 
     private static string? Last(List<(long RoomSeq, string Type, string Value)> changes, long roomSeq, bool inclusive)
@@ -107,4 +114,14 @@ public sealed class HistoryVisibility(RoomReader rooms)
         }
         return value;
     }
+}
+
+/// <summary>What one user is served of a room's event: null when it is hidden from them, else the row as they see it.</summary>
+public delegate RoomEventRow? EventView(RoomEventRow row);
+
+public static class EventViews
+{
+    /// <summary>The rows the user may see, each as they see it.</summary>
+    public static IEnumerable<RoomEventRow> SeenThrough(this IEnumerable<RoomEventRow> rows, EventView view) =>
+        rows.Select(row => view(row)).OfType<RoomEventRow>();
 }

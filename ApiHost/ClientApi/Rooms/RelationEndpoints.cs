@@ -42,9 +42,9 @@ public static class RelationEndpoints
         var limit = RoomTokens.Limit(http.Request.Query["limit"], 10, MaxLimit);
         var filter = RoomEventFilter.Parse(http.Request.Query["filter"]);
         var beforeCount = limit / 2;
-        var before = (await rooms.GetTimelineAsync(room, target.RoomSeq, backwards: true, beforeCount, filter?.Selection())).Where(visible).ToList();
+        var before = (await rooms.GetTimelineAsync(room, target.RoomSeq, backwards: true, beforeCount, filter?.Selection())).SeenThrough(visible).ToList();
         var after = (await rooms.GetTimelineAsync(room, target.RoomSeq + 1, backwards: false, limit - beforeCount, filter?.Selection()))
-            .Where(visible).ToList();
+            .SeenThrough(visible).ToList();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var shownBefore = before.Select(e => ClientEvents.Format(e, now)).Where(e => filter?.Allows(e) ?? true).ToList();
         var shownAfter = after.Select(e => ClientEvents.Format(e, now)).Where(e => filter?.Allows(e) ?? true).ToList();
@@ -83,7 +83,7 @@ public static class RelationEndpoints
         var rows = await rooms.GetRelationsAsync(room, eventId, relType, eventType, from, backwards, limit);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         // The page is cut before visibility, so next_batch follows the page, not the rows shown.
-        var response = new JsonObject { ["chunk"] = new JsonArray(rows.Where(visible).Select(e => (JsonNode)ClientEvents.Format(e, now)).ToArray()) };
+        var response = new JsonObject { ["chunk"] = new JsonArray(rows.SeenThrough(visible).Select(e => (JsonNode)ClientEvents.Format(e, now)).ToArray()) };
         if (rows.Count == limit && limit > 0) response["next_batch"] = RoomTokens.Format(backwards ? rows[^1].RoomSeq : rows[^1].RoomSeq + 1);
         return Results.Json(response);
     }
@@ -102,10 +102,10 @@ public static class RelationEndpoints
         var threads = await rooms.GetThreadsAsync(room, from, limit);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var chunk = new JsonArray();
-        foreach (var (root, _) in threads)
+        foreach (var (thread, _) in threads)
         {
-            if (!visible(root)) continue;
-            var replies = (await rooms.GetRelationsAsync(room, root.EventId, "m.thread", null, long.MaxValue, backwards: true, MaxLimit)).Where(visible).ToList();
+            if (visible(thread) is not { } root) continue;
+            var replies = (await rooms.GetRelationsAsync(room, root.EventId, "m.thread", null, long.MaxValue, backwards: true, MaxLimit)).SeenThrough(visible).ToList();
             var participated = new[] { root }.Concat(replies).Any(r => StoredJson.Parse(r.Json)?["sender"]?.GetValue<string>() == user.UserId);
             if (include == "participated" && !participated) continue;
             var formatted = ClientEvents.Format(root, now);

@@ -117,7 +117,7 @@ public static class RoomReadEndpoints
         var page = await rooms.GetTimelineAsync(room, from, backwards, limit, filter?.Selection());
         if (to is { } stop) page = page.Where(r => backwards ? r.RoomSeq >= stop : r.RoomSeq < stop).ToList();
         var ignored = await ignoredUsers.OfAsync(user.UserId);
-        var rows = page.Where(visible).Where(r => IgnoredUsers.Shows(ignored, r)).ToList();
+        var rows = page.SeenThrough(visible).Where(r => IgnoredUsers.Shows(ignored, r)).ToList();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var chunk = rows.Select(r => ClientEvents.Format(r, now)).Where(e => filter?.Allows(e) ?? true).ToList();
         var response = new JsonObject

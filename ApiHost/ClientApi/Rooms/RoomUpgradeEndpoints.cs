@@ -4,6 +4,7 @@ using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Http;
 using Homeserver.Configuration.Processes;
 using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Grains.Interfaces.Push;
 using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Grains.Interfaces.Users;
 using Homeserver.Protocol;
@@ -147,7 +148,7 @@ public static class RoomUpgradeEndpoints
         }
         if (raised) await room.SendEventAsync(new SendEventCommand(userId, "m.room.power_levels", "", Integers(oldPowerLevels!), null), cancellation);
 
-        // Local members' tags follow them to the new room.
+        // Local members' tags and push rules about the room follow them to the new room.
         var localSuffix = ":" + settings.ServerName;
         foreach (var local in state.Where(e => e["type"]?.GetValue<string>() == "m.room.member" && e["content"]?["membership"]?.GetValue<string>() == "join")
                      .Select(e => e["state_key"]!.GetValue<string>()).Where(u => u.EndsWith(localSuffix, StringComparison.Ordinal)))
@@ -156,6 +157,7 @@ public static class RoomUpgradeEndpoints
             {
                 await grains.GetGrain<IUserGrain>(local).SetAccountDataAsync(newRoom, "m.tag", tagContent, cancellation);
             }
+            await grains.GetGrain<IPushRulesGrain>(local).CopyRoomRulesAsync(oldRoom, newRoom, cancellation);
         }
 
         // Aliases and the directory listing move; the old room's canonical alias stops naming them.

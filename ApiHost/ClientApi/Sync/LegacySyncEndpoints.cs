@@ -78,9 +78,9 @@ public static class LegacySyncEndpoints
             var full = page.Count == StreamChunk;
             var end = full ? upTo with { Events = page[^1].StreamOrdering } : upTo;
             var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-            var visibleIn = new Dictionary<string, Func<RoomEventRow, bool>>(StringComparer.Ordinal);
+            var visibleIn = new Dictionary<string, EventView>(StringComparer.Ordinal);
             foreach (var room in page.Select(r => r.RoomId).Distinct()) visibleIn[room] = await history.ForUserAsync(room, user.UserId);
-            var chunk = new JsonArray(page.Where(r => visibleIn[r.RoomId](r) && IgnoredUsers.Shows(ignored, r))
+            var chunk = new JsonArray(page.Select(r => visibleIn[r.RoomId](r)).OfType<RoomEventRow>().Where(r => IgnoredUsers.Shows(ignored, r))
                 .Select(r => (JsonNode)ClientEvents.Format(r, now)).ToArray());
             var response = new JsonObject { ["start"] = from.ToString(), ["end"] = end.ToString(), ["chunk"] = chunk };
             return new SyncLongPoll.Answer<JsonObject>(response, full || chunk.Count > 0, roomIds);
@@ -164,7 +164,7 @@ public sealed class RoomSnapshots(RoomReader rooms, HistoryVisibility history, I
         var visible = await history.ForUserAsync(roomId, userId);
         var ignored = await ignoredUsers.OfAsync(userId);
         var page = await rooms.GetTimelineAsync(roomId, end, backwards: true, limit);
-        var messages = page.Where(visible).Where(r => IgnoredUsers.Shows(ignored, r)).Reverse()
+        var messages = page.SeenThrough(visible).Where(r => IgnoredUsers.Shows(ignored, r)).Reverse()
             .Select(r => (JsonNode)ClientEvents.Format(r, now)).ToArray();
         var snapshot = new JsonObject { ["room_id"] = roomId };
         var membership = state.Select(r => StoredJson.Parse(r.Json)!)

@@ -97,7 +97,7 @@ public sealed class SyncResponseBuilder(
             // Events from before the join are the user's only as the room's history visibility allows.
             if (candidates.Count > 0 && candidates[0].StreamOrdering < joinedAt)
             {
-                candidates = candidates.Where(await history.ForUserAsync(roomId, userId)).ToList();
+                candidates = candidates.SeenThrough(await history.ForUserAsync(roomId, userId)).ToList();
             }
             if (ignored.Count > 0) candidates = candidates.Where(e => IgnoredUsers.Shows(ignored, e)).ToList();
             var limited = candidates.Count > limit;
@@ -174,7 +174,7 @@ public sealed class SyncResponseBuilder(
             var leaveBoundary = await rooms.GetBoundaryAtAsync(roomId, leftAt);
             var window = await rooms.GetTimelineAsync(roomId, leaveBoundary, backwards: true, limit + 1, selection);
             var roomEvents = window.Reverse().Where(e => e.StreamOrdering > from.Events).ToList();
-            if (roomEvents.Count > 0) roomEvents = roomEvents.Where(await history.ForUserAsync(roomId, userId)).Where(e => IgnoredUsers.Shows(ignored, e)).ToList();
+            if (roomEvents.Count > 0) roomEvents = roomEvents.SeenThrough(await history.ForUserAsync(roomId, userId)).Where(e => IgnoredUsers.Shows(ignored, e)).ToList();
             var limited = roomEvents.Count > limit;
             var timeline = limited ? roomEvents.Skip(roomEvents.Count - limit).ToList() : roomEvents;
             // A room joined and left since the token is new to the client, as is an archived room on an

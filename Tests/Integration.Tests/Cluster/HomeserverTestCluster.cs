@@ -125,15 +125,19 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         var siloPort = configuration.GetValue<int>("Orleans:Endpoints:SiloPort");
         var gatewayPort = configuration.GetValue<int>("Orleans:EndPoints:GatewayPort");
         var settings = Settings(silo.Name, ProcessKind.Silo, MetricsPort(silo.Name), siloPort, gatewayPort);
-        var handle = await InProcessSiloHandle.CreateAsync(orleansName, configuration, host => ComposeSilo(host, settings));
+        var handle = await InProcessSiloHandle.CreateAsync(orleansName, configuration, host => ComposeSilo(host, settings, _options.SiloLogs));
         silo.Handle = handle;
         return handle;
     }
 
     /// <summary>The silo as Silo.dll composes it, on the generic host TestCluster builds, with its metrics listener.</summary>
-    private static void ComposeSilo(IHostBuilder host, ProcessSettings settings)
+    private static void ComposeSilo(IHostBuilder host, ProcessSettings settings, ILoggerProvider? logs)
     {
-        host.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        host.ConfigureLogging(logging =>
+        {
+            logging.SetMinimumLevel(LogLevel.Warning);
+            if (logs is not null) logging.AddProvider(logs);
+        });
         host.ConfigureServices(services =>
         {
             services.AddProcessServices(settings);
@@ -187,6 +191,9 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         PublicBaseUrl = _options.PublicBaseUrl,
         RegistrationSharedSecret = _options.RegistrationSharedSecret,
         RateLimits = _options.RateLimits,
+        OutboundHttp = _options.FederationCustomCaList is { } caFiles
+            ? new OutboundHttpOptions { CustomCertificateAuthorities = CertificateAuthorityFiles.Load(caFiles, "test cluster", "federation_custom_ca_list") }
+            : new OutboundHttpOptions(),
         // The lowest cost bcrypt allows keeps tests fast; production uses bcrypt_rounds (12).
         BcryptRounds = 4,
     };

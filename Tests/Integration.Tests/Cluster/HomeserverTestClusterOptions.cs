@@ -16,6 +16,12 @@ public sealed class HomeserverTestClusterOptions
     public string? PublicBaseUrl { get; set; } = "https://matrix.test.local";
     public string? RegistrationSharedSecret { get; set; } = "test-shared-secret";
 
+    /// <summary>homeserver.yaml's <c>federation_custom_ca_list</c>: PEM files, loaded as the config loader loads them.</summary>
+    public IReadOnlyList<string>? FederationCustomCaList { get; set; }
+
+    /// <summary>Receives the silos' log (at Warning and above), for tests that look for a logged cause.</summary>
+    public Microsoft.Extensions.Logging.ILoggerProvider? SiloLogs { get; set; }
+
     /// <summary>Tests register many users from one address; the defaults would throttle them.</summary>
     public RateLimitOptions RateLimits { get; set; } = Unlimited;
 
