@@ -3,9 +3,12 @@ using Microsoft.AspNetCore.Http;
 
 namespace Homeserver.ApiHost.Auth;
 
-public sealed record AuthenticatedUser(string UserId, string DeviceId, string AccessToken);
+public sealed record AuthenticatedUser(string UserId, string DeviceId, string AccessToken, bool IsGuest);
 
-/// <summary>Finds the user behind a request's access token (header, or the deprecated query parameter).</summary>
+/// <summary>
+/// Finds the user behind a request's access token (header, or the deprecated query parameter). A guest
+/// gets past it only on endpoints mapped with <see cref="GuestAccessEndpoints.AllowGuests"/>.
+/// </summary>
 public sealed class AccessTokenAuthentication(AccessTokenCache tokens)
 {
     public async Task<AuthenticatedUser> RequireUserAsync(HttpContext http)
@@ -13,7 +16,11 @@ public sealed class AccessTokenAuthentication(AccessTokenCache tokens)
         var token = TokenOf(http.Request) ?? throw new MatrixException(401, "M_MISSING_TOKEN", "Missing access token.");
         var owner = await tokens.FindOwnerAsync(token, http.RequestAborted)
             ?? throw new UnknownTokenException();
-        return new AuthenticatedUser(owner.UserId, owner.DeviceId, token);
+        if (owner.IsGuest && http.GetEndpoint()?.Metadata.GetMetadata<GuestAccessAllowed>() is null)
+        {
+            throw new MatrixException(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest accounts may not use this endpoint.");
+        }
+        return new AuthenticatedUser(owner.UserId, owner.DeviceId, token, owner.IsGuest);
     }
 
     /// <summary>After this host deleted a user's tokens: its next request with one of them is refused, not served from the cache.</summary>

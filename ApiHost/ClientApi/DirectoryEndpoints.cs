@@ -37,7 +37,7 @@ public static class DirectoryEndpoints
             {
                 await a.RequireUserAsync(h);
                 return await PublicRoomsAsync(h, d, await JsonBody.ReadObjectAsync(h.Request, allowEmpty: true));
-            });
+            }).AllowGuests();
         }
         return app;
     }

@@ -15,7 +15,7 @@ public static class ServerInfoEndpoints
     {
         foreach (var version in ClientApiEndpoints.Versions)
         {
-            app.MapGet($"/_matrix/client/{version}/capabilities", CapabilitiesAsync);
+            app.MapGet($"/_matrix/client/{version}/capabilities", CapabilitiesAsync).AllowGuests();
         }
         app.MapGet("/.well-known/matrix/client", (ProcessSettings settings) => settings.PublicBaseUrl is { } baseUrl
             ? Results.Json(new JsonObject { ["m.homeserver"] = new JsonObject { ["base_url"] = baseUrl } })

@@ -47,6 +47,8 @@ public static class HomeserverConfigGenerator
 
         # Registration is closed: create users with register_new_matrix_user and this secret.
         enable_registration: false
+        # Guest accounts (POST /register?kind=guest, limited to the spec's guest endpoints) are refused.
+        allow_guest_access: false
         registration_shared_secret: "{NewSecret()}"
         macaroon_secret_key: "{NewSecret()}"
         form_secret: "{NewSecret()}"

@@ -24,6 +24,9 @@ public sealed class HomeserverOptions
     public OrleansClusterOptions Orleans { get; init; } = new();
     public string? RegistrationSharedSecret { get; init; }
     public bool EnableRegistration { get; init; }
+
+    /// <summary><c>allow_guest_access</c>: whether <c>POST /register?kind=guest</c> makes guest accounts (Synapse's default: no).</summary>
+    public bool AllowGuestAccess { get; init; }
     public int BcryptRounds { get; init; } = 12;
     public string? MacaroonSecretKey { get; init; }
     public string? FormSecret { get; init; }

@@ -44,6 +44,9 @@ public sealed record ProcessSettings
     public string RunBackgroundTasksOn { get; init; } = "main";
     public string? RegistrationSharedSecret { get; init; }
     public bool EnableRegistration { get; init; }
+
+    /// <summary><c>allow_guest_access</c>: guest registration and the guest subset of the client API.</summary>
+    public bool AllowGuestAccess { get; init; }
     public string? PublicBaseUrl { get; init; }
     public bool ServeServerWellKnown { get; init; }
 

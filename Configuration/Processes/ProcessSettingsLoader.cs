@@ -69,6 +69,7 @@ public static class ProcessSettingsLoader
             RunBackgroundTasksOn = homeserver.RunBackgroundTasksOn,
             RegistrationSharedSecret = homeserver.RegistrationSharedSecret,
             EnableRegistration = homeserver.EnableRegistration,
+            AllowGuestAccess = homeserver.AllowGuestAccess,
             PublicBaseUrl = homeserver.PublicBaseUrl,
             ServeServerWellKnown = homeserver.ServeServerWellKnown,
             BcryptRounds = homeserver.BcryptRounds,

@@ -11,6 +11,9 @@ public interface IUserGrain : IGrainWithStringKey
     /// <summary>Creates the account; fails with M_USER_IN_USE when it exists.</summary>
     Task<Registration> RegisterAsync(RegisterCommand command, CancellationToken cancellationToken = default);
 
+    /// <summary>Turns the guest account into a full one, keeping its user ID; fails with 400 M_USER_IN_USE when it is no guest.</summary>
+    Task<Registration> UpgradeGuestAsync(UpgradeGuestCommand command, CancellationToken cancellationToken = default);
+
     /// <summary>A new (or replaced) device session after the caller has checked the credentials.</summary>
     Task<Session> StartSessionAsync(StartSessionCommand command, CancellationToken cancellationToken = default);
 

@@ -7,6 +7,7 @@ using Homeserver.Grains.Push;
 using Homeserver.Cluster.Streams;
 using Homeserver.Grains.Streams;
 using Homeserver.Protocol;
+using Homeserver.Storage.Accounts;
 using Homeserver.Storage.Push;
 using Homeserver.Storage.Rooms;
 using Homeserver.Storage.Streams;
@@ -36,6 +37,7 @@ public sealed class RoomWriter(
     SyncHintPublisher hints,
     ProcessSettings settings,
     PushRuleCache pushRules,
+    AccountStore accounts,
     TimeProvider clock,
     GrainsLog log)
 {
@@ -106,8 +108,18 @@ public sealed class RoomWriter(
                 return new EventSent(same.EventId, 0, Deduplicated: true);
             }
         }
-        var persisted = await AppendAsync(
-            [new RoomEventDraft(command.Sender, command.Type, command.StateKey, command.Content, command.Redacts)], txn);
+        List<RoomEventDraft> drafts = [new RoomEventDraft(command.Sender, command.Type, command.StateKey, command.Content, command.Redacts)];
+        if (command is { Type: "m.room.member", StateKey: { } member } &&
+            command.Content["membership"] is JsonValue membership && membership.TryGetValue<string>(out var joining) && joining == "join")
+        {
+            await GuestMembership.RequireMayJoinAsync(_state, accounts, member);
+        }
+        if (command is { Type: "m.room.guest_access", StateKey: "" })
+        {
+            // In the same transaction as the change: no guest stays joined to a room closed to guests.
+            drafts.AddRange(await GuestMembership.LeavesForAsync(_state, accounts, command.Content));
+        }
+        var persisted = await AppendAsync(drafts, txn);
         return new EventSent(persisted[0].Event.EventId, persisted[0].StreamOrdering, Deduplicated: false);
     }
 

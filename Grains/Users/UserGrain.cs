@@ -37,9 +37,23 @@ public sealed class UserGrain(
     {
         var deviceId = command.IssueSession ? command.DeviceId ?? NewDeviceId() : null;
         var token = command.IssueSession ? NewAccessToken() : null;
-        var created = await accounts.CreateUserAsync(UserId, command.PasswordHash, command.IsAdmin,
+        var created = await accounts.CreateUserAsync(UserId, command.PasswordHash, command.IsAdmin, command.IsGuest,
             command.DisplayName ?? UserIds.Localpart(UserId), deviceId, command.DeviceDisplayName, token, Now());
         if (!created) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
+        if (deviceId is not null) await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceListChangedAsync(cancellationToken);
+        return new Registration(UserId, deviceId, token);
+    }
+
+    public async Task<Registration> UpgradeGuestAsync(UpgradeGuestCommand command, CancellationToken cancellationToken)
+    {
+        var deviceId = command.IssueSession ? command.DeviceId ?? NewDeviceId() : null;
+        var token = command.IssueSession ? NewAccessToken() : null;
+        if (!await accounts.UpgradeGuestAsync(UserId, command.PasswordHash, deviceId, command.DeviceDisplayName, token, Now()))
+        {
+            throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
+        }
+        // API hosts cached the guest's tokens as a guest's: they must learn the account is full now.
+        await ForgetCachedTokensAsync();
         if (deviceId is not null) await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceListChangedAsync(cancellationToken);
         return new Registration(UserId, deviceId, token);
     }

@@ -6,7 +6,8 @@ namespace Homeserver.Storage.Accounts;
 
 public sealed record UserAccount(string UserId, string? PasswordHash, bool IsAdmin, bool Deactivated);
 
-public sealed record AccessTokenOwner(string UserId, string DeviceId);
+/// <param name="IsGuest">Whether the token's user is a guest account (spec "Guest Access"), so API hosts can keep guests to their subset.</param>
+public sealed record AccessTokenOwner(string UserId, string DeviceId, bool IsGuest);
 
 public sealed record DeviceRecord(string DeviceId, string? DisplayName, long? LastSeenTs, string? LastSeenIp);
 
@@ -19,19 +20,20 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
     public static byte[] HashToken(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
     /// <summary>Creates the user with a first device and token in one transaction; false when the user ID is taken.</summary>
-    public async Task<bool> CreateUserAsync(string userId, string? passwordHash, bool isAdmin, string? displayName,
+    public async Task<bool> CreateUserAsync(string userId, string? passwordHash, bool isAdmin, bool isGuest, string? displayName,
         string? deviceId, string? deviceDisplayName, string? accessToken, long now, CancellationToken cancellationToken = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using (var insert = new NpgsqlCommand("""
-            INSERT INTO users (user_id, password_hash, is_admin, created_ts) VALUES ($1, $2, $3, $4)
+            INSERT INTO users (user_id, password_hash, is_admin, is_guest, created_ts) VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (user_id) DO NOTHING
             """, connection, tx))
         {
             insert.Parameters.Add(new() { Value = userId });
             insert.Parameters.Add(new() { Value = (object?)passwordHash ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             insert.Parameters.Add(new() { Value = isAdmin });
+            insert.Parameters.Add(new() { Value = isGuest });
             insert.Parameters.Add(new() { Value = now });
             if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0) return false;
         }
@@ -44,6 +46,47 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         if (deviceId is not null) await AddDeviceAsync(connection, tx, userId, deviceId, deviceDisplayName, accessToken, now, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return true;
+    }
+
+    /// <summary>
+    /// Turns a guest into a full account with a password, and optionally a new device and token, in one
+    /// transaction; false when the user is not (or no longer) a guest. The guest's devices, tokens,
+    /// rooms and profile stay: the account keeps its user ID.
+    /// </summary>
+    public async Task<bool> UpgradeGuestAsync(string userId, string passwordHash, string? deviceId, string? deviceDisplayName,
+        string? accessToken, long now, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var upgrade = new NpgsqlCommand(
+            "UPDATE users SET password_hash = $2, is_guest = false WHERE user_id = $1 AND is_guest AND NOT deactivated", connection, tx))
+        {
+            upgrade.Parameters.Add(new() { Value = userId });
+            upgrade.Parameters.Add(new() { Value = passwordHash });
+            if (await upgrade.ExecuteNonQueryAsync(cancellationToken) == 0) return false;
+        }
+        if (deviceId is not null) await AddDeviceAsync(connection, tx, userId, deviceId, deviceDisplayName, accessToken, now, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>A fresh number for a guest's localpart, unique across every process.</summary>
+    public async Task<long> NextGuestNumberAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT nextval('guest_localparts')");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>Which of <paramref name="userIds"/> are guest accounts of this server.</summary>
+    public async Task<IReadOnlyList<string>> GuestsAmongAsync(IReadOnlyCollection<string> userIds, CancellationToken cancellationToken = default)
+    {
+        if (userIds.Count == 0) return [];
+        await using var command = dataSource.CreateCommand("SELECT user_id FROM users WHERE user_id = ANY($1) AND is_guest ORDER BY user_id");
+        command.Parameters.Add(new() { Value = userIds.ToArray() });
+        var guests = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) guests.Add(reader.GetString(0));
+        return guests;
     }
 
     /// <summary>Adds (or reuses) a device and gives it a new access token, revoking the device's older tokens.</summary>
@@ -67,12 +110,18 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public async Task<AccessTokenOwner?> FindTokenOwnerAsync(string accessToken, CancellationToken cancellationToken = default)
+    public Task<AccessTokenOwner?> FindTokenOwnerAsync(string accessToken, CancellationToken cancellationToken = default) =>
+        FindTokenOwnerByHashAsync(HashToken(accessToken), cancellationToken);
+
+    /// <summary>The owner of the token whose <see cref="HashToken"/> this is (for flows that keep only the hash).</summary>
+    public async Task<AccessTokenOwner?> FindTokenOwnerByHashAsync(byte[] tokenHash, CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand("SELECT user_id, device_id FROM access_tokens WHERE token_hash = $1");
-        command.Parameters.Add(new() { Value = HashToken(accessToken) });
+        await using var command = dataSource.CreateCommand("""
+            SELECT t.user_id, t.device_id, u.is_guest FROM access_tokens t JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = $1
+            """);
+        command.Parameters.Add(new() { Value = tokenHash });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? new AccessTokenOwner(reader.GetString(0), reader.GetString(1)) : null;
+        return await reader.ReadAsync(cancellationToken) ? new AccessTokenOwner(reader.GetString(0), reader.GetString(1), reader.GetBoolean(2)) : null;
     }
 
     public async Task<UserAccount?> FindUserAsync(string userId, CancellationToken cancellationToken = default)

@@ -137,11 +137,12 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
             }
             if (transaction is not null)
             {
+                // The client's event leads its batch; what follows it (guests leaving a room closed to them) is the server's.
                 batch.BatchCommands.Add(Command("""
                     INSERT INTO event_txn_ids (user_id, device_id, txn_id, room_id, event_id, created_ts)
                     VALUES ($1, $2, $3, $4, $5, $6)
-                    """, transaction.UserId, transaction.DeviceId, transaction.TxnId, roomId, events[^1].EventId,
-                    events[^1].OriginServerTs));
+                    """, transaction.UserId, transaction.DeviceId, transaction.TxnId, roomId, events[0].EventId,
+                    events[0].OriginServerTs));
             }
             await batch.ExecuteNonQueryAsync(cancellationToken);
             await tx.CommitAsync(cancellationToken);

@@ -16,6 +16,15 @@ public sealed class ConfigurationLoaderTests
         """;
 
     [Fact]
+    public void GuestAccess_is_off_unless_allow_guest_access_says_so()
+    {
+        HomeserverConfigLoader.LoadFromYaml(Minimal, "homeserver.yaml").AllowGuestAccess.Should().BeFalse("Synapse's default");
+        HomeserverConfigLoader.LoadFromYaml(Minimal + "\nallow_guest_access: true\n", "homeserver.yaml").AllowGuestAccess.Should().BeTrue();
+        var generated = HomeserverConfigGenerator.Generate(new GenerateConfigRequest("localhost", "/srv/hs/data", "/srv/hs/data/postgres", 5432, "postgres", "homeserver"));
+        HomeserverConfigLoader.LoadFromYaml(generated, "homeserver.yaml").AllowGuestAccess.Should().BeFalse();
+    }
+
+    [Fact]
     public void Generated_config_loads_back_with_fresh_secrets_and_registration_closed()
     {
         var request = new GenerateConfigRequest("localhost", "/srv/hs/data", "/srv/hs/data/postgres", 5432, "postgres", "homeserver");

@@ -140,6 +140,17 @@ public sealed class MatrixClient(Uri baseAddress) : IDisposable
         return body;
     }
 
+    /// <summary>Registers a guest account (POST /register?kind=guest, no UIA) and keeps its access token.</summary>
+    public async Task<JsonObject> RegisterGuestAsync(JsonObject? body = null)
+    {
+        var (status, registered) = await PostAsync("/_matrix/client/v3/register?kind=guest", body ?? new JsonObject());
+        if (status != 200) throw new InvalidOperationException($"guest registration failed with {status}: {registered.ToJsonString()}");
+        AccessToken = registered["access_token"]!.GetValue<string>();
+        UserId = registered["user_id"]!.GetValue<string>();
+        DeviceId = registered["device_id"]!.GetValue<string>();
+        return registered;
+    }
+
     /// <summary>Logs in with a password as a new device and keeps its access token.</summary>
     public async Task LoginAsync(string userId, string password)
     {

@@ -19,9 +19,9 @@ public static class DeviceEndpoints
         foreach (var version in ClientApiEndpoints.Versions)
         {
             var prefix = $"/_matrix/client/{version}";
-            app.MapGet($"{prefix}/devices", ListAsync);
-            app.MapGet($"{prefix}/devices/{{deviceId}}", GetAsync);
-            app.MapPut($"{prefix}/devices/{{deviceId}}", RenameAsync);
+            app.MapGet($"{prefix}/devices", ListAsync).AllowGuests();
+            app.MapGet($"{prefix}/devices/{{deviceId}}", GetAsync).AllowGuests();
+            app.MapPut($"{prefix}/devices/{{deviceId}}", RenameAsync).AllowGuests();
             app.MapDelete($"{prefix}/devices/{{deviceId}}", DeleteOneAsync);
             app.MapPost($"{prefix}/delete_devices", DeleteManyAsync);
             app.MapPost($"{prefix}/account/password", ChangePasswordAsync);

@@ -23,7 +23,7 @@ public static class LoginEndpoints
             app.MapPost($"/_matrix/client/{version}/login", LoginAsync);
             app.MapPost($"/_matrix/client/{version}/logout", LogoutAsync);
             app.MapPost($"/_matrix/client/{version}/logout/all", LogoutAllAsync);
-            app.MapGet($"/_matrix/client/{version}/account/whoami", WhoAmIAsync);
+            app.MapGet($"/_matrix/client/{version}/account/whoami", WhoAmIAsync).AllowGuests();
         }
         return app;
     }
@@ -96,6 +96,6 @@ public static class LoginEndpoints
     private static async Task<IResult> WhoAmIAsync(HttpContext http, AccessTokenAuthentication auth)
     {
         var user = await auth.RequireUserAsync(http);
-        return Results.Json(new { user_id = user.UserId, device_id = user.DeviceId, is_guest = false });
+        return Results.Json(new { user_id = user.UserId, device_id = user.DeviceId, is_guest = user.IsGuest });
     }
 }

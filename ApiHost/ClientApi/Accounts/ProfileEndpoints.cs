@@ -25,6 +25,10 @@ public static class ProfileEndpoints
             app.MapGet(profile, GetProfileAsync);
             app.MapGet($"{profile}/{{field}}", GetFieldAsync);
             app.MapPut($"{profile}/{{field}}", SetFieldAsync);
+            // Guests may set their display name and no other field (spec "Guest Access"); a literal segment
+            // outranks {field}, so this route alone decides the display name.
+            app.MapPut($"{profile}/displayname", (HttpContext h, string userId, AccessTokenAuthentication a, IGrainFactory g) =>
+                SetFieldAsync(h, userId, "displayname", a, g)).AllowGuests();
         }
         return app;
     }

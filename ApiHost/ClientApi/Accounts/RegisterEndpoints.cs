@@ -29,13 +29,17 @@ public static class RegisterEndpoints
     }
 
     private static async Task<IResult> RegisterAsync(HttpContext http, ProcessSettings settings, RateLimiter limiter,
-        UserInteractiveAuth uia, UserIdResolver users, AccountStore accounts, IGrainFactory grains)
+        UserInteractiveAuth uia, UserIdResolver users, AccountStore accounts, AccessTokenAuthentication auth, IGrainFactory grains)
     {
-        if (http.Request.Query["kind"] is [var kind] && kind != "user")
+        var kind = http.Request.Query["kind"] is [var given] ? given : "user";
+        var isGuest = kind != "user";
+        if (isGuest && (kind != "guest" || !settings.AllowGuestAccess))
         {
             throw new MatrixException(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled on this server.");
         }
         limiter.Acquire("register", http.Connection.RemoteIpAddress?.ToString() ?? "unknown", settings.RateLimits.Registration);
+        // As in Synapse, guests need allow_guest_access only: enable_registration governs full accounts.
+        if (isGuest) return await GuestRegistration.RegisterGuestAsync(http, settings, users, accounts, grains);
         var body = await JsonBody.ReadObjectAsync(http.Request);
         if (!settings.EnableRegistration) throw MatrixException.Forbidden("Registration has been disabled.");
 
@@ -47,11 +51,20 @@ public static class RegisterEndpoints
         // Old clients send a display name alone to learn the flows, then the real request; as Synapse does,
         // such a name does not bind the session (the real request carries it again).
         if (givenPassword is null) body.Remove("initial_device_display_name");
+        var guestTokenHash = GuestRegistration.HashGuestToken(body);
         var alreadyRegistered = await uia.RegisteredUserOfAsync(body);
-        if (alreadyRegistered is null && body.OptionalString("username") is { } username)
+        if (alreadyRegistered is null && body.OptionalString("username") is { } requested)
         {
-            var wanted = users.NewLocalUser(username.ToLowerInvariant());
-            if (await accounts.UserExistsAsync(wanted)) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
+            var wanted = users.NewLocalUser(requested.ToLowerInvariant());
+            if (guestTokenHash is not null)
+            {
+                await GuestRegistration.RequireGuestAsync(accounts, guestTokenHash, wanted, http.RequestAborted);
+            }
+            else
+            {
+                RequireNonGuestLocalpart(requested);
+                if (await accounts.UserExistsAsync(wanted)) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
+            }
         }
 
         var completed = await uia.RequireAsync(http, body, UserInteractiveAuth.DummyStages, passwordField: "password");
@@ -71,9 +84,25 @@ public static class RegisterEndpoints
                 (accessToken, device) = (login.AccessToken, login.DeviceId);
             }
         }
+        else if (GuestRegistration.GuestTokenHashOf(parameters) is { } tokenHash)
+        {
+            var hash = completed.PasswordHash ?? throw new MatrixException(400, "M_MISSING_PARAM", "'password' is missing.");
+            var guestLocalpart = parameters.OptionalString("username")
+                ?? throw new MatrixException(400, "M_MISSING_PARAM", "'username' must be the guest's localpart to upgrade the guest account.");
+            userId = users.NewLocalUser(guestLocalpart.ToLowerInvariant());
+            // Checked again now: the guest may have logged out, or been upgraded, since the session began.
+            await GuestRegistration.RequireGuestAsync(accounts, tokenHash, userId, http.RequestAborted);
+            var upgraded = await grains.GetGrain<IUserGrain>(userId).UpgradeGuestAsync(
+                new UpgradeGuestCommand(hash, IssueSession: !inhibitLogin, deviceId, deviceName), http.RequestAborted);
+            await uia.RecordRegistrationAsync(completed, userId);
+            // This host's cache still holds the guest's tokens as a guest's; the others hear it on the caches stream.
+            auth.ForgetTokensOf(userId);
+            (accessToken, device) = (upgraded.AccessToken, upgraded.DeviceId);
+        }
         else
         {
             var hash = completed.PasswordHash ?? throw new MatrixException(400, "M_MISSING_PARAM", "'password' is missing.");
+            if (parameters.OptionalString("username") is { } chosen) RequireNonGuestLocalpart(chosen);
             userId = users.NewLocalUser(parameters.OptionalString("username")?.ToLowerInvariant() ?? RandomText.Letters(12).ToLowerInvariant());
             if (await accounts.UserExistsAsync(userId)) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
             var registration = await grains.GetGrain<IUserGrain>(userId).RegisterAsync(
@@ -91,6 +120,14 @@ public static class RegisterEndpoints
         return Results.Json(response);
     }
 
+    private static void RequireNonGuestLocalpart(string username)
+    {
+        if (GuestRegistration.IsGuestLocalpart(username))
+        {
+            throw new MatrixException(400, "M_INVALID_USERNAME", "Numeric user IDs are reserved for guest users.");
+        }
+    }
+
     /// <summary>The types of the fields the spec defines, checked on every request of the session.</summary>
     private static void Validate(JsonObject body)
     {
@@ -99,6 +136,7 @@ public static class RegisterEndpoints
         _ = body.OptionalString("initial_device_display_name");
         _ = body.OptionalBool("inhibit_login", false);
         _ = body.OptionalBool("refresh_token", false);
+        _ = body.OptionalString("guest_access_token");
     }
 
     private static async Task<IResult> AvailableAsync(HttpContext http, UserIdResolver users, AccountStore accounts)
@@ -106,6 +144,7 @@ public static class RegisterEndpoints
         var username = http.Request.Query["username"].ToString();
         if (username.Length == 0) throw new MatrixException(400, "M_MISSING_PARAM", "'username' is missing.");
         var userId = users.NewLocalUser(username);
+        RequireNonGuestLocalpart(username);
         if (await accounts.UserExistsAsync(userId)) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
         return Results.Json(new { available = true });
     }

@@ -24,16 +24,16 @@ public static class KeyEndpoints
         foreach (var version in ClientApiEndpoints.Versions)
         {
             var prefix = $"/_matrix/client/{version}/keys";
-            app.MapPost($"{prefix}/upload", UploadAsync);
-            app.MapPost($"{prefix}/query", QueryAsync);
-            app.MapPost($"{prefix}/claim", ClaimAsync);
-            app.MapGet($"{prefix}/changes", ChangesAsync);
+            app.MapPost($"{prefix}/upload", UploadAsync).AllowGuests();
+            app.MapPost($"{prefix}/query", QueryAsync).AllowGuests();
+            app.MapPost($"{prefix}/claim", ClaimAsync).AllowGuests();
+            app.MapGet($"{prefix}/changes", ChangesAsync).AllowGuests();
             app.MapPost($"{prefix}/device_signing/upload", UploadCrossSigningAsync);
-            app.MapPost($"{prefix}/signatures/upload", UploadSignaturesAsync);
+            app.MapPost($"{prefix}/signatures/upload", UploadSignaturesAsync).AllowGuests();
         }
         // Cross-signing arrived in the unstable prefix first; clients of that time still call it there.
         app.MapPost("/_matrix/client/unstable/keys/device_signing/upload", UploadCrossSigningAsync);
-        app.MapPost("/_matrix/client/unstable/keys/signatures/upload", UploadSignaturesAsync);
+        app.MapPost("/_matrix/client/unstable/keys/signatures/upload", UploadSignaturesAsync).AllowGuests();
         return app;
     }
 

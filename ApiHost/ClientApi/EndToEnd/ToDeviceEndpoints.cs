@@ -18,7 +18,7 @@ public static class ToDeviceEndpoints
     {
         foreach (var version in ClientApiEndpoints.Versions)
         {
-            app.MapPut($"/_matrix/client/{version}/sendToDevice/{{eventType}}/{{txnId}}", SendAsync);
+            app.MapPut($"/_matrix/client/{version}/sendToDevice/{{eventType}}/{{txnId}}", SendAsync).AllowGuests();
         }
         return app;
     }

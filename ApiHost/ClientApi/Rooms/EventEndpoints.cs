@@ -22,15 +22,15 @@ public static class EventEndpoints
         foreach (var version in ClientApiEndpoints.Versions)
         {
             var rooms = $"/_matrix/client/{version}/rooms/{{roomId}}";
-            app.MapPut($"{rooms}/send/{{eventType}}/{{txnId}}", SendAsync);
-            app.MapPut($"{rooms}/state/{{eventType}}/{{stateKey}}", PutStateAsync);
+            app.MapPut($"{rooms}/send/{{eventType}}/{{txnId}}", SendAsync).AllowGuests();
+            app.MapPut($"{rooms}/state/{{eventType}}/{{stateKey}}", PutStateAsync).AllowGuests();
             app.MapPut($"{rooms}/state/{{eventType}}", (HttpContext h, string roomId, string eventType, AccessTokenAuthentication a, RoomAliases r,
-                IGrainFactory g) => PutStateAsync(h, roomId, eventType, "", a, r, g));
-            app.MapGet($"{rooms}/state/{{eventType}}/{{stateKey}}", GetStateAsync);
+                IGrainFactory g) => PutStateAsync(h, roomId, eventType, "", a, r, g)).AllowGuests();
+            app.MapGet($"{rooms}/state/{{eventType}}/{{stateKey}}", GetStateAsync).AllowGuests();
             app.MapGet($"{rooms}/state/{{eventType}}", (HttpContext h, string roomId, string eventType, AccessTokenAuthentication a,
-                HistoryVisibility v, TimeProvider c) => GetStateAsync(h, roomId, eventType, "", a, v, c));
-            app.MapGet($"{rooms}/state", GetAllStateAsync);
-            app.MapGet($"{rooms}/event/{{eventId}}", GetEventAsync);
+                HistoryVisibility v, TimeProvider c) => GetStateAsync(h, roomId, eventType, "", a, v, c)).AllowGuests();
+            app.MapGet($"{rooms}/state", GetAllStateAsync).AllowGuests();
+            app.MapGet($"{rooms}/event/{{eventId}}", GetEventAsync).AllowGuests();
             app.MapPut($"{rooms}/redact/{{eventId}}/{{txnId}}", RedactAsync);
             app.MapPut($"{rooms}/typing/{{userId}}", TypingAsync);
         }

@@ -24,13 +24,13 @@ public static class MembershipEndpoints
         {
             var rooms = $"/_matrix/client/{version}/rooms/{{roomId}}";
             app.MapPost($"{rooms}/join", (HttpContext h, string roomId, AccessTokenAuthentication a, RoomReader r, IGrainFactory g) =>
-                SelfAsync(h, roomId, "join", a, r, g));
+                SelfAsync(h, roomId, "join", a, r, g)).AllowGuests();
             app.MapPost($"/_matrix/client/{version}/join/{{roomIdOrAlias}}", (HttpContext h, string roomIdOrAlias, AccessTokenAuthentication a, RoomReader r, IGrainFactory g) =>
-                SelfAsync(h, roomIdOrAlias, "join", a, r, g));
+                SelfAsync(h, roomIdOrAlias, "join", a, r, g)).AllowGuests();
             app.MapPost($"/_matrix/client/{version}/knock/{{roomIdOrAlias}}", (HttpContext h, string roomIdOrAlias, AccessTokenAuthentication a, RoomReader r, IGrainFactory g) =>
                 SelfAsync(h, roomIdOrAlias, "knock", a, r, g));
             app.MapPost($"{rooms}/leave", (HttpContext h, string roomId, AccessTokenAuthentication a, RoomReader r, IGrainFactory g) =>
-                SelfAsync(h, roomId, "leave", a, r, g));
+                SelfAsync(h, roomId, "leave", a, r, g)).AllowGuests();
             app.MapPost($"{rooms}/forget", async (HttpContext h, string roomId, AccessTokenAuthentication a, IGrainFactory g) =>
             {
                 var user = await a.RequireUserAsync(h);

@@ -19,14 +19,14 @@ public static class RelationEndpoints
         foreach (var version in ClientApiEndpoints.Versions)
         {
             var rooms = $"/_matrix/client/{version}/rooms/{{roomId}}";
-            app.MapGet($"{rooms}/context/{{eventId}}", ContextAsync);
+            app.MapGet($"{rooms}/context/{{eventId}}", ContextAsync).AllowGuests();
         }
         var v1 = "/_matrix/client/v1/rooms/{roomId}";
         app.MapGet($"{v1}/relations/{{eventId}}", (HttpContext h, string roomId, string eventId, AccessTokenAuthentication a, RoomReader r,
-            HistoryVisibility v, TimeProvider c) => RelationsAsync(h, roomId, eventId, null, null, a, r, v, c));
+            HistoryVisibility v, TimeProvider c) => RelationsAsync(h, roomId, eventId, null, null, a, r, v, c)).AllowGuests();
         app.MapGet($"{v1}/relations/{{eventId}}/{{relType}}", (HttpContext h, string roomId, string eventId, string relType, AccessTokenAuthentication a,
-            RoomReader r, HistoryVisibility v, TimeProvider c) => RelationsAsync(h, roomId, eventId, relType, null, a, r, v, c));
-        app.MapGet($"{v1}/relations/{{eventId}}/{{relType}}/{{eventType}}", RelationsAsync);
+            RoomReader r, HistoryVisibility v, TimeProvider c) => RelationsAsync(h, roomId, eventId, relType, null, a, r, v, c)).AllowGuests();
+        app.MapGet($"{v1}/relations/{{eventId}}/{{relType}}/{{eventType}}", RelationsAsync).AllowGuests();
         app.MapGet($"{v1}/threads", ThreadsAsync);
         // Clients that have not read /versions yet (matrix-js-sdk before its first sync) use MSC3856's prefix, as Synapse still serves it.
         app.MapGet("/_matrix/client/unstable/org.matrix.msc3856/rooms/{roomId}/threads", ThreadsAsync);

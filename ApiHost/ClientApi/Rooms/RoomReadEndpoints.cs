@@ -21,11 +21,11 @@ public static class RoomReadEndpoints
     {
         foreach (var version in ClientApiEndpoints.Versions)
         {
-            app.MapGet($"/_matrix/client/{version}/joined_rooms", JoinedRoomsAsync);
+            app.MapGet($"/_matrix/client/{version}/joined_rooms", JoinedRoomsAsync).AllowGuests();
             var rooms = $"/_matrix/client/{version}/rooms/{{roomId}}";
-            app.MapGet($"{rooms}/members", MembersAsync);
+            app.MapGet($"{rooms}/members", MembersAsync).AllowGuests();
             app.MapGet($"{rooms}/joined_members", JoinedMembersAsync);
-            app.MapGet($"{rooms}/messages", MessagesAsync);
+            app.MapGet($"{rooms}/messages", MessagesAsync).AllowGuests();
         }
         return app;
     }

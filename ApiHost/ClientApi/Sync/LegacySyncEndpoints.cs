@@ -41,10 +41,10 @@ public static class LegacySyncEndpoints
     {
         foreach (var version in ClientApiEndpoints.Versions)
         {
-            app.MapGet($"/_matrix/client/{version}/events", EventStreamAsync);
+            app.MapGet($"/_matrix/client/{version}/events", EventStreamAsync).AllowGuests();
             app.MapGet($"/_matrix/client/{version}/events/{{eventId}}", EventAsync);
             app.MapGet($"/_matrix/client/{version}/initialSync", InitialSyncAsync);
-            app.MapGet($"/_matrix/client/{version}/rooms/{{roomId}}/initialSync", RoomInitialSyncAsync);
+            app.MapGet($"/_matrix/client/{version}/rooms/{{roomId}}/initialSync", RoomInitialSyncAsync).AllowGuests();
         }
         return app;
     }

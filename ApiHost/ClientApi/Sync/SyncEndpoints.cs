@@ -27,7 +27,7 @@ public static class SyncEndpoints
     {
         foreach (var version in ClientApiEndpoints.Versions)
         {
-            app.MapGet($"/_matrix/client/{version}/sync", SyncAsync);
+            app.MapGet($"/_matrix/client/{version}/sync", SyncAsync).AllowGuests();
             app.MapPost($"/_matrix/client/{version}/user/{{userId}}/filter", CreateFilterAsync);
             app.MapGet($"/_matrix/client/{version}/user/{{userId}}/filter/{{filterId}}", GetFilterAsync);
         }

@@ -188,6 +188,7 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         PusherInstances = [_writers["events"][0]],
         RunBackgroundTasksOn = _writers["events"][0],
         EnableRegistration = _options.EnableRegistration,
+        AllowGuestAccess = _options.AllowGuestAccess,
         PublicBaseUrl = _options.PublicBaseUrl,
         RegistrationSharedSecret = _options.RegistrationSharedSecret,
         RateLimits = _options.RateLimits,

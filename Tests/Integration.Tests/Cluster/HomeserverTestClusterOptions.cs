@@ -13,6 +13,9 @@ public sealed class HomeserverTestClusterOptions
 
     public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(20);
     public bool EnableRegistration { get; set; } = true;
+
+    /// <summary>homeserver.yaml's <c>allow_guest_access</c>: off, as in Synapse, unless a fixture for guests turns it on.</summary>
+    public bool AllowGuestAccess { get; set; }
     public string? PublicBaseUrl { get; set; } = "https://matrix.test.local";
     public string? RegistrationSharedSecret { get; set; } = "test-shared-secret";
 
