@@ -284,12 +284,7 @@ public sealed class GuestAccessApiTests(GuestAccessClusterFixture fixture) : ICl
         (rooms[closed]["guest_can_join"]!.GetValue<bool>(), rooms[closed]["world_readable"]!.GetValue<bool>()).Should().Be((false, false));
     }
 
-    private async Task<MatrixClient> NewUserAsync()
-    {
-        var client = new MatrixClient(BaseAddress);
-        await client.RegisterAsync(MatrixClient.NewUserName(), "pw");
-        return client;
-    }
+    private Task<MatrixClient> NewUserAsync() => MatrixClient.RegisteredAsync(BaseAddress);
 
     /// <summary>A published public room with the given guest access and history visibility.</summary>
     private static Task<string> CreateRoomAsync(MatrixClient owner, string guestAccess, string historyVisibility = "shared", string? name = null) =>
