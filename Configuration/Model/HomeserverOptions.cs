@@ -36,6 +36,10 @@ public sealed class HomeserverOptions
     public IReadOnlyList<string>? OutboundFederationRestrictedTo { get; init; }
     public required RateLimitOptions RateLimits { get; init; }
 
+    /// <summary>The <c>email</c> section; null when this server does not send mail (Synapse's <c>can_verify_email</c> false).</summary>
+    public EmailOptions? Email { get; init; }
+    public ThreePidOptions ThreePids { get; init; } = new();
+
     /// <summary>Things that are allowed but risky; the host logs each loudly at start.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 

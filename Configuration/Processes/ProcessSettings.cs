@@ -51,6 +51,10 @@ public sealed record ProcessSettings
 
     public RateLimitOptions RateLimits { get; init; } = RateLimitOptions.Defaults;
 
+    /// <summary>The <c>email</c> section; null when this server does not validate email addresses.</summary>
+    public EmailOptions? Email { get; init; }
+    public ThreePidOptions ThreePids { get; init; } = new();
+
     /// <summary>Allowed but risky settings, logged loudly at start.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 

@@ -72,6 +72,8 @@ public static class ProcessSettingsLoader
             PublicBaseUrl = homeserver.PublicBaseUrl,
             BcryptRounds = homeserver.BcryptRounds,
             RateLimits = homeserver.RateLimits,
+            Email = homeserver.Email,
+            ThreePids = homeserver.ThreePids,
             Warnings = homeserver.Warnings,
         };
     }
