@@ -150,7 +150,7 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         await tx.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Marks the account deactivated and removes its password and every device, in one transaction.</summary>
+    /// <summary>Marks the account deactivated and removes its password, every device and its 3PIDs, in one transaction.</summary>
     public async Task DeactivateAsync(string userId, CancellationToken cancellationToken = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -166,6 +166,10 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         var pushers = new NpgsqlBatchCommand("DELETE FROM pushers WHERE user_id = $1");
         pushers.Parameters.Add(new() { Value = userId });
         batch.BatchCommands.Add(pushers);
+        // As Synapse does: a deactivated account's 3PIDs are free for another account, and never log in or reset a password.
+        var threePids = new NpgsqlBatchCommand("DELETE FROM user_threepids WHERE user_id = $1");
+        threePids.Parameters.Add(new() { Value = userId });
+        batch.BatchCommands.Add(threePids);
         await batch.ExecuteNonQueryAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }
