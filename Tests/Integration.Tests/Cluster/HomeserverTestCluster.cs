@@ -187,6 +187,8 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         PublicBaseUrl = _options.PublicBaseUrl,
         RegistrationSharedSecret = _options.RegistrationSharedSecret,
         RateLimits = _options.RateLimits,
+        Email = _options.Email,
+        ThreePids = _options.ThreePids,
         // The lowest cost bcrypt allows keeps tests fast; production uses bcrypt_rounds (12).
         BcryptRounds = 4,
     };

@@ -16,6 +16,10 @@ public sealed class HomeserverTestClusterOptions
     public string? PublicBaseUrl { get; set; } = "https://matrix.test.local";
     public string? RegistrationSharedSecret { get; set; } = "test-shared-secret";
 
+    /// <summary>The <c>email</c> section; null (the default) when the server validates no email.</summary>
+    public EmailOptions? Email { get; set; }
+    public ThreePidOptions ThreePids { get; set; } = new();
+
     /// <summary>Tests register many users from one address; the defaults would throttle them.</summary>
     public RateLimitOptions RateLimits { get; set; } = Unlimited;
 
