@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Http;
+using Homeserver.Configuration.Processes;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Protocol;
 using Homeserver.Storage.Accounts;
@@ -17,18 +18,30 @@ public sealed class AuthRequiredException(JsonObject body) : Exception("User-int
 /// What a completed session authorises: the request body to act on (the one that started the session
 /// when the client resent only <c>auth</c>), and what earlier requests of the session already did.
 /// </summary>
-public sealed record CompletedAuth(string SessionId, JsonObject Body, string? RegisteredUser, string? PasswordHash);
+public sealed record CompletedAuth(string SessionId, JsonObject Body, string? RegisteredUser, string? PasswordHash, SessionThreePid? ThreePid);
 
 /// <summary>
 /// User-interactive authentication (spec: "User-interactive API"), with sessions in PostgreSQL so
 /// a client may continue on any API host. A session belongs to the operation and body that started
 /// it; a completed one may be resubmitted and gets the operation's result again, as the spec asks.
-/// Registration offers <c>m.login.dummy</c>; operations of a signed-in user <c>m.login.password</c>.
+/// Registration offers <c>m.login.dummy</c> (and <c>m.login.email.identity</c> when email is configured);
+/// operations of a signed-in user <c>m.login.password</c>; a password reset <c>m.login.email.identity</c>.
 /// </summary>
-public sealed class UserInteractiveAuth(AuthSessionStore sessions, PasswordStage passwords, PasswordHasher hasher, TimeProvider clock)
+public sealed class UserInteractiveAuth(AuthSessionStore sessions, PasswordStage passwords, EmailIdentityStage emails, PasswordHasher hasher,
+    TimeProvider clock)
 {
     public static readonly string[] DummyStages = ["m.login.dummy"];
     public static readonly string[] PasswordStages = ["m.login.password"];
+    public static readonly IReadOnlyList<IReadOnlyList<string>> EmailFlows = [[EmailIdentityStage.Type]];
+
+    /// <summary>
+    /// Synapse's registration flows: dummy alone without email; with email also an email-only flow; only
+    /// that one when <c>registrations_require_3pid</c> names email.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<string>> RegistrationFlows(ProcessSettings settings) =>
+        settings.Email is null ? [DummyStages]
+        : settings.ThreePids.RegistrationsRequire.Contains("email") ? EmailFlows
+        : [DummyStages, [EmailIdentityStage.Type]];
 
     private static readonly TimeSpan SessionLifetime = TimeSpan.FromMinutes(30);
 
@@ -38,7 +51,12 @@ public sealed class UserInteractiveAuth(AuthSessionStore sessions, PasswordStage
     /// password is 403, as Synapse answers). The body's <paramref name="passwordField"/>, if named, is
     /// kept only as a hash, returned as <see cref="CompletedAuth.PasswordHash"/>.
     /// </summary>
-    public async Task<CompletedAuth> RequireAsync(HttpContext http, JsonObject body, IReadOnlyList<string> stages, string? requester = null,
+    public Task<CompletedAuth> RequireAsync(HttpContext http, JsonObject body, IReadOnlyList<string> stages, string? requester = null,
+        string? passwordField = null) =>
+        RequireAsync(http, body, [stages], requester, passwordField);
+
+    /// <summary>As above, with several flows: the session completes when every stage of one of them is done.</summary>
+    public async Task<CompletedAuth> RequireAsync(HttpContext http, JsonObject body, IReadOnlyList<IReadOnlyList<string>> flows, string? requester = null,
         string? passwordField = null)
     {
         var auth = body.OptionalObject("auth");
@@ -52,6 +70,7 @@ public sealed class UserInteractiveAuth(AuthSessionStore sessions, PasswordStage
         IReadOnlyList<string> completed;
         string session;
         string? proven = null, registered = null, passwordHash = null;
+        SessionThreePid? threePid = null;
         if (requested is null)
         {
             session = RandomText.Letters(24);
@@ -62,13 +81,13 @@ public sealed class UserInteractiveAuth(AuthSessionStore sessions, PasswordStage
                 await sessions.SetPasswordHashAsync(session, passwordHash);
             }
             completed = [];
-            if (auth is null) throw Challenge(session, completed, stages, null, null, continued: false);
+            if (auth is null) throw Challenge(session, completed, flows, null, null, continued: false);
         }
         else
         {
             session = requested;
             var stored = await sessions.GetSessionAsync(session, notBefore)
-                ?? throw Challenge(null, [], stages, "M_UNKNOWN", "Unknown or expired session.");
+                ?? throw Challenge(null, [], flows, "M_UNKNOWN", "Unknown or expired session.");
             if (stored.Operation != operation)
             {
                 throw MatrixException.Forbidden("Requested operation has changed during the UI authentication session.");
@@ -89,24 +108,41 @@ public sealed class UserInteractiveAuth(AuthSessionStore sessions, PasswordStage
             completed = stored.Completed;
             proven = stored.AuthenticatedUser;
             registered = stored.RegisteredUser;
+            threePid = stored.ThreePid;
         }
 
         var type = auth!.OptionalString("type");
         if (type is not null && !completed.Contains(type))
         {
-            if (!stages.Contains(type)) throw Challenge(session, completed, stages, "M_UNRECOGNIZED", $"Unsupported authentication type {type}.");
-            // m.login.dummy is complete by being sent; m.login.password when the password is right.
+            if (!flows.Any(f => f.Contains(type))) throw Challenge(session, completed, flows, "M_UNRECOGNIZED", $"Unsupported authentication type {type}.");
+            // m.login.dummy is complete by being sent; m.login.password when the password is right; the email stage by a validated session.
             if (type == "m.login.password")
             {
                 proven = await passwords.VerifyAsync(auth!, requester)
-                    ?? throw Challenge(session, completed, stages, "M_FORBIDDEN", "Invalid password.");
+                    ?? throw Challenge(session, completed, flows, "M_FORBIDDEN", "Invalid password.");
+            }
+            else if (type == EmailIdentityStage.Type)
+            {
+                SessionThreePid proof;
+                try
+                {
+                    var validated = await emails.VerifyAsync(auth!);
+                    proof = new SessionThreePid(validated.Medium, validated.Address);
+                }
+                catch (MatrixException e)
+                {
+                    // As Synapse: a stage's failure is told in the 401, and the session goes on.
+                    throw Challenge(session, completed, flows, e.ErrCode, e.Error);
+                }
+                threePid = proof;
+                await sessions.SetThreePidAsync(session, threePid.Medium, threePid.Address);
             }
             await sessions.MarkCompletedAsync(session, type, proven);
             completed = [.. completed, type];
         }
-        if (!stages.All(completed.Contains)) throw Challenge(session, completed, stages, null, null);
+        if (!flows.Any(f => f.All(completed.Contains))) throw Challenge(session, completed, flows, null, null);
         if (requester is not null && proven != requester) throw MatrixException.Forbidden("Invalid auth: the password given is not this user's.");
-        return new CompletedAuth(session, requestBody, registered, passwordHash);
+        return new CompletedAuth(session, requestBody, registered, passwordHash, threePid);
     }
 
     /// <summary>Remembers the user a registration created, so that resubmitting the session logs into it.</summary>
@@ -179,12 +215,13 @@ public sealed class UserInteractiveAuth(AuthSessionStore sessions, PasswordStage
         }
     }
 
-    private static AuthRequiredException Challenge(string? session, IReadOnlyList<string> completed, IReadOnlyList<string> stages,
+    private static AuthRequiredException Challenge(string? session, IReadOnlyList<string> completed, IReadOnlyList<IReadOnlyList<string>> flows,
         string? errCode, string? error, bool continued = true)
     {
         var body = new JsonObject
         {
-            ["flows"] = new JsonArray(new JsonObject { ["stages"] = new JsonArray(stages.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray()) }),
+            ["flows"] = new JsonArray(flows.Select(stages =>
+                (JsonNode)new JsonObject { ["stages"] = new JsonArray(stages.Select(s => (JsonNode)JsonValue.Create(s)!).ToArray()) }).ToArray()),
             ["params"] = new JsonObject(),
         };
         if (session is not null) body["session"] = session;

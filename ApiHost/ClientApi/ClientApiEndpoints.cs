@@ -6,6 +6,7 @@ using Homeserver.ApiHost.ClientApi.Rooms;
 using Homeserver.ApiHost.ClientApi.Sync;
 using Homeserver.ApiHost.Errors;
 using Homeserver.ApiHost.RateLimiting;
+using Homeserver.ApiHost.ThreePids;
 using Homeserver.Configuration.Processes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -41,6 +42,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<LazyLoadedMembers>();
         services.AddSingleton<PresenceOnSync>();
         services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<ProcessSettings>().BcryptRounds));
+        services.AddThreePids();
         return services;
     }
 
@@ -74,6 +76,8 @@ public static class ClientApiEndpoints
         app.MapToDeviceApi();
         app.MapKeyBackupApi();
         app.MapReportApi();
+        app.MapEmailValidationApi();
+        app.MapThreePidApi();
         var unrecognized = new UnrecognizedRequests(app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>());
         app.MapFallback("/_matrix/{**path}", unrecognized.Answer);
         app.MapFallback("/_synapse/{**path}", unrecognized.Answer);

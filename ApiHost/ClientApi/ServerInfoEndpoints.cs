@@ -23,7 +23,7 @@ public static class ServerInfoEndpoints
         return app;
     }
 
-    private static async Task<IResult> CapabilitiesAsync(HttpContext http, AccessTokenAuthentication auth)
+    private static async Task<IResult> CapabilitiesAsync(HttpContext http, AccessTokenAuthentication auth, ProcessSettings settings)
     {
         await auth.RequireUserAsync(http);
         var available = new JsonObject();
@@ -36,7 +36,8 @@ public static class ServerInfoEndpoints
                 ["m.change_password"] = new JsonObject { ["enabled"] = true },
                 ["m.set_displayname"] = new JsonObject { ["enabled"] = true },
                 ["m.set_avatar_url"] = new JsonObject { ["enabled"] = true },
-                ["m.3pid_changes"] = new JsonObject { ["enabled"] = false },
+                // As Synapse: enable_3pid_changes, whether or not email is configured.
+                ["m.3pid_changes"] = new JsonObject { ["enabled"] = settings.ThreePids.EnableChanges },
             },
         });
     }

@@ -119,6 +119,12 @@ public static class HomeserverConfigLoader
             warnings.Add("`redis` is not used: replication between processes runs on Orleans streams, with PostgreSQL as the record.");
         }
         var orleans = ReadOrleans(root, serverName);
+        var email = EmailConfigReader.ReadEmail(root);
+        var threePids = EmailConfigReader.ReadThreePids(root, email);
+        if (threePids.IdentityServerPlainHttp)
+        {
+            warnings.Add("`identity_server_plain_http_just_for_testing_do_not_use` is set: identity servers are reached over plain HTTP, which only tests should do.");
+        }
         if (instanceMap.Count > 0 && orleans.TlsCertificatePath is null && !orleans.AllowInsecureLoopback)
         {
             throw new ConfigurationException(
@@ -162,6 +168,8 @@ public static class HomeserverConfigLoader
             OutboundFederationRestrictedTo = outbound,
             RateLimits = ReadRateLimits(root),
             OutboundHttp = ReadOutboundHttp(root),
+            Email = email,
+            ThreePids = threePids,
             Warnings = warnings,
         };
     }

@@ -75,6 +75,8 @@ public static class ProcessSettingsLoader
             BcryptRounds = homeserver.BcryptRounds,
             RateLimits = homeserver.RateLimits,
             OutboundHttp = homeserver.OutboundHttp,
+            Email = homeserver.Email,
+            ThreePids = homeserver.ThreePids,
             Warnings = homeserver.Warnings,
         };
     }

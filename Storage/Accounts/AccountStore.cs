@@ -200,7 +200,7 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Marks the account deactivated and removes its password, every device and every pusher, in one
+    /// Marks the account deactivated and removes its password, every device, every pusher and its 3PIDs, in one
     /// transaction. With <paramref name="erase"/> it also marks the user erased, clears the profile and
     /// deletes the account data (the spec's "non-event data").
     /// </summary>
@@ -219,6 +219,8 @@ public sealed class AccountStore(NpgsqlDataSource dataSource)
         Add("DELETE FROM devices WHERE user_id = $1");
         // Pushers set before they belonged to a device, too: a deactivated account is never pushed to.
         Add("DELETE FROM pushers WHERE user_id = $1");
+        // As Synapse does: a deactivated account's 3PIDs are free for another account, and never log in or reset a password.
+        Add("DELETE FROM user_threepids WHERE user_id = $1");
         if (erase)
         {
             Add("INSERT INTO erased_users (user_id) VALUES ($1) ON CONFLICT DO NOTHING");

@@ -22,7 +22,7 @@ public sealed class AuthSessionStore(NpgsqlDataSource dataSource)
     public async Task<UiaSession?> GetSessionAsync(string sessionId, long notBefore, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("""
-            SELECT completed, operation, request_body, authenticated_user, registered_user, password_hash
+            SELECT completed, operation, request_body, authenticated_user, registered_user, password_hash, threepid_medium, threepid_address
             FROM uia_sessions WHERE session_id = $1 AND created_ts >= $2
             """);
         command.Parameters.Add(new() { Value = sessionId });
@@ -31,7 +31,8 @@ public sealed class AuthSessionStore(NpgsqlDataSource dataSource)
         if (!await reader.ReadAsync(cancellationToken)) return null;
         return new UiaSession(reader.GetFieldValue<string[]>(0), reader.GetString(1), reader.GetString(2),
             reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
-            reader.IsDBNull(5) ? null : reader.GetString(5));
+            reader.IsDBNull(5) ? null : reader.GetString(5),
+            reader.IsDBNull(6) ? null : new SessionThreePid(reader.GetString(6), reader.GetString(7)));
     }
 
     /// <summary>Records a completed stage, and for a password stage the user it proved.</summary>
@@ -66,6 +67,16 @@ public sealed class AuthSessionStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>The 3PID an <c>m.login.email.identity</c> stage proved.</summary>
+    public async Task SetThreePidAsync(string sessionId, string medium, string address, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("UPDATE uia_sessions SET threepid_medium = $2, threepid_address = $3 WHERE session_id = $1");
+        command.Parameters.Add(new() { Value = sessionId });
+        command.Parameters.Add(new() { Value = medium });
+        command.Parameters.Add(new() { Value = address });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public async Task SetRegisteredUserAsync(string sessionId, string userId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("UPDATE uia_sessions SET registered_user = $2 WHERE session_id = $1");
@@ -95,7 +106,9 @@ public sealed class AuthSessionStore(NpgsqlDataSource dataSource)
 /// <summary>
 /// One user-interactive auth session: the stages done, the operation (method and version-less path)
 /// and canonical body it belongs to (its password left out), the user a password stage proved, the
-/// user it registered, and the hash of the body's password.
+/// user it registered, the hash of the body's password, and the 3PID an email stage proved.
 /// </summary>
 public sealed record UiaSession(IReadOnlyList<string> Completed, string Operation, string RequestBody, string? AuthenticatedUser,
-    string? RegisteredUser, string? PasswordHash);
+    string? RegisteredUser, string? PasswordHash, SessionThreePid? ThreePid);
+
+public sealed record SessionThreePid(string Medium, string Address);

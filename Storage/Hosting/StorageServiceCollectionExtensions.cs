@@ -8,6 +8,7 @@ using Homeserver.Storage.Presence;
 using Homeserver.Storage.Push;
 using Homeserver.Storage.Receipts;
 using Homeserver.Storage.Reports;
+using Homeserver.Storage.ThreePids;
 using Homeserver.Storage.Retention;
 using Homeserver.Storage.Rooms;
 using Homeserver.Storage.Streams;
@@ -45,6 +46,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();
         services.AddSingleton<OpenIdTokenStore>();
+        services.AddSingleton<ThreePidStore>();
         services.AddSingleton<AuthSessionStore>();
         services.AddSingleton<CacheInvalidationStore>();
         services.AddSingleton<EndToEndKeyStore>();

@@ -4,6 +4,8 @@ using Homeserver.ApiHost.Http;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Users;
 using Homeserver.Storage.Accounts;
+using Homeserver.Storage.ThreePids;
+using Homeserver.Configuration.Processes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -11,7 +13,7 @@ using Orleans;
 
 namespace Homeserver.ApiHost.ClientApi.Accounts;
 
-/// <summary>/devices, /delete_devices, /account/password and /account/deactivate (the last three behind the password stage).</summary>
+/// <summary>/devices, /delete_devices, /account/password and /account/deactivate (the last three behind the password stage, or a password reset behind the email stage).</summary>
 public static class DeviceEndpoints
 {
     public static IEndpointRouteBuilder MapDeviceApi(this IEndpointRouteBuilder app)
@@ -95,9 +97,16 @@ public static class DeviceEndpoints
         return Results.Json(new JsonObject());
     }
 
-    private static async Task<IResult> ChangePasswordAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia, IGrainFactory grains)
+    /// <summary>
+    /// With an access token, the user changes their password behind the password stage. Without one
+    /// (a forgotten password), the email stage proves an address, and the account it belongs to gets the
+    /// new password, as Synapse resets it; that needs the server to validate email itself.
+    /// </summary>
+    private static async Task<IResult> ChangePasswordAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia, ThreePidStore threePids,
+        ProcessSettings settings, IGrainFactory grains)
     {
-        var user = await auth.RequireUserAsync(http);
+        var reset = AccessTokenAuthentication.TokenOf(http.Request) is null && settings.Email is not null;
+        var user = reset ? null : await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request);
         if (body.ContainsKey("new_password"))
         {
@@ -105,11 +114,16 @@ public static class DeviceEndpoints
             if (newPassword.Length is 0 or > 512) throw new MatrixException(400, "M_INVALID_PARAM", "The new password must be 1 to 512 characters.");
         }
         _ = body.OptionalBool("logout_devices", true);
-        var completed = await uia.RequireAsync(http, body, UserInteractiveAuth.PasswordStages, user.UserId, passwordField: "new_password");
+        var completed = user is not null
+            ? await uia.RequireAsync(http, body, UserInteractiveAuth.PasswordStages, user.UserId, passwordField: "new_password")
+            : await uia.RequireAsync(http, body, UserInteractiveAuth.EmailFlows, passwordField: "new_password");
         var hash = completed.PasswordHash ?? throw new MatrixException(400, "M_MISSING_PARAM", "'new_password' is missing.");
         var logoutDevices = completed.Body.OptionalBool("logout_devices", true);
-        await grains.GetGrain<IUserGrain>(user.UserId).ChangePasswordAsync(hash, logoutDevices, user.DeviceId, http.RequestAborted);
-        auth.ForgetTokensOf(user.UserId);
+        var userId = user?.UserId
+            ?? (completed.ThreePid is { } proven ? await threePids.FindUserAsync(proven.Medium, proven.Address) : null)
+            ?? throw MatrixException.NotFound("Email address not found.");
+        await grains.GetGrain<IUserGrain>(userId).ChangePasswordAsync(hash, logoutDevices, user?.DeviceId, http.RequestAborted);
+        auth.ForgetTokensOf(userId);
         return Results.Json(new JsonObject());
     }
 

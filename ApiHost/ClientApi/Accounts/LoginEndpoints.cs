@@ -6,6 +6,8 @@ using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Users;
 using Homeserver.Configuration.Processes;
 using Homeserver.Storage.Accounts;
+using Homeserver.Storage.ThreePids;
+using Homeserver.ApiHost.ThreePids;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -29,7 +31,7 @@ public static class LoginEndpoints
     }
 
     private static async Task<IResult> LoginAsync(HttpContext http, ProcessSettings settings, RateLimiter limiter, UserIdResolver users,
-        AccountStore accounts, PasswordHasher hasher, IGrainFactory grains)
+        AccountStore accounts, ThreePidStore threePids, PasswordHasher hasher, IGrainFactory grains)
     {
         limiter.Acquire("login", http.Connection.RemoteIpAddress?.ToString() ?? "unknown", settings.RateLimits.LoginAddress);
         var body = await JsonBody.ReadObjectAsync(http.Request);
@@ -38,20 +40,30 @@ public static class LoginEndpoints
 
         var identifier = body.OptionalObject("identifier");
         string typed;
-        if (identifier is not null)
+        string? userId;
+        if (identifier?.RequiredString("type") == "m.id.thirdparty" || (identifier is null && body.ContainsKey("medium")))
+        {
+            // A 3PID names the account whose it is (the deprecated top-level medium and address too, as Synapse accepts them).
+            var source = identifier ?? body;
+            var medium = ThreePidInput.Medium(source);
+            typed = source.RequiredString("address");
+            userId = medium == "email" && ThreePidInput.TryEmail(typed) is { } email ? await threePids.FindUserAsync(medium, email) : null;
+        }
+        else if (identifier is not null)
         {
             var idType = identifier.RequiredString("type");
             if (idType != "m.id.user") throw new MatrixException(400, "M_UNKNOWN", $"Unknown identifier type {idType}.");
             typed = identifier.RequiredString("user");
+            userId = users.ExistingLocalUser(typed);
         }
         else
         {
             typed = body.RequiredString("user");
+            userId = users.ExistingLocalUser(typed);
         }
         var password = body.RequiredString("password");
         // Refresh tokens are not issued (the spec lets a server decline), but the field must still be what the spec says.
         _ = body.OptionalBool("refresh_token", false);
-        var userId = users.ExistingLocalUser(typed);
         var account = userId is null ? null : await accounts.FindUserAsync(userId);
         if (account is not null) limiter.Acquire("login-account", account.UserId, settings.RateLimits.LoginAccount);
         if (account is null || !hasher.Verify(password, account.PasswordHash))

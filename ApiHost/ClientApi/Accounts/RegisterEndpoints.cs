@@ -7,6 +7,7 @@ using Homeserver.Grains.Interfaces.Users;
 using Homeserver.Protocol;
 using Homeserver.Configuration.Processes;
 using Homeserver.Storage.Accounts;
+using Homeserver.Storage.ThreePids;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -29,7 +30,8 @@ public static class RegisterEndpoints
     }
 
     private static async Task<IResult> RegisterAsync(HttpContext http, ProcessSettings settings, RateLimiter limiter,
-        UserInteractiveAuth uia, UserIdResolver users, AccountStore accounts, AccessTokenAuthentication auth, IGrainFactory grains)
+        UserInteractiveAuth uia, UserIdResolver users, AccountStore accounts, AccessTokenAuthentication auth, ThreePidStore threePids, TimeProvider clock,
+        IGrainFactory grains)
     {
         var kind = http.Request.Query["kind"] is [var given] ? given : "user";
         var isGuest = kind != "user";
@@ -67,7 +69,7 @@ public static class RegisterEndpoints
             }
         }
 
-        var completed = await uia.RequireAsync(http, body, UserInteractiveAuth.DummyStages, passwordField: "password");
+        var completed = await uia.RequireAsync(http, body, UserInteractiveAuth.RegistrationFlows(settings), passwordField: "password");
         var parameters = completed.Body;
         var inhibitLogin = parameters.OptionalBool("inhibit_login", false);
         var deviceId = parameters.OptionalString("device_id");
@@ -105,9 +107,19 @@ public static class RegisterEndpoints
             if (parameters.OptionalString("username") is { } chosen) RequireNonGuestLocalpart(chosen);
             userId = users.NewLocalUser(parameters.OptionalString("username")?.ToLowerInvariant() ?? RandomText.Letters(12).ToLowerInvariant());
             if (await accounts.UserExistsAsync(userId)) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
+            if (completed.ThreePid is { } proven && await threePids.FindUserAsync(proven.Medium, proven.Address) is not null)
+            {
+                throw new MatrixException(400, "M_THREEPID_IN_USE", "Email is already in use.");
+            }
             var registration = await grains.GetGrain<IUserGrain>(userId).RegisterAsync(
                 new RegisterCommand(hash, IsAdmin: false, DisplayName: null, IssueSession: !inhibitLogin, deviceId, deviceName), http.RequestAborted);
             await uia.RecordRegistrationAsync(completed, registration.UserId);
+            if (completed.ThreePid is { } threePid)
+            {
+                // The address the email stage proved becomes the account's, as Synapse binds it at registration.
+                var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+                await threePids.AddUserThreePidAsync(registration.UserId, new ValidatedThreePid(threePid.Medium, threePid.Address, now), now, null);
+            }
             (userId, accessToken, device) = (registration.UserId, registration.AccessToken, registration.DeviceId);
         }
 

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Http;
 using Homeserver.ApiHost.RateLimiting;
+using Homeserver.ApiHost.ThreePids;
 using Homeserver.Configuration.Processes;
 using Microsoft.Extensions.DependencyInjection;
 using Homeserver.Grains.Interfaces.Errors;
@@ -121,6 +122,13 @@ public static class MembershipEndpoints
             limiter.Acquire("invite-user", user.UserId, limits.InvitesPerUser);
         }
         var body = await JsonBody.ReadObjectAsync(http.Request);
+        if (membership == "invite" && body.ContainsKey("medium") && body.ContainsKey("address"))
+        {
+            // The third-party form of the invite (third_party_membership.yaml), as Synapse tells the two apart.
+            await http.RequestServices.GetRequiredService<ThirdPartyInvites>().InviteAsync(user.UserId, roomId, ThirdPartyInvites.Request.Parse(body),
+                http.RequestAborted);
+            return Results.Json(new JsonObject());
+        }
         var target = RoomPaths.UserIdFrom(body.OptionalString("user_id"));
         var content = new JsonObject { ["membership"] = membership };
         if (body.OptionalString("reason") is { } reason) content["reason"] = reason;

@@ -24,6 +24,9 @@ public sealed class HomeserverTestClusterOptions
 
     /// <summary>Receives the silos' log (at Warning and above), for tests that look for a logged cause.</summary>
     public Microsoft.Extensions.Logging.ILoggerProvider? SiloLogs { get; set; }
+    /// <summary>The <c>email</c> section; null (the default) when the server validates no email.</summary>
+    public EmailOptions? Email { get; set; }
+    public ThreePidOptions ThreePids { get; set; } = new();
 
     /// <summary>Tests register many users from one address; the defaults would throttle them.</summary>
     public RateLimitOptions RateLimits { get; set; } = Unlimited;
