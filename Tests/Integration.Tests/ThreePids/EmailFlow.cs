@@ -39,6 +39,26 @@ public static partial class EmailFlow
         return sid;
     }
 
+    /// <summary>POST /3pid/add through its password stage.</summary>
+    internal static async Task AddAsync(MatrixClient client, string sid, string secret, string password)
+    {
+        var body = new JsonObject { ["sid"] = sid, ["client_secret"] = secret };
+        var (challenged, challenge) = await client.PostAsync("/_matrix/client/v3/account/3pid/add", body);
+        challenged.Should().Be(401, challenge.ToJsonString());
+        var (status, answer) = await client.PostAsync("/_matrix/client/v3/account/3pid/add", new JsonObject
+        {
+            ["sid"] = sid,
+            ["client_secret"] = secret,
+            ["auth"] = new JsonObject
+            {
+                ["type"] = "m.login.password", ["session"] = challenge["session"]!.GetValue<string>(), ["password"] = password,
+                ["identifier"] = new JsonObject { ["type"] = "m.id.user", ["user"] = client.UserId },
+            },
+        });
+        status.Should().Be(200, answer.ToJsonString());
+        answer.Should().BeEquivalentTo(new JsonObject());
+    }
+
     [GeneratedRegex(@"enter this code where you were asked for it: (\S+)")]
     private static partial Regex Code();
 

@@ -88,7 +88,7 @@ public sealed partial class EmailValidationApiTests(ThreePidClusterFixture fixtu
         (unknown, unknownBody["errcode"]!.GetValue<string>()).Should().Be((400, "M_THREEPID_NOT_FOUND"));
 
         var sid = await EmailFlow.ValidateAsync(fixture, alice, email, secret);
-        await ThreePidAccountApiTests.AddAsync(alice, sid, secret, "pw");
+        await EmailFlow.AddAsync(alice, sid, secret, "pw");
 
         // The same address in another case and with spaces is the same address.
         var shouted = "  " + email.ToUpperInvariant() + " ";

@@ -22,30 +22,10 @@ public sealed partial class ThreePidAccountApiTests(ThreePidClusterFixture fixtu
         return client;
     }
 
-    /// <summary>POST /3pid/add through its password stage.</summary>
-    internal static async Task AddAsync(MatrixClient client, string sid, string secret, string password)
-    {
-        var body = new JsonObject { ["sid"] = sid, ["client_secret"] = secret };
-        var (challenged, challenge) = await client.PostAsync("/_matrix/client/v3/account/3pid/add", body);
-        challenged.Should().Be(401, challenge.ToJsonString());
-        var (status, answer) = await client.PostAsync("/_matrix/client/v3/account/3pid/add", new JsonObject
-        {
-            ["sid"] = sid,
-            ["client_secret"] = secret,
-            ["auth"] = new JsonObject
-            {
-                ["type"] = "m.login.password", ["session"] = challenge["session"]!.GetValue<string>(), ["password"] = password,
-                ["identifier"] = new JsonObject { ["type"] = "m.id.user", ["user"] = client.UserId },
-            },
-        });
-        status.Should().Be(200, answer.ToJsonString());
-        answer.Should().BeEquivalentTo(new JsonObject());
-    }
-
     private async Task<string> AddEmailAsync(MatrixClient client)
     {
         var (email, secret) = (EmailFlow.NewEmail(), EmailFlow.NewSecret());
-        await AddAsync(client, await EmailFlow.ValidateAsync(fixture, client, email, secret), secret, Password);
+        await EmailFlow.AddAsync(client, await EmailFlow.ValidateAsync(fixture, client, email, secret), secret, Password);
         return email;
     }
 
@@ -69,7 +49,7 @@ public sealed partial class ThreePidAccountApiTests(ThreePidClusterFixture fixtu
         challenged.Should().Be(401);
         challenge["flows"]![0]!["stages"]!.AsArray().Select(s => s!.GetValue<string>()).Should().Equal("m.login.password");
         challenge["session"]!.GetValue<string>().Should().NotBeEmpty();
-        await AddAsync(alice, sid, secret, Password);
+        await EmailFlow.AddAsync(alice, sid, secret, Password);
 
         var listed = (await ThreePidsAsync(alice)).Should().ContainSingle().Subject!.AsObject();
         listed["medium"]!.GetValue<string>().Should().Be("email");
@@ -98,7 +78,7 @@ public sealed partial class ThreePidAccountApiTests(ThreePidClusterFixture fixtu
         // Bob validates the same address in a session of his own, but Alice adds it first.
         var bobSecret = EmailFlow.NewSecret();
         var bobSid = await EmailFlow.ValidateAsync(fixture, bob, email, bobSecret);
-        await AddAsync(alice, sid, secret, Password);
+        await EmailFlow.AddAsync(alice, sid, secret, Password);
         await FailAddAsync(bob, bobSid, bobSecret, "M_THREEPID_IN_USE");
         await FailAddAsync(alice, sid, secret, "M_THREEPID_AUTH_FAILED", "a session proves once");
     }
@@ -161,7 +141,7 @@ public sealed partial class ThreePidAccountApiTests(ThreePidClusterFixture fixtu
         // Free again: another account may validate and add it.
         using var bob = await NewUserAsync();
         var secret = EmailFlow.NewSecret();
-        await AddAsync(bob, await EmailFlow.ValidateAsync(fixture, bob, email, secret), secret, Password);
+        await EmailFlow.AddAsync(bob, await EmailFlow.ValidateAsync(fixture, bob, email, secret), secret, Password);
     }
 
     [Theory]
