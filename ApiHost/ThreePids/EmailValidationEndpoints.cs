@@ -46,12 +46,7 @@ public static class EmailValidationEndpoints
         var validation = RequireEmail(http, "Email-based registration has been disabled on this server.");
         if (!settings.EnableRegistration) throw MatrixException.Forbidden("Registration has been disabled.");
         var request = EmailTokenRequest.Parse(await JsonBody.ReadObjectAsync(http.Request));
-        if (!rules.IsAllowed("email", request.Email))
-        {
-            throw new MatrixException(403, "M_THREEPID_DENIED", "Your email domain is not authorized to register on this server.");
-        }
-        rules.Throttle(http, "email", request.Email);
-        if (await store.FindUserAsync("email", request.Email) is not null) throw new MatrixException(400, "M_THREEPID_IN_USE", "Email is already in use.");
+        await RequireNewAllowedEmailAsync(http, rules, store, request.Email, "Your email domain is not authorized to register on this server.");
         return Results.Json(await validation.RequestTokenAsync(request, ValidationPurpose.Registration, http.RequestAborted));
     }
 
@@ -60,13 +55,16 @@ public static class EmailValidationEndpoints
         rules.RequireChangesEnabled();
         var validation = RequireEmail(http, "Adding an email to your account is disabled on this server.");
         var request = EmailTokenRequest.Parse(await JsonBody.ReadObjectAsync(http.Request));
-        if (!rules.IsAllowed("email", request.Email))
-        {
-            throw new MatrixException(403, "M_THREEPID_DENIED", "Your email domain is not authorized on this server.");
-        }
-        rules.Throttle(http, "email", request.Email);
-        if (await store.FindUserAsync("email", request.Email) is not null) throw new MatrixException(400, "M_THREEPID_IN_USE", "Email is already in use.");
+        await RequireNewAllowedEmailAsync(http, rules, store, request.Email, "Your email domain is not authorized on this server.");
         return Results.Json(await validation.RequestTokenAsync(request, ValidationPurpose.AddThreePid, http.RequestAborted));
+    }
+
+    /// <summary>An address a new or existing account may take: allowed by <c>allowed_local_3pids</c>, within the validation rate, on no account yet.</summary>
+    private static async Task RequireNewAllowedEmailAsync(HttpContext http, ThreePidRules rules, ThreePidStore store, string email, string deniedMessage)
+    {
+        if (!rules.IsAllowed("email", email)) throw new MatrixException(403, "M_THREEPID_DENIED", deniedMessage);
+        rules.Throttle(http, "email", email);
+        if (await store.FindUserAsync("email", email) is not null) throw new MatrixException(400, "M_THREEPID_IN_USE", "Email is already in use.");
     }
 
     private static async Task<IResult> PasswordResetTokenAsync(HttpContext http, ThreePidRules rules, ThreePidStore store)
