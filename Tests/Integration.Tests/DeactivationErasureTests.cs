@@ -15,14 +15,6 @@ public sealed class DeactivationErasureTests(TwoSiloClusterFixture fixture) : IC
 {
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
-    private static JsonObject PasswordAuth(string user, string password, string? session) => new()
-    {
-        ["type"] = "m.login.password",
-        ["identifier"] = new JsonObject { ["type"] = "m.id.user", ["user"] = user },
-        ["password"] = password,
-        ["session"] = session,
-    };
-
     [Fact]
     public async Task An_erased_users_events_are_served_pruned_to_later_joiners_only_and_their_profile_and_account_data_go()
     {
@@ -54,9 +46,9 @@ public sealed class DeactivationErasureTests(TwoSiloClusterFixture fixture) : IC
         var first = await alice.PostAsync("/_matrix/client/v3/account/deactivate", new JsonObject { ["erase"] = true });
         first.Status.Should().Be(401);
         var session = first.Body["session"]!.GetValue<string>();
-        (await alice.PostAsync("/_matrix/client/v3/account/deactivate", new JsonObject { ["auth"] = PasswordAuth(aliceName, "alice-pw", session) }))
+        (await alice.PostAsync("/_matrix/client/v3/account/deactivate", new JsonObject { ["auth"] = MatrixClient.PasswordAuth(aliceName, "alice-pw", session) }))
             .Status.Should().Be(200);
-        (await eve.PostAsync("/_matrix/client/v3/account/deactivate", new JsonObject { ["auth"] = PasswordAuth(eveName, "eve-pw", null), ["erase"] = false }))
+        (await eve.PostAsync("/_matrix/client/v3/account/deactivate", new JsonObject { ["auth"] = MatrixClient.PasswordAuth(eveName, "eve-pw", null), ["erase"] = false }))
             .Status.Should().Be(200);
 
         await carol.JoinAsync(room);

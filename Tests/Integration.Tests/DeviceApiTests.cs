@@ -9,14 +9,6 @@ public sealed class DeviceApiTests(TwoSiloClusterFixture fixture) : IClassFixtur
     private MatrixClient NewClient() => new(fixture.Cluster.ApiHosts[0].BaseAddress);
 
 
-    private static JsonObject PasswordAuth(string user, string password, string? session) => new()
-    {
-        ["type"] = "m.login.password",
-        ["identifier"] = new JsonObject { ["type"] = "m.id.user", ["user"] = user },
-        ["password"] = password,
-        ["session"] = session,
-    };
-
     [Fact]
     public async Task Devices_are_listed_renamed_and_deleted_behind_the_password_stage()
     {
@@ -44,12 +36,12 @@ public sealed class DeviceApiTests(TwoSiloClusterFixture fixture) : IClassFixtur
         var session = challenge.Body["session"]!.GetValue<string>();
 
         var wrong = await phone.SendAsync(HttpMethod.Delete, $"/_matrix/client/v3/devices/{laptopId}",
-            new JsonObject { ["auth"] = PasswordAuth(name, "nope", session) }.ToJsonString());
+            new JsonObject { ["auth"] = MatrixClient.PasswordAuth(name, "nope", session) }.ToJsonString());
         (wrong.Status, wrong.Body["errcode"]!.GetValue<string>()).Should().Be((401, "M_FORBIDDEN"));
         (await laptop.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(200, "nothing was deleted");
 
         var ok = await phone.SendAsync(HttpMethod.Delete, $"/_matrix/client/v3/devices/{laptopId}",
-            new JsonObject { ["auth"] = PasswordAuth(name, "pw", session) }.ToJsonString());
+            new JsonObject { ["auth"] = MatrixClient.PasswordAuth(name, "pw", session) }.ToJsonString());
         ok.Status.Should().Be(200);
         (await laptop.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(401);
         (await phone.GetAsync("/_matrix/client/v3/devices")).Body["devices"]!.AsArray().Should().HaveCount(1);
@@ -70,7 +62,7 @@ public sealed class DeviceApiTests(TwoSiloClusterFixture fixture) : IClassFixtur
 
         var changed = await first.PostAsync("/_matrix/client/v3/account/password", new JsonObject
         {
-            ["new_password"] = "new-pw", ["auth"] = PasswordAuth(name, "old-pw", null),
+            ["new_password"] = "new-pw", ["auth"] = MatrixClient.PasswordAuth(name, "old-pw", null),
         });
         changed.Status.Should().Be(200);
         (await second.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(401, "other devices are logged out");
@@ -79,7 +71,7 @@ public sealed class DeviceApiTests(TwoSiloClusterFixture fixture) : IClassFixtur
         (await again.PostAsync("/_matrix/client/v3/login", new JsonObject { ["type"] = "m.login.password", ["user"] = name, ["password"] = "new-pw" }))
             .Status.Should().Be(200);
 
-        var deactivated = await first.PostAsync("/_matrix/client/v3/account/deactivate", new JsonObject { ["auth"] = PasswordAuth(name, "new-pw", null) });
+        var deactivated = await first.PostAsync("/_matrix/client/v3/account/deactivate", new JsonObject { ["auth"] = MatrixClient.PasswordAuth(name, "new-pw", null) });
         deactivated.Status.Should().Be(200);
         (await first.GetAsync("/_matrix/client/v3/account/whoami")).Status.Should().Be(401);
         var relogin = await again.PostAsync("/_matrix/client/v3/login", new JsonObject { ["type"] = "m.login.password", ["user"] = name, ["password"] = "new-pw" });

@@ -47,6 +47,15 @@ public sealed class MatrixClient(Uri baseAddress) : IDisposable
     /// <summary>A user name no other test uses.</summary>
     public static string NewUserName() => "u" + Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>The auth of a UIA password stage for <paramref name="user"/> in <paramref name="session"/>.</summary>
+    public static JsonObject PasswordAuth(string user, string password, string? session) => new()
+    {
+        ["type"] = "m.login.password",
+        ["identifier"] = new JsonObject { ["type"] = "m.id.user", ["user"] = user },
+        ["password"] = password,
+        ["session"] = session,
+    };
+
     /// <summary>A client signed in as a newly registered user (password "pw").</summary>
     public static async Task<MatrixClient> RegisteredAsync(Uri baseAddress)
     {
