@@ -1,3 +1,4 @@
+using Homeserver.Federation.Keys;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,3 +1,4 @@
+using Homeserver.Federation.Keys;
 using System.Reflection;
 using System.Text.Json.Nodes;
 using Homeserver.Configuration.Processes;

@@ -2,7 +2,7 @@ using Homeserver.Configuration.Processes;
 using Homeserver.Protocol;
 using Homeserver.Storage.Keys;
 
-namespace Homeserver.ApiHost.FederationApi;
+namespace Homeserver.Federation.Keys;
 
 /// <summary>
 /// The server's signing key as API hosts use it: the one key every process shares, kept in PostgreSQL
