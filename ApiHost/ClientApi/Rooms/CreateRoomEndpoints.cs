@@ -59,10 +59,7 @@ public static class CreateRoomEndpoints
             _ => throw new MatrixException(400, "M_BAD_JSON", "'initial_state' must be a list of state events."),
         };
 
-        var (displayName, avatarUrl) = await rooms.GetProfileAsync(user.UserId);
-        var member = new JsonObject();
-        if (displayName is not null) member["displayname"] = displayName;
-        if (avatarUrl is not null) member["avatar_url"] = avatarUrl;
+        var member = await rooms.AddProfileAsync(user.UserId, []);
 
         var roomId = RoomId.New(ServerName.Parse(settings.ServerName)).ToString();
         var created = await grains.GetGrain<IRoomGrain>(roomId).CreateAsync(new CreateRoomCommand(

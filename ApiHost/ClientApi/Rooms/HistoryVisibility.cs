@@ -14,69 +14,17 @@ namespace Homeserver.ApiHost.ClientApi.Rooms;
 /// </summary>
 public sealed class HistoryVisibility(RoomReader rooms)
 {
-    public async Task<EventView> ForUserAsync(string roomId, string userId)
-    {
-        if (await rooms.GetRoomVersionAsync(roomId) is null) throw MatrixException.NotFound("Unknown room.");
-        var changes = await rooms.GetVisibilityTimelineAsync(roomId, userId);
-        var visibilities = changes.Where(c => c.Type == "m.room.history_visibility").ToList();
-        var memberships = changes.Where(c => c.Type == "m.room.member").ToList();
-        var currentMembership = memberships.Count > 0 ? memberships[^1].Value : null;
-        var currentVisibility = visibilities.Count > 0 ? visibilities[^1].Value : "shared";
-        var forgottenAt = await rooms.GetForgottenAtAsync(roomId, userId);
-        var forgotten = forgottenAt is { } at && memberships.Count > 0 && memberships[^1].RoomSeq <= at;
-        if ((memberships.Count == 0 || forgotten) && currentVisibility != "world_readable")
-        {
-            throw MatrixException.Forbidden("You are not in this room and its history is not world-readable.");
-        }
+    /// <summary>The user's history in the room (their memberships, its visibilities), read once for every question below.</summary>
+    public async Task<RoomHistoryOfUser> OfUserAsync(string roomId, string userId) =>
+        new(await rooms.GetVisibilityTimelineAsync(roomId, userId), await rooms.GetForgottenAtAsync(roomId, userId),
+            await rooms.GetRoomVersionAsync(roomId) is not null);
 
-        return row =>
-        {
-            var membership = Last(memberships, row.RoomSeq, inclusive: true);
-            if (!Shows(row, membership)) return null;
-            return row.SenderErased && membership != "join" ? row with { ServedPruned = true } : row;
-        };
+    /// <inheritdoc cref="RoomHistoryOfUser.Events"/>
+    public async Task<EventView> ForUserAsync(string roomId, string userId) => (await OfUserAsync(roomId, userId)).Events();
 
-        bool Shows(RoomEventRow row, string? membership)
-        {
-            var visibility = Last(visibilities, row.RoomSeq, inclusive: false) ?? "shared";
-            if (visibility == "world_readable") return true;
-            if (membership == "join") return true;
-            if (membership == "leave" && memberships.Any(m => m.RoomSeq == row.RoomSeq))
-            {
-                // The user's own leave, seen by whoever was in the room until it (Synapse does so).
-                var before = Last(memberships, row.RoomSeq, inclusive: false);
-                if (before == "join" || (before == "invite" && visibility == "invited")) return true;
-            }
-            return visibility switch
-            {
-                "shared" => currentMembership == "join",
-                "invited" => membership == "invite",
-                _ => false,
-            };
-        }
-    }
-
-    /// <summary>
-    /// Which state of the room the user may read (Synapse's check_user_in_room_or_world_readable with
-    /// departed users allowed): a member the current state (null); a user who left, and has not
-    /// forgotten the room, the state as their leave left it (the boundary after it); anyone else
-    /// the current state of a world-readable room, and 403 otherwise. <paramref name="joinedOnly"/>
-    /// refuses those who left (<c>/joined_members</c>).
-    /// </summary>
-    public async Task<long?> StateBoundaryAsync(string roomId, string userId, bool joinedOnly = false)
-    {
-        var changes = await rooms.GetVisibilityTimelineAsync(roomId, userId);
-        var memberships = changes.Where(c => c.Type == "m.room.member").ToList();
-        if (memberships is [.., (_, _, "join")]) return null;
-        if (!joinedOnly && memberships is [.., (var leftAt, _, "leave")])
-        {
-            var forgottenAt = await rooms.GetForgottenAtAsync(roomId, userId);
-            if (forgottenAt is not { } at || at < leftAt) return leftAt + 1;
-        }
-        if (changes.LastOrDefault(c => c.Type == "m.room.history_visibility").Value == "world_readable") return null;
-        if (await rooms.GetRoomVersionAsync(roomId) is null) throw MatrixException.NotFound("Unknown room.");
-        throw MatrixException.Forbidden("You are not in this room and its history is not world-readable.");
-    }
+    /// <inheritdoc cref="RoomHistoryOfUser.StateBoundary"/>
+    public async Task<long?> StateBoundaryAsync(string roomId, string userId, bool joinedOnly = false) =>
+        (await OfUserAsync(roomId, userId)).StateBoundary(joinedOnly);
 
     /// <summary>The room's state the user may read (see <see cref="StateBoundaryAsync"/>), optionally of one type and key.</summary>
     public async Task<IReadOnlyList<RoomEventRow>> ReadableStateAsync(string roomId, string userId, string? type = null, string? stateKey = null)
@@ -102,17 +50,6 @@ public sealed class HistoryVisibility(RoomReader rooms)
         var row = await rooms.GetEventAsync(eventId);
         if (row is null || row.RoomId != roomId || visible(row) is not { } seen) throw MatrixException.NotFound("Event not found.");
         return (seen, visible);
-    }
-
-    private static string? Last(List<(long RoomSeq, string Type, string Value)> changes, long roomSeq, bool inclusive)
-    {
-        string? value = null;
-        foreach (var change in changes)
-        {
-            if (change.RoomSeq > roomSeq || (!inclusive && change.RoomSeq == roomSeq)) break;
-            value = change.Value;
-        }
-        return value;
     }
 }
 

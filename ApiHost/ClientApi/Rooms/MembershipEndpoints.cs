@@ -68,12 +68,7 @@ public static class MembershipEndpoints
         {
             content["join_authorised_via_users_server"] = authoriser;
         }
-        if (membership is "join" or "knock")
-        {
-            var (displayName, avatarUrl) = await rooms.GetProfileAsync(user.UserId);
-            if (displayName is not null) content["displayname"] = displayName;
-            if (avatarUrl is not null) content["avatar_url"] = avatarUrl;
-        }
+        if (membership is "join" or "knock") await rooms.AddProfileAsync(user.UserId, content);
         await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", user.UserId, content, null), http.RequestAborted);
         return Results.Json(membership == "leave" ? new JsonObject() : new JsonObject { ["room_id"] = roomId });
     }

@@ -36,9 +36,7 @@ public sealed class RoomAliases(DirectoryStore directory, RoomReader rooms, Proc
     /// </summary>
     public async Task ValidateCanonicalAliasAsync(string roomId, JsonObject content)
     {
-        var current = (await rooms.GetCurrentStateAsync(roomId, "m.room.canonical_alias", "")).FirstOrDefault() is { } row
-            ? StoredJson.Parse(row.Json)?["content"] as JsonObject
-            : null;
+        var current = await CanonicalAliasContentAsync(roomId);
         var present = AliasesOf(current, strict: false).ToHashSet(StringComparer.Ordinal);
         foreach (var text in AliasesOf(content, strict: true).Where(a => !present.Contains(a)))
         {
@@ -54,6 +52,13 @@ public sealed class RoomAliases(DirectoryStore directory, RoomReader rooms, Proc
         }
     }
 
+    private async Task<JsonObject?> CanonicalAliasContentAsync(string roomId) =>
+        (await rooms.GetCurrentStateAsync(roomId, "m.room.canonical_alias", "")).FirstOrDefault() is { } row
+            ? StoredJson.Parse(row.Json)?["content"] as JsonObject
+            : null;
+
+    private static string? AliasText(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
+
     private static IEnumerable<string> AliasesOf(JsonObject? content, bool strict)
     {
         if (content is null) yield break;
@@ -61,7 +66,7 @@ public sealed class RoomAliases(DirectoryStore directory, RoomReader rooms, Proc
         {
             case null:
                 break;
-            case JsonValue v when v.TryGetValue<string>(out var alias):
+            case var node when AliasText(node) is { } alias:
                 yield return alias;
                 break;
             default:
@@ -75,7 +80,7 @@ public sealed class RoomAliases(DirectoryStore directory, RoomReader rooms, Proc
             case JsonArray list:
                 foreach (var item in list)
                 {
-                    if (item is JsonValue v && v.TryGetValue<string>(out var alt)) yield return alt;
+                    if (AliasText(item) is { } alt) yield return alt;
                     else if (strict) throw new MatrixException(400, "M_INVALID_PARAM", "'alt_aliases' must list room aliases.");
                 }
                 break;
@@ -97,18 +102,17 @@ public sealed class RoomAliases(DirectoryStore directory, RoomReader rooms, Proc
     public async Task RemoveFromCanonicalAliasAsync(string roomId, Func<string, bool> removes, string userId, IGrainFactory grains,
         CancellationToken cancellationToken)
     {
-        if ((await rooms.GetCurrentStateAsync(roomId, "m.room.canonical_alias", "")).FirstOrDefault() is not { } row) return;
-        if (StoredJson.Parse(row.Json)?["content"] is not JsonObject content) return;
+        if (await CanonicalAliasContentAsync(roomId) is not { } content) return;
         var changed = false;
-        if (content["alias"] is JsonValue v && v.TryGetValue<string>(out var main) && removes(main))
+        if (AliasText(content["alias"]) is { } main && removes(main))
         {
             content.Remove("alias");
             changed = true;
         }
-        if (content["alt_aliases"] is JsonArray alts && alts.Any(a => a is JsonValue av && av.TryGetValue<string>(out var s) && removes(s)))
+        bool Removed(JsonNode? item) => AliasText(item) is { } alt && removes(alt);
+        if (content["alt_aliases"] is JsonArray alts && alts.Any(Removed))
         {
-            content["alt_aliases"] = new JsonArray(alts.Where(a => !(a is JsonValue av && av.TryGetValue<string>(out var s) && removes(s)))
-                .Select(a => a?.DeepClone()).ToArray());
+            content["alt_aliases"] = new JsonArray(alts.Where(a => !Removed(a)).Select(a => a?.DeepClone()).ToArray());
             changed = true;
         }
         if (!changed) return;

@@ -128,10 +128,7 @@ public static class RoomUpgradeEndpoints
         }
 
         var newRoom = RoomId.New(ServerName.Parse(settings.ServerName)).ToString();
-        var (displayName, avatarUrl) = await rooms.GetProfileAsync(userId);
-        var member = new JsonObject();
-        if (displayName is not null) member["displayname"] = displayName;
-        if (avatarUrl is not null) member["avatar_url"] = avatarUrl;
+        var member = await rooms.AddProfileAsync(userId, []);
         var oldJoinRule = StateContent("m.room.join_rules")?["join_rule"]?.GetValue<string>();
         await grains.GetGrain<IRoomGrain>(newRoom).CreateAsync(new CreateRoomCommand(
             userId, version.Id, oldJoinRule == "public" ? "public_chat" : "private_chat",

@@ -158,10 +158,11 @@ public sealed class RoomSnapshots(RoomReader rooms, HistoryVisibility history, I
     public async Task<JsonObject> TakeAsync(string roomId, string userId, int limit,
         IReadOnlyList<(string? RoomId, string Type, string Content)> accountData, long now, bool withPresence = false)
     {
-        var boundary = await history.StateBoundaryAsync(roomId, userId);
+        var userHistory = await history.OfUserAsync(roomId, userId);
+        var boundary = userHistory.StateBoundary();
+        var visible = userHistory.Events();
         var end = boundary ?? await rooms.GetLastRoomSeqAsync(roomId) + 1;
         var state = boundary is { } before ? await rooms.GetStateBeforeAsync(roomId, before) : await rooms.GetCurrentStateAsync(roomId);
-        var visible = await history.ForUserAsync(roomId, userId);
         var ignored = await ignoredUsers.OfAsync(userId);
         var page = await rooms.GetTimelineAsync(roomId, end, backwards: true, limit);
         var messages = page.SeenThrough(visible).Where(r => IgnoredUsers.Shows(ignored, r)).Reverse()
