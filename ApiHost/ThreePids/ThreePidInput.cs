@@ -21,6 +21,10 @@ public static partial class ThreePidInput
     public static string Opaque(string value, string key) =>
         OpaqueText().IsMatch(value) ? value : throw new MatrixException(400, "M_INVALID_PARAM", $"'{key}' must be 1 to 255 characters of [0-9a-zA-Z.=_-].");
 
+    /// <summary>An <c>id_server</c>: a server name (host and optional port), as the identity server client needs it.</summary>
+    public static string IdServer(string value) =>
+        Protocol.ServerName.TryParse(value, out _) ? value : throw new MatrixException(400, "M_INVALID_PARAM", "'id_server' must be a host name with an optional port.");
+
     /// <summary>
     /// An email address as Synapse canonicalises it: trimmed and lower-cased, so that the address a user
     /// validated, logs in with and is invited by is one row. It must be one mailbox MimeKit can address.

@@ -218,6 +218,17 @@ public sealed class ThreePidStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>The 3PIDs the user bound at some identity server through this server, each once.</summary>
+    public async Task<IReadOnlyList<(string Medium, string Address)>> GetBoundThreePidsAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT DISTINCT medium, address FROM user_threepid_id_servers WHERE user_id = $1 ORDER BY medium, address").With(userId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<(string, string)>();
+        while (await reader.ReadAsync(cancellationToken)) list.Add((reader.GetString(0), reader.GetString(1)));
+        return list;
+    }
+
     public async Task<IReadOnlyList<string>> GetBoundIdServersAsync(string userId, string medium, string address, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(

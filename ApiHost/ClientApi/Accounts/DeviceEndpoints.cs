@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Http;
+using Homeserver.ApiHost.ThreePids;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Users;
 using Homeserver.Storage.Accounts;
@@ -127,16 +128,36 @@ public static class DeviceEndpoints
         return Results.Json(new JsonObject());
     }
 
-    private static async Task<IResult> DeactivateAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia, IGrainFactory grains)
+    /// <summary>
+    /// As Synapse deactivates: the 3PIDs the user bound are unbound at their identity servers (or at
+    /// <c>id_server</c> when given) and the account's 3PIDs removed, then the account is deactivated.
+    /// <c>id_server_unbind_result</c> is "success" only if every unbinding succeeded.
+    /// </summary>
+    private static async Task<IResult> DeactivateAsync(HttpContext http, AccessTokenAuthentication auth, UserInteractiveAuth uia, IGrainFactory grains,
+        ThreePidBindings bindings, ThreePidStore threePids)
     {
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
         // Checked before authentication, so a malformed request is refused without a round of UIA.
         _ = body.OptionalBool("erase", false);
+        _ = IdServerOf(body);
         var completed = await uia.RequireAsync(http, body, UserInteractiveAuth.PasswordStages, user.UserId);
         var erase = completed.Body.OptionalBool("erase", false);
+        var idServer = IdServerOf(completed.Body);
+        var allUnbound = true;
+        foreach (var (medium, address) in await threePids.GetBoundThreePidsAsync(user.UserId, http.RequestAborted))
+        {
+            allUnbound &= await bindings.TryUnbindAsync(user.UserId, medium, address, idServer, http.RequestAborted);
+        }
+        foreach (var threePid in await threePids.GetUserThreePidsAsync(user.UserId, http.RequestAborted))
+        {
+            await threePids.DeleteUserThreePidAsync(user.UserId, threePid.Medium, threePid.Address, http.RequestAborted);
+        }
         await grains.GetGrain<IUserGrain>(user.UserId).DeactivateAsync(erase, http.RequestAborted);
         auth.ForgetTokensOf(user.UserId);
-        return Results.Json(new JsonObject { ["id_server_unbind_result"] = "no-support" });
+        return Results.Json(new JsonObject { ["id_server_unbind_result"] = allUnbound ? "success" : "no-support" });
     }
+
+    private static string? IdServerOf(JsonObject body) =>
+        body.OptionalString("id_server") is { } server ? ThreePidInput.IdServer(server) : null;
 }

@@ -193,6 +193,36 @@ public sealed partial class ThreePidAccountApiTests(ThreePidClusterFixture fixtu
         (again, againBody["id_server_unbind_result"]!.GetValue<string>()).Should().Be((200, "no-support"), "it is bound nowhere now");
     }
 
+    [Fact]
+    public async Task Deactivation_unbinds_bound_3pids_at_their_identity_server_and_frees_the_accounts_3pids()
+    {
+        using var alice = await NewUserAsync();
+        var identity = fixture.IdentityServer;
+        var onAccount = await AddEmailAsync(alice);
+        var (bound, secret, sid) = (EmailFlow.NewEmail(), EmailFlow.NewSecret(), "is" + Guid.NewGuid().ToString("N"));
+        identity.Sessions[sid] = (secret, "email", bound);
+        (await alice.PostAsync("/_matrix/client/v3/account/3pid/bind", new JsonObject
+        {
+            ["sid"] = sid, ["client_secret"] = secret, ["id_server"] = identity.ServerName, ["id_access_token"] = FakeIdentityServer.AccessToken,
+        })).Status.Should().Be(200);
+
+        // A malformed id_server is refused before authentication.
+        (await alice.PostAsync("/_matrix/client/v3/account/deactivate", new JsonObject { ["id_server"] = "not a host" })).Status.Should().Be(400);
+        var (status, body) = await alice.PostAsync("/_matrix/client/v3/account/deactivate",
+            new JsonObject { ["auth"] = MatrixClient.PasswordAuth(alice.UserId, Password, null) });
+        status.Should().Be(200, body.ToJsonString());
+        body["id_server_unbind_result"]!.GetValue<string>().Should().Be("success", "the one bound 3PID was unbound where it was bound");
+        var unbind = identity.CallsTo("/_matrix/identity/v2/3pid/unbind").Last(c => c.Body!["mxid"]!.GetValue<string>() == alice.UserId);
+        unbind.Body!["threepid"]!["address"]!.GetValue<string>().Should().Be(bound);
+        await VerifySignatureAsync(unbind, identity.ServerName);
+
+        // The account's email is free again: another account may validate and add it.
+        using var bob = await NewUserAsync();
+        var bobSecret = EmailFlow.NewSecret();
+        await EmailFlow.AddAsync(bob, await EmailFlow.ValidateAsync(fixture, bob, onAccount, bobSecret), bobSecret, Password);
+        (await ThreePidsAsync(bob)).Select(t => t!["address"]!.GetValue<string>()).Should().Equal(onAccount);
+    }
+
     /// <summary>The X-Matrix header signs {method, uri, origin, destination_is, content} with the server's key, as Synapse signs it.</summary>
     private async Task VerifySignatureAsync(IdentityServerCall call, string idServer)
     {

@@ -1,0 +1,82 @@
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Storage.Rooms;
+
+namespace Homeserver.ApiHost.ClientApi.Rooms;
+
+/// <summary>
+/// One user's history in one room, as read once: the room's history_visibility changes and the user's
+/// membership changes in room order, when they forgot the room, and whether the room exists here.
+/// The rules are <see cref="HistoryVisibility"/>'s.
+/// </summary>
+public sealed class RoomHistoryOfUser(IReadOnlyList<(long RoomSeq, string Type, string Value)> changes, long? forgottenAt, bool roomKnown)
+{
+    private readonly List<(long RoomSeq, string Type, string Value)> _visibilities = changes.Where(c => c.Type == "m.room.history_visibility").ToList();
+    private readonly List<(long RoomSeq, string Type, string Value)> _memberships = changes.Where(c => c.Type == "m.room.member").ToList();
+
+    private string CurrentVisibility => _visibilities.Count > 0 ? _visibilities[^1].Value : "shared";
+
+    /// <summary>What the user is served of the room's events; 404 for an unknown room, 403 for one they may not read.</summary>
+    public EventView Events()
+    {
+        if (!roomKnown) throw MatrixException.NotFound("Unknown room.");
+        var currentMembership = _memberships.Count > 0 ? _memberships[^1].Value : null;
+        var forgotten = forgottenAt is { } at && _memberships.Count > 0 && _memberships[^1].RoomSeq <= at;
+        if ((_memberships.Count == 0 || forgotten) && CurrentVisibility != "world_readable")
+        {
+            throw MatrixException.Forbidden("You are not in this room and its history is not world-readable.");
+        }
+
+        return row =>
+        {
+            var membership = Last(_memberships, row.RoomSeq, inclusive: true);
+            if (!Shows(row, membership)) return null;
+            return row.SenderErased && membership != "join" ? row with { ServedPruned = true } : row;
+        };
+
+        bool Shows(RoomEventRow row, string? membership)
+        {
+            var visibility = Last(_visibilities, row.RoomSeq, inclusive: false) ?? "shared";
+            if (visibility == "world_readable") return true;
+            if (membership == "join") return true;
+            if (membership == "leave" && _memberships.Any(m => m.RoomSeq == row.RoomSeq))
+            {
+                // The user's own leave, seen by whoever was in the room until it (Synapse does so).
+                var before = Last(_memberships, row.RoomSeq, inclusive: false);
+                if (before == "join" || (before == "invite" && visibility == "invited")) return true;
+            }
+            return visibility switch
+            {
+                "shared" => currentMembership == "join",
+                "invited" => membership == "invite",
+                _ => false,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Which state of the room the user may read (Synapse's check_user_in_room_or_world_readable with
+    /// departed users allowed): a member the current state (null); a user who left, and has not
+    /// forgotten the room, the state as their leave left it (the boundary after it); anyone else
+    /// the current state of a world-readable room, and 403 otherwise. <paramref name="joinedOnly"/>
+    /// refuses those who left (<c>/joined_members</c>).
+    /// </summary>
+    public long? StateBoundary(bool joinedOnly = false)
+    {
+        if (_memberships is [.., (_, _, "join")]) return null;
+        if (!joinedOnly && _memberships is [.., (var leftAt, _, "leave")] && (forgottenAt is not { } at || at < leftAt)) return leftAt + 1;
+        if (_visibilities.Count > 0 && CurrentVisibility == "world_readable") return null;
+        if (!roomKnown) throw MatrixException.NotFound("Unknown room.");
+        throw MatrixException.Forbidden("You are not in this room and its history is not world-readable.");
+    }
+
+    private static string? Last(List<(long RoomSeq, string Type, string Value)> changes, long roomSeq, bool inclusive)
+    {
+        string? value = null;
+        foreach (var change in changes)
+        {
+            if (change.RoomSeq > roomSeq || (!inclusive && change.RoomSeq == roomSeq)) break;
+            value = change.Value;
+        }
+        return value;
+    }
+}
