@@ -46,7 +46,10 @@ public static class EmailValidationEndpoints
         var validation = RequireEmail(http, "Email-based registration has been disabled on this server.");
         if (!settings.EnableRegistration) throw MatrixException.Forbidden("Registration has been disabled.");
         var request = EmailTokenRequest.Parse(await JsonBody.ReadObjectAsync(http.Request));
-        await RequireNewAllowedEmailAsync(http, rules, store, request.Email, "Your email domain is not authorized to register on this server.");
+        if (!await IsNewAllowedEmailAsync(http, rules, store, request.Email, "Your email domain is not authorized to register on this server."))
+        {
+            return await rules.PretendTokenSentAsync(http.RequestAborted) ?? throw EmailInUse();
+        }
         return Results.Json(await validation.RequestTokenAsync(request, ValidationPurpose.Registration, http.RequestAborted));
     }
 
@@ -55,24 +58,35 @@ public static class EmailValidationEndpoints
         rules.RequireChangesEnabled();
         var validation = RequireEmail(http, "Adding an email to your account is disabled on this server.");
         var request = EmailTokenRequest.Parse(await JsonBody.ReadObjectAsync(http.Request));
-        await RequireNewAllowedEmailAsync(http, rules, store, request.Email, "Your email domain is not authorized on this server.");
+        if (!await IsNewAllowedEmailAsync(http, rules, store, request.Email, "Your email domain is not authorized on this server."))
+        {
+            return await rules.PretendTokenSentAsync(http.RequestAborted) ?? throw EmailInUse();
+        }
         return Results.Json(await validation.RequestTokenAsync(request, ValidationPurpose.AddThreePid, http.RequestAborted));
     }
 
-    /// <summary>An address a new or existing account may take: allowed by <c>allowed_local_3pids</c>, within the validation rate, on no account yet.</summary>
-    private static async Task RequireNewAllowedEmailAsync(HttpContext http, ThreePidRules rules, ThreePidStore store, string email, string deniedMessage)
+    /// <summary>
+    /// Whether an address allowed by <c>allowed_local_3pids</c> (403 otherwise), within the validation
+    /// rate (429 otherwise), is on no account yet, so a new or existing account may take it.
+    /// </summary>
+    private static async Task<bool> IsNewAllowedEmailAsync(HttpContext http, ThreePidRules rules, ThreePidStore store, string email, string deniedMessage)
     {
         if (!rules.IsAllowed("email", email)) throw new MatrixException(403, "M_THREEPID_DENIED", deniedMessage);
         rules.Throttle(http, "email", email);
-        if (await store.FindUserAsync("email", email) is not null) throw new MatrixException(400, "M_THREEPID_IN_USE", "Email is already in use.");
+        return await store.FindUserAsync("email", email) is null;
     }
+
+    private static MatrixException EmailInUse() => new(400, "M_THREEPID_IN_USE", "Email is already in use.");
 
     private static async Task<IResult> PasswordResetTokenAsync(HttpContext http, ThreePidRules rules, ThreePidStore store)
     {
         var validation = RequireEmail(http, "Email-based password resets have been disabled on this server.");
         var request = EmailTokenRequest.Parse(await JsonBody.ReadObjectAsync(http.Request));
         rules.Throttle(http, "email", request.Email);
-        if (await store.FindUserAsync("email", request.Email) is null) throw new MatrixException(400, "M_THREEPID_NOT_FOUND", "Email not found.");
+        if (await store.FindUserAsync("email", request.Email) is null)
+        {
+            return await rules.PretendTokenSentAsync(http.RequestAborted) ?? throw new MatrixException(400, "M_THREEPID_NOT_FOUND", "Email not found.");
+        }
         return Results.Json(await validation.RequestTokenAsync(request, ValidationPurpose.PasswordReset, http.RequestAborted));
     }
 

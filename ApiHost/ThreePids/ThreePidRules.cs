@@ -1,7 +1,9 @@
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Homeserver.ApiHost.RateLimiting;
 using Homeserver.Configuration.Processes;
 using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Protocol;
 using Microsoft.AspNetCore.Http;
 
 namespace Homeserver.ApiHost.ThreePids;
@@ -18,6 +20,18 @@ public sealed class ThreePidRules(ProcessSettings settings, RateLimiter limiter)
     public void RequireChangesEnabled()
     {
         if (!settings.ThreePids.EnableChanges) throw new MatrixException(400, "M_FORBIDDEN", "3PID changes are disabled on this server.");
+    }
+
+    /// <summary>
+    /// With <c>request_token_inhibit_3pid_errors</c>, the answer a requestToken that sent nothing gives:
+    /// a made-up session ID after a random 0.1 to 1 s, as Synapse waits, so that neither the answer nor its
+    /// timing tells whether the address has an account. Null when the errors are not inhibited.
+    /// </summary>
+    public async Task<IResult?> PretendTokenSentAsync(CancellationToken cancellationToken)
+    {
+        if (!settings.ThreePids.InhibitRequestTokenErrors) return null;
+        await Task.Delay(TimeSpan.FromMilliseconds(100 * Random.Shared.Next(1, 11)), cancellationToken);
+        return Results.Json(new JsonObject { ["sid"] = RandomText.Letters(16) });
     }
 
     /// <summary>Synapse's <c>check_3pid_allowed</c>: with no <c>allowed_local_3pids</c> every 3PID is allowed.</summary>

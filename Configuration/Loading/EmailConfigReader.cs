@@ -84,6 +84,7 @@ internal static class EmailConfigReader
                 : new RateLimit(limit.Double("per_second", defaults.ValidationRateLimit.PerSecond), limit.Double("burst_count", defaults.ValidationRateLimit.BurstCount)),
             EnableChanges = root.Bool("enable_3pid_changes", true),
             RegistrationsRequire = required,
+            InhibitRequestTokenErrors = root.Bool("request_token_inhibit_3pid_errors", false),
             IdentityServerPlainHttp = root.Bool("identity_server_plain_http_just_for_testing_do_not_use", false),
         };
     }

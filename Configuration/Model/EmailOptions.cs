@@ -53,6 +53,12 @@ public sealed record ThreePidOptions
     public RateLimit ValidationRateLimit { get; init; } = new(0.003, 5);
 
     /// <summary>
+    /// <c>request_token_inhibit_3pid_errors</c>: requestToken answers as if it sent mail when the address
+    /// is taken (or, for a password reset, unknown), so the endpoint does not tell who has an account.
+    /// </summary>
+    public bool InhibitRequestTokenErrors { get; init; }
+
+    /// <summary>
     /// <c>identity_server_plain_http_just_for_testing_do_not_use</c>: talk to identity servers over
     /// http:// instead of https://, so tests can run a fake one on loopback without a certificate.
     /// </summary>

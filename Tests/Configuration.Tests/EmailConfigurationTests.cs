@@ -122,12 +122,15 @@ public sealed class EmailConfigurationTests
                 pattern: '^[^@]+@example\.org$'
             rc_3pid_validation: {per_second: 1, burst_count: 20}
             identity_server_plain_http_just_for_testing_do_not_use: true
+            request_token_inhibit_3pid_errors: true
             """);
         options.ThreePids.RegistrationsRequire.Should().Equal("email");
         options.ThreePids.EnableChanges.Should().BeFalse();
         options.ThreePids.AllowedLocal.Should().Equal(new AllowedThreePid("email", @"^[^@]+@example\.org$"));
         options.ThreePids.ValidationRateLimit.Should().Be(new RateLimit(1, 20));
         options.ThreePids.IdentityServerPlainHttp.Should().BeTrue();
+        options.ThreePids.InhibitRequestTokenErrors.Should().BeTrue();
+        new ThreePidOptions().InhibitRequestTokenErrors.Should().BeFalse("Synapse's default");
         options.Warnings.Should().Contain(w => w.Contains("identity_server_plain_http_just_for_testing_do_not_use"));
 
         var settings = ProcessSettingsLoader.FromOptions(options, null, ProcessKind.Monolith);

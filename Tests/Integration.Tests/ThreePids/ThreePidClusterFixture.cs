@@ -7,7 +7,7 @@ namespace Homeserver.Tests.Integration.ThreePids;
 /// One silo and one API host that validate email through <see cref="Smtp"/> and reach identity servers
 /// over plain HTTP (the test-only switch), with a fake identity server; shared by the tests of one class.
 /// </summary>
-public sealed class ThreePidClusterFixture : IAsyncLifetime
+public class ThreePidClusterFixture : IAsyncLifetime
 {
     public const string NotifFrom = "Test Server <noreply@test.local>";
 
@@ -16,6 +16,9 @@ public sealed class ThreePidClusterFixture : IAsyncLifetime
     public FakeIdentityServer IdentityServer { get; private set; } = null!;
 
     public Uri BaseAddress => Cluster.ApiHosts[0].BaseAddress;
+
+    /// <summary><c>request_token_inhibit_3pid_errors</c>.</summary>
+    protected virtual bool InhibitRequestTokenErrors => false;
 
     public async Task InitializeAsync()
     {
@@ -30,6 +33,7 @@ public sealed class ThreePidClusterFixture : IAsyncLifetime
                 IdentityServerPlainHttp = true,
                 ValidationRateLimit = new RateLimit(1000, 10000),
                 AllowedLocal = [new AllowedThreePid("email", @"[^@]+@(example\.org|allowed\.test)$")],
+                InhibitRequestTokenErrors = InhibitRequestTokenErrors,
             },
         });
         await Cluster.DeployAsync();
@@ -41,6 +45,12 @@ public sealed class ThreePidClusterFixture : IAsyncLifetime
         await IdentityServer.DisposeAsync();
         await Smtp.DisposeAsync();
     }
+}
+
+/// <summary>As <see cref="ThreePidClusterFixture"/>, with <c>request_token_inhibit_3pid_errors: true</c>.</summary>
+public sealed class InhibitedThreePidErrorsClusterFixture : ThreePidClusterFixture
+{
+    protected override bool InhibitRequestTokenErrors => true;
 }
 
 /// <summary>One silo and one API host with no <c>email</c> section: the server validates no email.</summary>
