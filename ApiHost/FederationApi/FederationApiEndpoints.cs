@@ -9,5 +9,5 @@ public static class FederationApiEndpoints
 {
     public static IServiceCollection AddFederationApi(this IServiceCollection services) => services.AddSingleton<ServerSigningKeys>();
 
-    public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi();
+    public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapThirdPartyInviteFederationApi();
 }

@@ -64,10 +64,27 @@ public sealed partial class IdentityServerClient(IHttpClientFactory clients, Pro
         return new MatrixException(502, "M_UNKNOWN", $"The identity server answered HTTP {response.Status}.");
     }
 
-    private async Task<IdentityServerResponse> SendAsync(string idServer, HttpMethod method, string path, JsonObject? body,
+    /// <summary>
+    /// A GET of a URL an identity server published (a <c>key_validity_url</c>), with its query. Only
+    /// http(s) URLs are fetched; anything else is a failure to check, as an unreachable server is.
+    /// </summary>
+    public Task<IdentityServerResponse> GetPublishedUrlAsync(string url, string query, CancellationToken cancellationToken)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("https" or "http") || parsed.Query.Length > 0)
+        {
+            throw Failure(url, "", "a URL that is not an http(s) URL without a query");
+        }
+        return SendAsync(new Uri(parsed, parsed.AbsolutePath + "?" + query), parsed.Authority, parsed.AbsolutePath, HttpMethod.Get, null, null,
+            cancellationToken);
+    }
+
+    private Task<IdentityServerResponse> SendAsync(string idServer, HttpMethod method, string path, JsonObject? body,
+        AuthenticationHeaderValue? authorization, CancellationToken cancellationToken) =>
+        SendAsync(new Uri(BaseUrl(idServer), path), idServer, path, method, body, authorization, cancellationToken);
+
+    private async Task<IdentityServerResponse> SendAsync(Uri url, string idServer, string path, HttpMethod method, JsonObject? body,
         AuthenticationHeaderValue? authorization, CancellationToken cancellationToken)
     {
-        var url = new Uri(BaseUrl(idServer), path);
         using var request = new HttpRequestMessage(method, url);
         if (authorization is not null) request.Headers.Authorization = authorization;
         if (body is not null) request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");

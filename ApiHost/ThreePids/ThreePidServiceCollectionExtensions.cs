@@ -27,6 +27,7 @@ public static class ThreePidServiceCollectionExtensions
         services.AddSingleton<RequestSigner>();
         services.AddSingleton<ThreePidBindings>();
         services.AddSingleton<ThirdPartyInvites>();
+        services.AddSingleton<ThirdPartyInviteExchange>();
         return services;
     }
 }

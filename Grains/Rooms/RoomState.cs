@@ -52,6 +52,11 @@ internal sealed class RoomState
             {
                 keys.Add(("m.room.join_rules", ""));
             }
+            if (content["third_party_invite"]?["signed"]?["token"] is JsonValue t && t.TryGetValue<string>(out var token) &&
+                content["membership"] is JsonValue invite && invite.TryGetValue<string>(out var isInvite) && isInvite == "invite")
+            {
+                keys.Add(("m.room.third_party_invite", token));
+            }
         }
         return keys.Distinct().Where(_eventIds.ContainsKey).Select(k => _eventIds[k]).Distinct().ToList();
     }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Homeserver.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -28,9 +29,14 @@ public enum IdentityServerBehaviour
 /// <summary>One request the fake received: path, Authorization header and JSON body.</summary>
 public sealed record IdentityServerCall(string Path, string? Authorization, JsonObject? Body);
 
+/// <summary>An invite store-invite kept for an address, as an identity server keeps it until the address is bound.</summary>
+public sealed record StoredThirdPartyInvite(string Medium, string Address, string RoomId, string Sender, string Token);
+
 /// <summary>
 /// The Identity Service API v2 endpoints the homeserver calls (3pid/bind, 3pid/unbind, hash_details,
-/// lookup, store-invite), on loopback over plain HTTP, with bindings and access tokens the test sets.
+/// lookup, store-invite, pubkey/isvalid), on loopback over plain HTTP, with bindings and access tokens
+/// the test sets. Like Sydent, a bind of an address with stored invites tells the bound user's
+/// homeserver (<see cref="OnBindHomeserver"/>) through /3pid/onbind, each invite signed with its key.
 /// </summary>
 public sealed class FakeIdentityServer : IAsyncDisposable
 {
@@ -55,6 +61,22 @@ public sealed class FakeIdentityServer : IAsyncDisposable
     public bool OffersSha256 { get; set; } = true;
 
     public string ServerName { get; }
+
+    /// <summary>The long-term key store-invite publishes (with the ephemeral one) and signs invites with.</summary>
+    public SigningKey ServerKey { get; } = SigningKey.Generate();
+
+    public SigningKey EphemeralKey { get; } = SigningKey.Generate();
+
+    /// <summary>Public keys pubkey/isvalid says are no longer valid.</summary>
+    public ConcurrentDictionary<string, bool> RevokedKeys { get; } = new();
+
+    public ConcurrentQueue<StoredThirdPartyInvite> StoredInvites { get; } = new();
+
+    /// <summary>Where a bind sends /3pid/onbind; none when null.</summary>
+    public Uri? OnBindHomeserver { get; set; }
+
+    /// <summary>The status and body of each /3pid/onbind the binds sent.</summary>
+    public ConcurrentQueue<(int Status, string Body)> OnBindAnswers { get; } = new();
 
     public IReadOnlyList<IdentityServerCall> Calls => _calls.ToArray();
 
@@ -90,7 +112,7 @@ public sealed class FakeIdentityServer : IAsyncDisposable
             }
             await next(http);
         });
-        _app.MapPost("/_matrix/identity/v2/3pid/bind", Bind);
+        _app.MapPost("/_matrix/identity/v2/3pid/bind", (Delegate)Bind);
         _app.MapPost("/_matrix/identity/v2/3pid/unbind", (HttpContext http) => Results.Json(new JsonObject(), statusCode: UnbindStatus));
         _app.MapGet("/_matrix/identity/v2/hash_details", (HttpContext http) => Authorized(http) ?? Results.Json(new JsonObject
         {
@@ -99,6 +121,40 @@ public sealed class FakeIdentityServer : IAsyncDisposable
         }));
         _app.MapPost("/_matrix/identity/v2/lookup", Lookup);
         _app.MapPost("/_matrix/identity/v2/store-invite", StoreInvite);
+        _app.MapGet("/_matrix/identity/v2/pubkey/isvalid", IsValid);
+        _app.MapGet("/_matrix/identity/v2/pubkey/ephemeral/isvalid", IsValid);
+    }
+
+    private IResult IsValid(HttpContext http)
+    {
+        var key = http.Request.Query["public_key"].ToString();
+        var known = key == ServerKey.PublicKeyBase64 || key == EphemeralKey.PublicKeyBase64;
+        return Results.Json(new JsonObject { ["valid"] = known && !RevokedKeys.ContainsKey(key) });
+    }
+
+    /// <summary>The signed block of an invite, as Sydent makes it: mxid, sender and token, signed by the server key.</summary>
+    public JsonObject Signed(string mxid, StoredThirdPartyInvite invite)
+    {
+        var signed = new JsonObject { ["mxid"] = mxid, ["sender"] = invite.Sender, ["token"] = invite.Token };
+        JsonSigning.Sign(signed, ServerName, ServerKey);
+        return signed;
+    }
+
+    private async Task OnBindAsync(string medium, string address, string mxid)
+    {
+        var pending = StoredInvites.Where(i => i.Medium == medium && i.Address == address).ToList();
+        if (OnBindHomeserver is null || pending.Count == 0) return;
+        var body = new JsonObject
+        {
+            ["medium"] = medium, ["address"] = address, ["mxid"] = mxid,
+            ["invites"] = new JsonArray(pending.Select(i => (JsonNode)new JsonObject
+            {
+                ["medium"] = medium, ["address"] = address, ["mxid"] = mxid, ["room_id"] = i.RoomId, ["sender"] = i.Sender, ["signed"] = Signed(mxid, i),
+            }).ToArray()),
+        };
+        using var http = new HttpClient { BaseAddress = OnBindHomeserver };
+        using var response = await http.PostAsync("/_matrix/federation/v1/3pid/onbind", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+        OnBindAnswers.Enqueue(((int)response.StatusCode, await response.Content.ReadAsStringAsync()));
     }
 
     public static async Task<FakeIdentityServer> StartAsync()
@@ -114,7 +170,7 @@ public sealed class FakeIdentityServer : IAsyncDisposable
         ? null
         : Results.Json(new JsonObject { ["errcode"] = "M_UNAUTHORIZED", ["error"] = "Unknown access token." }, statusCode: 401);
 
-    private IResult Bind(HttpContext http)
+    private async Task<IResult> Bind(HttpContext http)
     {
         if (Authorized(http) is { } refused) return refused;
         var body = (JsonObject)http.Items["body"]!;
@@ -125,6 +181,7 @@ public sealed class FakeIdentityServer : IAsyncDisposable
         }
         var mxid = body["mxid"]!.GetValue<string>();
         Bindings[$"{session.Address} {session.Medium}"] = mxid;
+        await OnBindAsync(session.Medium, session.Address, mxid);
         return Results.Json(new JsonObject
         {
             ["address"] = session.Address, ["medium"] = session.Medium, ["mxid"] = mxid,
@@ -156,13 +213,16 @@ public sealed class FakeIdentityServer : IAsyncDisposable
         if (Authorized(http) is { } refused) return refused;
         var body = (JsonObject)http.Items["body"]!;
         var address = body["address"]!.GetValue<string>();
+        var token = "tok" + Guid.NewGuid().ToString("N");
+        StoredInvites.Enqueue(new StoredThirdPartyInvite(body["medium"]!.GetValue<string>(), address, body["room_id"]!.GetValue<string>(),
+            body["sender"]!.GetValue<string>(), token));
         return Results.Json(new JsonObject
         {
-            ["token"] = "tok" + Guid.NewGuid().ToString("N"),
+            ["token"] = token,
             ["display_name"] = address[0] + "...@" + address.Split('@')[1][0] + "...",
             ["public_keys"] = new JsonArray(
-                new JsonObject { ["public_key"] = "serverPublicKeyBase64", ["key_validity_url"] = $"https://{ServerName}/_matrix/identity/v2/pubkey/isvalid" },
-                new JsonObject { ["public_key"] = "ephemeralPublicKeyBase64", ["key_validity_url"] = $"https://{ServerName}/_matrix/identity/v2/pubkey/ephemeral/isvalid" }),
+                new JsonObject { ["public_key"] = ServerKey.PublicKeyBase64, ["key_validity_url"] = $"http://{ServerName}/_matrix/identity/v2/pubkey/isvalid" },
+                new JsonObject { ["public_key"] = EphemeralKey.PublicKeyBase64, ["key_validity_url"] = $"http://{ServerName}/_matrix/identity/v2/pubkey/ephemeral/isvalid" }),
         });
     }
 

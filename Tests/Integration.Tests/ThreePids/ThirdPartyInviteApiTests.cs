@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Homeserver.Protocol;
 
 namespace Homeserver.Tests.Integration.ThreePids;
 
@@ -88,10 +89,117 @@ public sealed class ThirdPartyInviteApiTests(ThreePidClusterFixture fixture) : I
         thirdParty["state_key"]!.GetValue<string>().Should().StartWith("tok");
         var content = thirdParty["content"]!;
         content["display_name"]!.GetValue<string>().Should().Be(email[0] + "...@e...");
-        content["public_key"]!.GetValue<string>().Should().Be("serverPublicKeyBase64");
+        content["public_key"]!.GetValue<string>().Should().Be(Identity.ServerKey.PublicKeyBase64);
         content["key_validity_url"]!.GetValue<string>().Should().EndWith("/_matrix/identity/v2/pubkey/isvalid");
-        content["public_keys"]!.AsArray().Select(k => k!["public_key"]!.GetValue<string>()).Should().Equal("serverPublicKeyBase64", "ephemeralPublicKeyBase64");
+        content["public_keys"]!.AsArray().Select(k => k!["public_key"]!.GetValue<string>()).Should().Equal(Identity.ServerKey.PublicKeyBase64, Identity.EphemeralKey.PublicKeyBase64);
         content["public_keys"]![1]!["key_validity_url"]!.GetValue<string>().Should().EndWith("/pubkey/ephemeral/isvalid");
+    }
+
+    /// <summary>Alice's third-party invite of a fresh address in a fresh room: the room, the address and the invite the identity server stored.</summary>
+    private async Task<(MatrixClient Alice, string RoomId, string Email, StoredThirdPartyInvite Stored)> ThirdPartyInvitedAsync()
+    {
+        var alice = await NewUserAsync("Alice Example");
+        var roomId = await alice.CreateRoomAsync(new JsonObject());
+        var email = EmailFlow.NewEmail();
+        (await alice.PostAsync($"/_matrix/client/v3/rooms/{roomId}/invite", Invite(email))).Status.Should().Be(200);
+        return (alice, roomId, email, Identity.StoredInvites.Single(i => i.Address == email));
+    }
+
+    private async Task<(int Status, string? ErrCode)> BindAsync(MatrixClient client, string email)
+    {
+        var (secret, sid) = (EmailFlow.NewSecret(), "is" + Guid.NewGuid().ToString("N"));
+        Identity.Sessions[sid] = (secret, "email", email);
+        Identity.OnBindHomeserver = fixture.BaseAddress;
+        var before = Identity.OnBindAnswers.Count;
+        (await client.PostAsync("/_matrix/client/v3/account/3pid/bind", new JsonObject
+        {
+            ["sid"] = sid, ["client_secret"] = secret, ["id_server"] = Identity.ServerName, ["id_access_token"] = FakeIdentityServer.AccessToken,
+        })).Status.Should().Be(200);
+        Identity.OnBindAnswers.Should().HaveCount(before + 1, "the identity server told the homeserver of the binding");
+        var (status, body) = Identity.OnBindAnswers.Last();
+        return (status, JsonNode.Parse(body)?["errcode"]?.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Binding_an_invited_address_turns_the_third_party_invite_into_an_invite_from_its_sender()
+    {
+        var (alice, roomId, email, stored) = await ThirdPartyInvitedAsync();
+        using var _ = alice;
+        using var bob = await NewUserAsync();
+        (await BindAsync(bob, email)).Should().Be((200, (string?)null));
+
+        var member = (await RoomStateAsync(alice, roomId)).Single(e => e["type"]!.GetValue<string>() == "m.room.member" && e["state_key"]!.GetValue<string>() == bob.UserId);
+        member["sender"]!.GetValue<string>().Should().Be(alice.UserId, "the invite is the third-party invite's sender's");
+        member["content"]!["membership"]!.GetValue<string>().Should().Be("invite");
+        var thirdParty = member["content"]!["third_party_invite"]!;
+        thirdParty["display_name"]!.GetValue<string>().Should().Be(email[0] + "...@e...", "the display name the third-party invite showed");
+        thirdParty["signed"]!["mxid"]!.GetValue<string>().Should().Be(bob.UserId);
+        thirdParty["signed"]!["token"]!.GetValue<string>().Should().Be(stored.Token);
+        thirdParty["signed"]!["signatures"]![Identity.ServerName].Should().NotBeNull();
+        Identity.CallsTo("/_matrix/identity/v2/pubkey/isvalid").Should().NotBeEmpty("the signing key's validity was checked");
+
+        await bob.JoinAsync(roomId);
+    }
+
+    [Fact]
+    public async Task A_revoked_identity_server_key_redeems_nothing()
+    {
+        var (alice, roomId, email, _) = await ThirdPartyInvitedAsync();
+        using var __ = alice;
+        using var bob = await NewUserAsync();
+        Identity.RevokedKeys[Identity.ServerKey.PublicKeyBase64] = true;
+        try
+        {
+            (await BindAsync(bob, email)).Should().Be((403, "M_FORBIDDEN"));
+        }
+        finally
+        {
+            Identity.RevokedKeys.Clear();
+        }
+        (await RoomStateAsync(alice, roomId)).Should().NotContain(e => e["type"]!.GetValue<string>() == "m.room.member" && e["state_key"]!.GetValue<string>() == bob.UserId);
+    }
+
+    [Fact]
+    public async Task Onbind_refuses_malformed_forged_and_foreign_invites_with_matrix_errors_and_no_event()
+    {
+        var (alice, roomId, email, stored) = await ThirdPartyInvitedAsync();
+        using var _ = alice;
+        using var bob = await NewUserAsync();
+        using var anonymous = new MatrixClient(fixture.BaseAddress);
+        JsonObject Body(JsonObject invite) => new() { ["medium"] = "email", ["address"] = email, ["mxid"] = bob.UserId, ["invites"] = new JsonArray(invite) };
+        JsonObject InviteWith(JsonObject signed, string? room = null) => new()
+        {
+            ["medium"] = "email", ["address"] = email, ["mxid"] = bob.UserId, ["room_id"] = room ?? roomId, ["sender"] = alice.UserId, ["signed"] = signed,
+        };
+        async Task<(int, string?)> OnBindAsync(JsonNode body)
+        {
+            var (status, answer) = await anonymous.SendAsync(HttpMethod.Post, "/_matrix/federation/v1/3pid/onbind", body.ToJsonString());
+            return (status, answer["errcode"]?.GetValue<string>());
+        }
+
+        (await OnBindAsync(new JsonObject { ["medium"] = "email", ["address"] = email, ["mxid"] = bob.UserId })).Should().Be((400, "M_BAD_JSON"));
+        (await OnBindAsync(new JsonObject { ["medium"] = "email", ["address"] = email, ["mxid"] = "bob", ["invites"] = new JsonArray() }))
+            .Should().Be((400, "M_INVALID_PARAM"));
+        (await OnBindAsync(Body(InviteWith(new JsonObject { ["mxid"] = bob.UserId })))).Should().Be((400, "M_BAD_JSON"), "no token to redeem");
+        var tooMany = new JsonArray(Enumerable.Range(0, 101).Select(_ => (JsonNode)InviteWith(Identity.Signed(bob.UserId, stored))).ToArray());
+        (await OnBindAsync(new JsonObject { ["medium"] = "email", ["address"] = email, ["mxid"] = bob.UserId, ["invites"] = tooMany }))
+            .Should().Be((400, "M_INVALID_PARAM"));
+
+        var forged = Identity.Signed(bob.UserId, stored);
+        forged["mxid"] = "@mallory:test.local";
+        (await OnBindAsync(Body(InviteWith(forged)))).Should().Be((403, "M_FORBIDDEN"), "the signature no longer covers the block");
+        var otherKey = SigningKey.Generate();
+        var selfSigned = new JsonObject { ["mxid"] = bob.UserId, ["sender"] = alice.UserId, ["token"] = stored.Token };
+        JsonSigning.Sign(selfSigned, "evil.example", otherKey);
+        (await OnBindAsync(Body(InviteWith(selfSigned)))).Should().Be((403, "M_FORBIDDEN"), "signed by a key the invite did not publish");
+        var unknownToken = new JsonObject { ["mxid"] = bob.UserId, ["token"] = "no-such-token" };
+        JsonSigning.Sign(unknownToken, Identity.ServerName, Identity.ServerKey);
+        (await OnBindAsync(Body(InviteWith(unknownToken)))).Should().Be((403, "M_FORBIDDEN"), "no third-party invite has that token");
+        (await OnBindAsync(Body(InviteWith(Identity.Signed(bob.UserId, stored), "!elsewhere:other.example")))).Should().Be((400, "M_UNKNOWN"),
+            "a room on another server needs the exchange through federation");
+
+        (await RoomStateAsync(alice, roomId)).Should().NotContain(e => e["type"]!.GetValue<string>() == "m.room.member" && e["state_key"]!.GetValue<string>() == bob.UserId);
+        (await OnBindAsync(Body(InviteWith(Identity.Signed(bob.UserId, stored))))).Should().Be((200, (string?)null), "the genuine invite still works");
     }
 
     private static async Task<IReadOnlyList<JsonNode>> RoomStateAsync(MatrixClient client, string roomId)
