@@ -16,13 +16,6 @@ public static class StateResolver
         var (graph, failure) = await EventGraph.LoadAsync(stateSets.SelectMany(s => s.Values), followAuthEvents: true, lookup,
             limits ?? StateResolutionLimits.Default, cancellationToken).ConfigureAwait(false);
         if (graph is null) return failure!;
-        foreach (var (key, id) in stateSets.SelectMany(s => s))
-        {
-            if (graph[id].StateKey is null || graph[id].Key != key)
-            {
-                return StateResolutionResult.Failed(StateResolutionFailure.MalformedEvent, id, $"event {id} is not the state event for {key}");
-            }
-        }
-        return StateResolverV2.Resolve(graph, stateSets, version);
+        return graph.MismatchedKey(stateSets.SelectMany(s => s)) ?? StateResolverV2.Resolve(graph, stateSets, version);
     }
 }
