@@ -22,6 +22,9 @@ public sealed record RoomVersion(
 
     /// <summary>The v11 redaction algorithm (MSC2176/MSC3821/MSC3989).</summary>
     public bool RedactionV11 => Number >= 11;
+
+    /// <summary>Only room version 1 keeps the original algorithm; version 2 introduced v2 and every later version kept it.</summary>
+    public StateResolutionAlgorithm StateResolution => Number == 1 ? StateResolutionAlgorithm.V1 : StateResolutionAlgorithm.V2;
 }
 
 public static class RoomVersions

@@ -20,8 +20,20 @@ internal sealed class EventGraph
     public static async Task<(EventGraph? Graph, StateResolutionResult? Failure)> LoadAsync(IEnumerable<string> roots,
         bool followAuthEvents, EventLookup lookup, StateResolutionLimits limits, CancellationToken cancellationToken)
     {
-        var events = new Dictionary<string, ResolutionEvent>(StringComparer.Ordinal);
-        var queued = new HashSet<string>(StringComparer.Ordinal);
+        var graph = new EventGraph(new Dictionary<string, ResolutionEvent>(StringComparer.Ordinal));
+        var failure = await graph.AddAsync(roots, followAuthEvents, lookup, limits, cancellationToken).ConfigureAwait(false);
+        return failure is null ? (graph, null) : (null, failure);
+    }
+
+    /// <summary>
+    /// Loads more events into the graph, within the same budget, for an algorithm that learns what
+    /// it needs from the events it has (v1 reads its conflicted events to know which auth state to
+    /// fetch). Events already held are not looked up again, nor are their auth events followed.
+    /// </summary>
+    public async Task<StateResolutionResult?> AddAsync(IEnumerable<string> roots, bool followAuthEvents, EventLookup lookup,
+        StateResolutionLimits limits, CancellationToken cancellationToken)
+    {
+        var queued = new HashSet<string>(_events.Keys, StringComparer.Ordinal);
         var queue = new Queue<string>();
         foreach (var id in roots)
         {
@@ -29,27 +41,42 @@ internal sealed class EventGraph
         }
         while (queue.TryDequeue(out var id))
         {
-            if (events.Count >= limits.MaxEvents)
+            if (_events.Count >= limits.MaxEvents)
             {
-                return (null, StateResolutionResult.Failed(StateResolutionFailure.TooManyEvents, id,
-                    $"resolution would need more than {limits.MaxEvents} events"));
+                return StateResolutionResult.Failed(StateResolutionFailure.TooManyEvents, id, $"resolution would need more than {limits.MaxEvents} events");
             }
             var stored = await lookup(id, cancellationToken).ConfigureAwait(false);
-            if (stored is null) return (null, StateResolutionResult.Failed(StateResolutionFailure.MissingEvent, id, $"event {id} is not available"));
+            if (stored is null) return StateResolutionResult.Failed(StateResolutionFailure.MissingEvent, id, $"event {id} is not available");
             var parsed = ResolutionEvent.TryParse(id, stored);
-            if (parsed is null) return (null, StateResolutionResult.Failed(StateResolutionFailure.MalformedEvent, id, $"event {id} lacks a type, sender or event lists"));
+            if (parsed is null) return StateResolutionResult.Failed(StateResolutionFailure.MalformedEvent, id, $"event {id} lacks a type, sender or event lists");
             if (parsed.AuthEvents.Count > limits.MaxAuthEventsPerEvent)
             {
-                return (null, StateResolutionResult.Failed(StateResolutionFailure.MalformedEvent, id, $"event {id} cites {parsed.AuthEvents.Count} auth events"));
+                return StateResolutionResult.Failed(StateResolutionFailure.MalformedEvent, id, $"event {id} cites {parsed.AuthEvents.Count} auth events");
             }
-            events.Add(id, parsed);
+            _events.Add(id, parsed);
             if (!followAuthEvents) continue;
             foreach (var authId in parsed.AuthEvents)
             {
                 if (queued.Add(authId)) queue.Enqueue(authId);
             }
         }
-        return (new EventGraph(events), null);
+        return null;
+    }
+
+    /// <summary>
+    /// A failure for the first state set entry, among those whose event the graph holds, that maps
+    /// its key to an event of another type or state key (or to a message event), or null.
+    /// </summary>
+    public StateResolutionResult? MismatchedKey(IEnumerable<KeyValuePair<(string Type, string StateKey), string>> entries)
+    {
+        foreach (var (key, id) in entries)
+        {
+            if (_events.TryGetValue(id, out var evt) && (evt.StateKey is null || evt.Key != key))
+            {
+                return StateResolutionResult.Failed(StateResolutionFailure.MalformedEvent, id, $"event {id} is not the state event for {key}");
+            }
+        }
+        return null;
     }
 
     /// <summary>

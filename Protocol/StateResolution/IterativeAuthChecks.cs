@@ -17,21 +17,8 @@ internal static class IterativeAuthChecks
             // for what it lacks" is the auth events overlaid with the whole state.
             var authState = graph.AuthEventState(evt);
             foreach (var (key, id) in state) authState[key] = id;
-            if (AuthRules.Check(evt.Json, graph.AuthState(authState), version, StateEventCount(evt, authState)).Allowed)
-            {
-                state[evt.Key] = evt.Id;
-            }
+            if (ResolutionAuthCheck.Allows(graph, evt, authState, version)) state[evt.Key] = evt.Id;
         }
         return state;
     }
-
-    /// <summary>
-    /// <see cref="AuthRules.Check"/> grants the creator's first join when the room holds one state
-    /// event; the rule it implements (6.2) asks whether the join's only previous event is the create
-    /// event, which is what this reports, since the state here is a resolution's, not the join's own.
-    /// </summary>
-    private static int StateEventCount(ResolutionEvent evt, Dictionary<(string Type, string StateKey), string> authState) =>
-        authState.TryGetValue(("m.room.create", ""), out var createId) && evt.PrevEvents is [var only] && only == createId
-            ? 1
-            : authState.Count;
 }

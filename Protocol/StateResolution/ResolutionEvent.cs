@@ -24,7 +24,9 @@ internal sealed record ResolutionEvent(
     public bool IsPowerEvent => StateKey is not null && (Type is "m.room.power_levels" or "m.room.join_rules" ||
         (Type == "m.room.member" && Membership is "leave" or "ban" && StateKey != Sender));
 
-    public string? Membership => Json["content"]?["membership"] is JsonValue v && v.TryGetValue<string>(out var m) ? m : null;
+    public string? Membership => Json["content"] is JsonObject content && content["membership"] is JsonValue v && v.TryGetValue<string>(out var m)
+        ? m
+        : null;
 
     /// <summary>Parses an event, or returns null when a field resolution needs is missing or of the wrong kind.</summary>
     public static ResolutionEvent? TryParse(string id, StateEvent stored)

@@ -12,6 +12,7 @@ public sealed record StateEvent(JsonObject Json, bool Rejected = false);
 
 /// <summary>
 /// Fetches one event by ID, or null when the caller does not have it. Called at most once per event
-/// and lazily, in breadth-first order from the state sets along <c>auth_events</c>.
+/// and lazily: for v2 in breadth-first order from the state sets along <c>auth_events</c>, for v1
+/// the conflicted events, then the unconflicted state their auth checks read.
 /// </summary>
 public delegate ValueTask<StateEvent?> EventLookup(string eventId, CancellationToken cancellationToken);

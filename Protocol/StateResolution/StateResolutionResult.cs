@@ -8,7 +8,7 @@ public enum StateResolutionFailure
     /// <summary>An event in a state set or in an auth chain could not be looked up.</summary>
     MissingEvent,
 
-    /// <summary>The state sets and their auth chains hold more events than <see cref="StateResolutionLimits.MaxEvents"/>.</summary>
+    /// <summary>Resolution would need more events than <see cref="StateResolutionLimits.MaxEvents"/>.</summary>
     TooManyEvents,
 
     /// <summary>An event lacks a field resolution needs, or a state set maps a key to an event of another type or state key.</summary>
@@ -35,7 +35,7 @@ public sealed record StateResolutionResult(
 }
 
 /// <summary>Bounds on the work one resolution may do, so a hostile event graph cannot exhaust memory.</summary>
-/// <param name="MaxEvents">The most distinct events (state set events plus their auth chains) one resolution looks up.</param>
+/// <param name="MaxEvents">The most distinct events one resolution looks up: for v2 the state sets' events and their auth chains, for v1 the conflicted events and the state their checks read.</param>
 /// <param name="MaxAuthEventsPerEvent">The most <c>auth_events</c> one event may cite; the auth rules need at most a handful.</param>
 public sealed record StateResolutionLimits(int MaxEvents = 200_000, int MaxAuthEventsPerEvent = 50)
 {
