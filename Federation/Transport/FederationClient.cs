@@ -88,7 +88,7 @@ public sealed class FederationClient : IFederationClient, IDisposable
                     await _keys.CurrentAsync(timeout.Token)).ToHeaderValue()
                 : null;
 
-            var failures = new List<string>();
+            var failures = new List<FederationConnectException>();
             foreach (var target in targets)
             {
                 using var message = Message(request, target, body, authorization);
@@ -100,13 +100,14 @@ public sealed class FederationClient : IFederationClient, IDisposable
                 catch (HttpRequestException e) when (e.InnerException is FederationConnectException connect)
                 {
                     _log.TargetUnreachable(destination, target.ConnectHost, target.Port, connect.Message);
-                    failures.Add(connect.Message);
+                    failures.Add(connect);
                     continue;
                 }
                 using (response) return await ReadAsync(response, destination, limit, timeout.Token);
             }
             _targets.Forget(serverName);
-            throw new FederationRequestException(destination, $"no target could be connected: {string.Join("; ", failures)}");
+            throw Failed(destination, $"no target could be connected: {string.Join("; ", failures.Select(f => f.Message))}",
+                failures.Count == 1 ? failures[0] : new AggregateException(failures));
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {

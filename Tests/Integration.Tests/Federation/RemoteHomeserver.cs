@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -23,6 +22,7 @@ public sealed class RemoteHomeserver : IAsyncDisposable
     private readonly ConcurrentQueue<ReceivedRequest> _requests = new();
     private readonly ConcurrentDictionary<string, WellKnownAnswer> _wellKnown = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, int> _wellKnownFetches = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, string> _sni = new();
     private long _hugeBytesWritten;
     private WebApplication _app = null!;
 
@@ -47,7 +47,12 @@ public sealed class RemoteHomeserver : IAsyncDisposable
         var remote = new RemoteHomeserver { Port = LoopbackPorts.Free() };
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, remote.Port, listen => listen.UseHttps(certificate)));
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, remote.Port, listen => listen.UseHttps(https =>
+            https.ServerCertificateSelector = (connection, sni) =>
+            {
+                if (connection is not null && sni is not null) remote._sni[connection.ConnectionId] = sni;
+                return certificate;
+            })));
         remote._app = builder.Build();
         remote._app.Run(remote.HandleAsync);
         await remote._app.StartAsync();
@@ -73,7 +78,7 @@ public sealed class RemoteHomeserver : IAsyncDisposable
         await request.Body.CopyToAsync(body);
         _requests.Enqueue(new ReceivedRequest(request.Method, request.Path + request.QueryString, request.Headers.Host.ToString(),
             request.Headers.Authorization.FirstOrDefault(), request.ContentType, body.ToArray(),
-            http.Features.Get<ITlsHandshakeFeature>()?.HostName));
+            _sni.GetValueOrDefault(http.Connection.Id)));
 
         if (request.Path == SilentPath)
         {
