@@ -55,6 +55,21 @@ public sealed class ServerDiscoveryLookupTests(FederationTransportFixture fixtur
     }
 
     [Fact]
+    public async Task Requests_to_a_new_server_at_once_share_one_well_known_fetch()
+    {
+        var delegating = ResolvingToLoopback("burst");
+        var target = ResolvingToLoopback("bursttarget");
+        Remote.SetWellKnown(delegating, Delegation($"{target}:{Remote.Port}"));
+        await using var client = fixture.CreateClient();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ =>
+            client.Client.SendAsync(new FederationRequest(HttpMethod.Get, delegating, "/_matrix/federation/v1/version"), default)));
+
+        responses.Should().OnlyContain(r => r.StatusCode == 200);
+        Remote.WellKnownFetches(delegating).Should().Be(1);
+    }
+
+    [Fact]
     public async Task Cache_periods_follow_the_headers_within_bounds_with_24_hours_by_default_and_an_hour_for_no_answer()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
