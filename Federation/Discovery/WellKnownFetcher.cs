@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Homeserver.Federation.Transport;
@@ -77,8 +76,9 @@ public sealed class WellKnownFetcher : IDisposable
         {
             return WellKnownFetch.Temporary("timed out");
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or SocketException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // No answer (connection refused by the IP limits, TLS, a broken stream): Synapse counts every such failure as temporary.
             return WellKnownFetch.Temporary(e.InnerException is FederationConnectException c ? c.Message : e.Message);
         }
     }

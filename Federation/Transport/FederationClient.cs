@@ -1,10 +1,8 @@
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using DnsClient;
 using Homeserver.Configuration;
 using Homeserver.Configuration.Processes;
 using Homeserver.Federation.Discovery;
@@ -113,8 +111,10 @@ public sealed class FederationClient : IFederationClient, IDisposable
         {
             throw Failed(destination, $"no answer within {timeoutAfter.TotalSeconds:0.#} s", e);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or SocketException or DnsResponseException or FederationConnectException)
+        catch (Exception e) when (e is not (FederationRequestException or OperationCanceledException))
         {
+            // Whatever the network, DNS or TLS stack threw (HttpRequestException, SocketException, DnsResponseException, IOException...):
+            // callers handle one failure type, with the cause kept inside.
             throw Failed(destination, e.InnerException is FederationConnectException c ? c.Message : e.Message, e);
         }
     }

@@ -16,9 +16,8 @@ public static class FederationClientServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddFederationClient(this IServiceCollection services, FederationClientOptions limits, OutboundHttpOptions trust)
     {
-        services.AddOptions<FederationTransportOptions>()
-            .Validate(o => !o.Problems().Any(), "The federation transport options are invalid.")
-            .ValidateOnStart();
+        services.AddOptions<FederationTransportOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FederationTransportOptions>, FederationTransportOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ServerSigningKeys>();
         services.AddSingleton(limits);

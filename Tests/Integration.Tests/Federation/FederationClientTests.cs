@@ -232,6 +232,19 @@ public sealed class FederationClientTests(FederationTransportFixture fixture) : 
         (await send.Should().ThrowAsync<FederationRequestException>()).Which.Message.Should().Contain("no answer within 1 s");
     }
 
+    [Fact]
+    public async Task Transport_options_that_cannot_work_are_refused_naming_the_problem()
+    {
+        await using var client = fixture.CreateClient();
+        var options = client.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<FederationTransportOptions>>();
+        var validator = client.Services.GetServices<Microsoft.Extensions.Options.IValidateOptions<FederationTransportOptions>>().Single();
+
+        validator.Validate(null, options.CurrentValue).Succeeded.Should().BeTrue();
+        var broken = validator.Validate(null, new FederationTransportOptions { WellKnownPort = 0, NameServers = [] });
+        broken.Failed.Should().BeTrue();
+        broken.Failures.Should().Contain(f => f.Contains("WellKnownPort")).And.Contain(f => f.Contains("NameServers"));
+    }
+
     private static IEnumerable<Exception> Causes(Exception e)
     {
         for (Exception? cause = e; cause is not null; cause = cause.InnerException) yield return cause;
