@@ -31,6 +31,8 @@ public sealed class SrvResolver(DnsLookupClient dns, TimeProvider clock, IOption
         try
         {
             response = await dns.Client.QueryAsync(name, QueryType.SRV, QueryClass.IN, cancellationToken);
+            // As Synapse: a server that does not implement SRV queries has no records to give, and that is not remembered.
+            if (response.Header.ResponseCode == DnsHeaderResponseCode.NotImplemented) return new([], now);
             if (response.HasError && response.Header.ResponseCode != DnsHeaderResponseCode.NotExistentDomain)
             {
                 throw new DnsResponseException((DnsResponseCode)response.Header.ResponseCode, response.ErrorMessage);

@@ -19,6 +19,7 @@ public sealed class LoopbackDnsServer : IAsyncDisposable
     private readonly UdpClient _udp = new(new IPEndPoint(IPAddress.Loopback, 0));
     private readonly ConcurrentDictionary<(string Name, ushort Type), List<(byte[] Data, uint Ttl)>> _records = new();
     private readonly ConcurrentDictionary<(string Name, ushort Type), int> _questions = new();
+    private readonly ConcurrentDictionary<string, bool> _failing = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _serving;
 
@@ -38,6 +39,9 @@ public sealed class LoopbackDnsServer : IAsyncDisposable
         data.AddRange(EncodeName(target));
         Add(name, Srv, [.. data], ttl);
     }
+
+    /// <summary>Answers every question about <paramref name="name"/> with SERVFAIL (or normally again).</summary>
+    public void SetFailing(string name, bool failing) => _failing[name.ToLowerInvariant()] = failing;
 
     public int SrvQuestions(string name) => _questions.GetValueOrDefault((name.ToLowerInvariant(), Srv));
 
@@ -81,13 +85,14 @@ public sealed class LoopbackDnsServer : IAsyncDisposable
         var name = string.Join('.', labels).ToLowerInvariant();
         _questions.AddOrUpdate((name, type), 1, (_, n) => n + 1);
 
+        var failing = _failing.GetValueOrDefault(name);
         var known = _records.Keys.Any(k => k.Name == name);
-        var answers = _records.TryGetValue((name, type), out var list) ? list : [];
+        var answers = !failing && _records.TryGetValue((name, type), out var list) ? list : [];
         var response = new List<byte>();
         response.AddRange(query.AsSpan(0, 2).ToArray());
-        // QR, AA, RD copied, RA; RCODE 3 (NXDOMAIN) for a name the table does not have at all.
+        // QR, AA, RD copied, RA; RCODE 2 (SERVFAIL) when told to fail, 3 (NXDOMAIN) for a name the table does not have at all.
         response.Add((byte)(0x84 | (query[2] & 0x01)));
-        response.Add((byte)(0x80 | (known ? 0 : 3)));
+        response.Add((byte)(0x80 | (failing ? 2 : known ? 0 : 3)));
         response.AddRange(BigEndian(1));
         response.AddRange(BigEndian((ushort)answers.Count));
         response.AddRange(BigEndian(0));

@@ -188,6 +188,27 @@ public sealed class ServerDiscoveryLookupTests(FederationTransportFixture fixtur
     }
 
     [Fact]
+    public async Task When_DNS_fails_a_known_SRV_answer_is_kept_and_an_unknown_name_fails_the_request()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var client = fixture.CreateClient(clock: clock);
+        var srv = client.Services.GetRequiredService<SrvResolver>();
+        var service = $"_matrix-fed._tcp.{fixture.Name("servfail")}";
+        fixture.Dns.AddSrv(service, "kept.fed.test.", 8448, ttl: 60);
+        (await srv.LookupAsync(service, default)).Value.Should().ContainSingle();
+
+        fixture.Dns.SetFailing(service, true);
+        clock.Advance(TimeSpan.FromSeconds(61));
+        (await srv.LookupAsync(service, default)).Value.Should().ContainSingle().Which.Target.Should().Be("kept.fed.test.");
+        fixture.Dns.SrvQuestions(service).Should().BeGreaterThan(1, "the expired answer was asked for again");
+
+        var server = fixture.Name("unresolvable");
+        fixture.Dns.SetFailing($"_matrix-fed._tcp.{server}", true);
+        var send = () => client.Client.SendAsync(new FederationRequest(HttpMethod.Get, server, "/_matrix/federation/v1/version"), default);
+        (await send.Should().ThrowAsync<FederationRequestException>()).Which.Destination.Should().Be(server);
+    }
+
+    [Fact]
     public async Task Targets_are_cached_per_server_name_until_the_answers_they_rest_on_expire()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
