@@ -1,13 +1,19 @@
 using Homeserver.Federation.Keys;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Homeserver.ApiHost.FederationApi;
 
 /// <summary>The server-server API that API hosts serve (so far: what others ask before trusting this server).</summary>
 public static class FederationApiEndpoints
 {
-    public static IServiceCollection AddFederationApi(this IServiceCollection services) => services.AddSingleton<ServerSigningKeys>();
+    /// <summary>The key holder is shared with the federation client (AddFederationClient), whichever registers it first.</summary>
+    public static IServiceCollection AddFederationApi(this IServiceCollection services)
+    {
+        services.TryAddSingleton<ServerSigningKeys>();
+        return services;
+    }
 
     public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapThirdPartyInviteFederationApi();
 }

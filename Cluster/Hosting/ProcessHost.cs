@@ -2,6 +2,7 @@ using Homeserver.Cluster.Diagnostics;
 using Homeserver.Cluster.Http;
 using Homeserver.Cluster.Streams;
 using Homeserver.Configuration.Processes;
+using Homeserver.Federation.Transport;
 using Homeserver.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -65,6 +66,7 @@ public static class ProcessHost
         services.AddHomeserverStorage(settings.DatabaseConnectionString, settings.StreamWriters);
         services.AddReplicationStreams();
         services.AddOutboundHttp(settings.OutboundHttp);
+        services.AddFederationClient(settings.Federation, settings.OutboundHttp);
         return services;
     }
 

@@ -90,7 +90,7 @@ internal static class EmailConfigReader
     }
 
     /// <summary>Synapse's durations: a bare number is milliseconds; a suffix s, m, h, d, w or y scales it.</summary>
-    private static TimeSpan Duration(YamlSection section, string key, TimeSpan fallback)
+    internal static TimeSpan Duration(YamlSection section, string key, TimeSpan fallback)
     {
         var text = section.String(key);
         if (text is null) return fallback;

@@ -118,6 +118,7 @@ public static class HomeserverConfigLoader
         {
             warnings.Add("`redis` is not used: replication between processes runs on Orleans streams, with PostgreSQL as the record.");
         }
+        var federation = FederationConfigReader.Read(root, warnings);
         var orleans = ReadOrleans(root, serverName);
         var email = EmailConfigReader.ReadEmail(root);
         var threePids = EmailConfigReader.ReadThreePids(root, email);
@@ -168,6 +169,7 @@ public static class HomeserverConfigLoader
             OutboundFederationRestrictedTo = outbound,
             RateLimits = ReadRateLimits(root),
             OutboundHttp = ReadOutboundHttp(root),
+            Federation = federation,
             Email = email,
             ThreePids = threePids,
             Warnings = warnings,

@@ -44,6 +44,9 @@ public sealed class HomeserverOptions
 
     /// <summary><c>federation_custom_ca_list</c>, loaded: the trust of every outbound HTTPS client.</summary>
     public OutboundHttpOptions OutboundHttp { get; init; } = new();
+
+    /// <summary>The limits on requests to other homeservers (IP ranges, domain whitelist, certificate checks, timeout).</summary>
+    public FederationClientOptions Federation { get; init; } = new();
     /// <summary>The <c>email</c> section; null when this server does not send mail (Synapse's <c>can_verify_email</c> false).</summary>
     public EmailOptions? Email { get; init; }
     public ThreePidOptions ThreePids { get; init; } = new();

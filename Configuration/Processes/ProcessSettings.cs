@@ -57,6 +57,9 @@ public sealed record ProcessSettings
 
     /// <summary>The trust of outbound HTTPS (<c>federation_custom_ca_list</c>).</summary>
     public OutboundHttpOptions OutboundHttp { get; init; } = new();
+
+    /// <summary>The limits on requests to other homeservers.</summary>
+    public FederationClientOptions Federation { get; init; } = new();
     /// <summary>The <c>email</c> section; null when this server does not validate email addresses.</summary>
     public EmailOptions? Email { get; init; }
     public ThreePidOptions ThreePids { get; init; } = new();

@@ -75,6 +75,7 @@ public static class ProcessSettingsLoader
             BcryptRounds = homeserver.BcryptRounds,
             RateLimits = homeserver.RateLimits,
             OutboundHttp = homeserver.OutboundHttp,
+            Federation = homeserver.Federation,
             Email = homeserver.Email,
             ThreePids = homeserver.ThreePids,
             Warnings = homeserver.Warnings,

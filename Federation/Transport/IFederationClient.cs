@@ -8,7 +8,14 @@ namespace Homeserver.Federation.Transport;
 /// X-Matrix unless <see cref="Signed"/> is false (only key fetches may go unsigned).
 /// </summary>
 public sealed record FederationRequest(HttpMethod Method, string Destination, string PathAndQuery, JsonObject? Content = null,
-    bool Signed = true);
+    bool Signed = true)
+{
+    /// <summary>The longest response body to accept; null takes the transport's (10 MiB unless configured otherwise).</summary>
+    public long? MaxResponseBytes { get; init; }
+
+    /// <summary>How long the request may take, discovery and connection included; null takes <c>federation.client_timeout</c>.</summary>
+    public TimeSpan? Timeout { get; init; }
+}
 
 /// <summary>
 /// The answer of a remote server: its status and its JSON body (null when it sent none or none that

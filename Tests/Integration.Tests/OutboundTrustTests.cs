@@ -155,17 +155,24 @@ public sealed class TestCertificateAuthority : IDisposable
     public X509Certificate2 Certificate { get; }
 
     /// <summary>A server certificate for https://127.0.0.1, with its private key.</summary>
-    public X509Certificate2 IssueFor127001()
+    public X509Certificate2 IssueFor127001() => IssueFor("127.0.0.1");
+
+    /// <summary>A server certificate, with its private key, for these names: IP addresses or DNS names (wildcards allowed).</summary>
+    public X509Certificate2 IssueFor(params string[] names)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+        var request = new CertificateRequest($"CN={names[0]}", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
+        var subjectNames = new SubjectAlternativeNameBuilder();
+        foreach (var name in names)
+        {
+            if (IPAddress.TryParse(name, out var address)) subjectNames.AddIpAddress(address);
+            else subjectNames.AddDnsName(name);
+        }
+        request.CertificateExtensions.Add(subjectNames.Build());
         using var issued = request.Create(Certificate, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(12),
             RandomNumberGenerator.GetBytes(16));
         using var withKey = issued.CopyWithPrivateKey(key);

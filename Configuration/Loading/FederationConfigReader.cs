@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Homeserver.Configuration;
+
+/// <summary>Reads the keys that limit outbound federation, with Synapse's defaults and its reading of the deprecated key.</summary>
+public static class FederationConfigReader
+{
+    /// <summary>Synapse's <c>DEFAULT_IP_RANGE_BLOCKLIST</c>: loopback, private, shared, link-local, reserved, documentation and multicast ranges.</summary>
+    public static readonly IReadOnlyList<string> DefaultBlacklistRanges =
+    [
+        "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "192.0.0.0/24", "169.254.0.0/16",
+        "192.88.99.0/24", "198.18.0.0/15", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",
+        "::1/128", "fe80::/10", "fc00::/7", "2001:db8::/32", "ff00::/8", "fec0::/10",
+    ];
+
+    /// <summary>Blocked whatever the configuration says, as in Synapse: "any address" is never a destination.</summary>
+    private static readonly IReadOnlyList<string> AlwaysBlocked = ["0.0.0.0", "::"];
+
+    public static IpRangeSet DefaultBlacklist { get; } = Ranges(DefaultBlacklistRanges.Concat(AlwaysBlocked), "defaults", "ip_range_blacklist");
+
+    internal static FederationClientOptions Read(YamlSection root, List<string> warnings)
+    {
+        var blacklist = Ranges((root.StringOrList("ip_range_blacklist") ?? DefaultBlacklistRanges).Concat(AlwaysBlocked), root.File, "ip_range_blacklist");
+        var whitelist = Ranges(root.StringOrList("ip_range_whitelist") ?? [], root.File, "ip_range_whitelist");
+        // Synapse (1.25 onwards) does not merge the old key: given, it replaces ip_range_blacklist for
+        // federation, and ip_range_whitelist then no longer applies to federation at all.
+        if (root.StringOrList("federation_ip_range_blacklist") is { } legacy)
+        {
+            blacklist = Ranges(legacy.Concat(AlwaysBlocked), root.File, "federation_ip_range_blacklist");
+            whitelist = IpRangeSet.Empty;
+            warnings.Add("`federation_ip_range_blacklist` is deprecated: it replaces `ip_range_blacklist` for federation, and `ip_range_whitelist` does not apply to federation while it is set. Use `ip_range_blacklist` instead.");
+        }
+
+        HashSet<string>? domains = null;
+        if (root.StringOrList("federation_domain_whitelist") is { } listed)
+        {
+            domains = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var domain in listed)
+            {
+                if (!IsServerName(domain))
+                {
+                    throw new ConfigurationException($"{root.File}: `federation_domain_whitelist` must list server names such as example.org, not `{domain}`.");
+                }
+                domains.Add(domain);
+            }
+        }
+
+        var verify = root.Bool("federation_verify_certificates", true);
+        if (!verify) warnings.Add("`federation_verify_certificates` is false: any certificate is accepted from other homeservers, which only tests should do.");
+
+        var timeout = TimeSpan.FromSeconds(60);
+        if (root.Section("federation") is { } federation)
+        {
+            timeout = EmailConfigReader.Duration(federation, "client_timeout", timeout);
+        }
+        return new FederationClientOptions
+        {
+            IpRangeBlacklist = blacklist,
+            IpRangeWhitelist = whitelist,
+            DomainWhitelist = domains,
+            VerifyCertificates = verify,
+            ClientTimeout = timeout,
+        };
+    }
+
+    /// <summary>
+    /// CIDR ranges or single addresses; host bits past the prefix are dropped, as Synapse's IPSet does. Each
+    /// IPv4 range also covers its IPv4-compatible, IPv4-mapped and 6to4 IPv6 forms, so an IPv6 spelling of
+    /// a blocked address is blocked too.
+    /// </summary>
+    public static IpRangeSet Ranges(IEnumerable<string> texts, string sourceName, string key)
+    {
+        var ranges = new List<IPNetwork>();
+        foreach (var text in texts)
+        {
+            var range = ParseRange(text) ?? throw new ConfigurationException(
+                $"{sourceName}: `{key}` must list IP addresses or CIDR ranges such as 10.0.0.0/8, not `{text}`.");
+            ranges.Add(range);
+            if (range.BaseAddress.AddressFamily == AddressFamily.InterNetwork)
+            {
+                var v4 = range.BaseAddress.GetAddressBytes();
+                ranges.Add(Embedded(v4, range.PrefixLength, mapped: true));
+                ranges.Add(Embedded(v4, range.PrefixLength, mapped: false));
+                var sixToFour = new byte[16];
+                sixToFour[0] = 0x20;
+                sixToFour[1] = 0x02;
+                v4.CopyTo(sixToFour, 2);
+                ranges.Add(new IPNetwork(new IPAddress(sixToFour), 16 + range.PrefixLength));
+            }
+        }
+        return new IpRangeSet(ranges);
+    }
+
+    private static IPNetwork Embedded(byte[] v4, int prefix, bool mapped)
+    {
+        var bytes = new byte[16];
+        if (mapped)
+        {
+            bytes[10] = 0xff;
+            bytes[11] = 0xff;
+        }
+        v4.CopyTo(bytes, 12);
+        return new IPNetwork(new IPAddress(bytes), 96 + prefix);
+    }
+
+    private static IPNetwork? ParseRange(string text)
+    {
+        var slash = text.IndexOf('/');
+        var addressText = slash < 0 ? text : text[..slash];
+        if (addressText.Contains('%') || !IPAddress.TryParse(addressText, out var address)) return null;
+        // IPAddress takes "10" or "10.1" as shorthand; a range list names full addresses.
+        if (address.AddressFamily == AddressFamily.InterNetwork && addressText.Split('.').Length != 4) return null;
+        var bits = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        var prefix = bits;
+        if (slash >= 0 && (!int.TryParse(text[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > bits)) return null;
+        var bytes = address.GetAddressBytes();
+        for (var bit = prefix; bit < bits; bit++) bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        return new IPNetwork(new IPAddress(bytes), prefix);
+    }
+
+    private static bool IsServerName(string value)
+    {
+        if (value.StartsWith('['))
+        {
+            var close = value.IndexOf(']');
+            if (close < 0 || !IPAddress.TryParse(value[1..close], out _)) return false;
+            var rest = value[(close + 1)..];
+            return rest.Length == 0 || (rest[0] == ':' && int.TryParse(rest[1..], NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and < 65536);
+        }
+        var colon = value.LastIndexOf(':');
+        var host = colon >= 0 ? value[..colon] : value;
+        if (colon >= 0 && !(int.TryParse(value[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and < 65536)) return false;
+        return host.Length is > 0 and <= 255 && host.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.');
+    }
+}

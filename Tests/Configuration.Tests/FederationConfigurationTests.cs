@@ -1,0 +1,150 @@
+using System.Net;
+using Homeserver.Configuration;
+
+namespace Homeserver.Tests.Configuration;
+
+/// <summary>The keys that limit outbound federation: Synapse's names, defaults and reading of the deprecated key, each fault one sentence.</summary>
+public sealed class FederationConfigurationTests
+{
+    private const string Minimal = """
+        server_name: example.org
+        listeners:
+          - port: 8008
+            resources: [{names: [client]}]
+        database:
+          name: psycopg2
+          args: {user: synapse, dbname: synapse}
+
+        """;
+
+    private static HomeserverOptions Load(string extra = "") => HomeserverConfigLoader.LoadFromYaml(Minimal + extra, "homeserver.yaml");
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("10.1.2.3")]
+    [InlineData("172.31.255.255")]
+    [InlineData("192.168.0.1")]
+    [InlineData("100.64.0.1")]
+    [InlineData("169.254.169.254")]
+    [InlineData("224.0.0.1")]
+    [InlineData("0.0.0.0")]
+    [InlineData("::")]
+    [InlineData("::1")]
+    [InlineData("fe80::1")]
+    [InlineData("fd00::1")]
+    [InlineData("2001:db8::1")]
+    [InlineData("::ffff:127.0.0.1")]
+    [InlineData("::ffff:10.0.0.1")]
+    [InlineData("::10.0.0.1")]
+    [InlineData("2002:0a00:0001::1")]
+    public void Without_the_keys_private_and_reserved_addresses_are_refused(string address)
+    {
+        Load().Federation.IsAddressAllowed(IPAddress.Parse(address)).Should().BeFalse();
+    }
+
+    [Theory]
+    [InlineData("8.8.8.8")]
+    [InlineData("172.32.0.1")]
+    [InlineData("2606:4700::1111")]
+    [InlineData("::ffff:8.8.8.8")]
+    public void Without_the_keys_public_addresses_are_allowed(string address)
+    {
+        Load().Federation.IsAddressAllowed(IPAddress.Parse(address)).Should().BeTrue();
+    }
+
+    [Fact]
+    public void Without_the_keys_every_destination_is_allowed_certificates_are_checked_and_requests_time_out_after_a_minute()
+    {
+        var federation = Load().Federation;
+        federation.DomainWhitelist.Should().BeNull();
+        federation.IsDestinationAllowed("anywhere.example").Should().BeTrue();
+        federation.VerifyCertificates.Should().BeTrue();
+        federation.ClientTimeout.Should().Be(TimeSpan.FromSeconds(60));
+    }
+
+    [Fact]
+    public void A_configured_blacklist_replaces_the_default_but_any_address_stays_blocked()
+    {
+        var federation = Load("ip_range_blacklist: ['203.0.113.0/24']\n").Federation;
+        federation.IsAddressAllowed(IPAddress.Parse("203.0.113.9")).Should().BeFalse();
+        federation.IsAddressAllowed(IPAddress.Parse("::ffff:203.0.113.9")).Should().BeFalse();
+        federation.IsAddressAllowed(IPAddress.Parse("10.0.0.1")).Should().BeTrue();
+        federation.IsAddressAllowed(IPAddress.Parse("0.0.0.0")).Should().BeFalse();
+        federation.IsAddressAllowed(IPAddress.Parse("::")).Should().BeFalse();
+    }
+
+    [Fact]
+    public void The_whitelist_lets_blacklisted_addresses_through_and_host_bits_are_ignored()
+    {
+        var federation = Load("ip_range_whitelist: ['127.0.0.1/8', '::1']\n").Federation;
+        federation.IsAddressAllowed(IPAddress.Parse("127.0.0.1")).Should().BeTrue();
+        federation.IsAddressAllowed(IPAddress.Parse("127.9.9.9")).Should().BeTrue();
+        federation.IsAddressAllowed(IPAddress.Parse("::1")).Should().BeTrue();
+        federation.IsAddressAllowed(IPAddress.Parse("10.0.0.1")).Should().BeFalse();
+    }
+
+    [Fact]
+    public void The_deprecated_federation_blacklist_replaces_the_blacklist_and_disables_the_whitelist_with_a_warning()
+    {
+        var options = Load("ip_range_blacklist: ['10.0.0.0/8']\nip_range_whitelist: ['127.0.0.1']\nfederation_ip_range_blacklist: ['127.0.0.0/8']\n");
+        options.Federation.IsAddressAllowed(IPAddress.Parse("127.0.0.1")).Should().BeFalse("the whitelist does not apply beside the old key");
+        options.Federation.IsAddressAllowed(IPAddress.Parse("10.0.0.1")).Should().BeTrue("the old key replaces ip_range_blacklist");
+        options.Federation.IsAddressAllowed(IPAddress.Parse("0.0.0.0")).Should().BeFalse();
+        options.Warnings.Should().Contain(w => w.Contains("`federation_ip_range_blacklist` is deprecated"));
+    }
+
+    [Theory]
+    [InlineData("ip_range_blacklist", "10.0.0.0/33")]
+    [InlineData("ip_range_blacklist", "not-an-address")]
+    [InlineData("ip_range_whitelist", "10.0/8")]
+    [InlineData("ip_range_whitelist", "::1/129")]
+    [InlineData("federation_ip_range_blacklist", "10.0.0.0/-1")]
+    public void An_invalid_range_fails_naming_the_key_and_value(string key, string value)
+    {
+        var load = () => Load($"{key}: ['{value}']\n");
+        load.Should().Throw<ConfigurationException>().Which.Message.Should()
+            .Contain("homeserver.yaml").And.Contain($"`{key}`").And.Contain($"`{value}`");
+    }
+
+    [Fact]
+    public void The_domain_whitelist_allows_only_the_listed_server_names()
+    {
+        var federation = Load("federation_domain_whitelist: [matrix.org, 'example.com:8448']\n").Federation;
+        federation.IsDestinationAllowed("matrix.org").Should().BeTrue();
+        federation.IsDestinationAllowed("example.com:8448").Should().BeTrue();
+        federation.IsDestinationAllowed("example.com").Should().BeFalse();
+        federation.IsDestinationAllowed("evil.example").Should().BeFalse();
+    }
+
+    [Fact]
+    public void An_empty_domain_whitelist_allows_no_destination()
+    {
+        Load("federation_domain_whitelist: []\n").Federation.IsDestinationAllowed("matrix.org").Should().BeFalse();
+    }
+
+    [Fact]
+    public void A_domain_whitelist_entry_that_is_no_server_name_fails()
+    {
+        var load = () => Load("federation_domain_whitelist: ['https://matrix.org']\n");
+        load.Should().Throw<ConfigurationException>().Which.Message.Should()
+            .Contain("`federation_domain_whitelist`").And.Contain("`https://matrix.org`");
+    }
+
+    [Fact]
+    public void Certificate_checks_can_be_turned_off_with_a_warning()
+    {
+        var options = Load("federation_verify_certificates: false\n");
+        options.Federation.VerifyCertificates.Should().BeFalse();
+        options.Warnings.Should().Contain(w => w.Contains("`federation_verify_certificates` is false"));
+        var bad = () => Load("federation_verify_certificates: maybe\n");
+        bad.Should().Throw<ConfigurationException>().Which.Message.Should().Contain("`federation_verify_certificates`");
+    }
+
+    [Fact]
+    public void The_client_timeout_is_read_from_the_federation_section()
+    {
+        Load("federation:\n  client_timeout: 15s\n").Federation.ClientTimeout.Should().Be(TimeSpan.FromSeconds(15));
+        var bad = () => Load("federation:\n  client_timeout: soon\n");
+        bad.Should().Throw<ConfigurationException>().Which.Message.Should().Contain("`federation.client_timeout`");
+    }
+}
