@@ -32,14 +32,8 @@ public sealed partial class IdentityServerClient(IHttpClientFactory clients, Pro
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The base URL of an <c>id_server</c> (a server name: host and optional port), over https as Synapse always uses.</summary>
-    public Uri BaseUrl(string idServer)
-    {
-        if (!ServerName.TryParse(idServer, out _))
-        {
-            throw new MatrixException(400, "M_INVALID_PARAM", "'id_server' must be a host name with an optional port.");
-        }
-        return new Uri($"{(settings.ThreePids.IdentityServerPlainHttp ? "http" : "https")}://{idServer}/");
-    }
+    public Uri BaseUrl(string idServer) =>
+        new($"{(settings.ThreePids.IdentityServerPlainHttp ? "http" : "https")}://{ThreePidInput.IdServer(idServer)}/");
 
     public Task<IdentityServerResponse> GetAsync(string idServer, string path, string accessToken, CancellationToken cancellationToken) =>
         SendAsync(idServer, HttpMethod.Get, path, null, new AuthenticationHeaderValue("Bearer", accessToken), cancellationToken);

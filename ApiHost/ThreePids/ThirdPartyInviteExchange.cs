@@ -99,9 +99,9 @@ public sealed class ThirdPartyInviteExchange(IdentityServerClient identityServer
     /// </summary>
     private async Task RequireUnrevokedSignatureAsync(JsonObject thirdPartyInvite, JsonObject signed, CancellationToken cancellationToken)
     {
-        foreach (var (publicKey, validityUrl) in PublishedKeys(thirdPartyInvite))
+        foreach (var (publicKey, validityUrl) in ThirdPartyInviteKeys.PublishedBy(thirdPartyInvite))
         {
-            if (!SignedBy(signed, publicKey)) continue;
+            if (!ThirdPartyInviteKeys.Signs(signed, publicKey)) continue;
             if (validityUrl is null) return;
             var answer = await identityServers.GetPublishedUrlAsync(validityUrl, "public_key=" + Uri.EscapeDataString(publicKey), cancellationToken);
             if (answer.Ok && answer.Body["valid"] is JsonValue valid && valid.TryGetValue<bool>(out var isValid) && isValid) return;
@@ -110,36 +110,6 @@ public sealed class ThirdPartyInviteExchange(IdentityServerClient identityServer
         throw MatrixException.Forbidden("Third party certificate was invalid.");
     }
 
-    private static IEnumerable<(string PublicKey, string? ValidityUrl)> PublishedKeys(JsonObject content)
-    {
-        foreach (var entry in content["public_keys"] as JsonArray ?? [])
-        {
-            if (Text(entry?["public_key"]) is { } publicKey) yield return (publicKey, Text(entry!["key_validity_url"]));
-        }
-        if (Text(content["public_key"]) is { } single) yield return (single, Text(content["key_validity_url"]));
-    }
-
     /// <summary>A string of stored content, which anyone who could send the event shaped: anything else counts as absent.</summary>
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
-
-    private static bool SignedBy(JsonObject signed, string publicKeyBase64)
-    {
-        byte[] publicKey;
-        try
-        {
-            publicKey = UnpaddedBase64.Decode(publicKeyBase64);
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-        foreach (var (server, signatures) in signed["signatures"] as JsonObject ?? [])
-        {
-            foreach (var (keyId, _) in signatures as JsonObject ?? [])
-            {
-                if (JsonSigning.Verify(signed, server, keyId, publicKey)) return true;
-            }
-        }
-        return false;
-    }
 }

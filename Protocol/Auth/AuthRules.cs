@@ -168,31 +168,7 @@ public static class AuthRules
         if (invite is null) return AuthResult.Deny("rule 6.4.1.5: no third-party invite with this token");
         if (Text(invite, "sender") != sender) return AuthResult.Deny("rule 6.4.1.6: the sender did not issue the third-party invite");
 
-        var keys = new List<string>();
-        if (invite["content"]?["public_key"] is JsonValue single && single.TryGetValue<string>(out var k)) keys.Add(k);
-        foreach (var entry in invite["content"]?["public_keys"] as JsonArray ?? [])
-        {
-            if (entry?["public_key"] is JsonValue v && v.TryGetValue<string>(out var key)) keys.Add(key);
-        }
-        foreach (var (server, serverSignatures) in signed["signatures"] as JsonObject ?? [])
-        {
-            foreach (var (keyId, _) in serverSignatures as JsonObject ?? [])
-            {
-                foreach (var key in keys)
-                {
-                    byte[] publicKey;
-                    try
-                    {
-                        publicKey = UnpaddedBase64.Decode(key);
-                    }
-                    catch (FormatException)
-                    {
-                        continue;
-                    }
-                    if (JsonSigning.Verify(signed, server, keyId, publicKey)) return AuthResult.Allow;
-                }
-            }
-        }
+        if (ThirdPartyInviteKeys.PublishedBy(invite["content"]).Any(key => ThirdPartyInviteKeys.Signs(signed, key.PublicKey))) return AuthResult.Allow;
         return AuthResult.Deny("rule 6.4.1.7: no signature in 'signed' matches the third-party invite's keys");
     }
 

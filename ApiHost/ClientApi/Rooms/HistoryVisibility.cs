@@ -16,15 +16,14 @@ public sealed class HistoryVisibility(RoomReader rooms)
 {
     /// <summary>The user's history in the room (their memberships, its visibilities), read once for every question below.</summary>
     public async Task<RoomHistoryOfUser> OfUserAsync(string roomId, string userId) =>
-        new(await rooms.GetVisibilityTimelineAsync(roomId, userId), await rooms.GetForgottenAtAsync(roomId, userId),
-            await rooms.GetRoomVersionAsync(roomId) is not null);
+        new(await rooms.GetVisibilityTimelineAsync(roomId, userId), rooms, roomId, userId);
 
-    /// <inheritdoc cref="RoomHistoryOfUser.Events"/>
-    public async Task<EventView> ForUserAsync(string roomId, string userId) => (await OfUserAsync(roomId, userId)).Events();
+    /// <inheritdoc cref="RoomHistoryOfUser.EventsAsync"/>
+    public async Task<EventView> ForUserAsync(string roomId, string userId) => await (await OfUserAsync(roomId, userId)).EventsAsync();
 
-    /// <inheritdoc cref="RoomHistoryOfUser.StateBoundary"/>
+    /// <inheritdoc cref="RoomHistoryOfUser.StateBoundaryAsync"/>
     public async Task<long?> StateBoundaryAsync(string roomId, string userId, bool joinedOnly = false) =>
-        (await OfUserAsync(roomId, userId)).StateBoundary(joinedOnly);
+        await (await OfUserAsync(roomId, userId)).StateBoundaryAsync(joinedOnly);
 
     /// <summary>The room's state the user may read (see <see cref="StateBoundaryAsync"/>), optionally of one type and key.</summary>
     public async Task<IReadOnlyList<RoomEventRow>> ReadableStateAsync(string roomId, string userId, string? type = null, string? stateKey = null)

@@ -4,21 +4,38 @@ using Homeserver.Storage.Rooms;
 namespace Homeserver.ApiHost.ClientApi.Rooms;
 
 /// <summary>
-/// One user's history in one room, as read once: the room's history_visibility changes and the user's
-/// membership changes in room order, when they forgot the room, and whether the room exists here.
-/// The rules are <see cref="HistoryVisibility"/>'s.
+/// One user's history in one room, each part read once and only when a question needs it: the room's
+/// history_visibility changes and the user's membership changes in room order (read up front), when
+/// they forgot the room, and whether the room exists here. The rules are <see cref="HistoryVisibility"/>'s.
 /// </summary>
-public sealed class RoomHistoryOfUser(IReadOnlyList<(long RoomSeq, string Type, string Value)> changes, long? forgottenAt, bool roomKnown)
+public sealed class RoomHistoryOfUser(IReadOnlyList<(long RoomSeq, string Type, string Value)> changes, RoomReader rooms, string roomId, string userId)
 {
+    private long? _forgottenAt;
+    private bool _forgottenRead;
+    private bool? _roomKnown;
+
     private readonly List<(long RoomSeq, string Type, string Value)> _visibilities = changes.Where(c => c.Type == "m.room.history_visibility").ToList();
     private readonly List<(long RoomSeq, string Type, string Value)> _memberships = changes.Where(c => c.Type == "m.room.member").ToList();
 
     private string CurrentVisibility => _visibilities.Count > 0 ? _visibilities[^1].Value : "shared";
 
-    /// <summary>What the user is served of the room's events; 404 for an unknown room, 403 for one they may not read.</summary>
-    public EventView Events()
+    private async Task<long?> ForgottenAtAsync()
     {
-        if (!roomKnown) throw MatrixException.NotFound("Unknown room.");
+        if (!_forgottenRead) (_forgottenAt, _forgottenRead) = (await rooms.GetForgottenAtAsync(roomId, userId), true);
+        return _forgottenAt;
+    }
+
+    private async Task RequireRoomKnownAsync()
+    {
+        _roomKnown ??= await rooms.GetRoomVersionAsync(roomId) is not null;
+        if (_roomKnown is false) throw MatrixException.NotFound("Unknown room.");
+    }
+
+    /// <summary>What the user is served of the room's events; 404 for an unknown room, 403 for one they may not read.</summary>
+    public async Task<EventView> EventsAsync()
+    {
+        await RequireRoomKnownAsync();
+        var forgottenAt = await ForgottenAtAsync();
         var currentMembership = _memberships.Count > 0 ? _memberships[^1].Value : null;
         var forgotten = forgottenAt is { } at && _memberships.Count > 0 && _memberships[^1].RoomSeq <= at;
         if ((_memberships.Count == 0 || forgotten) && CurrentVisibility != "world_readable")
@@ -60,12 +77,12 @@ public sealed class RoomHistoryOfUser(IReadOnlyList<(long RoomSeq, string Type, 
     /// the current state of a world-readable room, and 403 otherwise. <paramref name="joinedOnly"/>
     /// refuses those who left (<c>/joined_members</c>).
     /// </summary>
-    public long? StateBoundary(bool joinedOnly = false)
+    public async Task<long?> StateBoundaryAsync(bool joinedOnly = false)
     {
         if (_memberships is [.., (_, _, "join")]) return null;
-        if (!joinedOnly && _memberships is [.., (var leftAt, _, "leave")] && (forgottenAt is not { } at || at < leftAt)) return leftAt + 1;
+        if (!joinedOnly && _memberships is [.., (var leftAt, _, "leave")] && (await ForgottenAtAsync() is not { } at || at < leftAt)) return leftAt + 1;
         if (_visibilities.Count > 0 && CurrentVisibility == "world_readable") return null;
-        if (!roomKnown) throw MatrixException.NotFound("Unknown room.");
+        await RequireRoomKnownAsync();
         throw MatrixException.Forbidden("You are not in this room and its history is not world-readable.");
     }
 

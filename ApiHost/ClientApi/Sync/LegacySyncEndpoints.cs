@@ -159,8 +159,8 @@ public sealed class RoomSnapshots(RoomReader rooms, HistoryVisibility history, I
         IReadOnlyList<(string? RoomId, string Type, string Content)> accountData, long now, bool withPresence = false)
     {
         var userHistory = await history.OfUserAsync(roomId, userId);
-        var boundary = userHistory.StateBoundary();
-        var visible = userHistory.Events();
+        var boundary = await userHistory.StateBoundaryAsync();
+        var visible = await userHistory.EventsAsync();
         var end = boundary ?? await rooms.GetLastRoomSeqAsync(roomId) + 1;
         var state = boundary is { } before ? await rooms.GetStateBeforeAsync(roomId, before) : await rooms.GetCurrentStateAsync(roomId);
         var ignored = await ignoredUsers.OfAsync(userId);
