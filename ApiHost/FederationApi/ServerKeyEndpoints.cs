@@ -15,12 +15,6 @@ namespace Homeserver.ApiHost.FederationApi;
 /// </summary>
 public static class ServerKeyEndpoints
 {
-    /// <summary>
-    /// How long others may cache the key: Synapse's <c>key_refresh_interval</c> default of one day, well
-    /// inside the seven days after which room versions 5+ refuse a key's validity.
-    /// </summary>
-    public static readonly TimeSpan KeyValidity = TimeSpan.FromDays(1);
-
     private static readonly string ServerVersion =
         typeof(ServerKeyEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
@@ -29,24 +23,14 @@ public static class ServerKeyEndpoints
         app.MapGet("/_matrix/key/v2/server", ServerKeysAsync);
         // The key ID path parameter left the spec in v1.1; Synapse still answers it with all keys, as do we.
         app.MapGet("/_matrix/key/v2/server/{keyId}", ServerKeysAsync);
-        app.MapGet("/_matrix/federation/v1/version", () => Results.Json(new { server = new { name = "Homeserver on grains", version = ServerVersion } }));
+        app.MapGet("/_matrix/federation/v1/version", () => Results.Json(new { server = new { name = "Homeserver on grains", version = ServerVersion } }))
+            .AllowUnsignedFederationRequests();
         app.MapGet("/.well-known/matrix/server", ServerWellKnown);
         return app;
     }
 
-    private static async Task<IResult> ServerKeysAsync(HttpContext http, ServerSigningKeys keys, ProcessSettings settings, TimeProvider clock)
-    {
-        var key = await keys.CurrentAsync(http.RequestAborted);
-        var body = new JsonObject
-        {
-            ["server_name"] = settings.ServerName,
-            ["verify_keys"] = new JsonObject { [key.KeyId] = new JsonObject { ["key"] = key.PublicKeyBase64 } },
-            ["old_verify_keys"] = new JsonObject(),
-            ["valid_until_ts"] = clock.GetUtcNow().Add(KeyValidity).ToUnixTimeMilliseconds(),
-        };
-        JsonSigning.Sign(body, settings.ServerName, key);
-        return Results.Json(body);
-    }
+    private static async Task<IResult> ServerKeysAsync(HttpContext http, ServerSigningKeys keys) =>
+        Results.Json(await keys.PublishedAnswerAsync(http.RequestAborted));
 
     /// <summary>
     /// Synapse's answer with <c>serve_server_wellknown</c>: whoever reaches https://server_name/ reaches

@@ -16,7 +16,7 @@ public static class ThirdPartyInviteEndpoints
 {
     public static IEndpointRouteBuilder MapThirdPartyInviteFederationApi(this IEndpointRouteBuilder app)
     {
-        app.MapMethods("/_matrix/federation/v1/3pid/onbind", ["PUT", "POST"], OnBindAsync);
+        app.MapMethods("/_matrix/federation/v1/3pid/onbind", ["PUT", "POST"], OnBindAsync).AllowUnsignedFederationRequests();
         return app;
     }
 

@@ -42,6 +42,7 @@ public static class ApiHostApplication
         app.UseMiddleware<CorsMiddleware>();
         app.UseMiddleware<RequestSizeMiddleware>();
         app.UseMiddleware<MatrixErrorMiddleware>();
+        app.UseMiddleware<XMatrixAuthenticationMiddleware>();
         app.MapProcessEndpoints();
         app.MapClientApi();
         app.MapFederationApi();

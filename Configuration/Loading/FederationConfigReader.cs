@@ -62,7 +62,64 @@ public static class FederationConfigReader
             DomainWhitelist = domains,
             VerifyCertificates = verify,
             ClientTimeout = timeout,
+            TrustedKeyServers = ReadTrustedKeyServers(root, warnings),
         };
+    }
+
+    /// <summary>Synapse's <c>trusted_key_servers</c>: a notary without <c>verify_keys</c> is refused unless <c>accept_keys_insecurely</c> says so.</summary>
+    private static IReadOnlyList<TrustedKeyServer> ReadTrustedKeyServers(YamlSection root, List<string> warnings)
+    {
+        var servers = new List<TrustedKeyServer>();
+        foreach (var entry in root.Sections("trusted_key_servers"))
+        {
+            var name = entry.RequiredString("server_name");
+            if (!IsServerName(name)) throw new ConfigurationException($"{root.File}: `{entry.PathOf("server_name")}` must be a server name, not `{name}`.");
+            Dictionary<string, byte[]>? keys = null;
+            if (entry.Section("verify_keys") is { } verifyKeys)
+            {
+                keys = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+                foreach (var keyId in verifyKeys.Keys)
+                {
+                    if (!keyId.StartsWith("ed25519:", StringComparison.Ordinal) || keyId.Length == "ed25519:".Length)
+                    {
+                        throw new ConfigurationException($"{root.File}: `{verifyKeys.PathOf(keyId)}` must be an ed25519 key ID such as ed25519:auto.");
+                    }
+                    var text = verifyKeys.String(keyId) ?? "";
+                    var key = DecodeKey(text);
+                    if (key is not { Length: 32 })
+                    {
+                        throw new ConfigurationException($"{root.File}: `{verifyKeys.PathOf(keyId)}` must be a 32-byte Ed25519 public key in unpadded base64, not `{text}`.");
+                    }
+                    keys[keyId] = key;
+                }
+                if (keys.Count == 0) throw new ConfigurationException($"{root.File}: `{entry.PathOf("verify_keys")}` lists no key.");
+            }
+            else if (!entry.Bool("accept_keys_insecurely", false))
+            {
+                throw new ConfigurationException(
+                    $"{root.File}: `{entry.PathOf("verify_keys")}` is missing: without the notary's keys its answers cannot be checked (set `accept_keys_insecurely: true` to trust it anyway).");
+            }
+            else
+            {
+                warnings.Add($"`trusted_key_servers` entry `{name}` has no `verify_keys`: its answers are trusted unchecked.");
+            }
+            if (servers.Any(s => s.ServerName == name)) throw new ConfigurationException($"{root.File}: `trusted_key_servers` lists `{name}` twice.");
+            servers.Add(new TrustedKeyServer(name, keys));
+        }
+        return servers;
+    }
+
+    private static byte[]? DecodeKey(string text)
+    {
+        var standard = text.TrimEnd('=').Replace('-', '+').Replace('_', '/');
+        try
+        {
+            return Convert.FromBase64String(standard.PadRight(standard.Length + (4 - standard.Length % 4) % 4, '='));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

@@ -25,11 +25,23 @@ public sealed record FederationClientOptions
     /// <summary><c>federation.client_timeout</c>: how long one request may take, 60 s as in Synapse.</summary>
     public TimeSpan ClientTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// <c>trusted_key_servers</c>: notaries asked for a server's keys when the server itself cannot give them.
+    /// Empty by default here (Synapse's default is matrix.org; a server on loopback-only networks cannot reach it).
+    /// </summary>
+    public IReadOnlyList<TrustedKeyServer> TrustedKeyServers { get; init; } = [];
+
     public bool IsDestinationAllowed(string serverName) => DomainWhitelist is null || DomainWhitelist.Contains(serverName);
 
     /// <summary>Synapse's rule: a blacklisted address is refused unless the whitelist names it.</summary>
     public bool IsAddressAllowed(IPAddress address) => !IpRangeBlacklist.Contains(address) || IpRangeWhitelist.Contains(address);
 }
+
+/// <summary>
+/// A notary from <c>trusted_key_servers</c>: its server name and the public keys (key ID to unpadded
+/// base64) its answers must be signed with; null only with Synapse's <c>accept_keys_insecurely</c>.
+/// </summary>
+public sealed record TrustedKeyServer(string ServerName, IReadOnlyDictionary<string, byte[]>? VerifyKeys);
 
 /// <summary>A set of CIDR ranges, IPv4 and IPv6.</summary>
 public sealed class IpRangeSet(IReadOnlyList<IPNetwork> ranges)

@@ -10,9 +10,9 @@ namespace Homeserver.Federation.Transport;
 public static class FederationClientServiceCollectionExtensions
 {
     /// <summary>
-    /// <see cref="IFederationClient"/> and the discovery behind it, within <paramref name="limits"/> and trusting what
+    /// <see cref="IFederationClient"/> and the discovery behind it, and the key ring that fetches and verifies other servers' keys through it, within <paramref name="limits"/> and trusting what
     /// <paramref name="trust"/> (<c>federation_custom_ca_list</c>) says. Every process kind calls it: API hosts
-    /// fetch keys, silos send transactions.
+    /// fetch and verify keys, silos send transactions.
     /// </summary>
     public static IServiceCollection AddFederationClient(this IServiceCollection services, FederationClientOptions limits, OutboundHttpOptions trust)
     {
@@ -31,6 +31,10 @@ public static class FederationClientServiceCollectionExtensions
         services.AddSingleton<WellKnownResolver>();
         services.AddSingleton<FederationTargetResolver>();
         services.AddSingleton<IFederationClient, FederationClient>();
+        services.AddSingleton<KeyRingLog>();
+        services.AddSingleton<ServerKeyFetcher>();
+        services.AddSingleton<KeyRing>();
+        services.AddSingleton<KeyNotary>();
         return services;
     }
 }

@@ -2,6 +2,7 @@ using Homeserver.Storage.Accounts;
 using Homeserver.Storage.Caches;
 using Homeserver.Storage.Directory;
 using Homeserver.Storage.EndToEnd;
+using Homeserver.Storage.Federation;
 using Homeserver.Storage.Keys;
 using Homeserver.Storage.Migrations;
 using Homeserver.Storage.Presence;
@@ -43,6 +44,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<UserDirectoryStore>();
         services.AddSingleton<SyncReader>();
         services.AddSingleton<SigningKeyStore>();
+        services.AddSingleton<RemoteServerKeyStore>();
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();
         services.AddSingleton<OpenIdTokenStore>();

@@ -1,6 +1,7 @@
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.ClientApi.Rooms;
 using Homeserver.ApiHost.Http;
+using Homeserver.ApiHost.FederationApi;
 using Homeserver.Configuration.Processes;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Storage.Accounts;
@@ -26,7 +27,7 @@ public static class OpenIdEndpoints
         {
             app.MapPost($"/_matrix/client/{version}/user/{{userId}}/openid/request_token", RequestTokenAsync);
         }
-        app.MapGet("/_matrix/federation/v1/openid/userinfo", UserInfoAsync);
+        app.MapGet("/_matrix/federation/v1/openid/userinfo", UserInfoAsync).AllowUnsignedFederationRequests();
         return app;
     }
 

@@ -23,6 +23,7 @@ public sealed class RemoteHomeserver : IAsyncDisposable
     private readonly ConcurrentDictionary<string, WellKnownAnswer> _wellKnown = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, int> _wellKnownFetches = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, string> _sni = new();
+    private readonly ConcurrentDictionary<(string Host, string Path), Func<HttpContext, Task>> _handlers = new();
     private long _hugeBytesWritten;
     private WebApplication _app = null!;
 
@@ -39,6 +40,12 @@ public sealed class RemoteHomeserver : IAsyncDisposable
     public long HugeBytesWritten => Interlocked.Read(ref _hugeBytesWritten);
 
     public void SetWellKnown(string host, WellKnownAnswer answer) => _wellKnown[host] = answer;
+
+    /// <summary>Answers <paramref name="path"/> for requests whose Host header is <paramref name="host"/> (a server name with its port).</summary>
+    public void Handle(string host, string path, Func<HttpContext, Task> handler) => _handlers[(host.ToLowerInvariant(), path)] = handler;
+
+    public int RequestCount(string host, string path) =>
+        _requests.Count(r => string.Equals(r.Host, host, StringComparison.OrdinalIgnoreCase) && r.PathAndQuery.Split('?')[0] == path);
 
     public int WellKnownFetches(string host) => _wellKnownFetches.GetValueOrDefault(host);
 
@@ -80,6 +87,13 @@ public sealed class RemoteHomeserver : IAsyncDisposable
             request.Headers.Authorization.FirstOrDefault(), request.ContentType, body.ToArray(),
             _sni.GetValueOrDefault(http.Connection.Id)));
 
+        if (_handlers.TryGetValue((request.Headers.Host.ToString().ToLowerInvariant(), request.Path.Value ?? ""), out var handler))
+        {
+            // The handler reads the body as recorded.
+            request.Body = new MemoryStream(body.ToArray());
+            await handler(http);
+            return;
+        }
         if (request.Path == SilentPath)
         {
             // Never answers: the client's timeout must end the request.
