@@ -15,5 +15,5 @@ public static class FederationApiEndpoints
         return services;
     }
 
-    public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapKeyQueryApi().MapThirdPartyInviteFederationApi();
+    public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapKeyQueryApi().MapFederationQueryApi().MapThirdPartyInviteFederationApi();
 }

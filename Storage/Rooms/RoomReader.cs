@@ -40,6 +40,20 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
+    /// <summary>The servers of the room's joined members (the part of each user ID after its first colon), in name order.</summary>
+    public async Task<IReadOnlyList<string>> GetJoinedServersAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT DISTINCT substr(state_key, strpos(state_key, ':') + 1) AS server FROM current_state_events
+            WHERE room_id = $1 AND type = 'm.room.member' AND membership = 'join' ORDER BY server
+            """);
+        command.Parameters.Add(new() { Value = roomId });
+        var servers = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) servers.Add(reader.GetString(0));
+        return servers;
+    }
+
     /// <summary>The rooms where the user's current membership is one of <paramref name="memberships"/>.</summary>
     public async Task<IReadOnlyList<string>> GetRoomsWithMembershipAsync(string userId, IReadOnlyList<string> memberships,
         CancellationToken cancellationToken = default)

@@ -147,4 +147,35 @@ public sealed class FederationConfigurationTests
         var bad = () => Load("federation:\n  client_timeout: soon\n");
         bad.Should().Throw<ConfigurationException>().Which.Message.Should().Contain("`federation.client_timeout`");
     }
+
+    [Fact]
+    public void Trusted_key_servers_are_empty_by_default_and_read_with_their_verify_keys()
+    {
+        Load().Federation.TrustedKeyServers.Should().BeEmpty();
+
+        var servers = Load("""
+            trusted_key_servers:
+              - server_name: matrix.org
+                verify_keys:
+                  "ed25519:auto": "Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw"
+              - server_name: notary.example:8448
+                accept_keys_insecurely: true
+            """).Federation.TrustedKeyServers;
+
+        servers.Select(s => s.ServerName).Should().Equal("matrix.org", "notary.example:8448");
+        servers[0].VerifyKeys!["ed25519:auto"].Should().HaveCount(32);
+        servers[1].VerifyKeys.Should().BeNull();
+    }
+
+    [Theory]
+    [InlineData("- server_name: notary.example", "verify_keys")]
+    [InlineData("- server_name: notary.example\n    verify_keys: {\"ed25519:a\": \"short\"}", "32-byte")]
+    [InlineData("- server_name: notary.example\n    verify_keys: {\"rsa:a\": \"Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw\"}", "ed25519 key ID")]
+    [InlineData("- server_name: not a name!\n    accept_keys_insecurely: true", "server name")]
+    [InlineData("- verify_keys: {}", "server_name")]
+    public void A_trusted_key_server_that_cannot_be_checked_is_refused_naming_the_key(string entry, string named)
+    {
+        var act = () => Load("trusted_key_servers:\n  " + entry + "\n");
+        act.Should().Throw<ConfigurationException>().WithMessage($"*{named}*");
+    }
 }

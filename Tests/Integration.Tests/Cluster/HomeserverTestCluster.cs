@@ -195,6 +195,7 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         OutboundHttp = _options.FederationCustomCaList is { } caFiles
             ? new OutboundHttpOptions { CustomCertificateAuthorities = CertificateAuthorityFiles.Load(caFiles, "test cluster", "federation_custom_ca_list") }
             : new OutboundHttpOptions(),
+        Federation = _options.Federation,
         Email = _options.Email,
         ThreePids = _options.ThreePids,
         // The lowest cost bcrypt allows keeps tests fast; production uses bcrypt_rounds (12).

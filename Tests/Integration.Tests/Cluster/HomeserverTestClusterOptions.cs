@@ -22,6 +22,9 @@ public sealed class HomeserverTestClusterOptions
     /// <summary>homeserver.yaml's <c>federation_custom_ca_list</c>: PEM files, loaded as the config loader loads them.</summary>
     public IReadOnlyList<string>? FederationCustomCaList { get; set; }
 
+    /// <summary>The outbound federation limits (<c>ip_range_whitelist</c>, <c>trusted_key_servers</c>...); Synapse's defaults unless a fixture changes them.</summary>
+    public FederationClientOptions Federation { get; set; } = new();
+
     /// <summary>Receives the silos' log (at Warning and above), for tests that look for a logged cause.</summary>
     public Microsoft.Extensions.Logging.ILoggerProvider? SiloLogs { get; set; }
     /// <summary>The <c>email</c> section; null (the default) when the server validates no email.</summary>

@@ -1,0 +1,53 @@
+using Homeserver.Configuration;
+using Homeserver.Tests.Integration.Cluster;
+
+namespace Homeserver.Tests.Integration.Federation;
+
+/// <summary>
+/// Our server (one silo, one API host) beside another homeserver it may reach: a <see cref="RemoteHomeserver"/>
+/// on 127.0.0.1 over HTTPS with a certificate from a private CA that <c>federation_custom_ca_list</c> names,
+/// and loopback let through <c>ip_range_whitelist</c>. Remote servers are named by IP literal and port, so
+/// no DNS is involved; each test makes its own with <see cref="NewRemote"/> on a port of its own.
+/// </summary>
+public sealed class FederationClusterFixture : IAsyncLifetime
+{
+    public const string OurServerName = "hs.fed.test";
+
+    private readonly string _caFile = Path.Combine(Path.GetTempPath(), $"federation-cluster-ca-{Guid.NewGuid():N}.pem");
+    private readonly List<RemoteHomeserver> _remotes = [];
+
+    public TestCertificateAuthority Ca { get; } = new("Federation cluster test CA");
+    public HomeserverTestCluster Cluster { get; private set; } = null!;
+    public Uri BaseAddress => Cluster.ApiHosts[0].BaseAddress;
+
+    public async Task InitializeAsync()
+    {
+        await File.WriteAllTextAsync(_caFile, Ca.Certificate.ExportCertificatePem());
+        Cluster = new HomeserverTestCluster(new HomeserverTestClusterOptions
+        {
+            InitialSilosCount = 1,
+            ServerName = OurServerName,
+            FederationCustomCaList = [_caFile],
+            Federation = new FederationClientOptions { IpRangeWhitelist = FederationConfigReader.Ranges(["127.0.0.1"], "test", "ip_range_whitelist") },
+        });
+        await Cluster.DeployAsync();
+    }
+
+    /// <summary>Another homeserver named 127.0.0.1:port, whose keys it serves itself.</summary>
+    public async Task<(RemoteHomeserver Remote, FakeServerKeys Keys)> NewRemote()
+    {
+        var remote = await RemoteHomeserver.StartAsync(Ca.IssueFor("127.0.0.1"));
+        lock (_remotes) _remotes.Add(remote);
+        var keys = new FakeServerKeys($"127.0.0.1:{remote.Port}");
+        keys.Serve(remote, () => keys.Answer(DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeMilliseconds()));
+        return (remote, keys);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var remote in _remotes) await remote.DisposeAsync();
+        await Cluster.DisposeAsync();
+        Ca.Dispose();
+        File.Delete(_caFile);
+    }
+}
