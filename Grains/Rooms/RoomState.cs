@@ -19,6 +19,8 @@ internal sealed class RoomState
         LastRoomSeq = snapshot.LastRoomSeq;
         MaxDepth = snapshot.MaxDepth;
         ForwardExtremities = snapshot.ForwardExtremities;
+        CurrentStateGroup = snapshot.CurrentStateGroup;
+        ChainLength = snapshot.CurrentStateChainLength;
         foreach (var (key, stored) in snapshot.CurrentState)
         {
             _events[key] = StoredJson.Parse(stored.Json)!.AsObject();
@@ -32,7 +34,15 @@ internal sealed class RoomState
     public long LastRoomSeq { get; private set; }
     public long MaxDepth { get; private set; }
     public IReadOnlyList<string> ForwardExtremities { get; private set; }
+
+    /// <summary>The state group of the current state (0 before the room's first event), and how many deltas it stands on.</summary>
+    public long CurrentStateGroup { get; private set; }
+    public int ChainLength { get; private set; }
+
     public int StateEventCount => _events.Count;
+
+    /// <summary>The current state as (type, state key) to event ID.</summary>
+    public IReadOnlyDictionary<(string Type, string StateKey), string> StateIds => _eventIds;
 
     /// <summary>A view over the live state, valid within the current turn.</summary>
     public RoomAuthState AuthState => new(_events);
@@ -61,13 +71,43 @@ internal sealed class RoomState
         return keys.Distinct().Where(_eventIds.ContainsKey).Select(k => _eventIds[k]).Distinct().ToList();
     }
 
-    public void Apply(NewEvent e, JsonObject pdu)
+    /// <summary>
+    /// A local event built on the room's tips: it becomes the one tip (the tips it did not cite stay), and
+    /// a state event becomes current state, in <paramref name="stateGroup"/> (<paramref name="chainLength"/> deltas deep).
+    /// </summary>
+    public void Apply(NewEvent e, JsonObject pdu, IReadOnlyList<string> citedTips, long stateGroup, int chainLength)
     {
         LastRoomSeq = e.RoomSeq;
         MaxDepth = Math.Max(MaxDepth, e.Depth);
-        ForwardExtremities = [e.EventId];
+        ForwardExtremities = [.. ForwardExtremities.Except(citedTips, StringComparer.Ordinal), e.EventId];
+        CurrentStateGroup = stateGroup;
+        ChainLength = chainLength;
         if (e.StateKey is null) return;
         _events[(e.Type, e.StateKey)] = pdu;
         _eventIds[(e.Type, e.StateKey)] = e.EventId;
     }
+
+    /// <summary>
+    /// An accepted event from elsewhere: it joins the tips in place of those it cites; the current state becomes
+    /// <paramref name="currentState"/> (resolved by the caller), with its parsed events.
+    /// </summary>
+    public void ApplyResolved(long roomSeq, long depth, string eventId, IReadOnlyList<string> prevEvents,
+        IReadOnlyDictionary<(string Type, string StateKey), (string EventId, JsonObject Pdu)> currentState, long stateGroup, int chainLength)
+    {
+        LastRoomSeq = roomSeq;
+        MaxDepth = Math.Max(MaxDepth, depth);
+        ForwardExtremities = [.. ForwardExtremities.Except(prevEvents, StringComparer.Ordinal), eventId];
+        CurrentStateGroup = stateGroup;
+        ChainLength = chainLength;
+        _events.Clear();
+        _eventIds.Clear();
+        foreach (var (key, (id, pdu)) in currentState)
+        {
+            _events[key] = pdu;
+            _eventIds[key] = id;
+        }
+    }
+
+    /// <summary>The parsed current state event of a key, for callers that rebuild the state.</summary>
+    public JsonObject? CurrentPdu(string type, string stateKey) => _events.GetValueOrDefault((type, stateKey));
 }

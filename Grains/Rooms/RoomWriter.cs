@@ -31,6 +31,7 @@ public sealed class RoomWriter(
     string roomId,
     Action deactivate,
     RoomEventStore store,
+    RoomDagStore dag,
     LocalStreamWriters writers,
     ServerIdentity server,
     ReplicationStreams streams,
@@ -52,7 +53,15 @@ public sealed class RoomWriter(
     public async Task ActivateAsync(CancellationToken cancellationToken)
     {
         var epoch = await store.ClaimWriterAsync(RoomId, settings.InstanceName, cancellationToken);
-        if (epoch is { } claimed) await LoadAsync(claimed, cancellationToken);
+        if (epoch is not { } claimed) return;
+        await LoadAsync(claimed, cancellationToken);
+        if (_state is { CurrentStateGroup: 0, LastRoomSeq: > 0, ForwardExtremities: [var last] })
+        {
+            // A room from before the DAG was kept: its current state becomes the state after its last event.
+            var group = (await dag.AllocateStateGroupIdsAsync(1, cancellationToken))[0];
+            await store.BootstrapDagAsync(RoomId, claimed, group, last, cancellationToken);
+            await LoadAsync(claimed, cancellationToken);
+        }
     }
 
     public async Task<RoomCreated> CreateAsync(CreateRoomCommand command)
@@ -154,6 +163,9 @@ public sealed class RoomWriter(
         var version = state.Version;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var built = new List<NewEvent>(drafts.Count);
+        var groups = new List<NewStateGroup>();
+        var rows = new List<DagEventRow>();
+        var groupIds = new Queue<long>(await dag.AllocateStateGroupIdsAsync(drafts.Count(d => d.StateKey is not null)));
         try
         {
             foreach (var draft in drafts)
@@ -169,6 +181,7 @@ public sealed class RoomWriter(
                     (eventId, pdu) = RoomEventBuilder.Build(server, version, RoomId, draft.Sender, draft.Type, draft.StateKey,
                         draft.Content, draft.Redacts, now, state.MaxDepth + 1, state.ForwardExtremities,
                         state.AuthEventsFor(draft.Sender, draft.Type, draft.StateKey, draft.Content));
+
                 }
                 catch (CanonicalJsonException notCanonical)
                 {
@@ -191,11 +204,24 @@ public sealed class RoomWriter(
                     draft.Sender, now, membership, json, redacts, relation,
                     await PushActionsAsync(state, pdu, draft, relation?.RelationType == "m.thread" ? relation.EventId : null));
                 built.Add(e);
+                var before = state.CurrentStateGroup;
+                var (after, chain) = (before, state.ChainLength);
+                if (draft.StateKey is { } key)
+                {
+                    after = groupIds.Dequeue();
+                    chain = before == 0 || state.ChainLength >= RoomDagStore.MaxChainLength ? 0 : state.ChainLength + 1;
+                    var entries = chain == 0
+                        ? new Dictionary<(string, string), string>(state.StateIds) { [(draft.Type, key)] = eventId }
+                        : new Dictionary<(string, string), string> { [(draft.Type, key)] = eventId };
+                    groups.Add(new NewStateGroup(after, chain == 0 ? null : before, chain, entries));
+                }
+                rows.Add(new DagEventRow(eventId, DagStatus.Accepted, before == 0 ? null : before, after));
                 // Later drafts in the batch cite this one; if the append fails, the activation is dropped.
-                state.Apply(e, pdu);
+                state.Apply(e, pdu, state.ForwardExtremities, after, chain);
             }
             var positions = writers.Get(StreamNames.Events);
-            var persisted = await store.AppendAsync(RoomId, state.Epoch, built, transaction, positions, settings.InstanceName, newRoom);
+            var persisted = await store.AppendAsync(RoomId, state.Epoch, built, transaction, positions, settings.InstanceName,
+                new DagChange(groups, rows, state.ForwardExtremities, state.CurrentStateGroup), newRoom);
             await PersistPositionAsync(positions);
             // Announced without holding up the sender: the rows are committed, subscribers catch up by position from
             // PostgreSQL for whatever a publish loses, and a hint only wakes syncs early. Each publish is a call to a

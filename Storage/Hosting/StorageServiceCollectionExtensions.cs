@@ -39,6 +39,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<RoomEventStore>();
         services.AddSingleton<EventReader>();
         services.AddSingleton<RoomReader>();
+        services.AddSingleton<RoomDagStore>();
         services.AddSingleton<DirectoryStore>();
         services.AddSingleton<ContentReportStore>();
         services.AddSingleton<UserDirectoryStore>();

@@ -27,17 +27,30 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         string version;
-        await using (var room = new NpgsqlCommand("SELECT room_version FROM rooms WHERE room_id = $1", connection))
+        string[]? tips;
+        long currentGroup;
+        await using (var room = new NpgsqlCommand(
+            "SELECT room_version, forward_extremities, current_state_group FROM rooms WHERE room_id = $1", connection))
         {
             room.Parameters.Add(new() { Value = roomId });
-            if (await room.ExecuteScalarAsync(cancellationToken) is not string v) return null;
-            version = v;
+            await using var reader = await room.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken)) return null;
+            version = reader.GetString(0);
+            tips = reader.IsDBNull(1) ? null : (string[])reader.GetValue(1);
+            currentGroup = reader.IsDBNull(2) ? 0 : reader.GetInt64(2);
+        }
+        var chainLength = 0;
+        if (currentGroup != 0)
+        {
+            await using var chain = new NpgsqlCommand("SELECT chain_length FROM state_groups WHERE id = $1", connection);
+            chain.Parameters.Add(new() { Value = currentGroup });
+            chainLength = (int)(await chain.ExecuteScalarAsync(cancellationToken))!;
         }
 
         long lastSeq = 0, maxDepth = 0;
         var extremities = new List<string>();
         await using (var last = new NpgsqlCommand("""
-            SELECT room_seq, depth, event_id FROM events WHERE room_id = $1 ORDER BY room_seq DESC LIMIT 1
+            SELECT room_seq, event_id, (SELECT max(depth) FROM events WHERE room_id = $1) FROM events WHERE room_id = $1 ORDER BY room_seq DESC LIMIT 1
             """, connection))
         {
             last.Parameters.Add(new() { Value = roomId });
@@ -45,10 +58,12 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
             if (await reader.ReadAsync(cancellationToken))
             {
                 lastSeq = reader.GetInt64(0);
-                maxDepth = reader.GetInt64(1);
-                extremities.Add(reader.GetString(2));
+                // Rooms from before the DAG was kept are linear: their last event is their one tip.
+                extremities.Add(reader.GetString(1));
+                maxDepth = reader.GetInt64(2);
             }
         }
+        if (tips is not null) extremities = [.. tips];
 
         var state = new Dictionary<(string, string), StoredEvent>();
         await using (var current = new NpgsqlCommand("""
@@ -65,11 +80,11 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
                     new StoredEvent(reader.GetString(2), reader.GetInt64(3), reader.GetString(4));
             }
         }
-        return new RoomSnapshot(roomId, version, epoch, lastSeq, maxDepth, extremities, state);
+        return new RoomSnapshot(roomId, version, epoch, lastSeq, maxDepth, extremities, state, currentGroup, chainLength);
     }
 
     public async Task<IReadOnlyList<PersistedEvent>> AppendAsync(string roomId, long epoch, IReadOnlyList<NewEvent> events,
-        TransactionKey? transaction, MultiWriterIdGenerator positions, string instanceName, NewRoom? newRoom = null,
+        TransactionKey? transaction, MultiWriterIdGenerator positions, string instanceName, DagChange dag, NewRoom? newRoom = null,
         CancellationToken cancellationToken = default)
     {
         var leases = new List<PositionLease>(events.Count);
@@ -125,7 +140,7 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
                         """, roomId, action.UserId, leases[i].Position, e.EventId, action.ThreadId ?? "", action.Notify, action.Highlight,
                         action.ActionsJson));
                 }
-                if (e.StateKey is not null)
+                if (e.StateKey is not null && dag.CurrentState is null)
                 {
                     batch.BatchCommands.Add(Command("""
                         INSERT INTO current_state_events (room_id, type, state_key, event_id, membership)
@@ -135,6 +150,7 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
                         """, roomId, e.Type, e.StateKey, e.EventId, e.Membership));
                 }
             }
+            AddDag(batch, roomId, dag);
             if (transaction is not null)
             {
                 // The client's event leads its batch; what follows it (guests leaving a room closed to them) is the server's.
@@ -152,6 +168,78 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
         {
             foreach (var lease in leases) lease.Dispose();
         }
+    }
+
+    private static void AddDag(NpgsqlBatch batch, string roomId, DagChange dag)
+    {
+        foreach (var group in dag.Groups)
+        {
+            batch.BatchCommands.Add(Command("INSERT INTO state_groups (id, room_id, prev_group, chain_length) VALUES ($1, $2, $3, $4)",
+                group.Id, roomId, Bigint(group.PrevGroup), group.ChainLength));
+            if (group.Entries.Count == 0) continue;
+            var insert = new NpgsqlBatchCommand("""
+                INSERT INTO state_group_entries (state_group, type, state_key, event_id)
+                SELECT $1, t, k, e FROM unnest($2::text[], $3::text[], $4::text[]) AS x (t, k, e)
+                """);
+            insert.Parameters.Add(new() { Value = group.Id });
+            insert.Parameters.Add(new() { Value = group.Entries.Keys.Select(k => k.Type).ToArray() });
+            insert.Parameters.Add(new() { Value = group.Entries.Keys.Select(k => k.StateKey).ToArray() });
+            insert.Parameters.Add(new() { Value = group.Entries.Values.ToArray() });
+            batch.BatchCommands.Add(insert);
+        }
+        foreach (var row in dag.Events)
+        {
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO room_dag_events (event_id, room_id, status, state_before, state_after, rejected_reason, json)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                """, row.EventId, roomId, row.Status, Bigint(row.StateBefore), Bigint(row.StateAfter), row.RejectedReason, row.Json));
+        }
+        foreach (var change in dag.CurrentState ?? [])
+        {
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO current_state_events (room_id, type, state_key, event_id, membership)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (room_id, type, state_key)
+                DO UPDATE SET event_id = EXCLUDED.event_id, membership = EXCLUDED.membership
+                """, roomId, change.Type, change.StateKey, change.EventId, change.Membership));
+        }
+        var tips = new NpgsqlBatchCommand("UPDATE rooms SET forward_extremities = $2, current_state_group = $3 WHERE room_id = $1");
+        tips.Parameters.Add(new() { Value = roomId });
+        tips.Parameters.Add(new() { Value = dag.ForwardExtremities.ToArray() });
+        tips.Parameters.Add(new() { Value = dag.CurrentStateGroup });
+        batch.BatchCommands.Add(tips);
+    }
+
+    /// <summary>
+    /// Gives a room created before the DAG was kept its first state group: its current state, whole, as the
+    /// state after its last event (exact, since such rooms are linear). Fenced like an append.
+    /// </summary>
+    public async Task BootstrapDagAsync(string roomId, long epoch, long stateGroup, string lastEventId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var fence = new NpgsqlCommand("SELECT epoch FROM room_writers WHERE room_id = $1 FOR SHARE", connection, tx))
+        {
+            fence.Parameters.Add(new() { Value = roomId });
+            if (await fence.ExecuteScalarAsync(cancellationToken) as long? != epoch) throw new WriterFencedException(roomId, epoch);
+        }
+        await using var batch = new NpgsqlBatch(connection, tx);
+        batch.BatchCommands.Add(Command("INSERT INTO state_groups (id, room_id, prev_group, chain_length) VALUES ($1, $2, NULL, 0)", stateGroup, roomId));
+        batch.BatchCommands.Add(Command("""
+            INSERT INTO state_group_entries (state_group, type, state_key, event_id)
+            SELECT $1, type, state_key, event_id FROM current_state_events WHERE room_id = $2
+            """, stateGroup, roomId));
+        batch.BatchCommands.Add(Command("""
+            INSERT INTO room_dag_events (event_id, room_id, status, state_before, state_after) VALUES ($1, $2, 'accepted', NULL, $3)
+            ON CONFLICT (event_id) DO NOTHING
+            """, lastEventId, roomId, stateGroup));
+        var tips = new NpgsqlBatchCommand("UPDATE rooms SET forward_extremities = $2, current_state_group = $3 WHERE room_id = $1");
+        tips.Parameters.Add(new() { Value = roomId });
+        tips.Parameters.Add(new() { Value = new[] { lastEventId } });
+        tips.Parameters.Add(new() { Value = stateGroup });
+        batch.BatchCommands.Add(tips);
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
     }
 
     private static async Task InsertRoomAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string roomId, long epoch, NewRoom room,
@@ -193,11 +281,19 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
+    private static NpgsqlParameter Bigint(long? value) =>
+        new() { Value = value is { } v ? v : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint };
+
     private static NpgsqlBatchCommand Command(string sql, params object?[] values)
     {
         var command = new NpgsqlBatchCommand(sql);
         foreach (var value in values)
         {
+            if (value is NpgsqlParameter typed)
+            {
+                command.Parameters.Add(typed);
+                continue;
+            }
             command.Parameters.Add(value is null
                 ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text }
                 : new NpgsqlParameter { Value = value });

@@ -31,7 +31,9 @@ public sealed record RoomSnapshot(
     long LastRoomSeq,
     long MaxDepth,
     IReadOnlyList<string> ForwardExtremities,
-    IReadOnlyDictionary<(string Type, string StateKey), StoredEvent> CurrentState);
+    IReadOnlyDictionary<(string Type, string StateKey), StoredEvent> CurrentState,
+    long CurrentStateGroup = 0,
+    int CurrentStateChainLength = 0);
 
 public sealed record StoredEvent(string EventId, long StreamOrdering, string Json);
 
@@ -48,3 +50,36 @@ public sealed class WriterFencedException(string roomId, long epoch)
     public string RoomId { get; } = roomId;
     public long Epoch { get; } = epoch;
 }
+
+/// <summary>A state group to write: <see cref="Entries"/> over <see cref="PrevGroup"/> (a delta), or the whole state when it has none.</summary>
+public sealed record NewStateGroup(long Id, long? PrevGroup, int ChainLength, IReadOnlyDictionary<(string Type, string StateKey), string> Entries);
+
+/// <summary>How the room holds an event (room_dag_events.status).</summary>
+public static class DagStatus
+{
+    public const string Accepted = "accepted";
+    public const string Outlier = "outlier";
+    public const string Rejected = "rejected";
+    public const string SoftFailed = "soft_failed";
+}
+
+/// <summary>An event's place in the DAG: its status and the state groups before and after it; JSON for events not in the timeline.</summary>
+public sealed record DagEventRow(string EventId, string Status, long? StateBefore, long? StateAfter, string? RejectedReason = null, string? Json = null);
+
+/// <summary>One (type, state key) of the room's current state set to an event, as resolution decided.</summary>
+public sealed record CurrentStateChange(string Type, string StateKey, string EventId, string? Membership);
+
+/// <summary>
+/// What an append changes in the DAG, in the same transaction as the events: new state groups, each
+/// event's row, the room's tips and current state group. <see cref="CurrentState"/> null: each accepted
+/// state event becomes current (the room's own events, built on its tips); otherwise exactly these changes.
+/// </summary>
+public sealed record DagChange(
+    IReadOnlyList<NewStateGroup> Groups,
+    IReadOnlyList<DagEventRow> Events,
+    IReadOnlyList<string> ForwardExtremities,
+    long CurrentStateGroup,
+    IReadOnlyList<CurrentStateChange>? CurrentState = null);
+
+/// <summary>An event as the DAG holds it: its status, state groups and PDU JSON.</summary>
+public sealed record DagEvent(string EventId, string RoomId, string Status, long? StateBefore, long? StateAfter, string Json, string? RejectedReason);
