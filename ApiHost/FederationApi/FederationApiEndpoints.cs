@@ -12,8 +12,9 @@ public static class FederationApiEndpoints
     public static IServiceCollection AddFederationApi(this IServiceCollection services)
     {
         services.TryAddSingleton<ServerSigningKeys>();
+        services.AddSingleton<AuthChains>();
         return services;
     }
 
-    public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapKeyQueryApi().MapFederationQueryApi().MapThirdPartyInviteFederationApi();
+    public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapKeyQueryApi().MapFederationQueryApi().MapRoomFederationApi().MapThirdPartyInviteFederationApi();
 }

@@ -11,12 +11,13 @@ public static class JsonBody
 {
     public const int MaxBodyBytes = 1024 * 1024;
 
-    public static async Task<JsonObject> ReadObjectAsync(HttpRequest request, bool allowEmpty = false)
+    /// <param name="maxBytes">The largest body taken; <see cref="MaxBodyBytes"/> unless the endpoint takes more (a federation transaction).</param>
+    public static async Task<JsonObject> ReadObjectAsync(HttpRequest request, bool allowEmpty = false, int maxBytes = MaxBodyBytes)
     {
-        if (request.ContentLength > MaxBodyBytes) throw new MatrixException(413, "M_TOO_LARGE", "The request body is too large.");
+        if (request.ContentLength > maxBytes) throw new MatrixException(413, "M_TOO_LARGE", "The request body is too large.");
         using var buffer = new MemoryStream();
         await request.Body.CopyToAsync(buffer);
-        if (buffer.Length > MaxBodyBytes) throw new MatrixException(413, "M_TOO_LARGE", "The request body is too large.");
+        if (buffer.Length > maxBytes) throw new MatrixException(413, "M_TOO_LARGE", "The request body is too large.");
         if (buffer.Length == 0)
         {
             return allowEmpty ? [] : throw new MatrixException(400, "M_NOT_JSON", "The request body is empty; a JSON object is expected.");

@@ -35,6 +35,7 @@ public static class FederationClientServiceCollectionExtensions
         services.AddSingleton<ServerKeyFetcher>();
         services.AddSingleton<KeyRing>();
         services.AddSingleton<KeyNotary>();
+        services.AddSingleton<Events.PduVerifier>();
         return services;
     }
 }

@@ -17,6 +17,19 @@ public interface IRoomGrain : IGrainWithStringKey
 
     Task<EventSent> SendEventAsync(SendEventCommand command, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Takes events from other servers (already checked for format, signatures and hashes): each is
+    /// authorized against its auth events, the state before it and the current state, and stored as
+    /// accepted, rejected or soft-failed; one whose prev or auth events the room lacks is not stored.
+    /// </summary>
+    Task<IReadOnlyList<ReceivedPduOutcome>> ReceiveEventsAsync(IReadOnlyList<ReceivedPdu> pdus, CancellationToken cancellationToken = default);
+
+    /// <summary>make_join: a join event for <paramref name="userId"/> of another server, if the room would let them join.</summary>
+    Task<JoinTemplate> MakeJoinAsync(string userId, IReadOnlyList<string> supportedRoomVersions, CancellationToken cancellationToken = default);
+
+    /// <summary>send_join: the signed join event of a remote user, accepted into the room or refused (403).</summary>
+    Task<RemoteJoinAccepted> SendJoinAsync(ReceivedPdu join, CancellationToken cancellationToken = default);
+
     [ReadOnly]
     Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken = default);
 }

@@ -28,5 +28,13 @@ public sealed class RoomGrain(IServiceProvider services) : Grain, IRoomGrain
 
     public Task<EventSent> SendEventAsync(SendEventCommand command, CancellationToken cancellationToken) => Writer.SendEventAsync(command);
 
+    public Task<IReadOnlyList<ReceivedPduOutcome>> ReceiveEventsAsync(IReadOnlyList<ReceivedPdu> pdus, CancellationToken cancellationToken) =>
+        Writer.ReceiveEventsAsync(pdus);
+
+    public Task<JoinTemplate> MakeJoinAsync(string userId, IReadOnlyList<string> supportedRoomVersions, CancellationToken cancellationToken) =>
+        Writer.MakeJoinAsync(userId, supportedRoomVersions);
+
+    public Task<RemoteJoinAccepted> SendJoinAsync(ReceivedPdu join, CancellationToken cancellationToken) => Writer.SendJoinAsync(join);
+
     public Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken) => Writer.GetWriterInfoAsync();
 }

@@ -52,24 +52,8 @@ internal sealed class RoomState
         _events.TryGetValue((type, stateKey), out var pdu) ? (pdu, _eventIds[(type, stateKey)]) : null;
 
     /// <summary>The auth events a new event cites, per the spec's selection rules.</summary>
-    public IReadOnlyList<string> AuthEventsFor(string sender, string type, string? stateKey, JsonObject content)
-    {
-        var keys = new List<(string, string)> { ("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.member", sender) };
-        if (type == "m.room.member" && stateKey is not null)
-        {
-            keys.Add(("m.room.member", stateKey));
-            if (content["membership"] is JsonValue m && m.TryGetValue<string>(out var membership) && membership is "join" or "invite" or "knock")
-            {
-                keys.Add(("m.room.join_rules", ""));
-            }
-            if (content["third_party_invite"]?["signed"]?["token"] is JsonValue t && t.TryGetValue<string>(out var token) &&
-                content["membership"] is JsonValue invite && invite.TryGetValue<string>(out var isInvite) && isInvite == "invite")
-            {
-                keys.Add(("m.room.third_party_invite", token));
-            }
-        }
-        return keys.Distinct().Where(_eventIds.ContainsKey).Select(k => _eventIds[k]).Distinct().ToList();
-    }
+    public IReadOnlyList<string> AuthEventsFor(string sender, string type, string? stateKey, JsonObject content) =>
+        AuthEventSelection.KeysFor(type, sender, stateKey, content).Distinct().Where(_eventIds.ContainsKey).Select(k => _eventIds[k]).Distinct().ToList();
 
     /// <summary>
     /// A local event built on the room's tips: it becomes the one tip (the tips it did not cite stay), and

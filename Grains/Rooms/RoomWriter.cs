@@ -27,7 +27,7 @@ namespace Homeserver.Grains.Rooms;
 /// split brain during a membership change) can both exist, but only the one holding the latest
 /// epoch can append; the other's transaction fails and it steps down.
 /// </summary>
-public sealed class RoomWriter(
+public sealed partial class RoomWriter(
     string roomId,
     Action deactivate,
     RoomEventStore store,
@@ -219,19 +219,7 @@ public sealed class RoomWriter(
                 // Later drafts in the batch cite this one; if the append fails, the activation is dropped.
                 state.Apply(e, pdu, state.ForwardExtremities, after, chain);
             }
-            var positions = writers.Get(StreamNames.Events);
-            var persisted = await store.AppendAsync(RoomId, state.Epoch, built, transaction, positions, settings.InstanceName,
-                new DagChange(groups, rows, state.ForwardExtremities, state.CurrentStateGroup), newRoom);
-            await PersistPositionAsync(positions);
-            // Announced without holding up the sender: the rows are committed, subscribers catch up by position from
-            // PostgreSQL for whatever a publish loses, and a hint only wakes syncs early. Each publish is a call to a
-            // stream queue grain, often on the other silo; awaited, they held the cluster's sends at 419/s against 588/s
-            // (BENCHMARKS.md). Publishes are chained, so the room's rows still go out in the room's order, and a sender
-            // waits once too many are pending.
-            var previous = _publishing;
-            _publishing = PublishAfterAsync(previous, persisted);
-            if (Interlocked.Increment(ref _pendingPublishes) > MaxPendingPublishes) await _publishing;
-            return persisted;
+            return await PersistAsync(built, transaction, new DagChange(groups, rows, state.ForwardExtremities, state.CurrentStateGroup), newRoom);
         }
         catch (MatrixException) when (built.Count == 0)
         {
@@ -248,6 +236,24 @@ public sealed class RoomWriter(
             deactivate();
             throw;
         }
+    }
+
+    /// <summary>Appends in one fenced transaction and announces what was appended; the caller handles failures.</summary>
+    private async Task<IReadOnlyList<PersistedEvent>> PersistAsync(IReadOnlyList<NewEvent> built, TransactionKey? transaction, DagChange change,
+        NewRoom? newRoom = null)
+    {
+        var positions = writers.Get(StreamNames.Events);
+        var persisted = await store.AppendAsync(RoomId, _state!.Epoch, built, transaction, positions, settings.InstanceName, change, newRoom);
+        await PersistPositionAsync(positions);
+        // Announced without holding up the sender: the rows are committed, subscribers catch up by position from
+        // PostgreSQL for whatever a publish loses, and a hint only wakes syncs early. Each publish is a call to a
+        // stream queue grain, often on the other silo; awaited, they held the cluster's sends at 419/s against 588/s
+        // (BENCHMARKS.md). Publishes are chained, so the room's rows still go out in the room's order, and a sender
+        // waits once too many are pending.
+        var previous = _publishing;
+        _publishing = PublishAfterAsync(previous, persisted);
+        if (Interlocked.Increment(ref _pendingPublishes) > MaxPendingPublishes) await _publishing;
+        return persisted;
     }
 
     /// <summary>

@@ -46,6 +46,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<SyncReader>();
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<RemoteServerKeyStore>();
+        services.AddSingleton<ReceivedTransactionStore>();
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();
         services.AddSingleton<OpenIdTokenStore>();

@@ -40,3 +40,13 @@ CREATE INDEX room_dag_events_by_room ON room_dag_events (room_id);
 -- resolved state. Null for rooms created before this migration until their grain first loads them.
 ALTER TABLE rooms ADD COLUMN forward_extremities text[];
 ALTER TABLE rooms ADD COLUMN current_state_group bigint REFERENCES state_groups (id);
+
+-- Transactions other servers sent (PUT /_matrix/federation/v1/send/{txnId}), with the answer given:
+-- a retry of the same origin and transaction ID gets the same answer without its PDUs being processed again.
+CREATE TABLE received_transactions (
+    origin text NOT NULL,
+    txn_id text NOT NULL,
+    response_json text NOT NULL,
+    received_ts bigint NOT NULL,
+    PRIMARY KEY (origin, txn_id)
+);

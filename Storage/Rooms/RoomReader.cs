@@ -40,6 +40,15 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
+    /// <summary>The room of an event this server holds, accepted or not.</summary>
+    public async Task<string?> GetRoomOfEventAsync(string eventId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT room_id FROM events WHERE event_id = $1 UNION ALL SELECT room_id FROM room_dag_events WHERE event_id = $1 LIMIT 1");
+        command.Parameters.Add(new() { Value = eventId });
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
     /// <summary>The servers of the room's joined members (the part of each user ID after its first colon), in name order.</summary>
     public async Task<IReadOnlyList<string>> GetJoinedServersAsync(string roomId, CancellationToken cancellationToken = default)
     {

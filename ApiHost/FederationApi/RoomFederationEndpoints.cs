@@ -1,0 +1,226 @@
+using System.Text.Json.Nodes;
+using Homeserver.ApiHost.Http;
+using Homeserver.Configuration.Processes;
+using Homeserver.Federation.Events;
+using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Grains.Interfaces.Rooms;
+using Homeserver.Protocol;
+using Homeserver.Storage.Federation;
+using Homeserver.Storage.Rooms;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Orleans;
+
+namespace Homeserver.ApiHost.FederationApi;
+
+/// <summary>
+/// The room endpoints of the server-server API that this server answers for its rooms: transactions
+/// of PDUs (<c>/send</c>), joins (<c>make_join</c>, <c>send_join</c> v1 and v2), and reads of events,
+/// state and auth chains by servers with members in the room.
+/// </summary>
+public static class RoomFederationEndpoints
+{
+    public const int MaxPdusPerTransaction = 50;
+    public const int MaxEdusPerTransaction = 100;
+
+    public static IEndpointRouteBuilder MapRoomFederationApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPut("/_matrix/federation/v1/send/{txnId}", SendTransactionAsync);
+        app.MapGet("/_matrix/federation/v1/make_join/{roomId}/{userId}", MakeJoinAsync);
+        app.MapPut("/_matrix/federation/v2/send_join/{roomId}/{eventId}", (HttpContext h, string roomId, string eventId, FederationOrigin o,
+            RoomReader r, RoomDagStore d, PduVerifier v, IGrainFactory g, AuthChains c, ProcessSettings s) =>
+            SendJoinAsync(h, roomId, eventId, o, r, d, v, g, c, s, legacy: false));
+        app.MapPut("/_matrix/federation/v1/send_join/{roomId}/{eventId}", (HttpContext h, string roomId, string eventId, FederationOrigin o,
+            RoomReader r, RoomDagStore d, PduVerifier v, IGrainFactory g, AuthChains c, ProcessSettings s) =>
+            SendJoinAsync(h, roomId, eventId, o, r, d, v, g, c, s, legacy: true));
+        app.MapGet("/_matrix/federation/v1/event/{eventId}", EventAsync);
+        app.MapGet("/_matrix/federation/v1/state_ids/{roomId}", (HttpContext h, string roomId, FederationOrigin o, RoomReader r, RoomDagStore d,
+            AuthChains c, ProcessSettings s) => StateAsync(h, roomId, o, r, d, c, s, idsOnly: true));
+        app.MapGet("/_matrix/federation/v1/state/{roomId}", (HttpContext h, string roomId, FederationOrigin o, RoomReader r, RoomDagStore d,
+            AuthChains c, ProcessSettings s) => StateAsync(h, roomId, o, r, d, c, s, idsOnly: false));
+        app.MapGet("/_matrix/federation/v1/event_auth/{roomId}/{eventId}", EventAuthAsync);
+        return app;
+    }
+
+    private static async Task<IResult> SendTransactionAsync(HttpContext http, string txnId, FederationOrigin origin, RoomReader rooms,
+        PduVerifier verifier, IGrainFactory grains, ReceivedTransactionStore transactions, ProcessSettings settings, TimeProvider clock)
+    {
+        if (await transactions.FindAsync(origin.ServerName, txnId, http.RequestAborted) is { } earlier)
+        {
+            return Results.Text(earlier, "application/json");
+        }
+        var body = await JsonBody.ReadObjectAsync(http.Request, maxBytes: XMatrixAuthenticationMiddleware.MaxBodyBytes);
+        if (body.OptionalString("origin") is { } claimed && claimed != origin.ServerName)
+        {
+            throw MatrixException.Forbidden("The transaction's origin is not the server that signed the request.");
+        }
+        var pdus = body["pdus"] switch
+        {
+            null => [],
+            JsonArray a => a,
+            _ => throw MatrixException.BadJson("'pdus' must be a list."),
+        };
+        var edus = body["edus"] switch
+        {
+            null => [],
+            JsonArray a => a,
+            _ => throw MatrixException.BadJson("'edus' must be a list."),
+        };
+        if (pdus.Count > MaxPdusPerTransaction || edus.Count > MaxEdusPerTransaction)
+        {
+            throw MatrixException.BadJson($"A transaction holds at most {MaxPdusPerTransaction} PDUs and {MaxEdusPerTransaction} EDUs.");
+        }
+
+        var results = new JsonObject();
+        var byRoom = new Dictionary<string, List<ReceivedPdu>>(StringComparer.Ordinal);
+        foreach (var node in pdus)
+        {
+            if (node is not JsonObject pdu || pdu["room_id"] is not JsonValue r || !r.TryGetValue<string>(out var roomId)) continue;
+            if (!RoomVersions.TryGet(await rooms.GetRoomVersionAsync(roomId, http.RequestAborted), out var version))
+            {
+                // Synapse drops PDUs of rooms it is not in; there is no event ID to answer under without the room version.
+                continue;
+            }
+            var (verified, refusal) = await verifier.VerifyAsync(pdu, version, http.RequestAborted);
+            if (verified is null)
+            {
+                if (TryEventId(pdu, version) is { } id) results[id] = new JsonObject { ["error"] = refusal };
+                continue;
+            }
+            if (!byRoom.TryGetValue(roomId, out var list)) byRoom[roomId] = list = [];
+            list.Add(new ReceivedPdu(verified.EventId, verified.Pdu));
+        }
+        foreach (var (roomId, list) in byRoom)
+        {
+            foreach (var outcome in await grains.GetGrain<IRoomGrain>(roomId).ReceiveEventsAsync(list, http.RequestAborted))
+            {
+                results[outcome.EventId] = outcome.Error is { } error ? new JsonObject { ["error"] = error }
+                    : outcome.Status == DagStatus.Rejected ? new JsonObject { ["error"] = "The event was rejected by the authorization rules." }
+                    : new JsonObject();
+            }
+        }
+        var answer = new JsonObject { ["pdus"] = results }.ToJsonString();
+        await transactions.SaveAsync(origin.ServerName, txnId, answer, clock.GetUtcNow().ToUnixTimeMilliseconds(), http.RequestAborted);
+        return Results.Text(answer, "application/json");
+    }
+
+    private static async Task<IResult> MakeJoinAsync(HttpContext http, string roomId, string userId, FederationOrigin origin, IGrainFactory grains)
+    {
+        if (!UserId.TryParse(userId, out var user)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{userId}' is not a user ID.");
+        if (user.Server.ToString() != origin.ServerName) throw MatrixException.Forbidden("A server may only make joins for its own users.");
+        if (!RoomId.TryParse(roomId, out _)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{roomId}' is not a room ID.");
+        // Spec: a server that names no versions supports only version 1.
+        var versions = http.Request.Query["ver"].Where(v => v is not null).Select(v => v!).ToList();
+        if (versions.Count == 0) versions.Add("1");
+        var template = await grains.GetGrain<IRoomGrain>(roomId).MakeJoinAsync(user.ToString(), versions, http.RequestAborted);
+        return Results.Json(new JsonObject { ["event"] = template.Event, ["room_version"] = template.RoomVersion });
+    }
+
+    private static async Task<IResult> SendJoinAsync(HttpContext http, string roomId, string eventId, FederationOrigin origin, RoomReader rooms,
+        RoomDagStore dag, PduVerifier verifier, IGrainFactory grains, AuthChains chains, ProcessSettings settings, bool legacy)
+    {
+        var version = await RoomVersionAsync(rooms, roomId, http.RequestAborted);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        var (verified, refusal) = await verifier.VerifyAsync(body, version, http.RequestAborted);
+        if (verified is null) throw MatrixException.BadJson($"The join event is not acceptable: {refusal}.");
+        if (verified.Redacted) throw MatrixException.BadJson("The join event's content hash does not match its content.");
+        if (verified.EventId != eventId) throw MatrixException.BadJson("The event ID in the path is not the event's.");
+        if (verified.Pdu["room_id"]?.GetValue<string>() != roomId) throw MatrixException.BadJson("The event is of another room.");
+        var sender = UserId.Parse(verified.Pdu["sender"]!.GetValue<string>());
+        if (sender.Server.ToString() != origin.ServerName) throw MatrixException.Forbidden("A server may only send joins of its own users.");
+
+        var accepted = await grains.GetGrain<IRoomGrain>(roomId).SendJoinAsync(new ReceivedPdu(eventId, verified.Pdu), http.RequestAborted);
+        var state = await StatePdusAsync(dag, roomId, accepted.StateBefore, http.RequestAborted);
+        var chain = await chains.ForAsync(roomId, version, [.. state, CanonicalJson.ToCanonicalString(accepted.Event)], http.RequestAborted);
+        var servers = await rooms.GetJoinedServersAsync(roomId, http.RequestAborted);
+        var answer = new JsonObject
+        {
+            ["origin"] = settings.ServerName,
+            ["state"] = Pdus(state),
+            ["auth_chain"] = Pdus(chain.Values),
+            ["event"] = accepted.Event.DeepClone(),
+            // omit_members may be honoured or not; a full answer says so.
+            ["members_omitted"] = false,
+            ["servers_in_room"] = new JsonArray([.. servers.Select(s => JsonValue.Create(s))]),
+        };
+        return legacy ? Results.Json(new JsonArray(200, answer)) : Results.Json(answer);
+    }
+
+    private static async Task<IResult> EventAsync(HttpContext http, string eventId, FederationOrigin origin, RoomReader rooms, RoomDagStore dag,
+        ProcessSettings settings, TimeProvider clock)
+    {
+        var roomId = await rooms.GetRoomOfEventAsync(eventId, http.RequestAborted) ?? throw MatrixException.NotFound("Unknown event.");
+        await RequireParticipantAsync(rooms, roomId, origin, http.RequestAborted);
+        var pdus = await dag.GetPdusAsync(roomId, [eventId], http.RequestAborted);
+        if (!pdus.TryGetValue(eventId, out var json)) throw MatrixException.NotFound("Unknown event.");
+        return Results.Json(new JsonObject
+        {
+            ["origin"] = settings.ServerName,
+            ["origin_server_ts"] = clock.GetUtcNow().ToUnixTimeMilliseconds(),
+            ["pdus"] = new JsonArray(StoredJson.Parse(json)),
+        });
+    }
+
+    private static async Task<IResult> StateAsync(HttpContext http, string roomId, FederationOrigin origin, RoomReader rooms, RoomDagStore dag,
+        AuthChains chains, ProcessSettings settings, bool idsOnly)
+    {
+        var version = await RoomVersionAsync(rooms, roomId, http.RequestAborted);
+        await RequireParticipantAsync(rooms, roomId, origin, http.RequestAborted);
+        var eventId = http.Request.Query["event_id"].ToString();
+        if (eventId.Length == 0) throw new MatrixException(400, "M_MISSING_PARAM", "'event_id' is missing.");
+        if (await dag.GetEventsAsync(roomId, [eventId], http.RequestAborted) is not [var row] || row.Status is DagStatus.Rejected or DagStatus.Outlier)
+        {
+            throw MatrixException.NotFound("The room holds no such event with its state.");
+        }
+        if (row.StateBefore is not { } before) throw MatrixException.NotFound("The state before this event was not kept (it predates this server's room DAG).");
+        var ids = (await dag.GetStateAsync(before, http.RequestAborted)).Values.ToList();
+        var state = await StatePdusAsync(dag, roomId, ids, http.RequestAborted);
+        var chain = await chains.ForAsync(roomId, version, state, http.RequestAborted);
+        return idsOnly
+            ? Results.Json(new JsonObject
+            {
+                ["pdu_ids"] = new JsonArray([.. ids.Select(i => JsonValue.Create(i))]),
+                ["auth_chain_ids"] = new JsonArray([.. chain.Keys.Select(i => JsonValue.Create(i))]),
+            })
+            : Results.Json(new JsonObject { ["pdus"] = Pdus(state), ["auth_chain"] = Pdus(chain.Values) });
+    }
+
+    private static async Task<IResult> EventAuthAsync(HttpContext http, string roomId, string eventId, FederationOrigin origin, RoomReader rooms,
+        RoomDagStore dag, AuthChains chains)
+    {
+        var version = await RoomVersionAsync(rooms, roomId, http.RequestAborted);
+        await RequireParticipantAsync(rooms, roomId, origin, http.RequestAborted);
+        var pdus = await dag.GetPdusAsync(roomId, [eventId], http.RequestAborted);
+        if (!pdus.TryGetValue(eventId, out var json)) throw MatrixException.NotFound("Unknown event.");
+        var chain = await chains.ForAsync(roomId, version, [json], http.RequestAborted);
+        return Results.Json(new JsonObject { ["auth_chain"] = Pdus(chain.Values) });
+    }
+
+    private static async Task<RoomVersion> RoomVersionAsync(RoomReader rooms, string roomId, CancellationToken cancellationToken) =>
+        RoomVersions.TryGet(await rooms.GetRoomVersionAsync(roomId, cancellationToken), out var version)
+            ? version
+            : throw MatrixException.NotFound("This server is not in the room.");
+
+    /// <summary>Only servers with a member joined to the room read its events and state here (the spec leaves visibility to the server; Synapse also checks history visibility).</summary>
+    private static async Task RequireParticipantAsync(RoomReader rooms, string roomId, FederationOrigin origin, CancellationToken cancellationToken)
+    {
+        if (!(await rooms.GetJoinedServersAsync(roomId, cancellationToken)).Contains(origin.ServerName, StringComparer.Ordinal))
+        {
+            throw MatrixException.Forbidden($"{origin.ServerName} is not in the room.");
+        }
+    }
+
+    private static async Task<IReadOnlyList<string>> StatePdusAsync(RoomDagStore dag, string roomId, IReadOnlyCollection<string> ids,
+        CancellationToken cancellationToken) => [.. (await dag.GetPdusAsync(roomId, ids, cancellationToken)).Values];
+
+    private static JsonArray Pdus(IEnumerable<string> jsons) => new([.. jsons.Select(StoredJson.Parse)]);
+
+    /// <summary>The ID to answer a refused PDU under: only for a well-formed one, whose ID can be worked out.</summary>
+    private static string? TryEventId(JsonObject pdu, RoomVersion version)
+    {
+        var copy = pdu.DeepClone().AsObject();
+        copy.Remove("unsigned");
+        return PduFormat.Problem(copy, version) is null ? PduFormat.EventIdOf(copy, version) : null;
+    }
+}

@@ -1,0 +1,23 @@
+using System.Text.Json.Nodes;
+using Orleans;
+
+namespace Homeserver.Grains.Interfaces.Rooms;
+
+/// <summary>An event from another server that passed the checks needing no room state (format, signatures, content hash).</summary>
+[GenerateSerializer, Immutable, Alias("ReceivedPdu")]
+public sealed record ReceivedPdu([property: Id(0)] string EventId, [property: Id(1)] JsonObject Pdu);
+
+/// <summary>How the room took a received event: one of room_dag_events' statuses, or not at all (<see cref="Error"/> says why).</summary>
+[GenerateSerializer, Immutable, Alias("ReceivedPduOutcome")]
+public sealed record ReceivedPduOutcome([property: Id(0)] string EventId, [property: Id(1)] string? Status, [property: Id(2)] string? Error)
+{
+    public bool Accepted => Status == "accepted";
+}
+
+/// <summary>The make_join answer: an unsigned join event for the remote user to sign, and the room's version.</summary>
+[GenerateSerializer, Immutable, Alias("JoinTemplate")]
+public sealed record JoinTemplate([property: Id(0)] string RoomVersion, [property: Id(1)] JsonObject Event);
+
+/// <summary>A remote join the room accepted, with the IDs of the state before it (what send_join answers with).</summary>
+[GenerateSerializer, Immutable, Alias("RemoteJoinAccepted")]
+public sealed record RemoteJoinAccepted([property: Id(0)] JsonObject Event, [property: Id(1)] IReadOnlyList<string> StateBefore);
