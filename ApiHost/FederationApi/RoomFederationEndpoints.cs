@@ -96,7 +96,7 @@ public static class RoomFederationEndpoints
             foreach (var outcome in await grains.GetGrain<IRoomGrain>(roomId).ReceiveEventsAsync(list, http.RequestAborted))
             {
                 results[outcome.EventId] = outcome.Error is { } error ? new JsonObject { ["error"] = error }
-                    : outcome.Status == DagStatus.Rejected ? new JsonObject { ["error"] = "The event was rejected by the authorization rules." }
+                    : outcome.Status == DagStatus.Rejected ? new JsonObject { ["error"] = $"The event was rejected: {outcome.Reason}." }
                     : new JsonObject();
             }
         }

@@ -7,9 +7,10 @@ namespace Homeserver.Grains.Interfaces.Rooms;
 [GenerateSerializer, Immutable, Alias("ReceivedPdu")]
 public sealed record ReceivedPdu([property: Id(0)] string EventId, [property: Id(1)] JsonObject Pdu);
 
-/// <summary>How the room took a received event: one of room_dag_events' statuses, or not at all (<see cref="Error"/> says why).</summary>
+/// <summary>How the room took a received event: one of room_dag_events' statuses (<see cref="Reason"/> says why it was rejected or soft-failed), or not at all (<see cref="Error"/> says why).</summary>
 [GenerateSerializer, Immutable, Alias("ReceivedPduOutcome")]
-public sealed record ReceivedPduOutcome([property: Id(0)] string EventId, [property: Id(1)] string? Status, [property: Id(2)] string? Error)
+public sealed record ReceivedPduOutcome([property: Id(0)] string EventId, [property: Id(1)] string? Status, [property: Id(2)] string? Error,
+    [property: Id(3)] string? Reason = null)
 {
     public bool Accepted => Status == "accepted";
 }

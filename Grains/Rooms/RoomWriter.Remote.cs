@@ -81,7 +81,7 @@ public sealed partial class RoomWriter
         }
         var (outcome, stateBefore) = await ReceiveAsync(join);
         if (outcome.Error is { } error) throw MatrixException.BadJson($"The join cannot be taken: {error}.");
-        if (!outcome.Accepted) throw MatrixException.Forbidden($"The join was not allowed ({outcome.Status}).");
+        if (!outcome.Accepted) throw MatrixException.Forbidden($"The join was not allowed ({outcome.Status}: {outcome.Reason}).");
         return new RemoteJoinAccepted(pdu, [.. stateBefore!.Values]);
     }
 
@@ -97,7 +97,7 @@ public sealed partial class RoomWriter
         if (await dag.GetEventsAsync(RoomId, [eventId]) is [var known])
         {
             var before = known.StateBefore is { } g ? await GroupAsync(g) : null;
-            return (new ReceivedPduOutcome(eventId, known.Status, null), before);
+            return (new ReceivedPduOutcome(eventId, known.Status, null, known.RejectedReason), before);
         }
         var prevIds = PduFormat.References(pdu["prev_events"], version) ?? [];
         var authIds = PduFormat.References(pdu["auth_events"], version) ?? [];
@@ -138,7 +138,7 @@ public sealed partial class RoomWriter
         {
             await PersistRemoteAsync([], groups, new DagEventRow(eventId, DagStatus.Rejected, beforeGroup, beforeGroup, rejection, json),
                 state.ForwardExtremities, state.CurrentStateGroup, null);
-            return (new ReceivedPduOutcome(eventId, DagStatus.Rejected, null), stateBefore);
+            return (new ReceivedPduOutcome(eventId, DagStatus.Rejected, null, rejection), stateBefore);
         }
 
         // The state after it, written as a delta over the state before.
@@ -159,7 +159,7 @@ public sealed partial class RoomWriter
         {
             await PersistRemoteAsync([], groups, new DagEventRow(eventId, DagStatus.SoftFailed, beforeGroup, afterGroup, byCurrent.Reason, json),
                 state.ForwardExtremities, state.CurrentStateGroup, null);
-            return (new ReceivedPduOutcome(eventId, DagStatus.SoftFailed, null), stateBefore);
+            return (new ReceivedPduOutcome(eventId, DagStatus.SoftFailed, null, byCurrent.Reason), stateBefore);
         }
 
         // The new current state: the state after the event when it was built on the current state, else both resolved.

@@ -1,0 +1,265 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Homeserver.Protocol;
+
+namespace Homeserver.Tests.Integration.Federation;
+
+/// <summary>
+/// A user of another server joins a room here and talks in it (server-server-api "Joining Rooms",
+/// "Transactions", "Checks performed on receipt of a PDU"): make_join gives a template, send_join takes
+/// the signed join and answers the state and auth chain; PDUs in /send are accepted, rejected or refused
+/// per event; forks are resolved and the next local event cites every tip; events, state and auth
+/// chains can be read back by the remote.
+/// </summary>
+public sealed class RemoteJoinTests(FederationClusterFixture fixture) : IClassFixture<FederationClusterFixture>
+{
+    private static readonly RoomVersion Version = RoomVersions.Default;
+
+    private sealed record Remote(FakeServerKeys Keys, string Bob);
+
+    private async Task<(MatrixClient Alice, string RoomId, Remote Remote)> RoomWithRemoteServerAsync()
+    {
+        var (_, keys) = await fixture.NewRemote();
+        var alice = new MatrixClient(fixture.BaseAddress);
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        var roomId = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        return (alice, roomId, new Remote(keys, $"@bob:{keys.ServerName}"));
+    }
+
+    private async Task<(int Status, JsonNode? Body)> SignedAsync(Remote remote, HttpMethod method, string uri, JsonNode? content = null)
+    {
+        using var http = new HttpClient { BaseAddress = fixture.BaseAddress };
+        using var request = new HttpRequestMessage(method, uri);
+        request.Headers.TryAddWithoutValidation("Authorization",
+            XMatrixAuthorization.Sign(method.Method, uri, remote.Keys.ServerName, FederationClusterFixture.OurServerName, content, remote.Keys.Key).ToHeaderValue());
+        if (content is not null) request.Content = new StringContent(content.ToJsonString(), Encoding.UTF8, "application/json");
+        using var response = await http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+    }
+
+    /// <summary>Hashes and signs an event as the remote server, returning its ID.</summary>
+    private static string Finish(Remote remote, JsonObject pdu)
+    {
+        ContentHash.Add(pdu);
+        EventSigning.SignEvent(pdu, Version, remote.Keys.ServerName, remote.Keys.Key);
+        return EventIds.Compute(pdu, Version).ToString();
+    }
+
+    /// <summary>The join's ID, with the join event carrying in <c>unsigned.auth</c> the auth events a message of the joined user cites.</summary>
+    private async Task<(string JoinId, JsonObject Join)> JoinAsync(Remote remote, string roomId)
+    {
+        var (status, body) = await SignedAsync(remote, HttpMethod.Get,
+            $"/_matrix/federation/v1/make_join/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString(remote.Bob)}?ver=9&ver={Version.Id}");
+        status.Should().Be(200, body?.ToJsonString());
+        body!["room_version"]!.GetValue<string>().Should().Be(Version.Id);
+        var join = body["event"]!.AsObject();
+        var joinId = Finish(remote, join);
+        (status, body) = await SignedAsync(remote, HttpMethod.Put, $"/_matrix/federation/v2/send_join/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString(joinId)}", join);
+        status.Should().Be(200, body?.ToJsonString());
+        var messageAuth = body!["state"]!.AsArray().Select(e => e!.AsObject())
+            .Where(e => e["type"]!.GetValue<string>() is "m.room.create" or "m.room.power_levels")
+            .Select(e => EventIds.Compute(e, Version).ToString()).Append(joinId).ToList();
+        var kept = join.DeepClone().AsObject();
+        kept["unsigned"] = new JsonObject { ["auth"] = new JsonArray([.. messageAuth.Select(a => JsonValue.Create(a))]) };
+        return (joinId, kept);
+    }
+
+    private static JsonObject Message(string roomId, string sender, string prev, JsonObject join, string body, long depth) => new()
+    {
+        ["room_id"] = roomId,
+        ["sender"] = sender,
+        ["type"] = "m.room.message",
+        ["content"] = new JsonObject { ["msgtype"] = "m.text", ["body"] = body },
+        ["origin_server_ts"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+        ["depth"] = depth,
+        ["prev_events"] = new JsonArray(prev),
+        // Create, power levels and the sender's join.
+        ["auth_events"] = join["unsigned"]!["auth"]!.DeepClone(),
+    };
+
+    private async Task<JsonObject> SendAsync(Remote remote, params JsonObject[] pdus)
+    {
+        var txn = new JsonObject
+        {
+            ["origin"] = remote.Keys.ServerName,
+            ["origin_server_ts"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            ["pdus"] = new JsonArray([.. pdus.Select(p => p.DeepClone())]),
+        };
+        var (status, body) = await SignedAsync(remote, HttpMethod.Put, $"/_matrix/federation/v1/send/{Guid.NewGuid():N}", txn);
+        status.Should().Be(200, body?.ToJsonString());
+        return body!["pdus"]!.AsObject();
+    }
+
+    [Fact]
+    public async Task A_remote_user_joins_through_make_join_and_send_join_and_the_answer_holds_the_state_and_its_auth_chain()
+    {
+        var (alice, roomId, remote) = await RoomWithRemoteServerAsync();
+        using var aliceClient = alice;
+
+        var (status, body) = await SignedAsync(remote, HttpMethod.Get,
+            $"/_matrix/federation/v1/make_join/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString(remote.Bob)}?ver={Version.Id}");
+        status.Should().Be(200);
+        var template = body!["event"]!.AsObject();
+        template["type"]!.GetValue<string>().Should().Be("m.room.member");
+        template["state_key"]!.GetValue<string>().Should().Be(remote.Bob);
+        template["content"]!["membership"]!.GetValue<string>().Should().Be("join");
+        template["prev_events"]!.AsArray().Should().HaveCount(1);
+
+        var joinId = Finish(remote, template);
+        (status, body) = await SignedAsync(remote, HttpMethod.Put,
+            $"/_matrix/federation/v2/send_join/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString(joinId)}", template);
+        status.Should().Be(200, body?.ToJsonString());
+        body!["origin"]!.GetValue<string>().Should().Be(FederationClusterFixture.OurServerName);
+        body["members_omitted"]!.GetValue<bool>().Should().BeFalse();
+        var state = body["state"]!.AsArray().Select(e => e!["type"]!.GetValue<string>()).ToList();
+        state.Should().Contain(["m.room.create", "m.room.power_levels", "m.room.join_rules", "m.room.member"]);
+        body["state"]!.AsArray().Should().NotContain(e => e!["state_key"]!.GetValue<string>() == remote.Bob, "the state is the state before the join");
+        var chainTypes = body["auth_chain"]!.AsArray().Select(e => e!["type"]!.GetValue<string>()).ToList();
+        chainTypes.Should().Contain("m.room.create");
+        body["servers_in_room"]!.AsArray().Select(s => s!.GetValue<string>()).Should().Contain([FederationClusterFixture.OurServerName, remote.Keys.ServerName]);
+
+        var (membersStatus, members) = await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/joined_members");
+        membersStatus.Should().Be(200);
+        members["joined"]!.AsObject().ContainsKey(remote.Bob).Should().BeTrue();
+
+        // The same join again is taken as known, not a second time.
+        (status, _) = await SignedAsync(remote, HttpMethod.Put,
+            $"/_matrix/federation/v2/send_join/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString(joinId)}", template);
+        status.Should().Be(200);
+    }
+
+    [Fact]
+    public async Task Make_join_refuses_other_servers_users_unknown_rooms_and_unsupported_versions()
+    {
+        var (alice, roomId, remote) = await RoomWithRemoteServerAsync();
+        using var aliceClient = alice;
+        var room = Uri.EscapeDataString(roomId);
+
+        var (status, body) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/make_join/{room}/{Uri.EscapeDataString("@eve:elsewhere.example")}?ver={Version.Id}");
+        status.Should().Be(403);
+        (status, body) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/make_join/{room}/{Uri.EscapeDataString(remote.Bob)}?ver=1");
+        status.Should().Be(400);
+        body!["errcode"]!.GetValue<string>().Should().Be("M_INCOMPATIBLE_ROOM_VERSION");
+        (status, body) = await SignedAsync(remote, HttpMethod.Get,
+            $"/_matrix/federation/v1/make_join/{Uri.EscapeDataString("!nothing:" + FederationClusterFixture.OurServerName)}/{Uri.EscapeDataString(remote.Bob)}?ver={Version.Id}");
+        status.Should().Be(404);
+
+        var privateRoom = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "private_chat" });
+        (status, body) = await SignedAsync(remote, HttpMethod.Get,
+            $"/_matrix/federation/v1/make_join/{Uri.EscapeDataString(privateRoom)}/{Uri.EscapeDataString(remote.Bob)}?ver={Version.Id}");
+        status.Should().Be(403, "the room is invite-only");
+        body!["errcode"]!.GetValue<string>().Should().Be("M_FORBIDDEN");
+    }
+
+    [Fact]
+    public async Task Messages_in_a_transaction_are_accepted_or_refused_per_event_and_clients_see_only_the_accepted()
+    {
+        var (alice, roomId, remote) = await RoomWithRemoteServerAsync();
+        using var aliceClient = alice;
+        var (joinId, join) = await JoinAsync(remote, roomId);
+        var depth = join["depth"]!.GetValue<long>() + 1;
+
+        var hello = Message(roomId, remote.Bob, joinId, join, "hello from afar", depth);
+        var helloId = Finish(remote, hello);
+        var forged = Message(roomId, remote.Bob, joinId, join, "forged", depth);
+        var forgedId = Finish(remote, forged);
+        forged["content"]!["body"] = "tampered after signing";
+        var stranger = Message(roomId, $"@carol:{remote.Keys.ServerName}", joinId, join, "not a member", depth);
+        var strangerId = Finish(remote, stranger);
+        var orphan = Message(roomId, remote.Bob, "$unknownprevevent", join, "gap", depth);
+        var orphanId = Finish(remote, orphan);
+
+        var results = await SendAsync(remote, hello, forged, stranger, orphan);
+
+        results[helloId]!.AsObject().Should().BeEmpty();
+        results[strangerId]!["error"].Should().NotBeNull("carol never joined");
+        results[orphanId]!["error"]!.GetValue<string>().Should().Contain("prev events");
+        // A content hash mismatch redacts the event rather than refusing it: its body is gone.
+        var (eventStatus, seen) = await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{Uri.EscapeDataString(helloId)}");
+        eventStatus.Should().Be(200);
+        seen["content"]!["body"]!.GetValue<string>().Should().Be("hello from afar");
+        seen["sender"]!.GetValue<string>().Should().Be(remote.Bob);
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{Uri.EscapeDataString(strangerId)}")).Status.Should().Be(404);
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{Uri.EscapeDataString(orphanId)}")).Status.Should().Be(404);
+        if (results.ContainsKey(forgedId) && results[forgedId]!.AsObject().Count == 0)
+        {
+            var (_, redacted) = await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{Uri.EscapeDataString(forgedId)}");
+            redacted["content"]!.AsObject().Should().BeEmpty();
+        }
+    }
+
+    [Fact]
+    public async Task A_bad_signature_is_refused_and_a_repeated_transaction_gets_the_same_answer()
+    {
+        var (alice, roomId, remote) = await RoomWithRemoteServerAsync();
+        using var aliceClient = alice;
+        var (joinId, join) = await JoinAsync(remote, roomId);
+        var message = Message(roomId, remote.Bob, joinId, join, "signed by someone else", join["depth"]!.GetValue<long>() + 1);
+        ContentHash.Add(message);
+        var impostor = SigningKey.FromSeed(new byte[32], remote.Keys.Key.Version);
+        EventSigning.SignEvent(message, Version, remote.Keys.ServerName, impostor);
+        var id = EventIds.Compute(message, Version).ToString();
+        var txn = new JsonObject { ["origin"] = remote.Keys.ServerName, ["origin_server_ts"] = 1, ["pdus"] = new JsonArray(message) };
+        var uri = $"/_matrix/federation/v1/send/{Guid.NewGuid():N}";
+
+        var (status, first) = await SignedAsync(remote, HttpMethod.Put, uri, txn);
+        status.Should().Be(200);
+        first!["pdus"]![id]!["error"]!.GetValue<string>().Should().Contain("does not verify");
+        var (_, again) = await SignedAsync(remote, HttpMethod.Put, uri, txn);
+        again!.ToJsonString().Should().Be(first.ToJsonString());
+
+        var tooMany = new JsonObject { ["origin"] = remote.Keys.ServerName, ["pdus"] = new JsonArray([.. Enumerable.Range(0, 51).Select(_ => new JsonObject())]) };
+        (status, _) = await SignedAsync(remote, HttpMethod.Put, $"/_matrix/federation/v1/send/{Guid.NewGuid():N}", tooMany);
+        status.Should().Be(400);
+    }
+
+    [Fact]
+    public async Task A_fork_is_resolved_and_the_next_local_event_cites_both_tips_and_the_remote_reads_events_state_and_auth()
+    {
+        var (alice, roomId, remote) = await RoomWithRemoteServerAsync();
+        using var aliceClient = alice;
+        var (joinId, join) = await JoinAsync(remote, roomId);
+        var depth = join["depth"]!.GetValue<long>() + 1;
+        var left = Message(roomId, remote.Bob, joinId, join, "left", depth);
+        var leftId = Finish(remote, left);
+        var right = Message(roomId, remote.Bob, joinId, join, "right", depth);
+        right["origin_server_ts"] = right["origin_server_ts"]!.GetValue<long>() + 1;
+        var rightId = Finish(remote, right);
+        var results = await SendAsync(remote, left, right);
+        results[leftId]!.AsObject().Should().BeEmpty();
+        results[rightId]!.AsObject().Should().BeEmpty();
+
+        var localId = await alice.SendMessageAsync(roomId, new JsonObject { ["msgtype"] = "m.text", ["body"] = "merging" });
+
+        var (status, body) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/event/{Uri.EscapeDataString(localId)}");
+        status.Should().Be(200);
+        var local = body!["pdus"]!.AsArray().Single()!.AsObject();
+        local["prev_events"]!.AsArray().Select(p => p!.GetValue<string>()).Should().BeEquivalentTo([leftId, rightId]);
+
+        (status, body) = await SignedAsync(remote, HttpMethod.Get,
+            $"/_matrix/federation/v1/state_ids/{Uri.EscapeDataString(roomId)}?event_id={Uri.EscapeDataString(localId)}");
+        status.Should().Be(200, body?.ToJsonString());
+        body!["pdu_ids"]!.AsArray().Select(p => p!.GetValue<string>()).Should().Contain(joinId);
+        body["auth_chain_ids"]!.AsArray().Should().NotBeEmpty();
+
+        (status, body) = await SignedAsync(remote, HttpMethod.Get,
+            $"/_matrix/federation/v1/state/{Uri.EscapeDataString(roomId)}?event_id={Uri.EscapeDataString(leftId)}");
+        status.Should().Be(200);
+        body!["pdus"]!.AsArray().Select(p => p!["state_key"]?.GetValue<string>()).Should().Contain(remote.Bob);
+
+        (status, body) = await SignedAsync(remote, HttpMethod.Get,
+            $"/_matrix/federation/v1/event_auth/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString(leftId)}");
+        status.Should().Be(200);
+        body!["auth_chain"]!.AsArray().Select(e => e!["type"]!.GetValue<string>()).Should().Contain(["m.room.create", "m.room.member"]);
+
+        var (_, stranger) = await fixture.NewRemote();
+        using var http = new HttpClient { BaseAddress = fixture.BaseAddress };
+        var uri = $"/_matrix/federation/v1/event/{Uri.EscapeDataString(localId)}";
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        request.Headers.TryAddWithoutValidation("Authorization",
+            XMatrixAuthorization.Sign("GET", uri, stranger.ServerName, FederationClusterFixture.OurServerName, null, stranger.Key).ToHeaderValue());
+        using var refused = await http.SendAsync(request);
+        ((int)refused.StatusCode).Should().Be(403, "a server with no member in the room reads nothing of it");
+    }
+}
