@@ -140,6 +140,29 @@ public sealed class ListenerTlsConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void The_generated_tls_federation_listener_example_loads_once_uncommented()
+    {
+        var (leaf, keyPem) = NewCertificate("example.org");
+        var certificate = Write("fullchain.pem", leaf.ExportCertificatePem());
+        var key = Write("privkey.pem", keyPem);
+        var generated = HomeserverConfigGenerator.Generate(new GenerateConfigRequest("example.org", "/srv/hs/data", "localhost", 5432, "postgres", "homeserver"));
+        var lines = generated.Split('\n').ToList();
+        var start = lines.FindIndex(l => l.StartsWith("#   - port: 8448", StringComparison.Ordinal));
+        start.Should().BePositive("the generated config shows a TLS federation listener");
+        for (var i = start; lines[i].StartsWith("#   ", StringComparison.Ordinal); i++) lines[i] = lines[i][2..];
+        var yaml = string.Join('\n', lines)
+            .Replace("# tls_certificate_path: /etc/letsencrypt/live/example.org/fullchain.pem", $"tls_certificate_path: '{certificate}'", StringComparison.Ordinal)
+            .Replace("# tls_private_key_path: /etc/letsencrypt/live/example.org/privkey.pem", $"tls_private_key_path: '{key}'", StringComparison.Ordinal);
+
+        var options = HomeserverConfigLoader.LoadFromYaml(yaml, "homeserver.yaml");
+
+        var federation = options.Listeners.Single(l => l.Port == 8448);
+        federation.Tls.Should().BeTrue();
+        federation.Resources.Should().BeEquivalentTo(["federation"]);
+        options.ListenerCertificate!.Certificate.Subject.Should().Be("CN=example.org");
+    }
+
+    [Fact]
     public void A_worker_tls_listener_needs_the_certificate_in_homeserver_yaml()
     {
         var options = HomeserverConfigLoader.LoadFromYaml("server_name: example.org\ndatabase: {args: {user: u, dbname: d}}\n", "homeserver.yaml");
