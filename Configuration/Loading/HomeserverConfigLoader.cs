@@ -120,6 +120,11 @@ public static class HomeserverConfigLoader
         {
             warnings.Add("`worker_replication_secret` is not used: silos and API hosts authenticate each other with the cluster certificate (`orleans.tls_certificate_path`).");
         }
+        if (listenerCertificate?.Certificate is { } served && (served.NotAfter < DateTime.Now || served.NotBefore > DateTime.Now))
+        {
+            // Loaded all the same, as Synapse does: a renewal may be on its way, and the listeners still start.
+            warnings.Add($"`{ListenerCertificateFiles.CertificateKey}`: the certificate is valid only from {served.NotBefore:u} to {served.NotAfter:u}; other servers will refuse it.");
+        }
         if (root.Section("redis") is { } redisSection && redisSection.Bool("enabled", false))
         {
             warnings.Add("`redis` is not used: replication between processes runs on Orleans streams, with PostgreSQL as the record.");

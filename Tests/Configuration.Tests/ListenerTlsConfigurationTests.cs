@@ -83,6 +83,21 @@ public sealed class ListenerTlsConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void An_expired_certificate_loads_with_a_warning()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var expired = new CertificateRequest("CN=matrix.example.org", key, HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-10), DateTimeOffset.UtcNow.AddDays(-1));
+        var certificate = Write("expired.pem", expired.ExportCertificatePem());
+        var keyPath = Write("expired-key.pem", key.ExportPkcs8PrivateKeyPem());
+
+        var options = Load($"tls_certificate_path: '{certificate}'\ntls_private_key_path: '{keyPath}'\n");
+
+        options.ListenerCertificate.Should().NotBeNull();
+        options.Warnings.Should().ContainSingle(w => w.Contains("`tls_certificate_path`", StringComparison.Ordinal) && w.Contains("refuse", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_tls_listener_without_the_certificate_keys_is_refused_naming_them()
     {
         var error = ErrorOf("");
