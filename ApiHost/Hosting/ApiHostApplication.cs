@@ -30,6 +30,7 @@ public static class ApiHostApplication
     public static WebApplicationBuilder AddClientApiHost(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ApiHostLog>();
+        builder.Services.AddSingleton<ListenerResources>();
         // Answers embed stored JSON (events nest as deep as clients were allowed to send, plus the answer's own levels).
         builder.Services.ConfigureHttpJsonOptions(json => Homeserver.Protocol.StoredJson.Configure(json.SerializerOptions));
         builder.Services.AddClientApi();
@@ -41,6 +42,8 @@ public static class ApiHostApplication
     {
         app.UseMiddleware<CorsMiddleware>();
         app.UseMiddleware<RequestSizeMiddleware>();
+        // After CORS, so pre-flights and the 404 of an unserved path both carry its headers.
+        app.UseMiddleware<ListenerResourcesMiddleware>();
         app.UseMiddleware<MatrixErrorMiddleware>();
         app.UseMiddleware<XMatrixAuthenticationMiddleware>();
         app.MapProcessEndpoints();

@@ -48,7 +48,15 @@ public static class ProcessHost
             kestrel.Limits.MaxRequestHeadersTotalSize = 2 * MaxRequestHeaderBytes;
             foreach (var listener in settings.Listeners)
             {
-                foreach (var address in listener.BindAddresses) kestrel.Listen(address, listener.Port);
+                foreach (var address in listener.BindAddresses)
+                {
+                    if (listener.Tls is not { } tls) kestrel.Listen(address, listener.Port);
+                    else kestrel.Listen(address, listener.Port, listen => listen.UseHttps(https =>
+                    {
+                        https.ServerCertificate = tls.Certificate;
+                        https.ServerCertificateChain = tls.Chain;
+                    }));
+                }
             }
         });
         builder.Services.AddProcessServices(settings);

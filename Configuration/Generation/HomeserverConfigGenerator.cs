@@ -34,6 +34,17 @@ public static class HomeserverConfigGenerator
             resources:
               - names: [client, federation]
                 compress: false
+        # Federation on its own port with TLS (other servers reach port 8448 unless .well-known or SRV
+        # say otherwise), the client API staying behind the proxy above. Each listener serves only the
+        # endpoints of its resources; the certificate is a PEM chain (leaf first) and its PEM key:
+        #   - port: 8448
+        #     type: http
+        #     tls: true
+        #     bind_addresses: ['::', '0.0.0.0']
+        #     resources:
+        #       - names: [federation]
+        # tls_certificate_path: /etc/letsencrypt/live/{r.ServerName}/fullchain.pem
+        # tls_private_key_path: /etc/letsencrypt/live/{r.ServerName}/privkey.pem
 
         database:
           name: psycopg2

@@ -108,11 +108,22 @@ public static class HomeserverConfigLoader
         }
 
         var listeners = root.Sections("listeners").Select(ReadListener).ToList();
+        var listenerCertificate = ListenerCertificateFiles.Load(root);
+        if (listeners.FindIndex(l => l.Tls) is var tlsIndex and >= 0 && listenerCertificate is null)
+        {
+            throw new ConfigurationException(
+                $"{sourceName}: `listeners[{tlsIndex}].tls` is set, so `{ListenerCertificateFiles.CertificateKey}` and `{ListenerCertificateFiles.PrivateKeyKey}` must name the PEM certificate chain and its key.");
+        }
         var secret = root.String("worker_replication_secret");
         var warnings = new List<string>();
         if (secret is not null)
         {
             warnings.Add("`worker_replication_secret` is not used: silos and API hosts authenticate each other with the cluster certificate (`orleans.tls_certificate_path`).");
+        }
+        if (listenerCertificate?.Certificate is { } served && (served.NotAfter < DateTime.Now || served.NotBefore > DateTime.Now))
+        {
+            // Loaded all the same, as Synapse does: a renewal may be on its way, and the listeners still start.
+            warnings.Add($"`{ListenerCertificateFiles.CertificateKey}`: the certificate is valid only from {served.NotBefore:u} to {served.NotAfter:u}; other servers will refuse it.");
         }
         if (root.Section("redis") is { } redisSection && redisSection.Bool("enabled", false))
         {
@@ -146,6 +157,7 @@ public static class HomeserverConfigLoader
             PublicBaseUrl = root.String("public_baseurl"),
             ServeServerWellKnown = root.Bool("serve_server_wellknown", false),
             Listeners = listeners,
+            ListenerCertificate = listenerCertificate,
             Database = ReadDatabase(root),
             InstanceMap = instanceMap,
             StreamWriters = writers,
@@ -208,10 +220,6 @@ public static class HomeserverConfigLoader
         if (port == 0) throw new ConfigurationException($"{l.File}: `{l.PathOf("port")}` is missing.");
         var type = l.String("type") ?? "http";
         if (type != "http") throw new ConfigurationException($"{l.File}: `{l.PathOf("type")}` must be `http`, not `{type}`.");
-        if (l.Bool("tls", false))
-        {
-            throw new ConfigurationException($"{l.File}: `{l.PathOf("tls")}` is not supported; terminate TLS in the reverse proxy.");
-        }
         var binds = l.StringOrList("bind_addresses") ?? ["::1", "127.0.0.1"];
         foreach (var bind in binds)
         {
@@ -232,7 +240,7 @@ public static class HomeserverConfigLoader
                 resources.Add(name);
             }
         }
-        return new ListenerOptions(port, binds, type, false, l.Bool("x_forwarded", false), resources);
+        return new ListenerOptions(port, binds, type, l.Bool("tls", false), l.Bool("x_forwarded", false), resources);
     }
 
     private static DatabaseOptions ReadDatabase(YamlSection root)

@@ -12,6 +12,9 @@ public sealed class HomeserverOptions
     /// <summary>Synapse's <c>serve_server_wellknown</c>: answer /.well-known/matrix/server with the server name on port 443.</summary>
     public bool ServeServerWellKnown { get; init; }
     public IReadOnlyList<ListenerOptions> Listeners { get; init; } = [];
+
+    /// <summary><c>tls_certificate_path</c> and <c>tls_private_key_path</c>, loaded: what listeners with <c>tls: true</c> present.</summary>
+    public ListenerTlsCertificate? ListenerCertificate { get; init; }
     public required DatabaseOptions Database { get; init; }
     public IReadOnlyDictionary<string, InstanceLocation> InstanceMap { get; init; } = new Dictionary<string, InstanceLocation>();
 

@@ -10,9 +10,14 @@ public enum ProcessKind
     ApiHost,
 }
 
-/// <summary>A listener: where it binds and which resources (client, federation, replication, health, metrics) it serves.</summary>
+/// <summary>
+/// A listener: where it binds and which resources (client, federation, keys, media, openid, health,
+/// metrics, ...) it serves; none listed serves every endpoint.
+/// </summary>
 public sealed record ListenerSettings(IReadOnlyList<IPAddress> BindAddresses, int Port, IReadOnlySet<string> Resources)
 {
+    /// <summary>The certificate of a <c>tls: true</c> listener, which then speaks HTTPS; null for plain HTTP.</summary>
+    public ListenerTlsCertificate? Tls { get; init; }
 }
 
 /// <summary>

@@ -50,6 +50,12 @@ public static class ProcessSettingsLoader
                 ? "homeserver.yaml: `listeners` is empty, so the server would not listen anywhere."
                 : $"{worker.WorkerName}: `worker_listeners` is empty, so the worker would not listen anywhere.");
         }
+        if (listeners.ToList().FindIndex(l => l.Tls) is var tlsIndex and >= 0 && homeserver.ListenerCertificate is null)
+        {
+            // A worker's listeners use the certificate of the shared homeserver.yaml, as in Synapse.
+            throw new ConfigurationException(
+                $"{worker?.WorkerName ?? "homeserver.yaml"}: `{(worker is null ? "listeners" : "worker_listeners")}[{tlsIndex}].tls` is set, so homeserver.yaml needs `{ListenerCertificateFiles.CertificateKey}` and `{ListenerCertificateFiles.PrivateKeyKey}`.");
+        }
         if (kind == ProcessKind.Silo && !homeserver.InstanceMap.ContainsKey(worker!.WorkerName))
         {
             throw new ConfigurationException($"{worker.WorkerName}: a silo must have an `instance_map` entry (the address other silos reach it on).");
@@ -60,7 +66,10 @@ public static class ProcessSettingsLoader
             InstanceName = worker?.WorkerName ?? HomeserverOptions.MainInstance,
             Kind = kind,
             DatabaseConnectionString = homeserver.Database.ToNpgsqlConnectionString(),
-            Listeners = listeners.Select(l => new ListenerSettings(l.BindAddresses.Select(IPAddress.Parse).ToList(), l.Port, l.Resources)).ToList(),
+            Listeners = listeners.Select(l => new ListenerSettings(l.BindAddresses.Select(IPAddress.Parse).ToList(), l.Port, l.Resources)
+            {
+                Tls = l.Tls ? homeserver.ListenerCertificate : null,
+            }).ToList(),
             InstanceMap = homeserver.InstanceMap,
             Orleans = homeserver.Orleans,
             GatewayPort = worker?.GatewayPort,

@@ -101,7 +101,7 @@ public sealed class ConfigurationLoaderTests
     [InlineData("server_name: a.org\ndatabase: {args: {dbname: d}}\n", "`database.args.user` is missing")]
     [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d, port: abc}}\n", "`database.args.port` must be a number from 1 to 65535, not `abc`")]
     [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nlisteners: [{port: abc}]\n", "`listeners[0].port` must be a number")]
-    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nlisteners: [{port: 80, tls: true}]\n", "`listeners[0].tls`")]
+    [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nlisteners: [{port: 80, tls: true}]\n", "`listeners[0].tls` is set, so `tls_certificate_path`")]
     [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nlisteners: [{port: 80, bind_addresses: [nowhere]}]\n", "`listeners[0].bind_addresses`")]
     [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nenable_registration: maybe\n", "`enable_registration` must be true or false")]
     [InlineData("server_name: a.org\ndatabase: {args: {user: u, dbname: d}}\nstream_writers: {typing: worker9}\n", "`stream_writers.typing` names `worker9`, which is not in `instance_map`")]

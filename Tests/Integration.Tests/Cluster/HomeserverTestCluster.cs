@@ -170,7 +170,8 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         DatabaseConnectionString = ConnectionString,
         Listeners = kind == ProcessKind.Silo
             ? [new ListenerSettings([IPAddress.Loopback], port, new HashSet<string> { "health", "metrics" })]
-            : [new ListenerSettings([IPAddress.Loopback], port, new HashSet<string> { "client", "federation", "metrics" })],
+            : _options.ApiHostListeners?.Invoke(port)
+                ?? [new ListenerSettings([IPAddress.Loopback], port, new HashSet<string> { "client", "federation", "metrics" })],
         InstanceMap = siloPort is { } p
             ? new Dictionary<string, InstanceLocation> { [name] = new("127.0.0.1", p, false) }
             : new Dictionary<string, InstanceLocation>(),

@@ -11,6 +11,12 @@ public sealed class HomeserverTestClusterOptions
     /// <summary>The cluster certificate (PKCS#12) every silo and API host presents; null runs without TLS, on loopback.</summary>
     public string? TlsCertificatePath { get; set; }
 
+    /// <summary>
+    /// The listeners of each API host, given its first free port; null gives one plain listener with client,
+    /// federation and metrics. The first listener's port is the host's <c>BaseAddress</c>.
+    /// </summary>
+    public Func<int, IReadOnlyList<Homeserver.Configuration.Processes.ListenerSettings>>? ApiHostListeners { get; set; }
+
     public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(20);
     public bool EnableRegistration { get; set; } = true;
 
