@@ -15,5 +15,6 @@ public static class FederationApiEndpoints
         return services;
     }
 
-    public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapKeyQueryApi().MapFederationQueryApi().MapThirdPartyInviteFederationApi();
+    public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapKeyQueryApi().MapFederationQueryApi().MapFederationUserKeyApi().MapFederationPublicRoomsApi()
+        .MapThirdPartyInviteFederationApi();
 }
