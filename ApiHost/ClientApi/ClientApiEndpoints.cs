@@ -29,6 +29,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<UserIdResolver>();
         services.AddSingleton<PasswordStage>();
         services.AddSingleton<RoomAliases>();
+        services.AddSingleton<Federation.RemoteServerQueries>();
         services.AddSingleton<HistoryVisibility>();
         services.AddSingleton<RoomSnapshots>();
         services.AddSingleton<SyncNotifier>();

@@ -2,10 +2,12 @@ using Homeserver.Protocol;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.ClientApi.Federation;
 using Homeserver.ApiHost.ClientApi.Rooms;
 using Homeserver.ApiHost.Http;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Configuration.Processes;
+using Homeserver.Federation.Transport;
 using Homeserver.Storage.Directory;
 using Homeserver.Storage.Rooms;
 using Microsoft.AspNetCore.Builder;
@@ -19,8 +21,6 @@ namespace Homeserver.ApiHost.ClientApi;
 /// <summary>Room aliases, the room directory visibility and /publicRooms.</summary>
 public static class DirectoryEndpoints
 {
-    private const int MaxPublicRoomsLimit = 500;
-
     public static IEndpointRouteBuilder MapDirectoryApi(this IEndpointRouteBuilder app)
     {
         foreach (var version in ClientApiEndpoints.Versions)
@@ -32,12 +32,8 @@ public static class DirectoryEndpoints
             app.MapGet($"{prefix}/rooms/{{roomId}}/aliases", ListAliasesAsync);
             app.MapGet($"{prefix}/directory/list/room/{{roomId}}", GetVisibilityAsync);
             app.MapPut($"{prefix}/directory/list/room/{{roomId}}", SetVisibilityAsync);
-            app.MapGet($"{prefix}/publicRooms", (HttpContext h, DirectoryStore d) => PublicRoomsAsync(h, d, null));
-            app.MapPost($"{prefix}/publicRooms", async (HttpContext h, AccessTokenAuthentication a, DirectoryStore d) =>
-            {
-                await a.RequireUserAsync(h);
-                return await PublicRoomsAsync(h, d, await JsonBody.ReadObjectAsync(h.Request, allowEmpty: true));
-            }).AllowGuests();
+            app.MapGet($"{prefix}/publicRooms", GetPublicRoomsAsync);
+            app.MapPost($"{prefix}/publicRooms", PostPublicRoomsAsync).AllowGuests();
         }
         return app;
     }
@@ -61,10 +57,35 @@ public static class DirectoryEndpoints
         return Results.Json(new JsonObject());
     }
 
-    private static async Task<IResult> ResolveAliasAsync(string alias, RoomAliases aliases, DirectoryStore directory, ProcessSettings settings)
+    private static async Task<IResult> ResolveAliasAsync(HttpContext http, string alias, RoomAliases aliases, DirectoryStore directory,
+        ProcessSettings settings, RemoteServerQueries remote)
     {
+        if (RoomAlias.TryParse(alias, out var parsed) && parsed.Server.ToString() is var server && server != settings.ServerName)
+        {
+            return Results.Json(await RemoteAliasAsync(remote, server, parsed.ToString(), http.RequestAborted));
+        }
         var record = await directory.FindAliasAsync(aliases.LocalAlias(alias)) ?? throw MatrixException.NotFound($"Room alias {alias} not found.");
         return Results.Json(new { room_id = record.RoomId, servers = new[] { settings.ServerName } });
+    }
+
+    /// <summary>
+    /// An alias of another server, asked of that server (<c>/query/directory</c>) as Synapse asks: its 404, or an
+    /// answer without a room ID and servers, is 404; any other failure is 502.
+    /// </summary>
+    private static async Task<JsonObject> RemoteAliasAsync(RemoteServerQueries remote, string server, string alias, CancellationToken cancellationToken)
+    {
+        var response = await remote.SendAsync(new FederationRequest(HttpMethod.Get, server,
+            $"/_matrix/federation/v1/query/directory?room_alias={Uri.EscapeDataString(alias)}"), "Failed to fetch alias", cancellationToken);
+        if (response.StatusCode == 404) throw MatrixException.NotFound($"Room alias {alias} not found.");
+        if (!response.IsSuccess) throw RemoteServerQueries.BadGateway("Failed to fetch alias");
+        var body = response.Body!.AsObject();
+        if (body["room_id"] is not JsonValue id || !id.TryGetValue<string>(out var roomId) || !RoomId.TryParse(roomId, out _) ||
+            body["servers"] is not JsonArray servers)
+        {
+            throw MatrixException.NotFound($"Room alias {alias} not found.");
+        }
+        var names = servers.Select(s => s is JsonValue v && v.TryGetValue<string>(out var name) ? name : null).OfType<string>();
+        return new JsonObject { ["room_id"] = roomId, ["servers"] = new JsonArray([.. names.Select(n => JsonValue.Create(n))]) };
     }
 
     private static async Task<IResult> DeleteAliasAsync(HttpContext http, string alias, AccessTokenAuthentication auth, RoomAliases aliases,
@@ -120,56 +141,48 @@ public static class DirectoryEndpoints
         return Results.Json(new JsonObject());
     }
 
-    /// <summary>The published rooms, filtered by a search term, paged with <c>o&lt;offset&gt;</c> tokens.</summary>
-    private static async Task<IResult> PublicRoomsAsync(HttpContext http, DirectoryStore directory, JsonObject? body)
+    /// <summary>Spec: open without an access token, unless another server is asked (Synapse asks for one then).</summary>
+    private static async Task<IResult> GetPublicRoomsAsync(HttpContext http, AccessTokenAuthentication auth, DirectoryStore directory,
+        ProcessSettings settings, RemoteServerQueries remote)
     {
-        var query = http.Request.Query;
-        var limitText = body?["limit"]?.ToJsonString() ?? query["limit"].ToString();
-        var since = body?.OptionalString("since") ?? (query["since"].ToString() is { Length: > 0 } s ? s : null);
-        var term = (body?.OptionalObject("filter")?.OptionalString("generic_search_term") ?? "").Trim();
-        var limit = MaxPublicRoomsLimit;
-        if (limitText.Length > 0 && (!int.TryParse(limitText, NumberStyles.Integer, CultureInfo.InvariantCulture, out limit) || limit < 0))
-        {
-            throw new MatrixException(400, "M_INVALID_PARAM", "'limit' must be a non-negative integer.");
-        }
-        limit = Math.Min(limit, MaxPublicRoomsLimit);
-        var offset = 0;
-        if (since is not null && (!since.StartsWith('o') || !int.TryParse(since.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out offset)))
-        {
-            throw new MatrixException(400, "M_INVALID_PARAM", "'since' is not a token of this server.");
-        }
-
-        var all = (await directory.GetPublicRoomsAsync()).Select(Describe)
-            .Where(r => term.Length == 0 || Matches(r, term)).ToList();
-        var page = all.Skip(offset).Take(limit).ToList();
-        var response = new JsonObject
-        {
-            ["chunk"] = new JsonArray(page.Select(r => (JsonNode)r).ToArray()),
-            ["total_room_count_estimate"] = all.Count,
-        };
-        if (offset + page.Count < all.Count) response["next_batch"] = $"o{offset + page.Count}";
-        if (offset > 0) response["prev_batch"] = $"o{Math.Max(0, offset - limit)}";
-        return Results.Json(response);
+        var query = PublicRoomsQuery.FromQueryString(http.Request.Query);
+        if (RemoteDirectory(http, settings) is not { } server) return Results.Json(await PublicRoomList.LocalAsync(directory, query));
+        await auth.RequireUserAsync(http);
+        var parameters = new List<string>();
+        if (query.Limit is { } limit) parameters.Add($"limit={limit}");
+        if (query.Since is { } since) parameters.Add($"since={Uri.EscapeDataString(since)}");
+        if (query.IncludeAllNetworks) parameters.Add("include_all_networks=true");
+        if (query.ThirdPartyInstanceId is { } network) parameters.Add($"third_party_instance_id={Uri.EscapeDataString(network)}");
+        var path = "/_matrix/federation/v1/publicRooms" + (parameters.Count == 0 ? "" : "?" + string.Join('&', parameters));
+        return Results.Json(await RemotePublicRoomsAsync(remote, new FederationRequest(HttpMethod.Get, server, path), http.RequestAborted));
     }
 
-    private static JsonObject Describe(PublicRoomRow row)
+    private static async Task<IResult> PostPublicRoomsAsync(HttpContext http, AccessTokenAuthentication auth, DirectoryStore directory,
+        ProcessSettings settings, RemoteServerQueries remote)
     {
-        var chunk = new JsonObject { ["room_id"] = row.RoomId, ["num_joined_members"] = row.JoinedMembers };
-        var state = row.StateJsonArray is null ? [] : StoredJson.Parse(row.StateJsonArray)!.AsArray();
-        string? Field(string type, string key) =>
-            state.FirstOrDefault(e => e?["type"]?.GetValue<string>() == type)?["content"]?[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-        if (Field("m.room.name", "name") is { } name) chunk["name"] = name;
-        if (Field("m.room.topic", "topic") is { } topic) chunk["topic"] = topic;
-        if (Field("m.room.canonical_alias", "alias") is { } alias) chunk["canonical_alias"] = alias;
-        if (Field("m.room.avatar", "url") is { } avatar) chunk["avatar_url"] = avatar;
-        if (Field("m.room.create", "type") is { } roomType) chunk["room_type"] = roomType;
-        chunk["join_rule"] = Field("m.room.join_rules", "join_rule") ?? "invite";
-        chunk["world_readable"] = Field("m.room.history_visibility", "history_visibility") == "world_readable";
-        chunk["guest_can_join"] = Field("m.room.guest_access", "guest_access") == "can_join";
-        return chunk;
+        await auth.RequireUserAsync(http);
+        var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
+        var query = PublicRoomsQuery.FromBody(body);
+        if (RemoteDirectory(http, settings) is not { } server) return Results.Json(await PublicRoomList.LocalAsync(directory, query));
+        return Results.Json(await RemotePublicRoomsAsync(remote, new FederationRequest(HttpMethod.Post, server, "/_matrix/federation/v1/publicRooms", body),
+            http.RequestAborted));
     }
 
-    private static bool Matches(JsonObject room, string term) =>
-        new[] { "name", "topic", "canonical_alias" }.Any(k =>
-            room[k]?.GetValue<string>().Contains(term, StringComparison.OrdinalIgnoreCase) == true);
+    /// <summary>The <c>server</c> parameter when it names another server (null: this one's own list).</summary>
+    private static string? RemoteDirectory(HttpContext http, ProcessSettings settings)
+    {
+        var server = http.Request.Query["server"].ToString();
+        if (server.Length == 0 || server == settings.ServerName) return null;
+        return ServerName.TryParse(server, out _) ? server : throw new MatrixException(400, "M_INVALID_PARAM", $"'{server}' is not a server name.");
+    }
+
+    /// <summary>Another server's list as it sent it; its 4xx Matrix errors (403 when it keeps its list to itself) reach the client.</summary>
+    private static async Task<JsonObject> RemotePublicRoomsAsync(RemoteServerQueries remote, FederationRequest request, CancellationToken cancellationToken)
+    {
+        var response = await remote.SendAsync(request, "Failed to fetch the server's room directory", cancellationToken);
+        if (!response.IsSuccess) throw RemoteServerQueries.Relayed(response, "The server refused to give its room directory.");
+        var body = response.Body!.AsObject();
+        if (body["chunk"] is not JsonArray) throw RemoteServerQueries.BadGateway("The server's room directory has no 'chunk'.");
+        return body;
+    }
 }

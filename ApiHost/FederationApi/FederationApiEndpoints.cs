@@ -16,5 +16,6 @@ public static class FederationApiEndpoints
         return services;
     }
 
-    public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapKeyQueryApi().MapFederationQueryApi().MapRoomFederationApi().MapThirdPartyInviteFederationApi();
+    public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapKeyQueryApi().MapFederationQueryApi()
+        .MapRoomFederationApi().MapFederationUserKeyApi().MapFederationPublicRoomsApi().MapThirdPartyInviteFederationApi();
 }

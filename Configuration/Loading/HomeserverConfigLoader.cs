@@ -166,6 +166,7 @@ public static class HomeserverConfigLoader
             RegistrationSharedSecret = root.String("registration_shared_secret"),
             EnableRegistration = root.Bool("enable_registration", false),
             AllowGuestAccess = root.Bool("allow_guest_access", false),
+            AllowPublicRoomsOverFederation = root.Bool("allow_public_rooms_over_federation", false),
             BcryptRounds = root.Int("bcrypt_rounds", 12, 4, 31),
             MacaroonSecretKey = root.String("macaroon_secret_key"),
             FormSecret = root.String("form_secret"),

@@ -30,6 +30,9 @@ public sealed class HomeserverOptions
 
     /// <summary><c>allow_guest_access</c>: whether <c>POST /register?kind=guest</c> makes guest accounts (Synapse's default: no).</summary>
     public bool AllowGuestAccess { get; init; }
+
+    /// <summary><c>allow_public_rooms_over_federation</c>: whether other servers may read this server's room directory (off, as in Synapse).</summary>
+    public bool AllowPublicRoomsOverFederation { get; init; }
     public int BcryptRounds { get; init; } = 12;
     public string? MacaroonSecretKey { get; init; }
     public string? FormSecret { get; init; }

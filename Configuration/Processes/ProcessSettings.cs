@@ -52,6 +52,9 @@ public sealed record ProcessSettings
 
     /// <summary><c>allow_guest_access</c>: guest registration and the guest subset of the client API.</summary>
     public bool AllowGuestAccess { get; init; }
+
+    /// <summary><c>allow_public_rooms_over_federation</c>: other servers may read /publicRooms (403 otherwise, as Synapse answers).</summary>
+    public bool AllowPublicRoomsOverFederation { get; init; }
     public string? PublicBaseUrl { get; init; }
     public bool ServeServerWellKnown { get; init; }
 

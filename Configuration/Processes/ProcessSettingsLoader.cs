@@ -79,6 +79,7 @@ public static class ProcessSettingsLoader
             RegistrationSharedSecret = homeserver.RegistrationSharedSecret,
             EnableRegistration = homeserver.EnableRegistration,
             AllowGuestAccess = homeserver.AllowGuestAccess,
+            AllowPublicRoomsOverFederation = homeserver.AllowPublicRoomsOverFederation,
             PublicBaseUrl = homeserver.PublicBaseUrl,
             ServeServerWellKnown = homeserver.ServeServerWellKnown,
             BcryptRounds = homeserver.BcryptRounds,

@@ -228,6 +228,16 @@ public sealed class EndToEndKeyStore(NpgsqlDataSource dataSource)
         deviceLists.WriteAsync(dataSource, (connection, tx, position) => InsertChangeAsync(connection, tx, position, userId, cancellationToken),
             cancellationToken);
 
+    /// <summary>
+    /// The device_lists position of the user's latest change (0 if none): the <c>stream_id</c> other servers
+    /// get with the user's devices, which grows with every change to them.
+    /// </summary>
+    public async Task<long> GetLatestChangeAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT COALESCE(MAX(stream_id), 0) FROM device_list_changes WHERE user_id = $1").With(userId);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     /// <summary>Which of <paramref name="userIds"/> had a device-list change in (after, upTo].</summary>
     public async Task<IReadOnlyList<string>> GetChangedUsersAsync(IReadOnlyCollection<string> userIds, long after, long upTo,
         CancellationToken cancellationToken = default)

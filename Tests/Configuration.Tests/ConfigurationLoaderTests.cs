@@ -25,6 +25,14 @@ public sealed class ConfigurationLoaderTests
     }
 
     [Fact]
+    public void Public_rooms_are_closed_to_federation_unless_allow_public_rooms_over_federation_says_so()
+    {
+        HomeserverConfigLoader.LoadFromYaml(Minimal, "homeserver.yaml").AllowPublicRoomsOverFederation.Should().BeFalse("Synapse's default");
+        HomeserverConfigLoader.LoadFromYaml(Minimal + "\nallow_public_rooms_over_federation: true\n", "homeserver.yaml").AllowPublicRoomsOverFederation
+            .Should().BeTrue();
+    }
+
+    [Fact]
     public void Generated_config_loads_back_with_fresh_secrets_and_registration_closed()
     {
         var request = new GenerateConfigRequest("localhost", "/srv/hs/data", "/srv/hs/data/postgres", 5432, "postgres", "homeserver");

@@ -81,46 +81,9 @@ public static class KeyEndpoints
                 : null;
         }
 
-        var userIds = wanted.Keys.ToList();
-        var signatures = await keys.GetSignaturesAsync(userIds, user.UserId);
-        var deviceKeys = new JsonObject();
-        foreach (var userId in userIds) deviceKeys[userId] = new JsonObject();
-        foreach (var row in await keys.GetDeviceKeysAsync(userIds))
-        {
-            if (wanted[row.UserId] is { } only && !only.Contains(row.DeviceId)) continue;
-            var key = WithSignatures(StoredJson.Parse(row.KeyJson)!.AsObject(), row.UserId, row.DeviceId, signatures);
-            if (row.DisplayName is not null) key["unsigned"] = new JsonObject { ["device_display_name"] = row.DisplayName };
-            deviceKeys[row.UserId]![row.DeviceId] = key;
-        }
-        var response = new JsonObject
-        {
-            ["device_keys"] = deviceKeys,
-            ["master_keys"] = new JsonObject(),
-            ["self_signing_keys"] = new JsonObject(),
-            ["user_signing_keys"] = new JsonObject(),
-            ["failures"] = failures,
-        };
-        foreach (var (userId, type, json) in await keys.GetCrossSigningKeysAsync(userIds))
-        {
-            // A user-signing key is private to its owner: only they see it.
-            if (type == "user_signing" && userId != user.UserId) continue;
-            var key = StoredJson.Parse(json)!.AsObject();
-            var publicKey = key["keys"] is JsonObject k && k.Count == 1 ? k.First().Value?.ToString() : null;
-            response[$"{type}_keys"]![userId] = publicKey is null ? key : WithSignatures(key, userId, publicKey, signatures);
-        }
+        var response = await LocalKeyQuery.QueryAsync(keys, wanted, user.UserId, includeDisplayNames: true, http.RequestAborted);
+        response["failures"] = failures;
         return Results.Json(response);
-    }
-
-    /// <summary>Merges signatures stored apart from the key into its <c>signatures</c>.</summary>
-    private static JsonObject WithSignatures(JsonObject key, string userId, string keyId, IReadOnlyList<KeySignatureRow> signatures)
-    {
-        foreach (var s in signatures.Where(s => s.TargetUserId == userId && s.TargetKeyId == keyId))
-        {
-            var all = key["signatures"] as JsonObject ?? (JsonObject)(key["signatures"] = new JsonObject());
-            var bySigner = all[s.SignerUserId] as JsonObject ?? (JsonObject)(all[s.SignerUserId] = new JsonObject());
-            bySigner[s.SigningKeyId] = s.Signature;
-        }
-        return key;
     }
 
     private static async Task<IResult> ClaimAsync(HttpContext http, AccessTokenAuthentication auth, IGrainFactory grains, ProcessSettings settings)

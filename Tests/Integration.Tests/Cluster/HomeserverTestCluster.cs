@@ -190,6 +190,7 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         RunBackgroundTasksOn = _writers["events"][0],
         EnableRegistration = _options.EnableRegistration,
         AllowGuestAccess = _options.AllowGuestAccess,
+        AllowPublicRoomsOverFederation = _options.AllowPublicRoomsOverFederation,
         PublicBaseUrl = _options.PublicBaseUrl,
         RegistrationSharedSecret = _options.RegistrationSharedSecret,
         RateLimits = _options.RateLimits,

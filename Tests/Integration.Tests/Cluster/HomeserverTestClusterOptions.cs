@@ -22,6 +22,9 @@ public sealed class HomeserverTestClusterOptions
 
     /// <summary>homeserver.yaml's <c>allow_guest_access</c>: off, as in Synapse, unless a fixture for guests turns it on.</summary>
     public bool AllowGuestAccess { get; set; }
+
+    /// <summary>homeserver.yaml's <c>allow_public_rooms_over_federation</c>: off, as in Synapse.</summary>
+    public bool AllowPublicRoomsOverFederation { get; set; }
     public string? PublicBaseUrl { get; set; } = "https://matrix.test.local";
     public string? RegistrationSharedSecret { get; set; } = "test-shared-secret";
 

@@ -11,6 +11,14 @@ namespace Homeserver.Tests.Integration.Federation;
 /// </summary>
 public sealed class FederationClusterFixture : IAsyncLifetime
 {
+    private readonly bool _allowPublicRoomsOverFederation;
+
+    public FederationClusterFixture() : this(false)
+    {
+    }
+
+    internal FederationClusterFixture(bool allowPublicRoomsOverFederation) => _allowPublicRoomsOverFederation = allowPublicRoomsOverFederation;
+
     public const string OurServerName = "hs.fed.test";
 
     private readonly string _caFile = Path.Combine(Path.GetTempPath(), $"federation-cluster-ca-{Guid.NewGuid():N}.pem");
@@ -28,6 +36,7 @@ public sealed class FederationClusterFixture : IAsyncLifetime
             InitialSilosCount = 1,
             ServerName = OurServerName,
             FederationCustomCaList = [_caFile],
+            AllowPublicRoomsOverFederation = _allowPublicRoomsOverFederation,
             Federation = new FederationClientOptions { IpRangeWhitelist = FederationConfigReader.Ranges(["127.0.0.1"], "test", "ip_range_whitelist") },
         });
         await Cluster.DeployAsync();
@@ -50,4 +59,14 @@ public sealed class FederationClusterFixture : IAsyncLifetime
         Ca.Dispose();
         File.Delete(_caFile);
     }
+}
+
+/// <summary>The same shape with <c>allow_public_rooms_over_federation: true</c>, so other servers may read the room directory.</summary>
+public sealed class OpenDirectoryFederationFixture : IAsyncLifetime
+{
+    public FederationClusterFixture Federation { get; } = new(allowPublicRoomsOverFederation: true);
+
+    public Task InitializeAsync() => Federation.InitializeAsync();
+
+    public Task DisposeAsync() => Federation.DisposeAsync();
 }
