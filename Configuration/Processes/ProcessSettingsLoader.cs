@@ -66,6 +66,7 @@ public static class ProcessSettingsLoader
             GatewayPort = worker?.GatewayPort,
             StreamWriters = WithCachesWriters(homeserver),
             PusherInstances = homeserver.PusherInstances,
+            FederationSenderInstances = homeserver.FederationSenderInstances,
             RunBackgroundTasksOn = homeserver.RunBackgroundTasksOn,
             RegistrationSharedSecret = homeserver.RegistrationSharedSecret,
             EnableRegistration = homeserver.EnableRegistration,

@@ -45,6 +45,8 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<SyncReader>();
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<RemoteServerKeyStore>();
+        services.AddSingleton<DestinationStore>();
+        services.AddSingleton<OutboundEventStore>();
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();
         services.AddSingleton<OpenIdTokenStore>();
