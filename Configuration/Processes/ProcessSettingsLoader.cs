@@ -67,6 +67,7 @@ public static class ProcessSettingsLoader
             StreamWriters = WithCachesWriters(homeserver),
             PusherInstances = homeserver.PusherInstances,
             FederationSenderInstances = homeserver.FederationSenderInstances,
+            FederationSender = homeserver.FederationSender,
             RunBackgroundTasksOn = homeserver.RunBackgroundTasksOn,
             RegistrationSharedSecret = homeserver.RegistrationSharedSecret,
             EnableRegistration = homeserver.EnableRegistration,
