@@ -66,6 +66,29 @@ public static class FederationConfigReader
         };
     }
 
+    /// <summary>
+    /// Synapse's <c>federation.destination_min_retry_interval</c>, <c>destination_retry_multiplier</c> and
+    /// <c>destination_max_retry_interval</c>: how the backoff from a failing server grows.
+    /// </summary>
+    internal static FederationSenderOptions ReadSender(YamlSection root)
+    {
+        var defaults = new FederationSenderOptions();
+        if (root.Section("federation") is not { } federation) return defaults;
+        try
+        {
+            return new FederationSenderOptions
+            {
+                MinRetryInterval = EmailConfigReader.Duration(federation, "destination_min_retry_interval", defaults.MinRetryInterval),
+                RetryMultiplier = federation.Double("destination_retry_multiplier", defaults.RetryMultiplier),
+                MaxRetryInterval = EmailConfigReader.Duration(federation, "destination_max_retry_interval", defaults.MaxRetryInterval),
+            }.Validated();
+        }
+        catch (ConfigurationException e)
+        {
+            throw new ConfigurationException($"{root.File}: {e.Message}");
+        }
+    }
+
     /// <summary>Synapse's <c>trusted_key_servers</c>: a notary without <c>verify_keys</c> is refused unless <c>accept_keys_insecurely</c> says so.</summary>
     private static IReadOnlyList<TrustedKeyServer> ReadTrustedKeyServers(YamlSection root, List<string> warnings)
     {

@@ -183,6 +183,7 @@ public static class HomeserverConfigLoader
             RateLimits = ReadRateLimits(root),
             OutboundHttp = ReadOutboundHttp(root),
             Federation = federation,
+            FederationSender = FederationConfigReader.ReadSender(root),
             Email = email,
             ThreePids = threePids,
             Warnings = warnings,

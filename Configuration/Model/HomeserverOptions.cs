@@ -53,6 +53,9 @@ public sealed class HomeserverOptions
 
     /// <summary>The limits on requests to other homeservers (IP ranges, domain whitelist, certificate checks, timeout).</summary>
     public FederationClientOptions Federation { get; init; } = new();
+
+    /// <summary>The backoff of outbound federation (<c>federation.destination_*_retry_*</c>).</summary>
+    public FederationSenderOptions FederationSender { get; init; } = new();
     /// <summary>The <c>email</c> section; null when this server does not send mail (Synapse's <c>can_verify_email</c> false).</summary>
     public EmailOptions? Email { get; init; }
     public ThreePidOptions ThreePids { get; init; } = new();

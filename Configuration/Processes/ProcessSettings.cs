@@ -45,6 +45,12 @@ public sealed record ProcessSettings
     /// <summary><c>pusher_instances</c>: the processes that send to push gateways, each for the users hashed to it.</summary>
     public IReadOnlyList<string> PusherInstances { get; init; } = ["main"];
 
+    /// <summary><c>federation_sender_instances</c>: the processes that send to other homeservers, each for the destinations hashed to it.</summary>
+    public IReadOnlyList<string> FederationSenderInstances { get; init; } = ["main"];
+
+    /// <summary>Backoff and polling of the federation senders.</summary>
+    public FederationSenderOptions FederationSender { get; init; } = new();
+
     /// <summary><c>run_background_tasks_on</c>: the one process that prunes old rows.</summary>
     public string RunBackgroundTasksOn { get; init; } = "main";
     public string? RegistrationSharedSecret { get; init; }

@@ -75,6 +75,8 @@ public static class ProcessSettingsLoader
             GatewayPort = worker?.GatewayPort,
             StreamWriters = WithCachesWriters(homeserver),
             PusherInstances = homeserver.PusherInstances,
+            FederationSenderInstances = homeserver.FederationSenderInstances,
+            FederationSender = homeserver.FederationSender,
             RunBackgroundTasksOn = homeserver.RunBackgroundTasksOn,
             RegistrationSharedSecret = homeserver.RegistrationSharedSecret,
             EnableRegistration = homeserver.EnableRegistration,

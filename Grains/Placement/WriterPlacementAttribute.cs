@@ -16,6 +16,9 @@ public sealed class WriterPlacementAttribute(string role) : PlacementAttribute(W
     /// <summary>The grain property that carries the role; Orleans shares one strategy instance among all grain types.</summary>
     public const string RoleProperty = "homeserver-writer-role";
 
+    /// <summary>The role of outbound federation, placed over <c>federation_sender_instances</c> by destination.</summary>
+    public const string FederationSenderRole = "federation_sender";
+
     public string Role { get; } = role;
 
     public override void Populate(IServiceProvider services, Type grainClass, GrainType grainType, Dictionary<string, string> properties)

@@ -5,6 +5,7 @@ using Homeserver.Cluster.Hosting;
 using Homeserver.Cluster.Security;
 using Homeserver.Cluster.Streams;
 using Homeserver.Configuration.Processes;
+using Homeserver.Grains.Federation;
 using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Placement;
 using Homeserver.Grains.Push;
@@ -71,6 +72,7 @@ public static class SiloHosting
         services.AddSingleton<IIncomingGrainCallFilter, DatabaseFailureFilter>();
         services.AddHomeserverSerialization();
         services.AddHomeserverGrains();
+        services.AddFederationSenderGrains(settings.FederationSender);
         return services;
     }
 
@@ -80,6 +82,11 @@ public static class SiloHosting
         if (settings.PusherInstances.Contains(settings.InstanceName))
         {
             services.AddPushGatewaySender(new PusherOptions(settings.PusherInstances.ToList().IndexOf(settings.InstanceName), settings.PusherInstances.Count));
+        }
+        if (settings.FederationSenderInstances.Contains(settings.InstanceName))
+        {
+            services.AddFederationEventFeeder(new FederationSenderInstance(settings.InstanceName,
+                settings.FederationSenderInstances.ToList().IndexOf(settings.InstanceName), settings.FederationSenderInstances.Count, settings.ServerName));
         }
         if (settings.RunBackgroundTasksOn == settings.InstanceName)
         {

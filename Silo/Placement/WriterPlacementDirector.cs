@@ -34,7 +34,7 @@ public sealed class WriterPlacementDirector(
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         var role = RoleOf(target.GrainIdentity.Type);
-        var configured = settings.StreamWriters.TryGetValue(role, out var list) && list.Count > 0 ? list : ["main"];
+        var configured = ConfiguredWriters(role);
         var key = target.GrainIdentity.Key.ToString();
         var compatible = context.GetCompatibleSilos(target).ToHashSet();
         var live = new Dictionary<string, SiloAddress>(StringComparer.Ordinal);
@@ -57,6 +57,11 @@ public sealed class WriterPlacementDirector(
         }
         return Task.FromResult(live[survivors[StablePlacement.Pick(key, survivors.Count)]]);
     }
+
+    /// <summary>Federation senders are not a stream: their instances come from <c>federation_sender_instances</c>.</summary>
+    private IReadOnlyList<string> ConfiguredWriters(string role) =>
+        role == WriterPlacementAttribute.FederationSenderRole ? settings.FederationSenderInstances
+        : settings.StreamWriters.TryGetValue(role, out var list) && list.Count > 0 ? list : ["main"];
 
     private bool Declares(SiloAddress silo, string role) =>
         metadata.GetSiloMetadata(silo).Metadata.TryGetValue(RolesMetadataKey, out var roles) &&

@@ -47,6 +47,8 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<SigningKeyStore>();
         services.AddSingleton<RemoteServerKeyStore>();
         services.AddSingleton<ReceivedTransactionStore>();
+        services.AddSingleton<DestinationStore>();
+        services.AddSingleton<OutboundEventStore>();
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();
         services.AddSingleton<OpenIdTokenStore>();

@@ -149,6 +149,21 @@ public sealed class FederationConfigurationTests
     }
 
     [Fact]
+    public void FederationSender_backoff_takes_synapse_defaults_and_destination_retry_keys()
+    {
+        var defaults = Load().FederationSender;
+        defaults.MinRetryInterval.Should().Be(TimeSpan.FromMinutes(10));
+        defaults.RetryMultiplier.Should().Be(2);
+        defaults.MaxRetryInterval.Should().Be(TimeSpan.FromDays(7));
+
+        var read = Load("federation:\n  destination_min_retry_interval: 30s\n  destination_retry_multiplier: 5\n  destination_max_retry_interval: 1h\n").FederationSender;
+        read.Should().Be(new FederationSenderOptions { MinRetryInterval = TimeSpan.FromSeconds(30), RetryMultiplier = 5, MaxRetryInterval = TimeSpan.FromHours(1) });
+
+        var inverted = () => Load("federation:\n  destination_min_retry_interval: 2h\n  destination_max_retry_interval: 1h\n");
+        inverted.Should().Throw<ConfigurationException>().Which.Message.Should().Contain("destination_max_retry_interval");
+    }
+
+    [Fact]
     public void Trusted_key_servers_are_empty_by_default_and_read_with_their_verify_keys()
     {
         Load().Federation.TrustedKeyServers.Should().BeEmpty();

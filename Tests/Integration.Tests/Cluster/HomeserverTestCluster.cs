@@ -187,6 +187,8 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         },
         // The first silo sends to push gateways and runs the background tasks, as such roles usually sit on one process.
         PusherInstances = [_writers["events"][0]],
+        FederationSenderInstances = [_writers["events"][0]],
+        FederationSender = _options.FederationSender,
         RunBackgroundTasksOn = _writers["events"][0],
         EnableRegistration = _options.EnableRegistration,
         AllowGuestAccess = _options.AllowGuestAccess,

@@ -34,6 +34,9 @@ public sealed class HomeserverTestClusterOptions
     /// <summary>The outbound federation limits (<c>ip_range_whitelist</c>, <c>trusted_key_servers</c>...); Synapse's defaults unless a fixture changes them.</summary>
     public FederationClientOptions Federation { get; set; } = new();
 
+    /// <summary>Backoff and polling of the federation senders (the first silo is the one <c>federation_sender_instances</c> names).</summary>
+    public FederationSenderOptions FederationSender { get; set; } = new();
+
     /// <summary>Receives the silos' log (at Warning and above), for tests that look for a logged cause.</summary>
     public Microsoft.Extensions.Logging.ILoggerProvider? SiloLogs { get; set; }
     /// <summary>The <c>email</c> section; null (the default) when the server validates no email.</summary>

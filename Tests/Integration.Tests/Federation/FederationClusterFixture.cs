@@ -9,7 +9,7 @@ namespace Homeserver.Tests.Integration.Federation;
 /// and loopback let through <c>ip_range_whitelist</c>. Remote servers are named by IP literal and port, so
 /// no DNS is involved; each test makes its own with <see cref="NewRemote"/> on a port of its own.
 /// </summary>
-public sealed class FederationClusterFixture : IAsyncLifetime
+public class FederationClusterFixture : IAsyncLifetime
 {
     private readonly bool _allowPublicRoomsOverFederation;
 
@@ -28,17 +28,24 @@ public sealed class FederationClusterFixture : IAsyncLifetime
     public HomeserverTestCluster Cluster { get; private set; } = null!;
     public Uri BaseAddress => Cluster.ApiHosts[0].BaseAddress;
 
+    /// <summary>Lets a derived fixture change the cluster's options (federation sender timings, say).</summary>
+    protected virtual void Configure(HomeserverTestClusterOptions options)
+    {
+    }
+
     public async Task InitializeAsync()
     {
         await File.WriteAllTextAsync(_caFile, Ca.Certificate.ExportCertificatePem());
-        Cluster = new HomeserverTestCluster(new HomeserverTestClusterOptions
+        var options = new HomeserverTestClusterOptions
         {
             InitialSilosCount = 1,
             ServerName = OurServerName,
             FederationCustomCaList = [_caFile],
             AllowPublicRoomsOverFederation = _allowPublicRoomsOverFederation,
             Federation = new FederationClientOptions { IpRangeWhitelist = FederationConfigReader.Ranges(["127.0.0.1"], "test", "ip_range_whitelist") },
-        });
+        };
+        Configure(options);
+        Cluster = new HomeserverTestCluster(options);
         await Cluster.DeployAsync();
     }
 
@@ -52,7 +59,7 @@ public sealed class FederationClusterFixture : IAsyncLifetime
         return (remote, keys);
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var remote in _remotes) await remote.DisposeAsync();
         await Cluster.DisposeAsync();

@@ -24,6 +24,7 @@ public sealed class RemoteHomeserver : IAsyncDisposable
     private readonly ConcurrentDictionary<string, int> _wellKnownFetches = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, string> _sni = new();
     private readonly ConcurrentDictionary<(string Host, string Path), Func<HttpContext, Task>> _handlers = new();
+    private readonly ConcurrentDictionary<(string Host, string Prefix), Func<HttpContext, Task>> _prefixHandlers = new();
     private long _hugeBytesWritten;
     private WebApplication _app = null!;
 
@@ -43,6 +44,9 @@ public sealed class RemoteHomeserver : IAsyncDisposable
 
     /// <summary>Answers <paramref name="path"/> for requests whose Host header is <paramref name="host"/> (a server name with its port).</summary>
     public void Handle(string host, string path, Func<HttpContext, Task> handler) => _handlers[(host.ToLowerInvariant(), path)] = handler;
+
+    /// <summary>Answers every path starting with <paramref name="prefix"/> (a transaction ID follows it, say) for <paramref name="host"/>.</summary>
+    public void HandlePrefix(string host, string prefix, Func<HttpContext, Task> handler) => _prefixHandlers[(host.ToLowerInvariant(), prefix)] = handler;
 
     public int RequestCount(string host, string path) =>
         _requests.Count(r => string.Equals(r.Host, host, StringComparison.OrdinalIgnoreCase) && r.PathAndQuery.Split('?')[0] == path);
@@ -92,6 +96,14 @@ public sealed class RemoteHomeserver : IAsyncDisposable
             // The handler reads the body as recorded.
             request.Body = new MemoryStream(body.ToArray());
             await handler(http);
+            return;
+        }
+        var prefixed = _prefixHandlers.FirstOrDefault(h => h.Key.Host == request.Headers.Host.ToString().ToLowerInvariant() &&
+            (request.Path.Value ?? "").StartsWith(h.Key.Prefix, StringComparison.Ordinal)).Value;
+        if (prefixed is not null)
+        {
+            request.Body = new MemoryStream(body.ToArray());
+            await prefixed(http);
             return;
         }
         if (request.Path == SilentPath)

@@ -1,0 +1,21 @@
+using Homeserver.Grains.Placement;
+
+namespace Homeserver.Grains.Federation;
+
+/// <summary>Which federation sender instance this is, of how many (from <c>federation_sender_instances</c>).</summary>
+public sealed record FederationSenderInstance(string InstanceName, int Index, int Count, string ServerName)
+{
+    /// <summary>Destinations are spread over the instances by the hash that also places their sender grains.</summary>
+    public bool Sends(string destination) => Count <= 1 || StablePlacement.Pick(destination, Count) == Index;
+}
+
+/// <summary>Where an event goes: to every server with a joined member, when one of our users sent it.</summary>
+public static class FederationDestinations
+{
+    public static IReadOnlyList<string> For(string sender, string ourServerName, IEnumerable<string> joinedServers) =>
+        ServerOf(sender) != ourServerName
+            ? []
+            : joinedServers.Where(s => s != ourServerName).Distinct(StringComparer.Ordinal).ToList();
+
+    private static string ServerOf(string userId) => userId.IndexOf(':') is var colon and >= 0 ? userId[(colon + 1)..] : "";
+}

@@ -1,0 +1,267 @@
+using Homeserver.Configuration;
+using Homeserver.Federation.Transport;
+using Homeserver.Grains.Hosting;
+using Homeserver.Grains.Interfaces.Federation;
+using Homeserver.Grains.Placement;
+using Homeserver.Storage.Federation;
+using Orleans;
+using Orleans.Runtime;
+
+namespace Homeserver.Grains.Federation;
+
+/// <summary>
+/// Outbound federation to one destination, as Synapse's per-destination queue does it.
+///
+/// One send loop per activation runs beside the grain's calls (it interleaves with them at its awaits,
+/// on the activation's scheduler, so state needs no locks): it takes up to 50 PDUs and 100 EDUs, loads
+/// the PDUs' signed JSON, PUTs one transaction and waits for the answer before the next, so at most one
+/// transaction is in flight per destination.
+///
+/// Every enqueued PDU is also recorded in <c>destination_rooms</c> (the latest per room). When a
+/// transaction fails, the destination's backoff grows and is written to <c>destinations</c>, the
+/// in-memory PDU queue is dropped, and the sender is "catching up": new PDUs are only recorded, and once
+/// the backoff is over (or the destination contacted us) the latest event of each room newer than the
+/// last acknowledged stream ordering is sent; the remote fills gaps with /get_missing_events. A new
+/// activation starts catching up too, so whatever a restart interrupted is found in PostgreSQL.
+/// </summary>
+[WriterPlacement(WriterPlacementAttribute.FederationSenderRole)]
+public sealed class FederationSenderGrain(
+    DestinationStore store,
+    IFederationClient federation,
+    ServerIdentity server,
+    FederationSenderOptions options,
+    FederationSenderMetrics metrics,
+    TimeProvider clock,
+    FederationSenderLog log) : Grain, IFederationSenderGrain
+{
+    /// <summary>Beyond this backoff, queued EDUs are stale and dropped (Synapse's CATCHUP_RETRY_INTERVAL).</summary>
+    private const long EduDropIntervalMs = 60 * 60 * 1000;
+
+    private readonly List<OutboundPdu> _pdus = [];
+    private EduQueue _edus = null!;
+    private DestinationRecord _destination = null!;
+    private bool _catchingUp = true;
+    private long _lastSkipped;
+    private bool _sending;
+    private IGrainTimer? _retry;
+
+    private string Destination => this.GetPrimaryKeyString();
+
+    private long NowMs => clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _edus = new EduQueue(options.MaxQueuedEdus);
+        _destination = await store.GetAsync(Destination, cancellationToken);
+        Publish();
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        metrics.Forget(Destination);
+        return Task.CompletedTask;
+    }
+
+    public async Task EnqueuePdusAsync(IReadOnlyList<OutboundPdu> pdus, CancellationToken cancellationToken = default)
+    {
+        if (pdus.Count == 0) return;
+        await store.RecordRoomsAsync(Destination, pdus.GroupBy(p => p.RoomId).Select(g => (g.Key, g.Max(p => p.StreamOrdering))).ToList(),
+            cancellationToken);
+        // While catching up, PostgreSQL has them; with nothing ever acknowledged there is no catch-up point yet, so they queue.
+        if (!_catchingUp || _destination.LastSuccessfulStreamOrdering is null) _pdus.AddRange(pdus);
+        else _lastSkipped = Math.Max(_lastSkipped, pdus.Max(p => p.StreamOrdering));
+        Publish();
+        Kick();
+    }
+
+    public Task EnqueueEduAsync(Edu edu, CancellationToken cancellationToken = default)
+    {
+        var dropped = _edus.Add(edu);
+        if (dropped > 0) log.EdusDropped(Destination, dropped);
+        Kick();
+        return Task.CompletedTask;
+    }
+
+    public async Task ResetBackoffAsync(CancellationToken cancellationToken = default)
+    {
+        if (!DestinationBackoff.IsClear(_destination)) await ClearBackoffAsync(cancellationToken);
+        Kick();
+    }
+
+    public Task WakeAsync(CancellationToken cancellationToken = default)
+    {
+        Kick();
+        return Task.CompletedTask;
+    }
+
+    public Task<FederationSenderStatus> GetStatusAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(new FederationSenderStatus(_pdus.Count, _edus.Count, _destination.IsBackingOff(NowMs), _catchingUp, _destination.RetryAtMs));
+
+    private void Kick()
+    {
+        if (_sending) return;
+        _sending = true;
+        _ = SendLoopAsync();
+    }
+
+    private async Task SendLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                if (_destination.IsBackingOff(NowMs))
+                {
+                    ScheduleRetry();
+                    return;
+                }
+                if (_catchingUp)
+                {
+                    await CatchUpAsync();
+                    continue;
+                }
+                if (_pdus.Count == 0 && _edus.Count == 0) return;
+                var pdus = _pdus.Take(FederationTransaction.MaxPdus).ToList();
+                var edus = _edus.Take(FederationTransaction.MaxEdus);
+                var stored = pdus.Count == 0 ? [] : await store.GetPdusAsync(pdus.Select(p => p.EventId).ToList(), CancellationToken.None);
+                if (await SendTransactionAsync(stored, edus) == TransactionOutcome.Failed)
+                {
+                    var dropped = _edus.Return(edus);
+                    if (dropped > 0) log.EdusDropped(Destination, dropped);
+                    await StartCatchingUpAsync();
+                }
+                else
+                {
+                    _pdus.RemoveRange(0, pdus.Count);
+                }
+                Publish();
+            }
+        }
+        catch (Exception e)
+        {
+            log.SendLoopFailed(e, Destination);
+        }
+        finally
+        {
+            _sending = false;
+            Publish();
+        }
+    }
+
+    /// <summary>Sends the latest unacknowledged event of up to 50 rooms, or ends catching up when there is none.</summary>
+    private async Task CatchUpAsync()
+    {
+        if (_destination.LastSuccessfulStreamOrdering is not { } after)
+        {
+            _catchingUp = false;
+            return;
+        }
+        var pdus = await store.GetCatchUpAsync(Destination, after, FederationTransaction.MaxPdus, CancellationToken.None);
+        if (pdus.Count == 0)
+        {
+            // A PDU skipped while the query ran may not have been visible to it: look once more.
+            if (_lastSkipped > after)
+            {
+                _lastSkipped = 0;
+                return;
+            }
+            _catchingUp = false;
+            return;
+        }
+        log.CatchingUp(Destination, pdus.Count);
+        var edus = _edus.Take(FederationTransaction.MaxEdus);
+        if (await SendTransactionAsync(pdus, edus) == TransactionOutcome.Failed) _edus.Return(edus);
+    }
+
+    private async Task<TransactionOutcome> SendTransactionAsync(IReadOnlyList<StoredPdu> pdus, IReadOnlyList<Edu> edus)
+    {
+        var now = NowMs;
+        var txnId = FederationTransaction.NewId(now);
+        var request = new FederationRequest(HttpMethod.Put, Destination, FederationTransaction.Path(txnId),
+            FederationTransaction.Body(server.ServerName, now, pdus, edus));
+        TransactionOutcome outcome;
+        string reason;
+        FederationResponse? response = null;
+        try
+        {
+            response = await federation.SendAsync(request, CancellationToken.None);
+            outcome = DestinationBackoff.Classify(response.StatusCode);
+            reason = $"status {response.StatusCode}";
+        }
+        catch (Exception e) when (e is FederationRequestException or HttpRequestException or IOException or TimeoutException or TaskCanceledException)
+        {
+            outcome = TransactionOutcome.Failed;
+            reason = e.Message;
+        }
+        metrics.Transaction(outcome, pdus.Count);
+        switch (outcome)
+        {
+            case TransactionOutcome.Delivered:
+                foreach (var (eventId, error) in FederationTransaction.PduErrors(response!.Body)) log.PduRejected(Destination, txnId, eventId, error);
+                if (!DestinationBackoff.IsClear(_destination)) await ClearBackoffAsync(CancellationToken.None);
+                await AcknowledgedAsync(pdus);
+                break;
+            case TransactionOutcome.Refused:
+                log.TransactionRefused(Destination, txnId, response!.StatusCode, pdus.Count, edus.Count);
+                await AcknowledgedAsync(pdus);
+                break;
+            default:
+                _destination = DestinationBackoff.Failed(_destination, NowMs, options, DestinationBackoff.Jitter());
+                await store.SetRetryTimingsAsync(_destination, CancellationToken.None);
+                log.TransactionFailed(Destination, txnId, reason, _destination.RetryInterval);
+                if (_destination.RetryInterval > EduDropIntervalMs) _edus.Clear();
+                break;
+        }
+        return outcome;
+    }
+
+    private async Task AcknowledgedAsync(IReadOnlyList<StoredPdu> pdus)
+    {
+        if (pdus.Count == 0) return;
+        var highest = pdus.Max(p => p.StreamOrdering);
+        if (highest <= (_destination.LastSuccessfulStreamOrdering ?? long.MinValue)) return;
+        await store.SetLastSuccessfulStreamOrderingAsync(Destination, highest, CancellationToken.None);
+        _destination = _destination with { LastSuccessfulStreamOrdering = highest };
+    }
+
+    /// <summary>
+    /// Drops the in-memory PDUs: destination_rooms has each room's latest. A destination that never
+    /// acknowledged anything gets a catch-up point just below them, so they are not lost (Synapse loses them).
+    /// </summary>
+    private async Task StartCatchingUpAsync()
+    {
+        if (_destination.LastSuccessfulStreamOrdering is null && _pdus.Count > 0)
+        {
+            var before = _pdus.Min(p => p.StreamOrdering) - 1;
+            await store.SetLastSuccessfulStreamOrderingAsync(Destination, before, CancellationToken.None);
+            _destination = _destination with { LastSuccessfulStreamOrdering = before };
+        }
+        _pdus.Clear();
+        _catchingUp = true;
+    }
+
+    private async Task ClearBackoffAsync(CancellationToken cancellationToken)
+    {
+        if (_destination.FailureTs is { } since) log.DestinationRecovered(Destination, since);
+        _destination = DestinationBackoff.Cleared(_destination);
+        await store.SetRetryTimingsAsync(_destination, cancellationToken);
+        _retry?.Dispose();
+        _retry = null;
+    }
+
+    /// <summary>A timer for the end of the backoff; it keeps the activation alive until then.</summary>
+    private void ScheduleRetry()
+    {
+        _retry?.Dispose();
+        var due = TimeSpan.FromMilliseconds(Math.Max(0, _destination.RetryAtMs - NowMs));
+        _retry = this.RegisterGrainTimer(() =>
+        {
+            _retry?.Dispose();
+            _retry = null;
+            Kick();
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+    }
+
+    private void Publish() => metrics.Destination(Destination, _pdus.Count, _destination?.IsBackingOff(NowMs) ?? false);
+}
