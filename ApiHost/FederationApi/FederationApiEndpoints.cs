@@ -17,5 +17,5 @@ public static class FederationApiEndpoints
     }
 
     public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapKeyQueryApi().MapFederationQueryApi()
-        .MapRoomFederationApi().MapFederationUserKeyApi().MapFederationPublicRoomsApi().MapThirdPartyInviteFederationApi();
+        .MapRoomFederationApi().MapRoomHistoryFederationApi().MapFederationUserKeyApi().MapFederationPublicRoomsApi().MapThirdPartyInviteFederationApi();
 }

@@ -197,13 +197,13 @@ public static class RoomFederationEndpoints
         return Results.Json(new JsonObject { ["auth_chain"] = Pdus(chain.Values) });
     }
 
-    private static async Task<RoomVersion> RoomVersionAsync(RoomReader rooms, string roomId, CancellationToken cancellationToken) =>
+    internal static async Task<RoomVersion> RoomVersionAsync(RoomReader rooms, string roomId, CancellationToken cancellationToken) =>
         RoomVersions.TryGet(await rooms.GetRoomVersionAsync(roomId, cancellationToken), out var version)
             ? version
             : throw MatrixException.NotFound("This server is not in the room.");
 
     /// <summary>Only servers with a member joined to the room read its events and state here (the spec leaves visibility to the server; Synapse also checks history visibility).</summary>
-    private static async Task RequireParticipantAsync(RoomReader rooms, string roomId, FederationOrigin origin, CancellationToken cancellationToken)
+    internal static async Task RequireParticipantAsync(RoomReader rooms, string roomId, FederationOrigin origin, CancellationToken cancellationToken)
     {
         if (!(await rooms.GetJoinedServersAsync(roomId, cancellationToken)).Contains(origin.ServerName, StringComparer.Ordinal))
         {
