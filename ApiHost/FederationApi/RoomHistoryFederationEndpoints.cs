@@ -12,7 +12,7 @@ namespace Homeserver.ApiHost.FederationApi;
 
 /// <summary>
 /// The server-server endpoints that read a room's history by walking its DAG backwards along
-/// <c>prev_events</c>: <c>backfill</c> and <c>get_missing_events</c>, for servers with members in the room.
+/// <c>prev_events</c>: <c>backfill</c> and <c>get_missing_events</c>, and <c>timestamp_to_event</c> which finds where to start, for servers with members in the room.
 /// </summary>
 public static class RoomHistoryFederationEndpoints
 {
@@ -27,7 +27,25 @@ public static class RoomHistoryFederationEndpoints
     {
         app.MapGet("/_matrix/federation/v1/backfill/{roomId}", BackfillAsync);
         app.MapPost("/_matrix/federation/v1/get_missing_events/{roomId}", GetMissingEventsAsync);
+        app.MapGet("/_matrix/federation/v1/timestamp_to_event/{roomId}", TimestampToEventAsync);
         return app;
+    }
+
+    private static async Task<IResult> TimestampToEventAsync(HttpContext http, string roomId, FederationOrigin origin, RoomReader rooms,
+        RoomDagStore dag)
+    {
+        await RoomFederationEndpoints.RoomVersionAsync(rooms, roomId, http.RequestAborted);
+        await RoomFederationEndpoints.RequireParticipantAsync(rooms, roomId, origin, http.RequestAborted);
+        if (!long.TryParse(http.Request.Query["ts"].ToString(), out var ts)) throw new MatrixException(400, "M_INVALID_PARAM", "'ts' must be an integer.");
+        var forward = http.Request.Query["dir"].ToString() switch
+        {
+            "f" => true,
+            "b" => false,
+            _ => throw new MatrixException(400, "M_INVALID_PARAM", "'dir' must be 'f' or 'b'."),
+        };
+        var found = await dag.FindEventByTimestampAsync(roomId, ts, forward, http.RequestAborted)
+            ?? throw MatrixException.NotFound("No event was sent in that direction from that time.");
+        return Results.Json(new JsonObject { ["event_id"] = found.EventId, ["origin_server_ts"] = found.OriginServerTs });
     }
 
     private static async Task<IResult> BackfillAsync(HttpContext http, string roomId, FederationOrigin origin, RoomReader rooms, RoomDagStore dag,

@@ -93,4 +93,23 @@ public sealed class RoomDagStore(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken)) pdus.TryAdd(reader.GetString(0), reader.GetString(1));
         return pdus;
     }
+
+    /// <summary>
+    /// The timeline event of the room sent closest to <paramref name="ts"/> on or after it (<paramref name="forward"/>)
+    /// or on or before it, with its timestamp; rejected events are never an answer.
+    /// </summary>
+    public async Task<(string EventId, long OriginServerTs)?> FindEventByTimestampAsync(string roomId, long ts, bool forward,
+        CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            SELECT e.event_id, e.origin_server_ts FROM events e
+            WHERE e.room_id = $1 AND e.origin_server_ts {(forward ? ">=" : "<=")} $2
+              AND NOT EXISTS (SELECT 1 FROM room_dag_events d WHERE d.event_id = e.event_id AND d.status <> 'accepted')
+            ORDER BY e.origin_server_ts {(forward ? "ASC" : "DESC")}, e.stream_ordering {(forward ? "ASC" : "DESC")} LIMIT 1
+            """);
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = ts });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetString(0), reader.GetInt64(1)) : null;
+    }
 }

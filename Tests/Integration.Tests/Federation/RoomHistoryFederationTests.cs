@@ -172,4 +172,22 @@ public sealed class RoomHistoryFederationTests(FederationClusterFixture fixture)
         });
         status.Should().Be(400);
     }
+
+    [Fact]
+    public async Task Timestamp_to_event_finds_the_closest_event_in_either_direction()
+    {
+        var (roomId, remote, _, messages) = await HistoryAsync();
+        var uri = $"/_matrix/federation/v1/timestamp_to_event/{Uri.EscapeDataString(roomId)}";
+        var (status, body) = await SignedAsync(remote, HttpMethod.Get, $"{uri}?ts={DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeMilliseconds()}&dir=b");
+        status.Should().Be(200, body?.ToJsonString());
+        body!["event_id"]!.GetValue<string>().Should().Be(messages[2]);
+        body["origin_server_ts"]!.GetValue<long>().Should().BePositive();
+        (status, body) = await SignedAsync(remote, HttpMethod.Get, $"{uri}?ts={DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeMilliseconds()}&dir=f");
+        status.Should().Be(404, body?.ToJsonString());
+        body!["errcode"]!.GetValue<string>().Should().Be("M_NOT_FOUND");
+        (status, _) = await SignedAsync(remote, HttpMethod.Get, $"{uri}?ts=1&dir=x");
+        status.Should().Be(400);
+        (status, _) = await SignedAsync(remote, HttpMethod.Get, $"{uri}?dir=f");
+        status.Should().Be(400);
+    }
 }
