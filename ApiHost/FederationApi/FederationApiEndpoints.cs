@@ -13,6 +13,7 @@ public static class FederationApiEndpoints
     {
         services.TryAddSingleton<ServerSigningKeys>();
         services.AddSingleton<AuthChains>();
+        services.AddSingleton<ContactedDestinations>();
         return services;
     }
 

@@ -19,7 +19,7 @@ namespace Homeserver.ApiHost.FederationApi;
 /// (within <see cref="MaxBodyBytes"/>) and parsed strictly once here, and left for the endpoint to read again.
 /// </summary>
 public sealed class XMatrixAuthenticationMiddleware(RequestDelegate next, KeyRing keys, ProcessSettings settings, FederationClientOptions limits,
-    TimeProvider clock)
+    ContactedDestinations contacted, TimeProvider clock)
 {
     /// <summary>The largest federation body: a transaction of 50 PDUs of 64 KiB and 100 EDUs, with room to spare.</summary>
     public const int MaxBodyBytes = 8 * 1024 * 1024;
@@ -70,6 +70,7 @@ public sealed class XMatrixAuthenticationMiddleware(RequestDelegate next, KeyRin
             return;
         }
         http.Features.Set(new FederationOrigin(authorization.Origin));
+        contacted.Contacted(authorization.Origin);
         await next(http);
     }
 

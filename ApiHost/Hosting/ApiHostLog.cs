@@ -15,4 +15,7 @@ public sealed partial class ApiHostLog(ILogger<ApiHostLog> logger)
 
     [LoggerMessage(EventId = 5004, Level = LogLevel.Warning, Message = "Unfollowing idle /sync users failed; trying again in a minute")]
     public partial void SyncSweepFailed(Exception exception);
+
+    [LoggerMessage(EventId = 5010, Level = LogLevel.Warning, Message = "Telling the federation sender of {Destination} that it contacted us failed; its backoff ends by itself")]
+    public partial void DestinationResetFailed(Exception exception, string destination);
 }
