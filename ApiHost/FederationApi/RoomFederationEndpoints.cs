@@ -16,7 +16,7 @@ namespace Homeserver.ApiHost.FederationApi;
 
 /// <summary>
 /// The room endpoints of the server-server API that this server answers for its rooms: transactions
-/// of PDUs (<c>/send</c>), joins (<c>make_join</c>, <c>send_join</c> v1 and v2), and reads of events,
+/// of PDUs (<c>/send</c>), joins and leaves (<c>make_join</c>, <c>send_join</c>, <c>make_leave</c>, <c>send_leave</c>, v1 and v2), and reads of events,
 /// state and auth chains by servers with members in the room.
 /// </summary>
 public static class RoomFederationEndpoints
@@ -34,6 +34,11 @@ public static class RoomFederationEndpoints
         app.MapPut("/_matrix/federation/v1/send_join/{roomId}/{eventId}", (HttpContext h, string roomId, string eventId, FederationOrigin o,
             RoomReader r, RoomDagStore d, PduVerifier v, IGrainFactory g, AuthChains c, ProcessSettings s) =>
             SendJoinAsync(h, roomId, eventId, o, r, d, v, g, c, s, legacy: true));
+        app.MapGet("/_matrix/federation/v1/make_leave/{roomId}/{userId}", MakeLeaveAsync);
+        app.MapPut("/_matrix/federation/v2/send_leave/{roomId}/{eventId}", (HttpContext h, string roomId, string eventId, FederationOrigin o,
+            RoomReader r, PduVerifier v, IGrainFactory g) => SendLeaveAsync(h, roomId, eventId, o, r, v, g, legacy: false));
+        app.MapPut("/_matrix/federation/v1/send_leave/{roomId}/{eventId}", (HttpContext h, string roomId, string eventId, FederationOrigin o,
+            RoomReader r, PduVerifier v, IGrainFactory g) => SendLeaveAsync(h, roomId, eventId, o, r, v, g, legacy: true));
         app.MapGet("/_matrix/federation/v1/event/{eventId}", EventAsync);
         app.MapGet("/_matrix/federation/v1/state_ids/{roomId}", (HttpContext h, string roomId, FederationOrigin o, RoomReader r, RoomDagStore d,
             AuthChains c, ProcessSettings s) => StateAsync(h, roomId, o, r, d, c, s, idsOnly: true));
@@ -145,6 +150,31 @@ public static class RoomFederationEndpoints
             ["servers_in_room"] = new JsonArray([.. servers.Select(s => JsonValue.Create(s))]),
         };
         return legacy ? Results.Json(new JsonArray(200, answer)) : Results.Json(answer);
+    }
+
+    private static async Task<IResult> MakeLeaveAsync(HttpContext http, string roomId, string userId, FederationOrigin origin, IGrainFactory grains)
+    {
+        if (!UserId.TryParse(userId, out var user)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{userId}' is not a user ID.");
+        if (user.Server.ToString() != origin.ServerName) throw MatrixException.Forbidden("A server may only make leaves for its own users.");
+        if (!RoomId.TryParse(roomId, out _)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{roomId}' is not a room ID.");
+        var template = await grains.GetGrain<IRoomGrain>(roomId).MakeLeaveAsync(user.ToString(), http.RequestAborted);
+        return Results.Json(new JsonObject { ["event"] = template.Event, ["room_version"] = template.RoomVersion });
+    }
+
+    private static async Task<IResult> SendLeaveAsync(HttpContext http, string roomId, string eventId, FederationOrigin origin, RoomReader rooms,
+        PduVerifier verifier, IGrainFactory grains, bool legacy)
+    {
+        var version = await RoomVersionAsync(rooms, roomId, http.RequestAborted);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        var (verified, refusal) = await verifier.VerifyAsync(body, version, http.RequestAborted);
+        if (verified is null) throw MatrixException.BadJson($"The leave event is not acceptable: {refusal}.");
+        if (verified.Redacted) throw MatrixException.BadJson("The leave event's content hash does not match its content.");
+        if (verified.EventId != eventId) throw MatrixException.BadJson("The event ID in the path is not the event's.");
+        if (verified.Pdu["room_id"]?.GetValue<string>() != roomId) throw MatrixException.BadJson("The event is of another room.");
+        var sender = UserId.Parse(verified.Pdu["sender"]!.GetValue<string>());
+        if (sender.Server.ToString() != origin.ServerName) throw MatrixException.Forbidden("A server may only send leaves of its own users.");
+        await grains.GetGrain<IRoomGrain>(roomId).SendLeaveAsync(new ReceivedPdu(eventId, verified.Pdu), http.RequestAborted);
+        return legacy ? Results.Json(new JsonArray(200, new JsonObject())) : Results.Json(new JsonObject());
     }
 
     private static async Task<IResult> EventAsync(HttpContext http, string eventId, FederationOrigin origin, RoomReader rooms, RoomDagStore dag,

@@ -15,7 +15,7 @@ public sealed record ReceivedPduOutcome([property: Id(0)] string EventId, [prope
     public bool Accepted => Status == "accepted";
 }
 
-/// <summary>The make_join answer: an unsigned join event for the remote user to sign, and the room's version.</summary>
+/// <summary>The make_join (or make_leave) answer: an unsigned membership event for the remote user to sign, and the room's version.</summary>
 [GenerateSerializer, Immutable, Alias("JoinTemplate")]
 public sealed record JoinTemplate([property: Id(0)] string RoomVersion, [property: Id(1)] JsonObject Event);
 

@@ -30,6 +30,12 @@ public interface IRoomGrain : IGrainWithStringKey
     /// <summary>send_join: the signed join event of a remote user, accepted into the room or refused (403).</summary>
     Task<RemoteJoinAccepted> SendJoinAsync(ReceivedPdu join, CancellationToken cancellationToken = default);
 
+    /// <summary>make_leave: a leave event for <paramref name="userId"/> of another server, if the room would let them leave.</summary>
+    Task<JoinTemplate> MakeLeaveAsync(string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>send_leave: the signed leave event of a remote user, accepted into the room or refused (403).</summary>
+    Task SendLeaveAsync(ReceivedPdu leave, CancellationToken cancellationToken = default);
+
     [ReadOnly]
     Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken = default);
 }

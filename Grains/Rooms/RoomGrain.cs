@@ -36,5 +36,9 @@ public sealed class RoomGrain(IServiceProvider services) : Grain, IRoomGrain
 
     public Task<RemoteJoinAccepted> SendJoinAsync(ReceivedPdu join, CancellationToken cancellationToken) => Writer.SendJoinAsync(join);
 
+    public Task<JoinTemplate> MakeLeaveAsync(string userId, CancellationToken cancellationToken) => Writer.MakeLeaveAsync(userId);
+
+    public Task SendLeaveAsync(ReceivedPdu leave, CancellationToken cancellationToken) => Writer.SendLeaveAsync(leave);
+
     public Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken) => Writer.GetWriterInfoAsync();
 }

@@ -52,7 +52,14 @@ public sealed partial class RoomWriter
         {
             throw new MatrixException(400, "M_UNABLE_TO_AUTHORISE_JOIN", "Restricted joins over federation are not supported here yet; ask for an invite.");
         }
-        var content = new JsonObject { ["membership"] = "join" };
+        return Task.FromResult(new JoinTemplate(version.Id, MembershipTemplate(state, userId, "join")));
+    }
+
+    /// <summary>An unsigned membership event of a remote user on the room's tips, checked against the current state (make_join, make_leave).</summary>
+    private JsonObject MembershipTemplate(RoomState state, string userId, string membership)
+    {
+        var version = state.Version;
+        var content = new JsonObject { ["membership"] = membership };
         var template = new JsonObject
         {
             ["room_id"] = RoomId,
@@ -67,8 +74,8 @@ public sealed partial class RoomWriter
         };
         if (!version.RedactionV11) template["origin"] = UserId.Parse(userId).Server.ToString();
         var auth = AuthRules.Check(template, state.AuthState, version, state.StateEventCount);
-        if (!auth.Allowed) throw MatrixException.Forbidden($"{userId} may not join: {auth.Reason}.");
-        return Task.FromResult(new JoinTemplate(version.Id, template));
+        if (!auth.Allowed) throw MatrixException.Forbidden($"{userId} may not {(membership == "join" ? "join" : "leave")}: {auth.Reason}.");
+        return template;
     }
 
     public async Task<RemoteJoinAccepted> SendJoinAsync(ReceivedPdu join)

@@ -17,31 +17,35 @@ public sealed class DatabaseFailureTests(DatabaseFailureClusterFixture fixture) 
         var grain = fixture.Cluster.GrainFactory.GetGrain<IUserGrain>(user);
         await grain.SetAccountDataAsync(null, "org.example.warm", new JsonObject { ["n"] = 0 });
 
-        // The silos' pooled sessions die under them, as when PostgreSQL restarts or a fence ends them.
-        await using (var admin = new NpgsqlConnection(fixture.Cluster.ConnectionString))
-        {
-            await admin.OpenAsync();
-            await using var terminate = new NpgsqlCommand(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'homeserver:silo%'",
-                admin);
-            await terminate.ExecuteScalarAsync();
-        }
-
+        // The silos' pooled sessions die under them, as when PostgreSQL restarts or a fence ends them. Other
+        // work in the silo may find a dead session first and replace it, so cut them again until a call of ours hits one.
         var failures = new List<Exception>();
-        for (var i = 1; i <= 10; i++)
+        var n = 0;
+        for (var round = 0; round < 5 && failures.Count == 0; round++)
         {
-            try
+            await using (var admin = new NpgsqlConnection(fixture.Cluster.ConnectionString))
             {
-                await grain.SetAccountDataAsync(null, "org.example.after", new JsonObject { ["n"] = i });
+                await admin.OpenAsync();
+                await using var terminate = new NpgsqlCommand(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'homeserver:silo%'",
+                    admin);
+                await terminate.ExecuteScalarAsync();
             }
-            catch (Exception e)
+            for (var i = 1; i <= 10; i++)
             {
-                failures.Add(e);
+                try
+                {
+                    await grain.SetAccountDataAsync(null, "org.example.after", new JsonObject { ["n"] = ++n });
+                }
+                catch (Exception e)
+                {
+                    failures.Add(e);
+                }
             }
         }
         failures.Should().NotBeEmpty("the first calls use the pooled sessions that were cut");
         failures.Should().OnlyContain(e => e is MatrixException && ((MatrixException)e).StatusCode == 503,
             "a broken database connection is a retryable failure, never an unserializable exception");
-        (await grain.GetAccountDataAsync(null, "org.example.after"))!["n"]!.GetValue<int>().Should().Be(10, "the retries went through");
+        (await grain.GetAccountDataAsync(null, "org.example.after"))!["n"]!.GetValue<int>().Should().Be(n, "the retries went through");
     }
 }

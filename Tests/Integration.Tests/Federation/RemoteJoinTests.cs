@@ -262,4 +262,73 @@ public sealed class RemoteJoinTests(FederationClusterFixture fixture) : IClassFi
         using var refused = await http.SendAsync(request);
         ((int)refused.StatusCode).Should().Be(403, "a server with no member in the room reads nothing of it");
     }
+
+    [Fact]
+    public async Task A_remote_user_leaves_through_make_leave_and_send_leave_v2_and_v1()
+    {
+        var (alice, roomId, remote) = await RoomWithRemoteServerAsync();
+        await JoinAsync(remote, roomId);
+        var room = Uri.EscapeDataString(roomId);
+
+        var (status, body) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/make_leave/{room}/{Uri.EscapeDataString(remote.Bob)}");
+        status.Should().Be(200, body?.ToJsonString());
+        body!["room_version"]!.GetValue<string>().Should().Be(Version.Id);
+        var leave = body["event"]!.AsObject();
+        leave["content"]!["membership"]!.GetValue<string>().Should().Be("leave");
+        leave["state_key"]!.GetValue<string>().Should().Be(remote.Bob);
+        leave["sender"]!.GetValue<string>().Should().Be(remote.Bob);
+
+        // Not a leave, or not the sender's own: refused, nothing stored.
+        var notLeave = leave.DeepClone().AsObject();
+        notLeave["content"] = new JsonObject { ["membership"] = "join" };
+        var notLeaveId = Finish(remote, notLeave);
+        (status, body) = await SignedAsync(remote, HttpMethod.Put, $"/_matrix/federation/v2/send_leave/{room}/{Uri.EscapeDataString(notLeaveId)}", notLeave);
+        status.Should().Be(400);
+        body!["errcode"]!.GetValue<string>().Should().Be("M_BAD_JSON");
+
+        var leaveId = Finish(remote, leave);
+        (status, body) = await SignedAsync(remote, HttpMethod.Put, $"/_matrix/federation/v2/send_leave/{room}/{Uri.EscapeDataString(Finish(remote, leave.DeepClone().AsObject()) + "x")}", leave);
+        status.Should().Be(400, "the path names another event");
+        (status, body) = await SignedAsync(remote, HttpMethod.Put, $"/_matrix/federation/v2/send_leave/{room}/{Uri.EscapeDataString(leaveId)}", leave);
+        status.Should().Be(200, body?.ToJsonString());
+        body!.AsObject().Should().BeEmpty();
+
+        var (membersStatus, members) = await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/members?membership=leave");
+        membersStatus.Should().Be(200);
+        members["chunk"]!.AsArray().Select(e => e!["state_key"]!.GetValue<string>()).Should().Contain(remote.Bob);
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{room}/joined_members")).Body["joined"]!.AsObject().ContainsKey(remote.Bob).Should().BeFalse();
+
+        // Bob is gone: a second leave is not allowed.
+        (status, body) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/make_leave/{room}/{Uri.EscapeDataString(remote.Bob)}");
+        status.Should().Be(403, body?.ToJsonString());
+
+        // v1 answers [200, {}].
+        var carol = new Remote(remote.Keys, $"@carol:{remote.Keys.ServerName}");
+        await JoinAsync(carol, roomId);
+        (status, body) = await SignedAsync(carol, HttpMethod.Get, $"/_matrix/federation/v1/make_leave/{room}/{Uri.EscapeDataString(carol.Bob)}");
+        status.Should().Be(200, body?.ToJsonString());
+        var carolLeave = body!["event"]!.AsObject();
+        var carolLeaveId = Finish(carol, carolLeave);
+        (status, body) = await SignedAsync(carol, HttpMethod.Put, $"/_matrix/federation/v1/send_leave/{room}/{Uri.EscapeDataString(carolLeaveId)}", carolLeave);
+        status.Should().Be(200, body?.ToJsonString());
+        body!.ToJsonString().Should().Be("[200,{}]");
+    }
+
+    [Fact]
+    public async Task Make_leave_refuses_other_servers_users_unknown_rooms_and_bad_ids()
+    {
+        var (_, roomId, remote) = await RoomWithRemoteServerAsync();
+        var room = Uri.EscapeDataString(roomId);
+        var (status, body) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/make_leave/{room}/{Uri.EscapeDataString("@eve:elsewhere.example")}");
+        status.Should().Be(403);
+        body!["errcode"]!.GetValue<string>().Should().Be("M_FORBIDDEN");
+        (status, body) = await SignedAsync(remote, HttpMethod.Get,
+            $"/_matrix/federation/v1/make_leave/{Uri.EscapeDataString("!nothing:" + FederationClusterFixture.OurServerName)}/{Uri.EscapeDataString(remote.Bob)}");
+        status.Should().Be(404);
+        body!["errcode"]!.GetValue<string>().Should().Be("M_NOT_FOUND");
+        (status, body) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/make_leave/{room}/not-a-user");
+        status.Should().Be(400);
+        (status, _) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/make_leave/{room}/{Uri.EscapeDataString(remote.Bob)}");
+        status.Should().Be(403, "Bob never joined, so he cannot leave");
+    }
 }
