@@ -14,6 +14,7 @@ public static class FederationApiEndpoints
         services.TryAddSingleton<ServerSigningKeys>();
         services.AddSingleton<AuthChains>();
         services.AddSingleton<ContactedDestinations>();
+        services.AddSingleton<InboundEdus>();
         return services;
     }
 

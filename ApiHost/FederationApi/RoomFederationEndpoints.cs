@@ -49,7 +49,7 @@ public static class RoomFederationEndpoints
     }
 
     private static async Task<IResult> SendTransactionAsync(HttpContext http, string txnId, FederationOrigin origin, RoomReader rooms,
-        PduVerifier verifier, IGrainFactory grains, ReceivedTransactionStore transactions, ProcessSettings settings, TimeProvider clock)
+        PduVerifier verifier, IGrainFactory grains, ReceivedTransactionStore transactions, InboundEdus inboundEdus, TimeProvider clock)
     {
         if (await transactions.FindAsync(origin.ServerName, txnId, http.RequestAborted) is { } earlier)
         {
@@ -105,6 +105,7 @@ public static class RoomFederationEndpoints
                     : new JsonObject();
             }
         }
+        await inboundEdus.HandleAsync(origin.ServerName, edus, http.RequestAborted);
         var answer = new JsonObject { ["pdus"] = results }.ToJsonString();
         await transactions.SaveAsync(origin.ServerName, txnId, answer, clock.GetUtcNow().ToUnixTimeMilliseconds(), http.RequestAborted);
         return Results.Text(answer, "application/json");

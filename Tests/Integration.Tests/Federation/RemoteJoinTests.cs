@@ -331,4 +331,36 @@ public sealed class RemoteJoinTests(FederationClusterFixture fixture) : IClassFi
         (status, _) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/make_leave/{room}/{Uri.EscapeDataString(remote.Bob)}");
         status.Should().Be(403, "Bob never joined, so he cannot leave");
     }
+
+    [Fact]
+    public async Task A_joined_remote_users_typing_edu_reaches_local_syncs_and_edus_speaking_for_others_are_dropped()
+    {
+        var (alice, roomId, remote) = await RoomWithRemoteServerAsync();
+        await JoinAsync(remote, roomId);
+        var since = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        JsonObject Typing(string userId, bool typing) => new()
+        {
+            ["edu_type"] = "m.typing",
+            ["content"] = new JsonObject { ["room_id"] = roomId, ["user_id"] = userId, ["typing"] = typing },
+        };
+        var txn = new JsonObject
+        {
+            ["origin"] = remote.Keys.ServerName,
+            ["origin_server_ts"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            ["pdus"] = new JsonArray(),
+            ["edus"] = new JsonArray(
+                Typing("@eve:elsewhere.example", true),
+                Typing($"@carol:{remote.Keys.ServerName}", true),
+                new JsonObject { ["edu_type"] = "m.typing", ["content"] = "garbage" },
+                Typing(remote.Bob, true)),
+        };
+        var (status, body) = await SignedAsync(remote, HttpMethod.Put, $"/_matrix/federation/v1/send/{Guid.NewGuid():N}", txn);
+        status.Should().Be(200, body?.ToJsonString());
+
+        var sync = await alice.SyncUntilAsync(since, s => s["rooms"]?["join"]?[roomId]?["ephemeral"]?["events"]?.AsArray()
+            .Any(e => e!["type"]!.GetValue<string>() == "m.typing") == true);
+        var typing = sync["rooms"]!["join"]![roomId]!["ephemeral"]!["events"]!.AsArray().Single(e => e!["type"]!.GetValue<string>() == "m.typing")!;
+        typing["content"]!["user_ids"]!.AsArray().Select(u => u!.GetValue<string>()).Should().Equal([remote.Bob],
+            "Eve is of another server than the sender and Carol is not in the room");
+    }
 }
