@@ -48,7 +48,8 @@ public sealed class FederationSenderTests(FederationSenderFixture fixture) : ICl
         var first = remote.Received[0].Body["pdus"]!.AsArray()[0]!;
         JsonNode.DeepEquals(first, StoredJson.Parse(await fixture.StoredJsonAsync(events[0].EventId))).Should().BeTrue("the PDU is the stored signed event");
         first["signatures"]![FederationClusterFixture.OurServerName].Should().NotBeNull();
-        (await fixture.DestinationRowAsync(remote.ServerName))!.Value.LastSuccessful.Should().Be(events[^1].StreamOrdering);
+        // The remote records a transaction before it answers; the sender writes the row after the answer.
+        await Eventually.WaitUntilAsync(async () => (await fixture.DestinationRowAsync(remote.ServerName))?.LastSuccessful == events[^1].StreamOrdering, "the success to be stored");
         (await sender.GetStatusAsync()).PendingPdus.Should().Be(0);
     }
 
@@ -85,7 +86,8 @@ public sealed class FederationSenderTests(FederationSenderFixture fixture) : ICl
         await Eventually.WaitUntilAsync(() => remote.Received.Count(t => t.Status == 200) > 1, "the catch-up transaction");
         var catchUp = remote.Received.Last(t => t.Status == 200);
         catchUp.PduEventIds.Should().BeEquivalentTo([eventsA[^1].EventId, eventsB[^1].EventId], "only the latest event of each room");
-        (await fixture.DestinationRowAsync(remote.ServerName))!.Value.Should().Be((0L, (long?)null, (long?)Math.Max(eventsA[^1].StreamOrdering, eventsB[^1].StreamOrdering)));
+        var caughtUp = (0L, (long?)null, (long?)Math.Max(eventsA[^1].StreamOrdering, eventsB[^1].StreamOrdering));
+        await Eventually.WaitUntilAsync(async () => (await fixture.DestinationRowAsync(remote.ServerName)) == caughtUp, "the catch-up to be stored");
         await Eventually.WaitUntilAsync(async () => !(await sender.GetStatusAsync()).CatchingUp, "catching up to end");
 
         var (_, more) = (roomA, await fixture.RoomWithMessagesAsync(1));
@@ -106,7 +108,7 @@ public sealed class FederationSenderTests(FederationSenderFixture fixture) : ICl
 
         await Eventually.WaitUntilAsync(() => remote.Received.Any(t => t.Status == 200), "the retry after the backoff");
         remote.Received.Last().PduEventIds.Should().Equal(events[^1].EventId);
-        (await fixture.DestinationRowAsync(remote.ServerName))!.Value.RetryInterval.Should().Be(0);
+        await Eventually.WaitUntilAsync(async () => (await fixture.DestinationRowAsync(remote.ServerName))?.RetryInterval == 0, "the backoff to be cleared");
     }
 
     [Fact]
@@ -131,7 +133,7 @@ public sealed class FederationSenderTests(FederationSenderFixture fixture) : ICl
         await Eventually.WaitUntilAsync(() => remote.Received.Count == 3, "the one after");
 
         remote.Received.Select(t => t.PduEventIds.Single()).Should().Equal(events.Take(3).Select(e => e.EventId), "nothing is sent twice");
-        (await fixture.DestinationRowAsync(remote.ServerName))!.Value.RetryInterval.Should().Be(0);
+        await Eventually.WaitUntilAsync(async () => (await fixture.DestinationRowAsync(remote.ServerName))?.RetryInterval == 0, "the backoff to be cleared");
         (await sender.GetStatusAsync()).BackingOff.Should().BeFalse();
     }
 
