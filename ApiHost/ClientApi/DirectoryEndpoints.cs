@@ -62,30 +62,11 @@ public static class DirectoryEndpoints
     {
         if (RoomAlias.TryParse(alias, out var parsed) && parsed.Server.ToString() is var server && server != settings.ServerName)
         {
-            return Results.Json(await RemoteAliasAsync(remote, server, parsed.ToString(), http.RequestAborted));
+            var (roomId, servers) = await remote.ResolveAliasAsync(server, parsed.ToString(), http.RequestAborted);
+            return Results.Json(new JsonObject { ["room_id"] = roomId, ["servers"] = new JsonArray([.. servers.Select(n => JsonValue.Create(n))]) });
         }
         var record = await directory.FindAliasAsync(aliases.LocalAlias(alias)) ?? throw MatrixException.NotFound($"Room alias {alias} not found.");
         return Results.Json(new { room_id = record.RoomId, servers = new[] { settings.ServerName } });
-    }
-
-    /// <summary>
-    /// An alias of another server, asked of that server (<c>/query/directory</c>) as Synapse asks: its 404, or an
-    /// answer without a room ID and servers, is 404; any other failure is 502.
-    /// </summary>
-    private static async Task<JsonObject> RemoteAliasAsync(RemoteServerQueries remote, string server, string alias, CancellationToken cancellationToken)
-    {
-        var response = await remote.SendAsync(new FederationRequest(HttpMethod.Get, server,
-            $"/_matrix/federation/v1/query/directory?room_alias={Uri.EscapeDataString(alias)}"), "Failed to fetch alias", cancellationToken);
-        if (response.StatusCode == 404) throw MatrixException.NotFound($"Room alias {alias} not found.");
-        if (!response.IsSuccess) throw RemoteServerQueries.BadGateway("Failed to fetch alias");
-        var body = response.Body!.AsObject();
-        if (body["room_id"] is not JsonValue id || !id.TryGetValue<string>(out var roomId) || !RoomId.TryParse(roomId, out _) ||
-            body["servers"] is not JsonArray servers)
-        {
-            throw MatrixException.NotFound($"Room alias {alias} not found.");
-        }
-        var names = servers.Select(s => s is JsonValue v && v.TryGetValue<string>(out var name) ? name : null).OfType<string>();
-        return new JsonObject { ["room_id"] = roomId, ["servers"] = new JsonArray([.. names.Select(n => JsonValue.Create(n))]) };
     }
 
     private static async Task<IResult> DeleteAliasAsync(HttpContext http, string alias, AccessTokenAuthentication auth, RoomAliases aliases,

@@ -22,3 +22,12 @@ public sealed record JoinTemplate([property: Id(0)] string RoomVersion, [propert
 /// <summary>A remote join the room accepted, with the IDs of the state before it (what send_join answers with).</summary>
 [GenerateSerializer, Immutable, Alias("RemoteJoinAccepted")]
 public sealed record RemoteJoinAccepted([property: Id(0)] JsonObject Event, [property: Id(1)] IReadOnlyList<string> StateBefore);
+
+/// <summary>
+/// One of our users joined a room through a resident server (make_join, then send_join): the join event
+/// as sent, and the state before it and its auth chain as the resident answered, every event already
+/// checked for format, signatures and hashes.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("RemoteRoomJoin")]
+public sealed record RemoteRoomJoin([property: Id(0)] string RoomVersion, [property: Id(1)] ReceivedPdu Join,
+    [property: Id(2)] IReadOnlyList<ReceivedPdu> State, [property: Id(3)] IReadOnlyList<ReceivedPdu> AuthChain);

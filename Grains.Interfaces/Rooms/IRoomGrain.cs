@@ -36,6 +36,14 @@ public interface IRoomGrain : IGrainWithStringKey
     /// <summary>send_leave: the signed leave event of a remote user, accepted into the room or refused (403).</summary>
     Task SendLeaveAsync(ReceivedPdu leave, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// A join of one of our users that a resident server took (send_join): the room, new here or one this
+    /// server has left, takes the state the resident answered with (each event authorized against its auth
+    /// events), then the join against that state. 403 when the answer does not allow the join, 502 when it
+    /// is not a room at all.
+    /// </summary>
+    Task<EventSent> CompleteRemoteJoinAsync(RemoteRoomJoin join, CancellationToken cancellationToken = default);
+
     [ReadOnly]
     Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken = default);
 }

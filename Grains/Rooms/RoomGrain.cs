@@ -40,5 +40,7 @@ public sealed class RoomGrain(IServiceProvider services) : Grain, IRoomGrain
 
     public Task SendLeaveAsync(ReceivedPdu leave, CancellationToken cancellationToken) => Writer.SendLeaveAsync(leave);
 
+    public Task<EventSent> CompleteRemoteJoinAsync(RemoteRoomJoin join, CancellationToken cancellationToken) => Writer.CompleteRemoteJoinAsync(join);
+
     public Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken) => Writer.GetWriterInfoAsync();
 }

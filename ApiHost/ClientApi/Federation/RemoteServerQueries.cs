@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Homeserver.Federation.Transport;
 using Homeserver.Grains.Interfaces.Errors;
+using Homeserver.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Homeserver.ApiHost.ClientApi.Federation;
@@ -33,6 +34,25 @@ public sealed partial class RemoteServerQueries(IFederationClient client, ILogge
             throw BadGateway(failure);
         }
         return response;
+    }
+
+    /// <summary>
+    /// An alias of another server, asked of that server (<c>/query/directory</c>) as Synapse asks: its 404, or an
+    /// answer without a room ID and servers, is 404; any other failure is 502. The servers are those the answer names.
+    /// </summary>
+    public async Task<(string RoomId, IReadOnlyList<string> Servers)> ResolveAliasAsync(string server, string alias, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(new FederationRequest(HttpMethod.Get, server,
+            $"/_matrix/federation/v1/query/directory?room_alias={Uri.EscapeDataString(alias)}"), "Failed to fetch alias", cancellationToken);
+        if (response.StatusCode == 404) throw MatrixException.NotFound($"Room alias {alias} not found.");
+        if (!response.IsSuccess) throw BadGateway("Failed to fetch alias");
+        var body = response.Body!.AsObject();
+        if (body["room_id"] is not JsonValue id || !id.TryGetValue<string>(out var roomId) || !RoomId.TryParse(roomId, out _) ||
+            body["servers"] is not JsonArray servers)
+        {
+            throw MatrixException.NotFound($"Room alias {alias} not found.");
+        }
+        return (roomId, [.. servers.Select(s => s is JsonValue v && v.TryGetValue<string>(out var name) ? name : null).OfType<string>()]);
     }
 
     /// <summary>The remote's Matrix error as the client sees it (Synapse's <c>to_synapse_error</c>): its status and errcode.</summary>

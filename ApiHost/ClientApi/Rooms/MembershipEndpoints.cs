@@ -1,6 +1,7 @@
 using Homeserver.Protocol;
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.ClientApi.Federation;
 using Homeserver.ApiHost.Http;
 using Homeserver.ApiHost.RateLimiting;
 using Homeserver.ApiHost.ThreePids;
@@ -56,7 +57,20 @@ public static class MembershipEndpoints
         {
             services.GetRequiredService<RateLimiter>().Acquire("join", user.UserId, services.GetRequiredService<ProcessSettings>().RateLimits.JoinsLocal);
         }
-        var roomId = await services.GetRequiredService<RoomAliases>().ResolveAsync(roomIdText);
+        var settings = services.GetRequiredService<ProcessSettings>();
+        // join/{roomIdOrAlias}: servers to join through, as via (v1.12) or the deprecated server_name.
+        var named = http.Request.Query["via"].Concat(http.Request.Query["server_name"]).OfType<string>().ToList();
+        string roomId;
+        if (membership == "join" && RoomAlias.TryParse(roomIdText, out var alias) && alias.Server.ToString() != settings.ServerName)
+        {
+            var (aliased, servers) = await services.GetRequiredService<RemoteServerQueries>().ResolveAliasAsync(alias.Server.ToString(), alias.ToString(),
+                http.RequestAborted);
+            (roomId, named) = (aliased, [.. servers, .. named]);
+        }
+        else
+        {
+            roomId = await services.GetRequiredService<RoomAliases>().ResolveAsync(roomIdText);
+        }
         var body = await JsonBody.ReadObjectAsync(http.Request, allowEmpty: true);
         var reason = body.OptionalString("reason");
         // The body is the event's content, as in Synapse: a client's own keys are kept; the server sets the rest.
@@ -69,6 +83,18 @@ public static class MembershipEndpoints
             content["join_authorised_via_users_server"] = authoriser;
         }
         if (membership is "join" or "knock") await rooms.AddProfileAsync(user.UserId, content);
+        if (membership == "join" && !(await rooms.GetJoinedServersAsync(roomId, http.RequestAborted)).Contains(settings.ServerName))
+        {
+            // No user here is in the room, so this server cannot vouch for its state: a resident server makes the join.
+            var joins = services.GetRequiredService<RemoteRoomJoins>();
+            if (joins.Candidates(roomId, named) is { Count: > 0 } candidates)
+            {
+                services.GetRequiredService<RateLimiter>().Acquire("join-remote", user.UserId, settings.RateLimits.JoinsRemote);
+                content.Remove("join_authorised_via_users_server");
+                await joins.JoinAsync(roomId, user.UserId, content, candidates, http.RequestAborted);
+                return Results.Json(new JsonObject { ["room_id"] = roomId });
+            }
+        }
         await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", user.UserId, content, null), http.RequestAborted);
         return Results.Json(membership == "leave" ? new JsonObject() : new JsonObject { ["room_id"] = roomId });
     }

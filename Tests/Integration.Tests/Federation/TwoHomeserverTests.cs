@@ -1,0 +1,121 @@
+using System.Text.Json.Nodes;
+
+namespace Homeserver.Tests.Integration.Federation;
+
+/// <summary>
+/// Users of two instances of this server in one room (client-server "Joining rooms" with <c>via</c> and
+/// aliases of other servers; server-server "Joining Rooms", "Transactions"): a user joins a room of the
+/// other server through it, by alias or by ID, and messages then flow both ways through each server's
+/// federation sender and the other's <c>/send</c>.
+/// </summary>
+public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFixture<TwoHomeserversFixture>
+{
+    private static IEnumerable<JsonObject> Timeline(JsonObject sync, string roomId) =>
+        (sync["rooms"]?["join"]?[roomId]?["timeline"]?["events"] as JsonArray ?? []).OfType<JsonObject>();
+
+    private static IEnumerable<JsonObject> State(JsonObject sync, string roomId) =>
+        (sync["rooms"]?["join"]?[roomId]?["state"]?["events"] as JsonArray ?? []).OfType<JsonObject>();
+
+    private static bool Has(IEnumerable<JsonObject> events, string type, Func<JsonObject, bool>? match = null) =>
+        events.Any(e => e["type"]?.GetValue<string>() == type && (match is null || match(e)));
+
+    private static async Task<JsonObject> WaitForAsync(MatrixClient client, string since, string roomId, Func<JsonObject, bool> match, string what)
+    {
+        try
+        {
+            return await client.SyncUntilAsync(since, s => Timeline(s, roomId).Any(match));
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{client.UserId} never saw {what} in {roomId}.");
+        }
+    }
+
+    [Fact]
+    public async Task A_user_joins_a_room_of_the_other_server_by_its_alias_and_messages_flow_both_ways()
+    {
+        var bob = await servers.Second.NewUserAsync();
+        var aliasName = "fed" + Guid.NewGuid().ToString("N")[..8];
+        var roomId = await bob.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat", ["room_alias_name"] = aliasName, ["name"] = "Over there" });
+        await bob.SendTextAsync(roomId, "before alice");
+        var bobSince = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+
+        var alice = await servers.First.NewUserAsync();
+        var (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString($"#{aliasName}:{servers.Second.ServerName}")}", new JsonObject());
+        status.Should().Be(200, body.ToJsonString());
+        body["room_id"]!.GetValue<string>().Should().Be(roomId);
+
+        var sync = await alice.SyncAsync();
+        var seen = State(sync, roomId).Concat(Timeline(sync, roomId)).ToList();
+        Has(seen, "m.room.create").Should().BeTrue("the room's state comes with the join: {0}", sync["rooms"]?.ToJsonString());
+        Has(seen, "m.room.name", e => e["content"]?["name"]?.GetValue<string>() == "Over there").Should().BeTrue();
+        Has(seen, "m.room.member", e => e["state_key"]?.GetValue<string>() == bob.UserId).Should().BeTrue();
+        Has(Timeline(sync, roomId), "m.room.member", e => e["state_key"]?.GetValue<string>() == alice.UserId &&
+            e["content"]?["membership"]?.GetValue<string>() == "join").Should().BeTrue("her join is in her timeline");
+        var aliceSince = sync["next_batch"]!.GetValue<string>();
+
+        await WaitForAsync(bob, bobSince, roomId, e => e["type"]?.GetValue<string>() == "m.room.member" &&
+            e["state_key"]?.GetValue<string>() == alice.UserId, "alice's join");
+        var (membersStatus, members) = await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/joined_members");
+        membersStatus.Should().Be(200);
+        members["joined"]!.AsObject().Select(m => m.Key).Should().BeEquivalentTo([bob.UserId, alice.UserId]);
+
+        var fromBob = await bob.SendTextAsync(roomId, "hello from the second server");
+        await WaitForAsync(alice, aliceSince, roomId, e => e["event_id"]?.GetValue<string>() == fromBob, "bob's message");
+
+        bobSince = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+        var fromAlice = await alice.SendTextAsync(roomId, "hello from the first server");
+        var bobs = await WaitForAsync(bob, bobSince, roomId, e => e["event_id"]?.GetValue<string>() == fromAlice, "alice's message");
+        Timeline(bobs, roomId).Single(e => e["event_id"]?.GetValue<string>() == fromAlice)["sender"]!.GetValue<string>().Should().Be(alice.UserId);
+    }
+
+    [Fact]
+    public async Task A_room_of_the_other_server_is_joined_by_id_through_via_or_its_own_server_and_a_second_local_user_joins_locally()
+    {
+        var bob = await servers.Second.NewUserAsync();
+        var roomId = await bob.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+
+        var alice = await servers.First.NewUserAsync();
+        var (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString(roomId)}?via={Uri.EscapeDataString(servers.Second.ServerName)}",
+            new JsonObject());
+        status.Should().Be(200, body.ToJsonString());
+
+        // The room ID names its server: no via needed. This server is in the room now, so the join is made here.
+        var carol = await servers.First.NewUserAsync();
+        await carol.JoinAsync(roomId);
+        var bobSince = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+        var fromCarol = await carol.SendTextAsync(roomId, "carol here");
+        await WaitForAsync(bob, bobSince, roomId, e => e["event_id"]?.GetValue<string>() == fromCarol, "carol's message");
+        var (_, members) = await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/joined_members");
+        members["joined"]!.AsObject().Select(m => m.Key).Should().BeEquivalentTo([bob.UserId, alice.UserId, carol.UserId]);
+    }
+
+    [Fact]
+    public async Task A_remote_room_that_refuses_the_join_or_cannot_be_reached_gives_the_client_a_matrix_error()
+    {
+        var bob = await servers.Second.NewUserAsync();
+        var privateRoom = await bob.CreateRoomAsync(new JsonObject { ["preset"] = "private_chat" });
+        var alice = await servers.First.NewUserAsync();
+
+        var (status, body) = await alice.PostAsync($"/_matrix/client/v3/rooms/{privateRoom}/join", new JsonObject());
+        status.Should().Be(403, body.ToJsonString());
+        body["errcode"]!.GetValue<string>().Should().Be("M_FORBIDDEN");
+
+        var unknown = $"!nosuchroom:{servers.Second.ServerName}";
+        (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString(unknown)}", new JsonObject());
+        status.Should().Be(404, body.ToJsonString());
+        body["errcode"]!.GetValue<string>().Should().Be("M_NOT_FOUND");
+
+        // Nothing listens on port 1: the server is unreachable, which is the server's failure, not the client's.
+        (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString("!x:127.0.0.1:1")}", new JsonObject());
+        status.Should().Be(502, body.ToJsonString());
+        body["errcode"]!.GetValue<string>().Should().Be("M_UNKNOWN");
+
+        (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString($"#nosuchalias:{servers.Second.ServerName}")}", new JsonObject());
+        status.Should().Be(404, body.ToJsonString());
+
+        var (syncStatus, sync) = await alice.GetAsync("/_matrix/client/v3/sync?timeout=0");
+        syncStatus.Should().Be(200);
+        (sync["rooms"]?["join"] as JsonObject ?? []).Should().BeEmpty("no failed join leaves a room behind");
+    }
+}
