@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Homeserver.Grains.Interfaces.Receipts;
 using Homeserver.Grains.Interfaces.Typing;
 using Homeserver.Protocol;
 using Homeserver.Storage.Rooms;
@@ -9,10 +10,13 @@ namespace Homeserver.ApiHost.FederationApi;
 /// <summary>
 /// The EDUs of a received transaction (server-server-api "EDUs"). An EDU gets no answer, so one that is
 /// malformed, speaks for a user of another server, or concerns a room its user is not joined to is dropped
-/// without a word, as in Synapse. So far <c>m.typing</c> is taken; the other types are dropped.
+/// without a word, as in Synapse. So far <c>m.typing</c> and <c>m.receipt</c> are taken; the other types are dropped.
 /// </summary>
-public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains)
+public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, TimeProvider clock)
 {
+    /// <summary>Receipts one EDU may carry that are looked at; the rest are dropped.</summary>
+    public const int MaxReceiptsPerEdu = 100;
+
     /// <summary>How long a remote user shows as typing without a refresh (Synapse's federation typing timeout).</summary>
     public const int RemoteTypingTimeoutMs = 60_000;
 
@@ -26,6 +30,9 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains)
                 case "m.typing":
                     await TypingAsync(origin, content, cancellationToken);
                     break;
+                case "m.receipt":
+                    await ReceiptsAsync(origin, content, cancellationToken);
+                    break;
             }
         }
     }
@@ -37,6 +44,31 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains)
         if (content["typing"] is not JsonValue value || !value.TryGetValue<bool>(out var typing)) return;
         if (await rooms.GetMembershipAsync(roomId, userId) != "join") return;
         await grains.GetGrain<ITypingGrain>(roomId).SetTypingAsync(userId, typing, RemoteTypingTimeoutMs, cancellationToken);
+    }
+
+    /// <summary>
+    /// <c>m.receipt</c>: room ID to receipt type to user to <c>{event_ids, data: {ts, thread_id}}</c>. Only public
+    /// read receipts of the origin's users are taken, at most <see cref="MaxReceiptsPerEdu"/> per EDU.
+    /// </summary>
+    private async Task ReceiptsAsync(string origin, JsonObject content, CancellationToken cancellationToken)
+    {
+        var taken = 0;
+        foreach (var (roomId, byType) in content)
+        {
+            if (!RoomId.TryParse(roomId, out _) || byType?["m.read"] is not JsonObject byUser) continue;
+            foreach (var (userId, receipt) in byUser)
+            {
+                if (taken++ >= MaxReceiptsPerEdu) return;
+                if (!UserId.TryParse(userId, out var user) || user.Server.ToString() != origin) continue;
+                if (receipt?["event_ids"] is not JsonArray ids) continue;
+                var eventIds = ids.Select(Text).OfType<string>().ToList();
+                if (eventIds.Count == 0) continue;
+                var data = receipt["data"] as JsonObject;
+                var ts = data?["ts"] is JsonValue t && t.TryGetValue<long>(out var at) ? at : clock.GetUtcNow().ToUnixTimeMilliseconds();
+                var threadId = Text(data?["thread_id"]);
+                await grains.GetGrain<IReceiptGrain>(userId).ReceiveRemoteReceiptAsync(roomId, eventIds, threadId, ts, cancellationToken);
+            }
+        }
     }
 
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;

@@ -27,4 +27,7 @@ public sealed partial class FederationSenderLog(ILogger<FederationSenderLog> log
 
     [LoggerMessage(EventId = 3108, Level = LogLevel.Information, Message = "{Destination} is reachable again after failing since {FailureTs}")]
     public partial void DestinationRecovered(string destination, long failureTs);
+
+    [LoggerMessage(EventId = 3109, Level = LogLevel.Warning, Message = "Handing a {EduType} EDU of {RoomId} to the other servers failed; it is dropped")]
+    public partial void EduFanOutFailed(Exception exception, string eduType, string roomId);
 }

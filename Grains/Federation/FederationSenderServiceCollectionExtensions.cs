@@ -11,6 +11,7 @@ public static class FederationSenderServiceCollectionExtensions
         services.AddSingleton(options.Validated());
         services.AddSingleton<FederationSenderMetrics>();
         services.AddSingleton<FederationSenderLog>();
+        services.AddSingleton<RoomEduFanOut>();
         return services;
     }
 

@@ -6,6 +6,10 @@ using Orleans;
 using Homeserver.Cluster.Streams;
 using Orleans.Runtime;
 using Homeserver.Grains.Placement;
+using System.Text.Json.Nodes;
+using Homeserver.Configuration.Processes;
+using Homeserver.Grains.Federation;
+using Homeserver.Grains.Interfaces.Federation;
 
 namespace Homeserver.Grains.Typing;
 
@@ -16,7 +20,8 @@ namespace Homeserver.Grains.Typing;
 /// stream, so an API host hears only about the rooms its users are in.
 /// </summary>
 [WriterPlacement(StreamNames.Typing)]
-public sealed class TypingGrain(ReplicationStreams streams, TimeProvider clock, GrainsLog log) : Grain, ITypingGrain
+public sealed class TypingGrain(ReplicationStreams streams, RoomEduFanOut federation, ProcessSettings settings, TimeProvider clock, GrainsLog log)
+    : Grain, ITypingGrain
 {
     private const int MaxTimeoutMs = 120_000;
     private static long _lastPosition;
@@ -31,6 +36,21 @@ public sealed class TypingGrain(ReplicationStreams streams, TimeProvider clock, 
         if (typing) _typing[userId] = clock.GetUtcNow().AddMilliseconds(Math.Clamp(timeoutMs, 0, MaxTimeoutMs));
         _expiry ??= this.RegisterGrainTimer(_ => ExpireAsync(), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         if (changed) await PublishAsync();
+        // Other servers time typing out themselves (Synapse: 60 s), so each refresh of ours goes to them too.
+        if ((typing || changed) && IsLocal(userId)) await ToOtherServersAsync(userId, typing);
+    }
+
+    private bool IsLocal(string userId) => userId.EndsWith(":" + settings.ServerName, StringComparison.Ordinal);
+
+    private Task ToOtherServersAsync(string userId, bool typing)
+    {
+        var roomId = this.GetPrimaryKeyString();
+        return federation.SendAsync(roomId, userId, new Edu("m.typing", new JsonObject
+        {
+            ["room_id"] = roomId,
+            ["user_id"] = userId,
+            ["typing"] = typing,
+        }), CancellationToken.None);
     }
 
     private async Task ExpireAsync()
@@ -39,6 +59,7 @@ public sealed class TypingGrain(ReplicationStreams streams, TimeProvider clock, 
         var expired = _typing.Where(kv => kv.Value <= now).Select(kv => kv.Key).ToList();
         foreach (var user in expired) _typing.Remove(user);
         if (expired.Count > 0) await PublishAsync();
+        foreach (var user in expired.Where(IsLocal)) await ToOtherServersAsync(user, typing: false);
         if (_typing.Count == 0)
         {
             _expiry?.Dispose();

@@ -118,4 +118,46 @@ public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFi
         syncStatus.Should().Be(200);
         (sync["rooms"]?["join"] as JsonObject ?? []).Should().BeEmpty("no failed join leaves a room behind");
     }
+
+    /// <summary>A public room of bob's on the second server that alice of the first has joined.</summary>
+    private async Task<(MatrixClient Alice, MatrixClient Bob, string RoomId)> SharedRoomAsync()
+    {
+        var bob = await servers.Second.NewUserAsync();
+        var roomId = await bob.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        var alice = await servers.First.NewUserAsync();
+        await alice.JoinAsync(roomId);
+        return (alice, bob, roomId);
+    }
+
+    private static IEnumerable<JsonObject> Ephemeral(JsonObject sync, string roomId) =>
+        (sync["rooms"]?["join"]?[roomId]?["ephemeral"]?["events"] as JsonArray ?? []).OfType<JsonObject>();
+
+    [Fact]
+    public async Task Typing_and_public_read_receipts_reach_the_other_server_and_private_receipts_do_not()
+    {
+        var (alice, bob, roomId) = await SharedRoomAsync();
+        var bobSince = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+        var (status, _) = await alice.PutAsync($"/_matrix/client/v3/rooms/{roomId}/typing/{alice.UserId}", new JsonObject { ["typing"] = true, ["timeout"] = 30000 });
+        status.Should().Be(200);
+        await bob.SyncUntilAsync(bobSince, s => Ephemeral(s, roomId).Any(e => e["type"]?.GetValue<string>() == "m.typing" &&
+            (e["content"]?["user_ids"] as JsonArray ?? []).Any(u => u?.GetValue<string>() == alice.UserId)));
+
+        bobSince = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+        (status, _) = await alice.PutAsync($"/_matrix/client/v3/rooms/{roomId}/typing/{alice.UserId}", new JsonObject { ["typing"] = false });
+        status.Should().Be(200);
+        await bob.SyncUntilAsync(bobSince, s => Ephemeral(s, roomId).Any(e => e["type"]?.GetValue<string>() == "m.typing" &&
+            !(e["content"]?["user_ids"] as JsonArray ?? []).Any(u => u?.GetValue<string>() == alice.UserId)));
+
+        var message = await alice.SendTextAsync(roomId, "read me");
+        await WaitForAsync(bob, bobSince, roomId, e => e["event_id"]?.GetValue<string>() == message, "alice's message");
+        var aliceSince = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        (status, _) = await bob.PostAsync($"/_matrix/client/v3/rooms/{roomId}/receipt/m.read.private/{Uri.EscapeDataString(message)}", new JsonObject());
+        status.Should().Be(200);
+        (status, _) = await bob.PostAsync($"/_matrix/client/v3/rooms/{roomId}/receipt/m.read/{Uri.EscapeDataString(message)}", new JsonObject());
+        status.Should().Be(200);
+        var aliceSaw = await alice.SyncUntilAsync(aliceSince, s => Ephemeral(s, roomId).Any(e => e["type"]?.GetValue<string>() == "m.receipt" &&
+            e["content"]?[message]?["m.read"]?[bob.UserId]?["ts"] is not null));
+        Ephemeral(aliceSaw, roomId).Where(e => e["type"]?.GetValue<string>() == "m.receipt")
+            .Any(e => e["content"]?[message]?["m.read.private"] is not null).Should().BeFalse("a private receipt never leaves its server");
+    }
 }
