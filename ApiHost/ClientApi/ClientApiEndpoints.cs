@@ -30,7 +30,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<PasswordStage>();
         services.AddSingleton<RoomAliases>();
         services.AddSingleton<Federation.RemoteServerQueries>();
-        services.AddSingleton<Federation.RemoteRoomJoins>();
+        services.AddSingleton<Federation.RemoteMemberships>();
         services.AddSingleton<HistoryVisibility>();
         services.AddSingleton<RoomSnapshots>();
         services.AddSingleton<SyncNotifier>();

@@ -19,5 +19,5 @@ public static class FederationApiEndpoints
     }
 
     public static IEndpointRouteBuilder MapFederationApi(this IEndpointRouteBuilder app) => app.MapServerKeyApi().MapKeyQueryApi().MapFederationQueryApi()
-        .MapRoomFederationApi().MapRoomHistoryFederationApi().MapFederationUserKeyApi().MapFederationPublicRoomsApi().MapThirdPartyInviteFederationApi();
+        .MapRoomFederationApi().MapRoomHistoryFederationApi().MapFederationUserKeyApi().MapFederationPublicRoomsApi().MapThirdPartyInviteFederationApi().MapInviteFederationApi();
 }

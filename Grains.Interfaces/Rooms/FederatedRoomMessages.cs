@@ -31,3 +31,14 @@ public sealed record RemoteJoinAccepted([property: Id(0)] JsonObject Event, [pro
 [GenerateSerializer, Immutable, Alias("RemoteRoomJoin")]
 public sealed record RemoteRoomJoin([property: Id(0)] string RoomVersion, [property: Id(1)] ReceivedPdu Join,
     [property: Id(2)] IReadOnlyList<ReceivedPdu> State, [property: Id(3)] IReadOnlyList<ReceivedPdu> AuthChain);
+
+/// <summary>
+/// Another server's invite of one of our users (<c>PUT /invite</c>), checked for format and signatures and
+/// signed by us too, with the stripped state it came with (a JSON array of type, state_key, sender, content).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("RemoteInvite")]
+public sealed record RemoteInvite([property: Id(0)] string RoomVersion, [property: Id(1)] ReceivedPdu Invite, [property: Id(2)] string InviteRoomStateJson);
+
+/// <summary>An event built, hashed and signed on the room's tips but not yet stored: an invite that the invitee's server must sign first.</summary>
+[GenerateSerializer, Immutable, Alias("PreparedEvent")]
+public sealed record PreparedEvent([property: Id(0)] string RoomVersion, [property: Id(1)] string EventId, [property: Id(2)] JsonObject Pdu);

@@ -44,6 +44,26 @@ public interface IRoomGrain : IGrainWithStringKey
     /// </summary>
     Task<EventSent> CompleteRemoteJoinAsync(RemoteRoomJoin join, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Another server invites one of our users: taken as any received event when this server holds the room's
+    /// state and the invite's prev events, otherwise kept as an outlier with the stripped state it came with,
+    /// so the invitee sees it. 403 when the room's state here refuses it.
+    /// </summary>
+    Task ReceiveInviteAsync(RemoteInvite invite, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The invite (an m.room.member command with membership invite) of a user of another server, built and
+    /// signed on the room's tips and checked against the current state, for that server to sign
+    /// (<c>PUT /invite</c>) before it comes back through <see cref="ReceiveEventsAsync"/>.
+    /// </summary>
+    Task<PreparedEvent> PrepareInviteAsync(SendEventCommand invite, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// One of our users left (or rejected an invite to) a room this server is not in, through a resident
+    /// server (make_leave, send_leave): the leave becomes their current membership, an outlier as the invite was.
+    /// </summary>
+    Task CompleteRemoteLeaveAsync(ReceivedPdu leave, string roomVersion, CancellationToken cancellationToken = default);
+
     [ReadOnly]
     Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken = default);
 }

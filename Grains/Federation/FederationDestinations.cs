@@ -9,13 +9,18 @@ public sealed record FederationSenderInstance(string InstanceName, int Index, in
     public bool Sends(string destination) => Count <= 1 || StablePlacement.Pick(destination, Count) == Index;
 }
 
-/// <summary>Where an event goes: to every server with a joined member, when one of our users sent it.</summary>
+/// <summary>
+/// Where an event goes: to every server with a joined member, when one of our users sent it; a leave, kick or
+/// ban also to the server of the user it removes, which the room no longer counts as joined once it is stored
+/// (Synapse sends to the servers in the room before the event).
+/// </summary>
 public static class FederationDestinations
 {
-    public static IReadOnlyList<string> For(string sender, string ourServerName, IEnumerable<string> joinedServers) =>
+    public static IReadOnlyList<string> For(string sender, string ourServerName, IEnumerable<string> joinedServers, string? leavingMember = null) =>
         ServerOf(sender) != ourServerName
             ? []
-            : joinedServers.Where(s => s != ourServerName).Distinct(StringComparer.Ordinal).ToList();
+            : joinedServers.Append(leavingMember is null ? ourServerName : ServerOf(leavingMember))
+                .Where(s => s != ourServerName && s.Length > 0).Distinct(StringComparer.Ordinal).ToList();
 
     private static string ServerOf(string userId) => userId.IndexOf(':') is var colon and >= 0 ? userId[(colon + 1)..] : "";
 }

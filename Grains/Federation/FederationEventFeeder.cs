@@ -80,7 +80,7 @@ public sealed class FederationEventFeeder(
             foreach (var e in batch)
             {
                 if (!servers.TryGetValue(e.RoomId, out var joined)) servers[e.RoomId] = joined = await rooms.GetJoinedServersAsync(e.RoomId, cancellationToken);
-                foreach (var destination in FederationDestinations.For(e.Sender, instance.ServerName, joined))
+                foreach (var destination in FederationDestinations.For(e.Sender, instance.ServerName, joined, e.LeavingMember))
                 {
                     if (!instance.Sends(destination)) continue;
                     if (!byDestination.TryGetValue(destination, out var pdus)) byDestination[destination] = pdus = [];

@@ -42,5 +42,12 @@ public sealed class RoomGrain(IServiceProvider services) : Grain, IRoomGrain
 
     public Task<EventSent> CompleteRemoteJoinAsync(RemoteRoomJoin join, CancellationToken cancellationToken) => Writer.CompleteRemoteJoinAsync(join);
 
+    public Task ReceiveInviteAsync(RemoteInvite invite, CancellationToken cancellationToken) => Writer.ReceiveInviteAsync(invite);
+
+    public Task<PreparedEvent> PrepareInviteAsync(SendEventCommand invite, CancellationToken cancellationToken) => Writer.PrepareInviteAsync(invite);
+
+    public Task CompleteRemoteLeaveAsync(ReceivedPdu leave, string roomVersion, CancellationToken cancellationToken) =>
+        Writer.CompleteRemoteLeaveAsync(leave, roomVersion);
+
     public Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken) => Writer.GetWriterInfoAsync();
 }

@@ -39,15 +39,15 @@ public sealed partial class RoomWriter
         }
         if (_state is { } known)
         {
-            // A room this server left: the join goes in as any received event, which needs its prev events here.
             if (known.Version.Id != version.Id) throw BadAnswer($"the room is of version {known.Version.Id} here, not {version.Id}");
-            var (outcome, _) = await ReceiveAsync(joining.Join);
-            if (outcome.Error is { } error)
+            if (known.AuthState.Create is not null)
             {
-                throw new MatrixException(400, "M_UNKNOWN", $"Rejoining a room this server has left needs its missing history, which is not fetched yet ({error}).");
+                // A room this server holds the state of: the join goes in as any received event when its prev events are here.
+                var (outcome, _) = await ReceiveAsync(joining.Join);
+                if (outcome.Accepted) return new EventSent(joining.Join.EventId, 0, Deduplicated: false);
+                if (outcome.Error is null) throw MatrixException.Forbidden($"The join was not allowed ({outcome.Status}: {outcome.Reason}).");
+                // The room moved on while no one here was in it: the resident's state is taken, as for a new room.
             }
-            if (!outcome.Accepted) throw MatrixException.Forbidden($"The join was not allowed ({outcome.Status}: {outcome.Reason}).");
-            return new EventSent(joining.Join.EventId, 0, Deduplicated: false);
         }
 
         var events = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
@@ -63,12 +63,19 @@ public sealed partial class RoomWriter
             if (!stateIds.TryAdd((type, stateKey), pdu.EventId) && stateIds[(type, stateKey)] != pdu.EventId) throw BadAnswer($"the state holds two {type} '{stateKey}'");
         }
 
+        var joinId = joining.Join.EventId;
+        var existing = _state is null
+            ? new Dictionary<string, DagEvent>(StringComparer.Ordinal)
+            : (await dag.GetEventsAsync(RoomId, [.. events.Keys, joinId])).ToDictionary(e => e.EventId, StringComparer.Ordinal);
+        if (existing.ContainsKey(joinId)) return new EventSent(joinId, 0, Deduplicated: true);
+
         var (order, unordered) = AuthOrder(events, version);
-        var rejected = new Dictionary<string, string>(StringComparer.Ordinal);
+        var rejected = existing.Values.Where(e => e.Status == DagStatus.Rejected)
+            .ToDictionary(e => e.EventId, e => e.RejectedReason ?? "rejected before", StringComparer.Ordinal);
         foreach (var id in unordered) rejected[id] = "its auth events are missing or cite each other in a cycle";
         foreach (var id in order)
         {
-            if (AuthChainProblem(events[id], events, rejected, version) is { } problem) rejected[id] = problem;
+            if (!rejected.ContainsKey(id) && AuthChainProblem(events[id], events, rejected, version) is { } problem) rejected[id] = problem;
         }
 
         if (!stateIds.TryGetValue(("m.room.create", ""), out var createId) || rejected.ContainsKey(createId))
@@ -88,7 +95,6 @@ public sealed partial class RoomWriter
         var byState = AuthRules.Check(join, beforeAuth, version, stateBefore.Count);
         if (!byState.Allowed) throw MatrixException.Forbidden($"The room's state does not allow the join: {byState.Reason}.");
 
-        var joinId = joining.Join.EventId;
         var stateAfter = new Dictionary<(string Type, string StateKey), string>(stateBefore) { [("m.room.member", userId)] = joinId };
         var groupIds = await dag.AllocateStateGroupIdsAsync(2);
         var groups = new List<NewStateGroup>
@@ -98,33 +104,57 @@ public sealed partial class RoomWriter
         };
 
         var inState = stateBefore.Values.ToHashSet(StringComparer.Ordinal);
+        var inTimeline = _state is null ? new HashSet<string>() : await dag.GetTimelineIdsAsync(RoomId, inState);
+        var firstSeq = (_state?.LastRoomSeq ?? 0) + 1;
         var timeline = new List<NewEvent>();
         var rows = new List<DagEventRow>();
         foreach (var id in order.Concat(unordered))
         {
             var pdu = events[id];
-            var json = CanonicalJson.ToCanonicalString(pdu);
-            if (rejected.TryGetValue(id, out var reason)) rows.Add(new DagEventRow(id, DagStatus.Rejected, null, null, reason, json));
-            else if (!inState.Contains(id)) rows.Add(new DagEventRow(id, DagStatus.Outlier, null, null, null, json));
-            else
+            var held = existing.ContainsKey(id);
+            if (inState.Contains(id))
             {
                 // The state the room had before this server knew it: no state groups of its own, as Synapse's outliers.
-                timeline.Add(TimelineEvent(id, pdu, timeline.Count + 1));
-                rows.Add(new DagEventRow(id, DagStatus.Outlier, null, null));
+                if (!inTimeline.Contains(id)) timeline.Add(TimelineEvent(id, pdu, firstSeq + timeline.Count));
+                if (!held) rows.Add(new DagEventRow(id, DagStatus.Outlier, null, null));
             }
+            else if (held) continue;
+            else if (rejected.TryGetValue(id, out var reason)) rows.Add(new DagEventRow(id, DagStatus.Rejected, null, null, reason, CanonicalJson.ToCanonicalString(pdu)));
+            else rows.Add(new DagEventRow(id, DagStatus.Outlier, null, null, null, CanonicalJson.ToCanonicalString(pdu)));
         }
-        timeline.Add(TimelineEvent(joinId, join, timeline.Count + 1));
+        timeline.Add(TimelineEvent(joinId, join, firstSeq + timeline.Count));
         rows.Add(new DagEventRow(joinId, DagStatus.Accepted, groupIds[0], groupIds[1]));
         var currentState = stateAfter.Select(kv => new CurrentStateChange(kv.Key.Type, kv.Key.StateKey, kv.Value,
             kv.Key.Type == "m.room.member" ? Text((kv.Value == joinId ? join : events[kv.Value])["content"]?["membership"]) : null)).ToList();
+
+        var change = new DagChange(groups, rows, [joinId], groupIds[1], currentState);
+        if (_state is not null)
+        {
+            var epoch = _state.Epoch;
+            try
+            {
+                var persisted = await PersistAsync(timeline, null, change);
+                await LoadAsync(epoch, CancellationToken.None);
+                return new EventSent(joinId, persisted[^1].StreamOrdering, Deduplicated: false);
+            }
+            catch (WriterFencedException e)
+            {
+                deactivate();
+                throw MatrixException.Unavailable($"{e.Message} Retry the request.");
+            }
+            catch
+            {
+                deactivate();
+                throw;
+            }
+        }
 
         var creator = version.CreatorIsSender ? Text(create["sender"]) : Text(create["content"]?["creator"]) ?? Text(create["sender"]);
         _state = new RoomState(new RoomSnapshot(RoomId, version.Id, Epoch: 1, LastRoomSeq: 0, MaxDepth: 0, ForwardExtremities: [],
             CurrentState: new Dictionary<(string, string), StoredEvent>()));
         try
         {
-            var persisted = await PersistAsync(timeline, null, new DagChange(groups, rows, [joinId], groupIds[1], currentState),
-                new NewRoom(version.Id, creator ?? userId, clock.GetUtcNow().ToUnixTimeMilliseconds()));
+            var persisted = await PersistAsync(timeline, null, change, new NewRoom(version.Id, creator ?? userId, clock.GetUtcNow().ToUnixTimeMilliseconds()));
             await LoadAsync(1, CancellationToken.None);
             return new EventSent(joinId, persisted[^1].StreamOrdering, Deduplicated: false);
         }

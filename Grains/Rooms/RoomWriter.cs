@@ -240,10 +240,10 @@ public sealed partial class RoomWriter(
 
     /// <summary>Appends in one fenced transaction and announces what was appended; the caller handles failures.</summary>
     private async Task<IReadOnlyList<PersistedEvent>> PersistAsync(IReadOnlyList<NewEvent> built, TransactionKey? transaction, DagChange change,
-        NewRoom? newRoom = null)
+        NewRoom? newRoom = null, InviteRoomState? inviteState = null)
     {
         var positions = writers.Get(StreamNames.Events);
-        var persisted = await store.AppendAsync(RoomId, _state!.Epoch, built, transaction, positions, settings.InstanceName, change, newRoom);
+        var persisted = await store.AppendAsync(RoomId, _state!.Epoch, built, transaction, positions, settings.InstanceName, change, newRoom, inviteState);
         await PersistPositionAsync(positions);
         // Announced without holding up the sender: the rows are committed, subscribers catch up by position from
         // PostgreSQL for whatever a publish loses, and a hint only wakes syncs early. Each publish is a call to a

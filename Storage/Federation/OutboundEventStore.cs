@@ -3,7 +3,8 @@ using Npgsql;
 namespace Homeserver.Storage.Federation;
 
 /// <summary>A new event as the federation sender needs it: where it is, who sent it.</summary>
-public sealed record OutboundEvent(string RoomId, string EventId, long StreamOrdering, string Sender);
+/// <param name="LeavingMember">The user a leave, kick or ban removes from the room, whose server must hear of it though no longer in it.</param>
+public sealed record OutboundEvent(string RoomId, string EventId, long StreamOrdering, string Sender, string? LeavingMember = null);
 
 /// <summary>The events table read by position for outbound federation, and each sender instance's position in it.</summary>
 public sealed class OutboundEventStore(NpgsqlDataSource dataSource)
@@ -31,12 +32,18 @@ public sealed class OutboundEventStore(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<OutboundEvent>> GetAfterAsync(long after, long upTo, int limit, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
-            SELECT room_id, event_id, stream_ordering, sender FROM events
+            SELECT room_id, event_id, stream_ordering, sender,
+                   CASE WHEN type = 'm.room.member' AND (json::jsonb -> 'content' ->> 'membership') IN ('leave', 'ban') THEN state_key END
+            FROM events
             WHERE stream_ordering > $1 AND stream_ordering <= $2 ORDER BY stream_ordering LIMIT $3
             """).With(after, upTo, limit);
         var events = new List<OutboundEvent>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken)) events.Add(new OutboundEvent(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3)));
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            events.Add(new OutboundEvent(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4)));
+        }
         return events;
     }
 }

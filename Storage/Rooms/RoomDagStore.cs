@@ -94,6 +94,20 @@ public sealed class RoomDagStore(NpgsqlDataSource dataSource)
         return pdus;
     }
 
+    /// <summary>Which of the events are in the room's timeline (the <c>events</c> table), rather than only in the DAG or nowhere.</summary>
+    public async Task<IReadOnlySet<string>> GetTimelineIdsAsync(string roomId, IReadOnlyCollection<string> eventIds,
+        CancellationToken cancellationToken = default)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        if (eventIds.Count == 0) return ids;
+        await using var command = dataSource.CreateCommand("SELECT event_id FROM events WHERE event_id = ANY($1) AND room_id = $2");
+        command.Parameters.Add(new() { Value = eventIds.ToArray() });
+        command.Parameters.Add(new() { Value = roomId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) ids.Add(reader.GetString(0));
+        return ids;
+    }
+
     /// <summary>
     /// The timeline event of the room sent closest to <paramref name="ts"/> on or after it (<paramref name="forward"/>)
     /// or on or before it, with its timestamp; rejected events are never an answer.

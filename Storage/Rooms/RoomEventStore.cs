@@ -85,7 +85,7 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
 
     public async Task<IReadOnlyList<PersistedEvent>> AppendAsync(string roomId, long epoch, IReadOnlyList<NewEvent> events,
         TransactionKey? transaction, MultiWriterIdGenerator positions, string instanceName, DagChange dag, NewRoom? newRoom = null,
-        CancellationToken cancellationToken = default)
+        InviteRoomState? inviteState = null, CancellationToken cancellationToken = default)
     {
         var leases = new List<PositionLease>(events.Count);
         try
@@ -151,6 +151,13 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
                 }
             }
             AddDag(batch, roomId, dag);
+            if (inviteState is not null)
+            {
+                batch.BatchCommands.Add(Command("""
+                    INSERT INTO invite_room_state (room_id, user_id, event_id, events) VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = EXCLUDED.event_id, events = EXCLUDED.events
+                    """, roomId, inviteState.UserId, inviteState.EventId, inviteState.EventsJson));
+            }
             if (transaction is not null)
             {
                 // The client's event leads its batch; what follows it (guests leaving a room closed to them) is the server's.
@@ -206,7 +213,8 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
         var tips = new NpgsqlBatchCommand("UPDATE rooms SET forward_extremities = $2, current_state_group = $3 WHERE room_id = $1");
         tips.Parameters.Add(new() { Value = roomId });
         tips.Parameters.Add(new() { Value = dag.ForwardExtremities.ToArray() });
-        tips.Parameters.Add(new() { Value = dag.CurrentStateGroup });
+        // 0: a room known only through an invite has no state of its own yet.
+        tips.Parameters.Add(new() { Value = dag.CurrentStateGroup == 0 ? DBNull.Value : dag.CurrentStateGroup, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
         batch.BatchCommands.Add(tips);
     }
 

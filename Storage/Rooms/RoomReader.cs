@@ -230,6 +230,15 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return rows.Select(r => (r.Row, r.Extra)).ToList();
     }
 
+    /// <summary>The stripped state (a JSON array) another server's invite of the user came with, or null.</summary>
+    public async Task<string?> GetInviteRoomStateAsync(string roomId, string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT events FROM invite_room_state WHERE room_id = $1 AND user_id = $2");
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = userId });
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
     /// <summary>The room's history_visibility changes and the user's membership changes, in room order: what visibility is decided by.</summary>
     public async Task<IReadOnlyList<(long RoomSeq, string Type, string Value)>> GetVisibilityTimelineAsync(string roomId, string userId,
         CancellationToken cancellationToken = default)

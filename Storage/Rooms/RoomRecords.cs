@@ -81,5 +81,8 @@ public sealed record DagChange(
     long CurrentStateGroup,
     IReadOnlyList<CurrentStateChange>? CurrentState = null);
 
+/// <summary>The stripped state (a JSON array) another server sent with its invite of <see cref="UserId"/>, kept for the invitee's syncs.</summary>
+public sealed record InviteRoomState(string UserId, string EventId, string EventsJson);
+
 /// <summary>An event as the DAG holds it: its status, state groups and PDU JSON.</summary>
 public sealed record DagEvent(string EventId, string RoomId, string Status, long? StateBefore, long? StateAfter, string Json, string? RejectedReason);

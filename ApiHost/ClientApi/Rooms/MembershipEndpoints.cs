@@ -83,16 +83,30 @@ public static class MembershipEndpoints
             content["join_authorised_via_users_server"] = authoriser;
         }
         if (membership is "join" or "knock") await rooms.AddProfileAsync(user.UserId, content);
-        if (membership == "join" && !(await rooms.GetJoinedServersAsync(roomId, http.RequestAborted)).Contains(settings.ServerName))
+        if (membership is "join" or "leave" && !(await rooms.GetJoinedServersAsync(roomId, http.RequestAborted)).Contains(settings.ServerName))
         {
-            // No user here is in the room, so this server cannot vouch for its state: a resident server makes the join.
-            var joins = services.GetRequiredService<RemoteRoomJoins>();
-            if (joins.Candidates(roomId, named) is { Count: > 0 } candidates)
+            // No user here is in the room, so this server cannot vouch for its state: a resident server makes the
+            // membership; an invite from another server points at one.
+            var remote = services.GetRequiredService<RemoteMemberships>();
+            var own = await rooms.GetCurrentStateAsync(roomId, "m.room.member", user.UserId, http.RequestAborted);
+            var ownMembership = own is [var row] ? StoredJson.Parse(row.Json) : null;
+            if (ownMembership?["content"]?["membership"]?.GetValue<string>() is "invite" or "knock" &&
+                UserId.TryParse(ownMembership["sender"]?.GetValue<string>(), out var inviter))
+            {
+                named.Insert(0, inviter.Server.ToString());
+            }
+            var candidates = remote.Candidates(roomId, named);
+            if (membership == "join" && candidates.Count > 0)
             {
                 services.GetRequiredService<RateLimiter>().Acquire("join-remote", user.UserId, settings.RateLimits.JoinsRemote);
                 content.Remove("join_authorised_via_users_server");
-                await joins.JoinAsync(roomId, user.UserId, content, candidates, http.RequestAborted);
+                await remote.JoinAsync(roomId, user.UserId, content, candidates, http.RequestAborted);
                 return Results.Json(new JsonObject { ["room_id"] = roomId });
+            }
+            if (membership == "leave" && ownMembership?["content"]?["membership"]?.GetValue<string>() is "invite" or "knock")
+            {
+                await remote.LeaveAsync(roomId, user.UserId, content, candidates, http.RequestAborted);
+                return Results.Json(new JsonObject());
             }
         }
         await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", user.UserId, content, null), http.RequestAborted);
@@ -153,6 +167,14 @@ public static class MembershipEndpoints
         var target = RoomPaths.UserIdFrom(body.OptionalString("user_id"));
         var content = new JsonObject { ["membership"] = membership };
         if (body.OptionalString("reason") is { } reason) content["reason"] = reason;
+        var settings = http.RequestServices.GetRequiredService<ProcessSettings>();
+        if (membership == "invite" && UserId.TryParse(target, out var invitee) && invitee.Server.ToString() != settings.ServerName)
+        {
+            // The invitee's server signs the invite before the room takes it.
+            await http.RequestServices.GetRequiredService<RemoteMemberships>().InviteAsync(roomId,
+                new SendEventCommand(user.UserId, "m.room.member", target, content, null), http.RequestAborted);
+            return Results.Json(new JsonObject());
+        }
         await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(
             new SendEventCommand(user.UserId, "m.room.member", target, content, null, TargetMembershipIn: targetMembershipIn), http.RequestAborted);
         return Results.Json(new JsonObject());

@@ -55,11 +55,12 @@ public sealed class RoomHistoryOfUser(IReadOnlyList<(long RoomSeq, string Type, 
             var visibility = Last(_visibilities, row.RoomSeq, inclusive: false) ?? "shared";
             if (visibility == "world_readable") return true;
             if (membership == "join") return true;
-            if (membership == "leave" && _memberships.Any(m => m.RoomSeq == row.RoomSeq))
+            if (membership is "leave" or "ban" && _memberships.Any(m => m.RoomSeq == row.RoomSeq))
             {
-                // The user's own leave, seen by whoever was in the room until it (Synapse does so).
+                // The user's own leave, kick or ban, seen by whoever was in the room or invited to it until then, so the
+                // room leaves their client (Synapse shows a user their own leave always, a rejected invite too).
                 var before = Last(_memberships, row.RoomSeq, inclusive: false);
-                if (before == "join" || (before == "invite" && visibility == "invited")) return true;
+                if (before is "join" or "invite") return true;
             }
             return visibility switch
             {

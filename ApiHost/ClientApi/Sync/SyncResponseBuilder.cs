@@ -392,25 +392,7 @@ public sealed class SyncResponseBuilder(
     /// with the user) and users it may forget (they share no room any more).
     /// </summary>
 
-    private async Task<JsonArray> StrippedStateAsync(string roomId, string userId)
-    {
-        var stripped = new JsonArray();
-        foreach (var row in await rooms.GetCurrentStateAsync(roomId))
-        {
-            var pdu = StoredJson.Parse(row.Json)!;
-            var type = pdu["type"]!.GetValue<string>();
-            if (type is "m.room.create" or "m.room.join_rules" or "m.room.name" or "m.room.avatar" or "m.room.canonical_alias" or "m.room.encryption" ||
-                (type == "m.room.member" && pdu["state_key"]?.GetValue<string>() == userId))
-            {
-                stripped.Add(new JsonObject
-                {
-                    ["type"] = type, ["state_key"] = pdu["state_key"]?.DeepClone(), ["sender"] = pdu["sender"]?.DeepClone(),
-                    ["content"] = pdu["content"]?.DeepClone(),
-                });
-            }
-        }
-        return stripped;
-    }
+    private Task<JsonArray> StrippedStateAsync(string roomId, string userId) => StrippedState.OfAsync(rooms, roomId, userId);
 
     /// <summary>The membership this row gives <paramref name="userId"/>, or null when it is not their member event.</summary>
     private static string? OwnMembership(RoomEventRow row, string userId)

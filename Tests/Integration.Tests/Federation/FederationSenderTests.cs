@@ -157,6 +157,9 @@ public sealed class FederationSenderTests(FederationSenderFixture fixture) : ICl
             .Should().Equal("remote.example", "127.0.0.1:8448");
         FederationDestinations.For("@bob:remote.example", us, [us, "remote.example", "other.example"]).Should().BeEmpty("remote events are not ours to send");
         FederationDestinations.For($"@alice:{us}", us, [us]).Should().BeEmpty();
+        FederationDestinations.For($"@alice:{us}", us, [us, "remote.example"], leavingMember: "@bob:banned.example")
+            .Should().Equal(["remote.example", "banned.example"], "the server of a user the event removes hears of it");
+        FederationDestinations.For($"@alice:{us}", us, [us], leavingMember: $"@carol:{us}").Should().BeEmpty();
     }
 
     [Fact]

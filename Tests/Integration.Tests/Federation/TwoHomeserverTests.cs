@@ -160,4 +160,82 @@ public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFi
         Ephemeral(aliceSaw, roomId).Where(e => e["type"]?.GetValue<string>() == "m.receipt")
             .Any(e => e["content"]?[message]?["m.read.private"] is not null).Should().BeFalse("a private receipt never leaves its server");
     }
+
+    /// <summary>The user's membership as a sync section shows it: the last in the timeline, else in the state.</summary>
+    private static string? MembershipIn(JsonObject sync, string section, string roomId, string userId)
+    {
+        var room = sync["rooms"]?[section]?[roomId];
+        var events = (room?["state"]?["events"] as JsonArray ?? []).Concat(room?["timeline"]?["events"] as JsonArray ?? []).OfType<JsonObject>();
+        return events.LastOrDefault(e => e["type"]?.GetValue<string>() == "m.room.member" && e["state_key"]?.GetValue<string>() == userId)?
+            ["content"]?["membership"]?.GetValue<string>();
+    }
+
+    [Fact]
+    public async Task A_user_invited_from_the_other_server_sees_the_invite_with_its_stripped_state_joins_and_talks()
+    {
+        var alice = await servers.First.NewUserAsync();
+        var roomId = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "private_chat", ["name"] = "Invite only" });
+        var bob = await servers.Second.NewUserAsync();
+        var bobSince = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+
+        await alice.InviteAsync(roomId, bob.UserId);
+        var invited = await bob.SyncUntilAsync(bobSince, s => s["rooms"]?["invite"]?[roomId] is not null);
+        var inviteState = (invited["rooms"]!["invite"]![roomId]!["invite_state"]!["events"] as JsonArray)!.OfType<JsonObject>().ToList();
+        Has(inviteState, "m.room.name", e => e["content"]?["name"]?.GetValue<string>() == "Invite only").Should().BeTrue(invited.ToJsonString());
+        Has(inviteState, "m.room.create").Should().BeTrue();
+        Has(inviteState, "m.room.join_rules").Should().BeTrue();
+        inviteState.Single(e => e["type"]?.GetValue<string>() == "m.room.member" && e["state_key"]?.GetValue<string>() == bob.UserId)["sender"]!
+            .GetValue<string>().Should().Be(alice.UserId);
+        var (_, aliceMembers) = await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/members");
+        (aliceMembers["chunk"] as JsonArray)!.OfType<JsonObject>().Should().Contain(e => e["state_key"]!.GetValue<string>() == bob.UserId &&
+            e["content"]!["membership"]!.GetValue<string>() == "invite", "the invite signed by both servers is in the room");
+
+        var aliceSince = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        await bob.JoinAsync(roomId);
+        await WaitForAsync(alice, aliceSince, roomId, e => e["type"]?.GetValue<string>() == "m.room.member" &&
+            e["state_key"]?.GetValue<string>() == bob.UserId && e["content"]?["membership"]?.GetValue<string>() == "join", "bob's join");
+        var bobSync = await bob.SyncAsync();
+        Has(State(bobSync, roomId).Concat(Timeline(bobSync, roomId)), "m.room.name").Should().BeTrue("the joined room's full state replaces the stripped state");
+        bobSync["rooms"]?["invite"]?[roomId].Should().BeNull();
+
+        aliceSince = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        var fromBob = await bob.SendTextAsync(roomId, "thanks for the invite");
+        await WaitForAsync(alice, aliceSince, roomId, e => e["event_id"]?.GetValue<string>() == fromBob, "bob's message");
+    }
+
+    [Fact]
+    public async Task A_user_rejects_an_invite_from_the_other_server_and_the_inviter_sees_the_rejection()
+    {
+        var alice = await servers.First.NewUserAsync();
+        var roomId = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "private_chat" });
+        var bob = await servers.Second.NewUserAsync();
+        var bobSince = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+        await alice.InviteAsync(roomId, bob.UserId);
+        bobSince = (await bob.SyncUntilAsync(bobSince, s => s["rooms"]?["invite"]?[roomId] is not null))["next_batch"]!.GetValue<string>();
+
+        var aliceSince = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        await bob.LeaveAsync(roomId);
+        await WaitForAsync(alice, aliceSince, roomId, e => e["type"]?.GetValue<string>() == "m.room.member" &&
+            e["state_key"]?.GetValue<string>() == bob.UserId && e["content"]?["membership"]?.GetValue<string>() == "leave", "bob's rejection");
+        var left = await bob.SyncUntilAsync(bobSince, s => s["rooms"]?["leave"]?[roomId] is not null);
+        MembershipIn(left, "leave", roomId, bob.UserId).Should().Be("leave", left["rooms"]!["leave"]!.ToJsonString());
+        (await bob.SyncAsync())["rooms"]?["invite"]?[roomId].Should().BeNull("the invite is gone");
+
+        var (status, body) = await alice.PostAsync($"/_matrix/client/v3/rooms/{roomId}/invite", new JsonObject { ["user_id"] = $"@nobody-here:{servers.Second.ServerName}" });
+        status.Should().Be(404, body.ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_ban_on_one_server_reaches_the_banned_user_on_the_other_who_cannot_rejoin()
+    {
+        var (alice, bob, roomId) = await SharedRoomAsync();
+        var aliceSince = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        var (status, body) = await bob.PostAsync($"/_matrix/client/v3/rooms/{roomId}/ban", new JsonObject { ["user_id"] = alice.UserId, ["reason"] = "testing" });
+        status.Should().Be(200, body.ToJsonString());
+        var banned = await alice.SyncUntilAsync(aliceSince, s => s["rooms"]?["leave"]?[roomId] is not null);
+        MembershipIn(banned, "leave", roomId, alice.UserId).Should().Be("ban", banned["rooms"]!["leave"]!.ToJsonString());
+
+        (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString(roomId)}", new JsonObject());
+        status.Should().Be(403, body.ToJsonString());
+    }
 }
