@@ -15,6 +15,7 @@ public static class FederationApiEndpoints
         services.AddSingleton<AuthChains>();
         services.AddSingleton<ContactedDestinations>();
         services.AddSingleton<InboundEdus>();
+        services.AddSingleton<MissingEvents>();
         return services;
     }
 

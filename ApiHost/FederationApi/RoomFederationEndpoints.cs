@@ -24,6 +24,9 @@ public static class RoomFederationEndpoints
     public const int MaxPdusPerTransaction = 50;
     public const int MaxEdusPerTransaction = 100;
 
+    /// <summary>Events handed to a room grain in one call (its limit), the transaction's and the missing ones fetched for them.</summary>
+    private const int MaxPdusPerRoomCall = 100;
+
     public static IEndpointRouteBuilder MapRoomFederationApi(this IEndpointRouteBuilder app)
     {
         app.MapPut("/_matrix/federation/v1/send/{txnId}", SendTransactionAsync);
@@ -49,7 +52,7 @@ public static class RoomFederationEndpoints
     }
 
     private static async Task<IResult> SendTransactionAsync(HttpContext http, string txnId, FederationOrigin origin, RoomReader rooms,
-        PduVerifier verifier, IGrainFactory grains, ReceivedTransactionStore transactions, InboundEdus inboundEdus, TimeProvider clock)
+        PduVerifier verifier, IGrainFactory grains, ReceivedTransactionStore transactions, InboundEdus inboundEdus, MissingEvents missing, TimeProvider clock)
     {
         if (await transactions.FindAsync(origin.ServerName, txnId, http.RequestAborted) is { } earlier)
         {
@@ -78,7 +81,7 @@ public static class RoomFederationEndpoints
         }
 
         var results = new JsonObject();
-        var byRoom = new Dictionary<string, List<ReceivedPdu>>(StringComparer.Ordinal);
+        var byRoom = new Dictionary<string, (RoomVersion Version, List<ReceivedPdu> Pdus)>(StringComparer.Ordinal);
         foreach (var node in pdus)
         {
             if (node is not JsonObject pdu || pdu["room_id"] is not JsonValue r || !r.TryGetValue<string>(out var roomId)) continue;
@@ -93,16 +96,22 @@ public static class RoomFederationEndpoints
                 if (TryEventId(pdu, version) is { } id) results[id] = new JsonObject { ["error"] = refusal };
                 continue;
             }
-            if (!byRoom.TryGetValue(roomId, out var list)) byRoom[roomId] = list = [];
-            list.Add(new ReceivedPdu(verified.EventId, verified.Pdu));
+            if (!byRoom.TryGetValue(roomId, out var room)) byRoom[roomId] = room = (version, []);
+            room.Pdus.Add(new ReceivedPdu(verified.EventId, verified.Pdu));
         }
-        foreach (var (roomId, list) in byRoom)
+        foreach (var (roomId, (version, list)) in byRoom)
         {
-            foreach (var outcome in await grains.GetGrain<IRoomGrain>(roomId).ReceiveEventsAsync(list, http.RequestAborted))
+            var ours = list.Select(p => p.EventId).ToHashSet(StringComparer.Ordinal);
+            var withMissing = await missing.WithMissingAsync(origin.ServerName, roomId, version, list, http.RequestAborted);
+            foreach (var chunk in withMissing.Chunk(MaxPdusPerRoomCall))
             {
-                results[outcome.EventId] = outcome.Error is { } error ? new JsonObject { ["error"] = error }
-                    : outcome.Status == DagStatus.Rejected ? new JsonObject { ["error"] = $"The event was rejected: {outcome.Reason}." }
-                    : new JsonObject();
+                foreach (var outcome in await grains.GetGrain<IRoomGrain>(roomId).ReceiveEventsAsync(chunk, http.RequestAborted))
+                {
+                    if (!ours.Contains(outcome.EventId)) continue;
+                    results[outcome.EventId] = outcome.Error is { } error ? new JsonObject { ["error"] = error }
+                        : outcome.Status == DagStatus.Rejected ? new JsonObject { ["error"] = $"The event was rejected: {outcome.Reason}." }
+                        : new JsonObject();
+                }
             }
         }
         await inboundEdus.HandleAsync(origin.ServerName, edus, http.RequestAborted);

@@ -94,6 +94,14 @@ public sealed class RoomDagStore(NpgsqlDataSource dataSource)
         return pdus;
     }
 
+    /// <summary>The room's forward extremities (its tips), empty for a room unknown or known only through an invite.</summary>
+    public async Task<IReadOnlyList<string>> GetForwardExtremitiesAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT forward_extremities FROM rooms WHERE room_id = $1");
+        command.Parameters.Add(new() { Value = roomId });
+        return await command.ExecuteScalarAsync(cancellationToken) is string[] tips ? tips : [];
+    }
+
     /// <summary>Which of the events are in the room's timeline (the <c>events</c> table), rather than only in the DAG or nowhere.</summary>
     public async Task<IReadOnlySet<string>> GetTimelineIdsAsync(string roomId, IReadOnlyCollection<string> eventIds,
         CancellationToken cancellationToken = default)

@@ -111,7 +111,16 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
     /// <summary>Stops and starts an API host on the same port: clients keep their tokens and carry on.</summary>
     public async Task RestartApiHostAsync(ApiHostProcess apiHost)
     {
-        await StopAsync(apiHost, abrupt: true);
+        await StopApiHostAsync(apiHost);
+        await StartApiHostAgainAsync(apiHost);
+    }
+
+    /// <summary>Stops an API host abruptly, as a crash would; <see cref="StartApiHostAgainAsync"/> brings it back on its ports.</summary>
+    public Task StopApiHostAsync(ApiHostProcess apiHost) => StopAsync(apiHost, abrupt: true);
+
+    public async Task StartApiHostAgainAsync(ApiHostProcess apiHost)
+    {
+        if (apiHost.IsRunning) throw new InvalidOperationException("The API host is running.");
         var restarted = await StartApiHostAsync(apiHost.Settings);
         apiHost.App = restarted.App;
         apiHost.IsRunning = true;

@@ -63,6 +63,8 @@ public sealed class FederatedHomeserver
             InitialSilosCount = 1,
             ServerName = serverName,
             FederationCustomCaList = [caFile],
+            // A server that was down is retried within seconds, not Synapse's ten minutes.
+            FederationSender = new FederationSenderOptions { MinRetryInterval = TimeSpan.FromSeconds(1), MaxRetryInterval = TimeSpan.FromSeconds(4) },
             Federation = new FederationClientOptions { IpRangeWhitelist = FederationConfigReader.Ranges(["127.0.0.1"], "test", "ip_range_whitelist") },
             ApiHostListeners = port =>
             [
