@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Homeserver.Configuration.Processes;
+using Homeserver.Grains.Interfaces.EndToEnd;
 using Homeserver.Grains.Interfaces.Receipts;
 using Homeserver.Grains.Interfaces.Typing;
 using Homeserver.Protocol;
@@ -10,9 +12,9 @@ namespace Homeserver.ApiHost.FederationApi;
 /// <summary>
 /// The EDUs of a received transaction (server-server-api "EDUs"). An EDU gets no answer, so one that is
 /// malformed, speaks for a user of another server, or concerns a room its user is not joined to is dropped
-/// without a word, as in Synapse. So far <c>m.typing</c> and <c>m.receipt</c> are taken; the other types are dropped.
+/// without a word, as in Synapse. So far <c>m.typing</c>, <c>m.receipt</c> and <c>m.direct_to_device</c> are taken; the other types are dropped.
 /// </summary>
-public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, TimeProvider clock)
+public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, ProcessSettings settings, TimeProvider clock)
 {
     /// <summary>Receipts one EDU may carry that are looked at; the rest are dropped.</summary>
     public const int MaxReceiptsPerEdu = 100;
@@ -32,6 +34,9 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, TimeProv
                     break;
                 case "m.receipt":
                     await ReceiptsAsync(origin, content, cancellationToken);
+                    break;
+                case "m.direct_to_device":
+                    await ToDeviceAsync(origin, content, cancellationToken);
                     break;
             }
         }
@@ -69,6 +74,28 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, TimeProv
                 await grains.GetGrain<IReceiptGrain>(userId).ReceiveRemoteReceiptAsync(roomId, eventIds, threadId, ts, cancellationToken);
             }
         }
+    }
+
+    /// <summary>
+    /// <c>m.direct_to_device</c>: a sender of the origin, an event type, a message ID, and messages by user and device
+    /// (or <c>*</c>). Only this server's users are served; the message ID is the sender's transaction here, so a
+    /// repeated EDU is delivered once.
+    /// </summary>
+    private async Task ToDeviceAsync(string origin, JsonObject content, CancellationToken cancellationToken)
+    {
+        if (Text(content["sender"]) is not { } sender || !UserId.TryParse(sender, out var from) || from.Server.ToString() != origin) return;
+        if (Text(content["type"]) is not { } type || Text(content["message_id"]) is not { } messageId || content["messages"] is not JsonObject messages) return;
+        var local = new JsonObject();
+        foreach (var (userId, devices) in messages)
+        {
+            if (UserId.TryParse(userId, out var user) && user.Server.ToString() == settings.ServerName && devices is JsonObject byDevice &&
+                byDevice.All(d => d.Value is JsonObject))
+            {
+                local[userId] = byDevice.DeepClone();
+            }
+        }
+        if (local.Count == 0) return;
+        await grains.GetGrain<IToDeviceGrain>(sender).SendAsync(origin, messageId, type, local, cancellationToken);
     }
 
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;

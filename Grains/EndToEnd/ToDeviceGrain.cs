@@ -6,21 +6,35 @@ using Homeserver.Storage.Accounts;
 using Homeserver.Storage.EndToEnd;
 using Orleans;
 using Homeserver.Grains.Placement;
+using Homeserver.Configuration.Processes;
+using Homeserver.Grains.Interfaces.Federation;
 
 namespace Homeserver.Grains.EndToEnd;
 
-/// <summary>Queues one sender's to-device messages for local devices and announces them on the to_device stream.</summary>
+/// <summary>
+/// Queues one sender's to-device messages for local devices and announces them on the to_device stream;
+/// those for users of other servers go to each server as one <c>m.direct_to_device</c> EDU per request.
+/// The transaction ID is stored first, so a retried request sends nothing twice.
+/// </summary>
 [WriterPlacement(StreamNames.ToDevice)]
-public sealed class ToDeviceGrain(ToDeviceStore store, AccountStore accounts, StreamPublisher publisher, TimeProvider clock) : Grain, IToDeviceGrain
+public sealed class ToDeviceGrain(ToDeviceStore store, AccountStore accounts, StreamPublisher publisher, IGrainFactory grains, ProcessSettings settings,
+    TimeProvider clock) : Grain, IToDeviceGrain
 {
     public async Task SendAsync(string senderDeviceId, string transactionId, string eventType, JsonObject messages, CancellationToken cancellationToken)
     {
         var sender = this.GetPrimaryKeyString();
         var deliveries = new List<ToDeviceDelivery>();
+        var remote = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
         foreach (var (userId, byDevice) in messages)
         {
             if (byDevice is not JsonObject devices) continue;
-            // Messages for other servers wait for federation; unknown local users and devices are dropped, as the spec allows.
+            if (ServerOf(userId) is var server && server != settings.ServerName)
+            {
+                if (!remote.TryGetValue(server, out var forServer)) remote[server] = forServer = new JsonObject();
+                forServer[userId] = devices.DeepClone();
+                continue;
+            }
+            // Unknown local users and devices are dropped, as the spec allows.
             var known = (await accounts.GetDevicesAsync(userId)).Select(d => d.DeviceId).ToHashSet(StringComparer.Ordinal);
             foreach (var (deviceId, content) in devices)
             {
@@ -39,5 +53,18 @@ public sealed class ToDeviceGrain(ToDeviceStore store, AccountStore accounts, St
         {
             await publisher.PublishAsync(StreamNames.ToDevice, user, position.Value);
         }
+        foreach (var (server, forServer) in remote)
+        {
+            await grains.GetGrain<IFederationSenderGrain>(server).EnqueueEduAsync(new Edu("m.direct_to_device", new JsonObject
+            {
+                ["sender"] = sender,
+                ["type"] = eventType,
+                // Stable for the request, so the receiving server can tell a repeat from a new message.
+                ["message_id"] = $"{senderDeviceId}-{transactionId}-{position}",
+                ["messages"] = forServer,
+            }), cancellationToken);
+        }
     }
+
+    private static string ServerOf(string userId) => userId.IndexOf(':') is var colon and >= 0 ? userId[(colon + 1)..] : "";
 }

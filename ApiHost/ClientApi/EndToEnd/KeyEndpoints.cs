@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
+using Homeserver.ApiHost.ClientApi.Federation;
 using Homeserver.ApiHost.ClientApi.Rooms;
 using Homeserver.ApiHost.ClientApi.Sync;
 using Homeserver.ApiHost.Http;
@@ -51,7 +52,10 @@ public static class KeyEndpoints
     private static string? RemoteServer(string userId, ProcessSettings settings) =>
         UserId.Parse(userId).Server.ToString() is var server && server != settings.ServerName ? server : null;
 
-    private static JsonObject FederationUnavailable() => new() { ["errcode"] = "M_UNAVAILABLE", ["error"] = "Federation is not available yet." };
+    /// <summary>The client's <c>timeout</c> for other servers' answers, in milliseconds (10 s when absent).</summary>
+    private static TimeSpan Timeout(JsonObject body) => body["timeout"] is JsonValue t && t.TryGetValue<long>(out var ms) && ms >= 0
+        ? TimeSpan.FromMilliseconds(Math.Min(ms, 60_000))
+        : RemoteKeys.DefaultTimeout;
 
     internal static JsonObject Counts(IReadOnlyDictionary<string, int> counts)
     {
@@ -60,19 +64,23 @@ public static class KeyEndpoints
         return json;
     }
 
-    private static async Task<IResult> QueryAsync(HttpContext http, AccessTokenAuthentication auth, EndToEndKeyStore keys, ProcessSettings settings)
+    private static async Task<IResult> QueryAsync(HttpContext http, AccessTokenAuthentication auth, EndToEndKeyStore keys, ProcessSettings settings,
+        RemoteKeys remoteKeys)
     {
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var requested = body.OptionalObject("device_keys") ?? throw new MatrixException(400, "M_MISSING_PARAM", "'device_keys' is missing.");
         var wanted = new Dictionary<string, HashSet<string>?>(StringComparer.Ordinal);
         var failures = new JsonObject();
+        var remote = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
         foreach (var (userText, devices) in requested)
         {
             var userId = RoomPaths.UserIdFrom(userText, "device_keys");
             if (RemoteServer(userId, settings) is { } server)
             {
-                failures[server] = FederationUnavailable();
+                if (devices is not (null or JsonArray)) throw MatrixException.BadJson("Each user in 'device_keys' maps to a list of device IDs.");
+                if (!remote.TryGetValue(server, out var forServer)) remote[server] = forServer = new JsonObject();
+                forServer[userId] = devices?.DeepClone() ?? new JsonArray();
                 continue;
             }
             wanted[userId] = devices is JsonArray { Count: > 0 } list
@@ -82,24 +90,29 @@ public static class KeyEndpoints
         }
 
         var response = await LocalKeyQuery.QueryAsync(keys, wanted, user.UserId, includeDisplayNames: true, http.RequestAborted);
+        if (remote.Count > 0) await remoteKeys.QueryAsync(remote, Timeout(body), response, failures, http.RequestAborted);
         response["failures"] = failures;
         return Results.Json(response);
     }
 
-    private static async Task<IResult> ClaimAsync(HttpContext http, AccessTokenAuthentication auth, IGrainFactory grains, ProcessSettings settings)
+    private static async Task<IResult> ClaimAsync(HttpContext http, AccessTokenAuthentication auth, IGrainFactory grains, ProcessSettings settings,
+        RemoteKeys remoteKeys)
     {
         await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var requested = body.OptionalObject("one_time_keys") ?? throw new MatrixException(400, "M_MISSING_PARAM", "'one_time_keys' is missing.");
         var claimed = new JsonObject();
         var failures = new JsonObject();
+        var remote = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
         foreach (var (userText, devices) in requested)
         {
             var userId = RoomPaths.UserIdFrom(userText, "one_time_keys");
             if (devices is not JsonObject byDevice) throw MatrixException.BadJson("Each user in 'one_time_keys' maps device IDs to algorithms.");
             if (RemoteServer(userId, settings) is { } server)
             {
-                failures[server] = FederationUnavailable();
+                if (byDevice.Any(d => d.Value is not JsonValue v || !v.TryGetValue<string>(out _))) throw MatrixException.BadJson("Algorithms must be strings.");
+                if (!remote.TryGetValue(server, out var forServer)) remote[server] = forServer = new JsonObject();
+                forServer[userId] = byDevice.DeepClone();
                 continue;
             }
             var algorithms = byDevice.ToDictionary(kv => kv.Key,
@@ -107,6 +120,7 @@ public static class KeyEndpoints
                 StringComparer.Ordinal);
             claimed[userId] = await grains.GetGrain<IEndToEndKeysGrain>(userId).ClaimKeysAsync(algorithms, http.RequestAborted);
         }
+        if (remote.Count > 0) await remoteKeys.ClaimAsync(remote, Timeout(body), claimed, failures, http.RequestAborted);
         return Results.Json(new JsonObject { ["one_time_keys"] = claimed, ["failures"] = failures });
     }
 

@@ -267,4 +267,53 @@ public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFi
         var fromBob = await bob.SendTextAsync(roomId, "back again");
         await WaitForAsync(alice, aliceSince, roomId, e => e["event_id"]?.GetValue<string>() == fromBob, "bob's message after the restart");
     }
+
+    [Fact]
+    public async Task Keys_of_a_user_of_the_other_server_are_queried_and_claimed_and_to_device_messages_reach_their_device()
+    {
+        var (alice, bob, _) = await SharedRoomAsync();
+        var (status, body) = await bob.PostAsync("/_matrix/client/v3/keys/upload", new JsonObject
+        {
+            ["device_keys"] = new JsonObject
+            {
+                ["user_id"] = bob.UserId,
+                ["device_id"] = bob.DeviceId,
+                ["algorithms"] = new JsonArray("m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"),
+                ["keys"] = new JsonObject { [$"curve25519:{bob.DeviceId}"] = "curve-bob", [$"ed25519:{bob.DeviceId}"] = "ed-bob" },
+                ["signatures"] = new JsonObject { [bob.UserId] = new JsonObject { [$"ed25519:{bob.DeviceId}"] = "sig" } },
+            },
+            ["one_time_keys"] = new JsonObject { ["signed_curve25519:AAAA"] = new JsonObject { ["key"] = "otk-bob" } },
+        });
+        status.Should().Be(200, body.ToJsonString());
+
+        var unreachable = "@nobody:127.0.0.1:1";
+        (status, body) = await alice.PostAsync("/_matrix/client/v3/keys/query", new JsonObject
+        {
+            ["device_keys"] = new JsonObject { [bob.UserId] = new JsonArray(), [unreachable] = new JsonArray() },
+            ["timeout"] = 5000,
+        });
+        status.Should().Be(200, body.ToJsonString());
+        body["device_keys"]![bob.UserId]![bob.DeviceId]!["keys"]![$"ed25519:{bob.DeviceId}"]!.GetValue<string>().Should().Be("ed-bob", body.ToJsonString());
+        body["failures"]!["127.0.0.1:1"].Should().NotBeNull("an unreachable server is named in failures: {0}", body.ToJsonString());
+        body["failures"]![servers.Second.ServerName].Should().BeNull();
+
+        (status, body) = await alice.PostAsync("/_matrix/client/v3/keys/claim", new JsonObject
+        {
+            ["one_time_keys"] = new JsonObject { [bob.UserId] = new JsonObject { [bob.DeviceId] = "signed_curve25519" } },
+        });
+        status.Should().Be(200, body.ToJsonString());
+        body["one_time_keys"]![bob.UserId]![bob.DeviceId]!["signed_curve25519:AAAA"]!["key"]!.GetValue<string>().Should().Be("otk-bob", body.ToJsonString());
+
+        var bobSince = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+        (status, _) = await alice.PutAsync($"/_matrix/client/v3/sendToDevice/m.room_key_request/{Guid.NewGuid():N}", new JsonObject
+        {
+            ["messages"] = new JsonObject { [bob.UserId] = new JsonObject { [bob.DeviceId] = new JsonObject { ["hello"] = "across servers" } } },
+        });
+        status.Should().Be(200);
+        var got = await bob.SyncUntilAsync(bobSince, s => (s["to_device"]?["events"] as JsonArray ?? []).Count > 0);
+        var message = (got["to_device"]!["events"] as JsonArray)!.OfType<JsonObject>().Single();
+        message["sender"]!.GetValue<string>().Should().Be(alice.UserId);
+        message["type"]!.GetValue<string>().Should().Be("m.room_key_request");
+        message["content"]!["hello"]!.GetValue<string>().Should().Be("across servers");
+    }
 }
