@@ -179,7 +179,8 @@ public sealed partial class RoomWriter
         }
         else
         {
-            var resolved = await ResolveAsync([state.StateIds, stateAfter]);
+            // The event is not stored yet: the resolution reads it from here.
+            var resolved = await ResolveAsync([state.StateIds, stateAfter], (eventId, pdu, false));
             if (resolved.State is null) return (Error($"the new current state cannot be resolved: {resolved.Reason}"), null);
             newCurrent = resolved.State;
             (currentGroup, currentChain) = (afterGroup, afterChain);
@@ -294,9 +295,11 @@ public sealed partial class RoomWriter
         return (baseGroup, target.Where(kv => !baseState.TryGetValue(kv.Key, out var was) || was != kv.Value).ToDictionary(), baseChain + 1);
     }
 
-    private async Task<StateResolutionResult> ResolveAsync(IReadOnlyList<IReadOnlyDictionary<(string Type, string StateKey), string>> sets)
+    private async Task<StateResolutionResult> ResolveAsync(IReadOnlyList<IReadOnlyDictionary<(string Type, string StateKey), string>> sets,
+        (string EventId, JsonObject Pdu, bool Rejected)? unstored = null)
     {
         var rows = new Dictionary<string, StateEvent?>(StringComparer.Ordinal);
+        if (unstored is { } e) rows[e.EventId] = new StateEvent(e.Pdu, e.Rejected);
         return await StateResolver.ResolveAsync(_state!.Version, sets, async (id, cancellationToken) =>
         {
             if (rows.TryGetValue(id, out var known)) return known;

@@ -44,6 +44,9 @@ public sealed class MatrixClient(Uri baseAddress) : IDisposable
         return response["event_id"]!.GetValue<string>();
     }
 
+    /// <summary>The same session through another API host of the server.</summary>
+    public MatrixClient Through(Uri otherApiHost) => new(otherApiHost) { AccessToken = AccessToken, UserId = UserId, DeviceId = DeviceId };
+
     /// <summary>A user name no other test uses.</summary>
     public static string NewUserName() => "u" + Guid.NewGuid().ToString("N")[..12];
 

@@ -316,4 +316,50 @@ public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFi
         message["type"]!.GetValue<string>().Should().Be("m.room_key_request");
         message["content"]!["hello"]!.GetValue<string>().Should().Be("across servers");
     }
+
+    private static async Task<string?> TopicAsync(MatrixClient client, string roomId)
+    {
+        var (status, body) = await client.GetAsync($"/_matrix/client/v3/rooms/{roomId}/state/m.room.topic/");
+        return status == 200 ? body["topic"]?.GetValue<string>() : null;
+    }
+
+    [Fact]
+    public async Task After_a_netsplit_in_which_both_servers_changed_the_same_state_both_resolve_it_alike()
+    {
+        var (alice, bob, roomId) = await SharedRoomAsync();
+        var aliceSince = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        var power = await bob.SetStateAsync(roomId, "m.room.power_levels", new JsonObject
+        {
+            ["users"] = new JsonObject { [bob.UserId] = 100, [alice.UserId] = 100 },
+            ["state_default"] = 50,
+            ["events_default"] = 0,
+        });
+        await WaitForAsync(alice, aliceSince, roomId, e => e["event_id"]?.GetValue<string>() == power, "the power levels");
+
+        await servers.First.CutFederationAsync();
+        await servers.Second.CutFederationAsync();
+        using var aliceApart = alice.Through(servers.First.ClientOnlyAddress);
+        using var bobApart = bob.Through(servers.Second.ClientOnlyAddress);
+        var fromFirst = await aliceApart.SetStateAsync(roomId, "m.room.topic", new JsonObject { ["topic"] = "set on the first server" });
+        var fromSecond = await bobApart.SetStateAsync(roomId, "m.room.topic", new JsonObject { ["topic"] = "set on the second server" });
+        await bobApart.SendTextAsync(roomId, "said during the split");
+        (await TopicAsync(aliceApart, roomId)).Should().Be("set on the first server");
+        (await TopicAsync(bobApart, roomId)).Should().Be("set on the second server");
+
+        await servers.First.RestoreFederationAsync();
+        await servers.Second.RestoreFederationAsync();
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            var (a, b) = (await TopicAsync(aliceApart, roomId), await TopicAsync(bobApart, roomId));
+            return a == b;
+        }, "both servers to resolve the topic alike");
+        (await TopicAsync(aliceApart, roomId)).Should().BeOneOf("set on the first server", "set on the second server");
+
+        // Each holds the other's event, and what is sent next builds on both sides of the fork.
+        (await aliceApart.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{Uri.EscapeDataString(fromSecond)}")).Status.Should().Be(200);
+        (await bobApart.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{Uri.EscapeDataString(fromFirst)}")).Status.Should().Be(200);
+        var bobSince = (await bobApart.SyncAsync())["next_batch"]!.GetValue<string>();
+        var after = await aliceApart.SendTextAsync(roomId, "healed");
+        await WaitForAsync(bobApart, bobSince, roomId, e => e["event_id"]?.GetValue<string>() == after, "the first message after the split");
+    }
 }

@@ -45,6 +45,14 @@ public sealed class FederatedHomeserver
     public HomeserverTestCluster Cluster { get; }
     public Uri ClientAddress => Cluster.ApiHosts[0].BaseAddress;
 
+    /// <summary>The API host that serves only clients: it stays up while federation is cut.</summary>
+    public Uri ClientOnlyAddress => Cluster.ApiHosts[1].BaseAddress;
+
+    /// <summary>Cuts this server off from the other (its federation listener goes down); its users carry on through <see cref="ClientOnlyAddress"/>.</summary>
+    public Task CutFederationAsync() => Cluster.StopApiHostAsync(Cluster.ApiHosts[0]);
+
+    public Task RestoreFederationAsync() => Cluster.StartApiHostAgainAsync(Cluster.ApiHosts[0]);
+
     /// <summary>A newly registered user of this server.</summary>
     public async Task<MatrixClient> NewUserAsync()
     {
@@ -58,22 +66,28 @@ public sealed class FederatedHomeserver
         var federationPort = LoopbackPorts.Free();
         var serverName = $"127.0.0.1:{federationPort}";
         var certificate = ca.IssueFor("127.0.0.1");
+        var apiHosts = 0;
         var cluster = new HomeserverTestCluster(new HomeserverTestClusterOptions
         {
             InitialSilosCount = 1,
+            // The first API host serves clients and federation; the second clients only, so federation can be cut
+            // (a netsplit) while both servers keep serving their users.
+            ApiHostCount = 2,
             ServerName = serverName,
             FederationCustomCaList = [caFile],
             // A server that was down is retried within seconds, not Synapse's ten minutes.
             FederationSender = new FederationSenderOptions { MinRetryInterval = TimeSpan.FromSeconds(1), MaxRetryInterval = TimeSpan.FromSeconds(4) },
             Federation = new FederationClientOptions { IpRangeWhitelist = FederationConfigReader.Ranges(["127.0.0.1"], "test", "ip_range_whitelist") },
-            ApiHostListeners = port =>
-            [
-                new ListenerSettings([IPAddress.Loopback], port, new HashSet<string> { "client", "metrics" }),
-                new ListenerSettings([IPAddress.Loopback], federationPort, new HashSet<string> { "federation" })
-                {
-                    Tls = new ListenerTlsCertificate(certificate, []),
-                },
-            ],
+            ApiHostListeners = port => Interlocked.Increment(ref apiHosts) == 1
+                ?
+                [
+                    new ListenerSettings([IPAddress.Loopback], port, new HashSet<string> { "client", "metrics" }),
+                    new ListenerSettings([IPAddress.Loopback], federationPort, new HashSet<string> { "federation" })
+                    {
+                        Tls = new ListenerTlsCertificate(certificate, []),
+                    },
+                ]
+                : [new ListenerSettings([IPAddress.Loopback], port, new HashSet<string> { "client", "metrics" })],
         });
         await cluster.DeployAsync();
         return new FederatedHomeserver(serverName, cluster);
