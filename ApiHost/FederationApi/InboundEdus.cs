@@ -12,7 +12,7 @@ namespace Homeserver.ApiHost.FederationApi;
 /// <summary>
 /// The EDUs of a received transaction (server-server-api "EDUs"). An EDU gets no answer, so one that is
 /// malformed, speaks for a user of another server, or concerns a room its user is not joined to is dropped
-/// without a word, as in Synapse. So far <c>m.typing</c>, <c>m.receipt</c> and <c>m.direct_to_device</c> are taken; the other types are dropped.
+/// without a word, as in Synapse. So far typing, receipts, to-device messages and device-list and signing-key updates are taken; the other types are dropped.
 /// </summary>
 public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, ProcessSettings settings, TimeProvider clock)
 {
@@ -37,6 +37,9 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, ProcessS
                     break;
                 case "m.direct_to_device":
                     await ToDeviceAsync(origin, content, cancellationToken);
+                    break;
+                case "m.device_list_update" or "m.signing_key_update":
+                    await DeviceListChangedAsync(origin, content, cancellationToken);
                     break;
             }
         }
@@ -96,6 +99,18 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, ProcessS
         }
         if (local.Count == 0) return;
         await grains.GetGrain<IToDeviceGrain>(sender).SendAsync(origin, messageId, type, local, cancellationToken);
+    }
+
+    /// <summary>
+    /// <c>m.device_list_update</c> and <c>m.signing_key_update</c>: a user of the origin changed a device or a
+    /// cross-signing key. Nothing of theirs is kept here (key queries go to their server), so it is recorded as a
+    /// change of their device list, which the syncs of our users sharing a room with them report.
+    /// </summary>
+    private async Task DeviceListChangedAsync(string origin, JsonObject content, CancellationToken cancellationToken)
+    {
+        if (Text(content["user_id"]) is not { } userId || !UserId.TryParse(userId, out var user) || user.Server.ToString() != origin) return;
+        if ((await rooms.GetServersSharingRoomsWithAsync(userId, cancellationToken)).Count == 0) return;
+        await grains.GetGrain<IEndToEndKeysGrain>(userId).DeviceListChangedAsync(cancellationToken);
     }
 
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;

@@ -8,6 +8,9 @@ using Homeserver.Protocol;
 using Homeserver.Storage.EndToEnd;
 using Orleans;
 using Homeserver.Grains.Placement;
+using Homeserver.Configuration.Processes;
+using Homeserver.Grains.Federation;
+using Homeserver.Grains.Interfaces.Federation;
 
 namespace Homeserver.Grains.EndToEnd;
 
@@ -17,7 +20,8 @@ namespace Homeserver.Grains.EndToEnd;
 /// hold until the write commits.
 /// </summary>
 [WriterPlacement(StreamNames.DeviceLists)]
-public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore backups, StreamPublisher publisher) : Grain, IEndToEndKeysGrain
+public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore backups, StreamPublisher publisher, RoomEduFanOut federation,
+    ProcessSettings settings) : Grain, IEndToEndKeysGrain
 {
     private static readonly string[] CrossSigningTypes = ["master", "self_signing", "user_signing"];
 
@@ -39,7 +43,11 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         }
         var position = await keys.UploadAsync(UserId, deviceId, deviceKeys is null ? null : CanonicalJson.ToCanonicalString(deviceKeys),
             ParseKeys(oneTimeKeys, "one_time_keys"), ParseKeys(fallbackKeys, "fallback_keys"), publisher.Writer(StreamNames.DeviceLists));
-        if (position is { } p) await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, p);
+        if (position is { } p)
+        {
+            await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, p);
+            await AnnounceDeviceAsync(deviceId, p, deviceKeys, deleted: false);
+        }
         return await keys.CountOneTimeKeysAsync(UserId, deviceId);
     }
 
@@ -88,6 +96,13 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
             uploaded.ToDictionary(kv => kv.Key, kv => CanonicalJson.ToCanonicalString(kv.Value), StringComparer.Ordinal),
             publisher.Writer(StreamNames.DeviceLists));
         await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, position);
+        if (IsLocal && (uploaded.ContainsKey("master") || uploaded.ContainsKey("self_signing")))
+        {
+            var update = new JsonObject { ["user_id"] = UserId };
+            if (uploaded.TryGetValue("master", out var m)) update["master_key"] = m.DeepClone();
+            if (uploaded.TryGetValue("self_signing", out var ss)) update["self_signing_key"] = ss.DeepClone();
+            await federation.SendToUserServersAsync(UserId, new Edu("m.signing_key_update", update), CancellationToken.None);
+        }
     }
 
     public async Task<JsonObject> UploadSignaturesAsync(JsonObject signedObjects, CancellationToken cancellationToken)
@@ -162,6 +177,22 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
     {
         var position = await keys.DeleteDevicesAsync(UserId, deviceIds, publisher.Writer(StreamNames.DeviceLists));
         await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, position);
+        foreach (var deviceId in deviceIds ?? []) await AnnounceDeviceAsync(deviceId, position, null, deleted: true);
+    }
+
+    private bool IsLocal => UserId.EndsWith(":" + settings.ServerName, StringComparison.Ordinal);
+
+    /// <summary>
+    /// One of our users' devices changed: the servers sharing a room with them hear of it (<c>m.device_list_update</c>)
+    /// and fetch the list again. No prev_id is given, so a receiver that keeps a copy re-reads the whole list (Synapse resyncs).
+    /// </summary>
+    private Task AnnounceDeviceAsync(string deviceId, long position, JsonObject? deviceKeys, bool deleted)
+    {
+        if (!IsLocal) return Task.CompletedTask;
+        var update = new JsonObject { ["user_id"] = UserId, ["device_id"] = deviceId, ["stream_id"] = position, ["prev_id"] = new JsonArray() };
+        if (deleted) update["deleted"] = true;
+        if (deviceKeys is not null) update["keys"] = deviceKeys.DeepClone();
+        return federation.SendToUserServersAsync(UserId, new Edu("m.device_list_update", update), CancellationToken.None);
     }
 
     public Task<long> CreateBackupVersionAsync(string algorithm, JsonObject authData, CancellationToken cancellationToken) =>

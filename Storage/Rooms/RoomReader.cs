@@ -77,6 +77,22 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return rooms;
     }
 
+    /// <summary>The servers with a user joined to any room <paramref name="userId"/> is joined to (the user's own among them).</summary>
+    public async Task<IReadOnlyList<string>> GetServersSharingRoomsWithAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT DISTINCT substr(c.state_key, strpos(c.state_key, ':') + 1) AS server FROM current_state_events c
+            WHERE c.type = 'm.room.member' AND c.membership = 'join' AND c.room_id IN (
+                SELECT room_id FROM current_state_events WHERE type = 'm.room.member' AND state_key = $1 AND membership = 'join')
+            ORDER BY server
+            """);
+        command.Parameters.Add(new() { Value = userId });
+        var servers = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) servers.Add(reader.GetString(0));
+        return servers;
+    }
+
     public async Task<IReadOnlyList<string>> GetJoinedRoomsAsync(string userId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(

@@ -272,6 +272,7 @@ public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFi
     public async Task Keys_of_a_user_of_the_other_server_are_queried_and_claimed_and_to_device_messages_reach_their_device()
     {
         var (alice, bob, _) = await SharedRoomAsync();
+        var aliceSince = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
         var (status, body) = await bob.PostAsync("/_matrix/client/v3/keys/upload", new JsonObject
         {
             ["device_keys"] = new JsonObject
@@ -285,6 +286,8 @@ public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFi
             ["one_time_keys"] = new JsonObject { ["signed_curve25519:AAAA"] = new JsonObject { ["key"] = "otk-bob" } },
         });
         status.Should().Be(200, body.ToJsonString());
+        // The new device keys reach the other server as a device-list update, which alice's sync reports.
+        await alice.SyncUntilAsync(aliceSince, s => (s["device_lists"]?["changed"] as JsonArray ?? []).Any(u => u?.GetValue<string>() == bob.UserId));
 
         var unreachable = "@nobody:127.0.0.1:1";
         (status, body) = await alice.PostAsync("/_matrix/client/v3/keys/query", new JsonObject
