@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Homeserver.Configuration.Processes;
 using Homeserver.Grains.Interfaces.EndToEnd;
+using Homeserver.Grains.Interfaces.Presence;
 using Homeserver.Grains.Interfaces.Receipts;
 using Homeserver.Grains.Interfaces.Typing;
 using Homeserver.Protocol;
@@ -12,7 +13,7 @@ namespace Homeserver.ApiHost.FederationApi;
 /// <summary>
 /// The EDUs of a received transaction (server-server-api "EDUs"). An EDU gets no answer, so one that is
 /// malformed, speaks for a user of another server, or concerns a room its user is not joined to is dropped
-/// without a word, as in Synapse. So far typing, receipts, to-device messages and device-list and signing-key updates are taken; the other types are dropped.
+/// without a word, as in Synapse. Typing, receipts, presence, to-device messages and device-list and signing-key updates are taken; the other types are dropped.
 /// </summary>
 public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, ProcessSettings settings, TimeProvider clock)
 {
@@ -37,6 +38,9 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, ProcessS
                     break;
                 case "m.direct_to_device":
                     await ToDeviceAsync(origin, content, cancellationToken);
+                    break;
+                case "m.presence":
+                    await PresenceAsync(origin, content, cancellationToken);
                     break;
                 case "m.device_list_update" or "m.signing_key_update":
                     await DeviceListChangedAsync(origin, content, cancellationToken);
@@ -111,6 +115,24 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, ProcessS
         if (Text(content["user_id"]) is not { } userId || !UserId.TryParse(userId, out var user) || user.Server.ToString() != origin) return;
         if ((await rooms.GetServersSharingRoomsWithAsync(userId, cancellationToken)).Count == 0) return;
         await grains.GetGrain<IEndToEndKeysGrain>(userId).DeviceListChangedAsync(cancellationToken);
+    }
+
+    /// <summary>Presence updates one EDU may carry that are looked at.</summary>
+    public const int MaxPresencePerEdu = 100;
+
+    /// <summary><c>m.presence</c>: <c>push</c>, a list of the origin's users' presence; kept for users sharing a room with ours.</summary>
+    private async Task PresenceAsync(string origin, JsonObject content, CancellationToken cancellationToken)
+    {
+        foreach (var node in (content["push"] as JsonArray ?? []).Take(MaxPresencePerEdu))
+        {
+            if (node is not JsonObject update || Text(update["user_id"]) is not { } userId || !UserId.TryParse(userId, out var user) ||
+                user.Server.ToString() != origin) continue;
+            if (Text(update["presence"]) is not ("online" or "unavailable" or "offline") || Text(update["presence"]) is not { } state) continue;
+            var lastActiveAgo = update["last_active_ago"] is JsonValue a && a.TryGetValue<long>(out var ago) ? ago : 0;
+            var active = update["currently_active"] is JsonValue c && c.TryGetValue<bool>(out var isActive) && isActive;
+            if ((await rooms.GetServersSharingRoomsWithAsync(userId, cancellationToken)).Count == 0) continue;
+            await grains.GetGrain<IPresenceGrain>(userId).SetRemotePresenceAsync(state, Text(update["status_msg"]), lastActiveAgo, active, cancellationToken);
+        }
     }
 
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;

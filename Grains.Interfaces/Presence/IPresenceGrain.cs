@@ -11,4 +11,10 @@ public interface IPresenceGrain : IGrainWithStringKey
 
     /// <summary>A /sync with <c>set_presence</c>: marks the user active in that state unless they said otherwise since.</summary>
     Task SyncedAsync(string state, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The presence of this user of another server, as their server sent it (an <c>m.presence</c> EDU): taken as
+    /// given, with no timeout here (their server sends the change to offline).
+    /// </summary>
+    Task SetRemotePresenceAsync(string state, string? statusMessage, long lastActiveAgo, bool currentlyActive, CancellationToken cancellationToken = default);
 }

@@ -4,6 +4,10 @@ using Homeserver.Grains.Streams;
 using Homeserver.Storage.Presence;
 using Orleans;
 using Homeserver.Grains.Placement;
+using System.Text.Json.Nodes;
+using Homeserver.Configuration.Processes;
+using Homeserver.Grains.Federation;
+using Homeserver.Grains.Interfaces.Federation;
 
 namespace Homeserver.Grains.Presence;
 
@@ -13,7 +17,8 @@ namespace Homeserver.Grains.Presence;
 /// remembers when the user last synced.
 /// </summary>
 [WriterPlacement(StreamNames.Presence)]
-public sealed class PresenceGrain(PresenceStore store, StreamPublisher publisher, TimeProvider clock) : Grain, IPresenceGrain
+public sealed class PresenceGrain(PresenceStore store, StreamPublisher publisher, RoomEduFanOut federation, ProcessSettings settings, TimeProvider clock)
+    : Grain, IPresenceGrain
 {
     public static readonly TimeSpan SyncTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ActiveRefresh = TimeSpan.FromSeconds(60);
@@ -42,6 +47,18 @@ public sealed class PresenceGrain(PresenceStore store, StreamPublisher publisher
         await WriteAsync(state, _current?.StatusMessage, state == "online");
     }
 
+    public async Task SetRemotePresenceAsync(string state, string? statusMessage, long lastActiveAgo, bool currentlyActive, CancellationToken cancellationToken)
+    {
+        if (IsLocal) return;
+        var row = new PresenceRow(UserId, state, statusMessage, clock.GetUtcNow().ToUnixTimeMilliseconds() - Math.Max(0, lastActiveAgo), currentlyActive);
+        var position = await store.SetAsync(row, publisher.Writer(StreamNames.Presence));
+        _current = row;
+        _loaded = true;
+        await publisher.PublishToPeersAsync(StreamNames.Presence, UserId, position);
+    }
+
+    private bool IsLocal => UserId.EndsWith(":" + settings.ServerName, StringComparison.Ordinal);
+
     private async Task TimeOutAsync()
     {
         if (clock.GetUtcNow() - _lastSync < SyncTimeout) return;
@@ -63,5 +80,15 @@ public sealed class PresenceGrain(PresenceStore store, StreamPublisher publisher
         var position = await store.SetAsync(row, publisher.Writer(StreamNames.Presence));
         _current = row;
         await publisher.PublishToPeersAsync(StreamNames.Presence, UserId, position);
+        if (!IsLocal) return;
+        var update = new JsonObject
+        {
+            ["user_id"] = UserId,
+            ["presence"] = state,
+            ["last_active_ago"] = Math.Max(0, clock.GetUtcNow().ToUnixTimeMilliseconds() - row.LastActiveTs),
+            ["currently_active"] = active,
+        };
+        if (statusMessage is not null) update["status_msg"] = statusMessage;
+        await federation.SendToUserServersAsync(UserId, new Edu("m.presence", new JsonObject { ["push"] = new JsonArray(update) }), CancellationToken.None);
     }
 }

@@ -365,4 +365,22 @@ public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFi
         var after = await aliceApart.SendTextAsync(roomId, "healed");
         await WaitForAsync(bobApart, bobSince, roomId, e => e["event_id"]?.GetValue<string>() == after, "the first message after the split");
     }
+
+    [Fact]
+    public async Task Presence_of_a_user_of_the_other_server_reaches_the_users_sharing_a_room_with_them()
+    {
+        var (alice, bob, _) = await SharedRoomAsync();
+        var aliceSince = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        var (status, body) = await bob.PutAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(bob.UserId)}/status",
+            new JsonObject { ["presence"] = "unavailable", ["status_msg"] = "on the other server" });
+        status.Should().Be(200, body.ToJsonString());
+
+        var seen = await alice.SyncUntilAsync(aliceSince, s => (s["presence"]?["events"] as JsonArray ?? []).OfType<JsonObject>()
+            .Any(e => e["sender"]?.GetValue<string>() == bob.UserId && e["content"]?["presence"]?.GetValue<string>() == "unavailable"));
+        var presence = (seen["presence"]!["events"] as JsonArray)!.OfType<JsonObject>().Last(e => e["sender"]?.GetValue<string>() == bob.UserId);
+        presence["content"]!["status_msg"]!.GetValue<string>().Should().Be("on the other server");
+        var (statusOfBob, fromFirst) = await alice.GetAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(bob.UserId)}/status");
+        statusOfBob.Should().Be(200, fromFirst.ToJsonString());
+        fromFirst["presence"]!.GetValue<string>().Should().Be("unavailable");
+    }
 }
