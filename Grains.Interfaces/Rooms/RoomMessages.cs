@@ -21,7 +21,8 @@ public sealed record CreateRoomCommand(
     [property: Id(8)] string? Topic = null,
     [property: Id(9)] IReadOnlyList<string>? Invite = null,
     [property: Id(10)] bool IsDirect = false,
-    [property: Id(11)] string? CanonicalAlias = null);
+    [property: Id(11)] string? CanonicalAlias = null,
+    [property: Id(12)] IReadOnlyList<string>? RemoteInvite = null);
 
 [GenerateSerializer, Immutable, Alias("RoomCreated")]
 public sealed record RoomCreated([property: Id(0)] string RoomId, [property: Id(1)] string RoomVersion, [property: Id(2)] IReadOnlyList<string> EventIds);

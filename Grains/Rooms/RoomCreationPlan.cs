@@ -65,7 +65,8 @@ internal static class RoomCreationPlan
         var users = new JsonObject { [command.Creator] = 100 };
         if (command.Preset == "trusted_private_chat")
         {
-            foreach (var invitee in command.Invite ?? []) users[invitee] = 100;
+            // Invitees of other servers too: their invites follow the creation, signed by their servers.
+            foreach (var invitee in (command.Invite ?? []).Concat(command.RemoteInvite ?? [])) users[invitee] = 100;
         }
         var content = new JsonObject
         {

@@ -55,9 +55,10 @@ public sealed class JsSdkClientTests(TwoSiloClusterFixture fixture) : IClassFixt
         await RunNodeAsync(script, fixture.Cluster.ApiHosts[0].BaseAddress.ToString().TrimEnd('/'), "e2ee", "", "e2ee.mjs");
     }
 
-    private static async Task RunNodeAsync(string directory, string baseUrl, string phase, string state, string scriptFile = "client-core.mjs")
+    internal static async Task RunNodeAsync(string directory, string baseUrl, string phase, string state, string scriptFile = "client-core.mjs",
+        string? otherBaseUrl = null)
     {
-        var start = new ProcessStartInfo("node", [scriptFile, baseUrl, phase, state])
+        var start = new ProcessStartInfo("node", otherBaseUrl is null ? [scriptFile, baseUrl, phase, state] : [scriptFile, baseUrl, otherBaseUrl])
         {
             WorkingDirectory = directory,
             RedirectStandardOutput = true,

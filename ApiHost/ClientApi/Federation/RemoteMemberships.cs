@@ -207,6 +207,19 @@ public sealed partial class RemoteMemberships(IFederationClient client, PduVerif
         if (!outcome.Accepted) throw MatrixException.Forbidden($"The invite is not allowed ({outcome.Status}: {outcome.Reason}).");
     }
 
+    /// <summary>An invite made after the room's creation (createRoom's <c>invite</c>): a refusal is logged, not thrown.</summary>
+    public async Task TryInviteAsync(string roomId, SendEventCommand command, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await InviteAsync(roomId, command, cancellationToken);
+        }
+        catch (MatrixException e)
+        {
+            InviteFailed(UserId.Parse(command.StateKey!).Server.ToString(), roomId, e.Error);
+        }
+    }
+
     private async Task<FederationResponse> InviteRequestAsync(FederationRequest request, bool acceptUnrecognized, CancellationToken cancellationToken)
     {
         var response = await client.SendAsync(request, cancellationToken);

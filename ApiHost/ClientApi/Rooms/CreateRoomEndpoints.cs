@@ -11,6 +11,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Orleans;
+using Microsoft.Extensions.DependencyInjection;
+using Homeserver.ApiHost.ClientApi.Federation;
 
 namespace Homeserver.ApiHost.ClientApi.Rooms;
 
@@ -70,16 +72,27 @@ public static class CreateRoomEndpoints
             InitialState: initialState,
             Name: body.OptionalString("name"),
             Topic: body.OptionalString("topic"),
-            Invite: invite,
+            Invite: [.. invite.Where(i => !IsRemote(i))],
             IsDirect: body.OptionalBool("is_direct", false),
-            CanonicalAlias: alias), http.RequestAborted);
+            CanonicalAlias: alias,
+            RemoteInvite: [.. invite.Where(IsRemote)]), http.RequestAborted);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         if (alias is not null && !await directory.CreateAliasAsync(alias, created.RoomId, user.UserId, now))
         {
             throw MatrixException.RoomInUse($"Room alias {alias} was taken while the room was being created.");
         }
         if (visibility == "public") await directory.SetPublishedAsync(created.RoomId, true, now);
+        var remoteMemberships = http.RequestServices.GetRequiredService<RemoteMemberships>();
+        foreach (var invitee in invite.Where(IsRemote))
+        {
+            var content = new JsonObject { ["membership"] = "invite" };
+            if (body.OptionalBool("is_direct", false)) content["is_direct"] = true;
+            // The room stands: an invite another server refuses does not undo it.
+            await remoteMemberships.TryInviteAsync(created.RoomId, new SendEventCommand(user.UserId, "m.room.member", invitee, content, null), http.RequestAborted);
+        }
         return Results.Json(new { room_id = created.RoomId });
+
+        bool IsRemote(string userId) => UserId.Parse(userId).Server.ToString() != settings.ServerName;
     }
 
     private static StateEventDraft StateDraft(JsonNode? node)

@@ -1,4 +1,5 @@
-// End-to-end encryption between matrix-js-sdk clients with Rust crypto: node e2ee.mjs <baseUrl>
+// End-to-end encryption between matrix-js-sdk clients with Rust crypto: node e2ee.mjs <baseUrl> [<bobBaseUrl>]
+// With a second URL, Bob is a user of that other homeserver and everything below crosses federation.
 // Alice and Bob bootstrap cross-signing and key backup, chat in an encrypted room and decrypt each
 // other; typing and a read receipt cross between them; Alice's second device receives the room key
 // of Bob's next message through to-device and decrypts it; Alice's backup holds her room keys.
@@ -8,14 +9,15 @@ import { waitFor, until } from "./wait.mjs";
 const sdk = await import("matrix-js-sdk");
 const { logger } = await import("matrix-js-sdk/lib/logger.js");
 logger.setLevel("error");
-const [baseUrl] = process.argv.slice(2);
+const [baseUrl, otherBaseUrl] = process.argv.slice(2);
+const bobBaseUrl = otherBaseUrl?.startsWith("http") ? otherBaseUrl : baseUrl;
 const suffix = Date.now().toString(36) + Math.floor(Math.random() * 1e6).toString(36);
 const password = "correct horse battery staple";
 
 
 
-async function start(session, name) {
-  const client = sdk.createClient({ baseUrl, accessToken: session.access_token, userId: session.user_id, deviceId: session.device_id });
+async function start(session, name, url = baseUrl) {
+  const client = sdk.createClient({ baseUrl: url, accessToken: session.access_token, userId: session.user_id, deviceId: session.device_id });
   await client.initRustCrypto({ useIndexedDB: false });
   const prepared = waitFor(client, sdk.ClientEvent.Sync, (state) => state === "PREPARED", `${name}'s first sync`);
   await client.startClient({ initialSyncLimit: 20 });
@@ -42,9 +44,9 @@ async function decrypted(client, roomId, body, name) {
 }
 
 try {
-  const register = (name) => sdk.createClient({ baseUrl }).registerRequest({ username: name + suffix, password, auth: { type: "m.login.dummy" } });
-  const alice = await start(await register("alice"), "alice");
-  const bob = await start(await register("bob"), "bob");
+  const register = (name, url) => sdk.createClient({ baseUrl: url }).registerRequest({ username: name + suffix, password, auth: { type: "m.login.dummy" } });
+  const alice = await start(await register("alice", baseUrl), "alice");
+  const bob = await start(await register("bob", bobBaseUrl), "bob", bobBaseUrl);
   await bootstrap(alice);
   await bootstrap(bob);
 

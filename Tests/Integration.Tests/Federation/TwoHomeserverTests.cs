@@ -383,4 +383,17 @@ public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFi
         statusOfBob.Should().Be(200, fromFirst.ToJsonString());
         fromFirst["presence"]!.GetValue<string>().Should().Be("unavailable");
     }
+
+    /// <summary>
+    /// The Rust-crypto run of matrix-js-sdk with alice here and bob on the other server: invite and join across,
+    /// megolm messages both ways (remote key queries and claims, olm over to-device), typing and a receipt, and
+    /// alice's second device learnt by bob through a device-list update.
+    /// </summary>
+    [Fact]
+    public async Task Matrix_js_sdk_users_on_the_two_servers_exchange_encrypted_messages()
+    {
+        var script = Path.Combine(RepositoryPaths.Root, "Tests", "EndToEnd", "js-sdk");
+        await JsSdkClientTests.RunNodeAsync(script, servers.First.ClientAddress.ToString().TrimEnd('/'), "e2ee", "", "e2ee.mjs",
+            servers.Second.ClientAddress.ToString().TrimEnd('/'));
+    }
 }
