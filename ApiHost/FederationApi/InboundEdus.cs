@@ -54,7 +54,7 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, ProcessS
         if (Text(content["room_id"]) is not { } roomId || !RoomId.TryParse(roomId, out _)) return;
         if (Text(content["user_id"]) is not { } userId || !UserId.TryParse(userId, out var user) || user.Server.ToString() != origin) return;
         if (content["typing"] is not JsonValue value || !value.TryGetValue<bool>(out var typing)) return;
-        if (await rooms.GetMembershipAsync(roomId, userId) != "join") return;
+        if (await rooms.GetMembershipAsync(roomId, userId) != "join" || !await RoomServerAcl.AllowsAsync(rooms, roomId, origin, cancellationToken)) return;
         await grains.GetGrain<ITypingGrain>(roomId).SetTypingAsync(userId, typing, RemoteTypingTimeoutMs, cancellationToken);
     }
 
@@ -68,6 +68,7 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, ProcessS
         foreach (var (roomId, byType) in content)
         {
             if (!RoomId.TryParse(roomId, out _) || byType?["m.read"] is not JsonObject byUser) continue;
+            if (!await RoomServerAcl.AllowsAsync(rooms, roomId, origin, cancellationToken)) continue;
             foreach (var (userId, receipt) in byUser)
             {
                 if (taken++ >= MaxReceiptsPerEdu) return;

@@ -42,6 +42,7 @@ public static class InviteFederationEndpoints
         ServerSigningKeys keys, AccountStore accounts, RoomReader rooms, IGrainFactory grains, ProcessSettings settings, bool legacy)
     {
         if (!RoomId.TryParse(roomId, out _)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{roomId}' is not a room ID.");
+        await RoomServerAcl.RequireAllowedAsync(rooms, roomId, origin.ServerName, http.RequestAborted);
         var body = await JsonBody.ReadObjectAsync(http.Request, maxBytes: XMatrixAuthenticationMiddleware.MaxBodyBytes);
         JsonObject received;
         string versionId;

@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Orleans;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Homeserver.ApiHost.FederationApi;
 
@@ -101,6 +102,11 @@ public static class RoomFederationEndpoints
         }
         foreach (var (roomId, (version, list)) in byRoom)
         {
+            if (!await RoomServerAcl.AllowsAsync(rooms, roomId, origin.ServerName, http.RequestAborted))
+            {
+                foreach (var pdu in list) results[pdu.EventId] = new JsonObject { ["error"] = "Server is banned from this room." };
+                continue;
+            }
             var ours = list.Select(p => p.EventId).ToHashSet(StringComparer.Ordinal);
             var withMissing = await missing.WithMissingAsync(origin.ServerName, roomId, version, list, http.RequestAborted);
             foreach (var chunk in withMissing.Chunk(MaxPdusPerRoomCall))
@@ -125,6 +131,7 @@ public static class RoomFederationEndpoints
         if (!UserId.TryParse(userId, out var user)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{userId}' is not a user ID.");
         if (user.Server.ToString() != origin.ServerName) throw MatrixException.Forbidden("A server may only make joins for its own users.");
         if (!RoomId.TryParse(roomId, out _)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{roomId}' is not a room ID.");
+        await RoomServerAcl.RequireAllowedAsync(http.RequestServices.GetRequiredService<RoomReader>(), roomId, origin.ServerName, http.RequestAborted);
         // Spec: a server that names no versions supports only version 1.
         var versions = http.Request.Query["ver"].Where(v => v is not null).Select(v => v!).ToList();
         if (versions.Count == 0) versions.Add("1");
@@ -136,6 +143,7 @@ public static class RoomFederationEndpoints
         RoomDagStore dag, PduVerifier verifier, IGrainFactory grains, AuthChains chains, ProcessSettings settings, bool legacy)
     {
         var version = await RoomVersionAsync(rooms, roomId, http.RequestAborted);
+        await RoomServerAcl.RequireAllowedAsync(rooms, roomId, origin.ServerName, http.RequestAborted);
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var (verified, refusal) = await verifier.VerifyAsync(body, version, http.RequestAborted);
         if (verified is null) throw MatrixException.BadJson($"The join event is not acceptable: {refusal}.");
@@ -167,6 +175,7 @@ public static class RoomFederationEndpoints
         if (!UserId.TryParse(userId, out var user)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{userId}' is not a user ID.");
         if (user.Server.ToString() != origin.ServerName) throw MatrixException.Forbidden("A server may only make leaves for its own users.");
         if (!RoomId.TryParse(roomId, out _)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{roomId}' is not a room ID.");
+        await RoomServerAcl.RequireAllowedAsync(http.RequestServices.GetRequiredService<RoomReader>(), roomId, origin.ServerName, http.RequestAborted);
         var template = await grains.GetGrain<IRoomGrain>(roomId).MakeLeaveAsync(user.ToString(), http.RequestAborted);
         return Results.Json(new JsonObject { ["event"] = template.Event, ["room_version"] = template.RoomVersion });
     }
@@ -175,6 +184,7 @@ public static class RoomFederationEndpoints
         PduVerifier verifier, IGrainFactory grains, bool legacy)
     {
         var version = await RoomVersionAsync(rooms, roomId, http.RequestAborted);
+        await RoomServerAcl.RequireAllowedAsync(rooms, roomId, origin.ServerName, http.RequestAborted);
         var body = await JsonBody.ReadObjectAsync(http.Request);
         var (verified, refusal) = await verifier.VerifyAsync(body, version, http.RequestAborted);
         if (verified is null) throw MatrixException.BadJson($"The leave event is not acceptable: {refusal}.");
@@ -245,6 +255,7 @@ public static class RoomFederationEndpoints
     /// <summary>Only servers with a member joined to the room read its events and state here (the spec leaves visibility to the server; Synapse also checks history visibility).</summary>
     internal static async Task RequireParticipantAsync(RoomReader rooms, string roomId, FederationOrigin origin, CancellationToken cancellationToken)
     {
+        await RoomServerAcl.RequireAllowedAsync(rooms, roomId, origin.ServerName, cancellationToken);
         if (!(await rooms.GetJoinedServersAsync(roomId, cancellationToken)).Contains(origin.ServerName, StringComparer.Ordinal))
         {
             throw MatrixException.Forbidden($"{origin.ServerName} is not in the room.");

@@ -363,4 +363,29 @@ public sealed class RemoteJoinTests(FederationClusterFixture fixture) : IClassFi
         typing["content"]!["user_ids"]!.AsArray().Select(u => u!.GetValue<string>()).Should().Equal([remote.Bob],
             "Eve is of another server than the sender and Carol is not in the room");
     }
+
+    [Fact]
+    public async Task A_server_the_room_acl_denies_has_its_pdus_refused_and_its_room_requests_forbidden()
+    {
+        var (alice, roomId, remote) = await RoomWithRemoteServerAsync();
+        using var aliceClient = alice;
+        var (joinId, join) = await JoinAsync(remote, roomId);
+        // The ACL matches server names without their port: the remote is 127.0.0.1.
+        var acl = await alice.SetStateAsync(roomId, "m.room.server_acl", new JsonObject { ["allow"] = new JsonArray("*"), ["deny"] = new JsonArray("127.0.0.1") });
+
+        var message = Message(roomId, remote.Bob, acl, join, "from a banned server", 100);
+        var id = Finish(remote, message);
+        var results = await SendAsync(remote, message);
+        results[id]!["error"]!.GetValue<string>().Should().Contain("banned");
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{roomId}/event/{Uri.EscapeDataString(id)}")).Status.Should().Be(404);
+
+        var (status, body) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/state_ids/{Uri.EscapeDataString(roomId)}?event_id={Uri.EscapeDataString(acl)}");
+        status.Should().Be(403, body?.ToJsonString());
+        body!["errcode"]!.GetValue<string>().Should().Be("M_FORBIDDEN");
+        (status, _) = await SignedAsync(remote, HttpMethod.Get,
+            $"/_matrix/federation/v1/make_join/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString($"@carol:{remote.Keys.ServerName}")}?ver={Version.Id}");
+        status.Should().Be(403);
+        (status, _) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/event/{Uri.EscapeDataString(joinId)}");
+        status.Should().Be(403);
+    }
 }
