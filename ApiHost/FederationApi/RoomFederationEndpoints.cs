@@ -43,6 +43,8 @@ public static class RoomFederationEndpoints
             RoomReader r, PduVerifier v, IGrainFactory g) => SendLeaveAsync(h, roomId, eventId, o, r, v, g, legacy: false));
         app.MapPut("/_matrix/federation/v1/send_leave/{roomId}/{eventId}", (HttpContext h, string roomId, string eventId, FederationOrigin o,
             RoomReader r, PduVerifier v, IGrainFactory g) => SendLeaveAsync(h, roomId, eventId, o, r, v, g, legacy: true));
+        app.MapGet("/_matrix/federation/v1/make_knock/{roomId}/{userId}", MakeKnockAsync);
+        app.MapPut("/_matrix/federation/v1/send_knock/{roomId}/{eventId}", SendKnockAsync);
         app.MapGet("/_matrix/federation/v1/event/{eventId}", EventAsync);
         app.MapGet("/_matrix/federation/v1/state_ids/{roomId}", (HttpContext h, string roomId, FederationOrigin o, RoomReader r, RoomDagStore d,
             AuthChains c, ProcessSettings s) => StateAsync(h, roomId, o, r, d, c, s, idsOnly: true));
@@ -195,6 +197,38 @@ public static class RoomFederationEndpoints
         if (sender.Server.ToString() != origin.ServerName) throw MatrixException.Forbidden("A server may only send leaves of its own users.");
         await grains.GetGrain<IRoomGrain>(roomId).SendLeaveAsync(new ReceivedPdu(eventId, verified.Pdu), http.RequestAborted);
         return legacy ? Results.Json(new JsonArray(200, new JsonObject())) : Results.Json(new JsonObject());
+    }
+
+    private static async Task<IResult> MakeKnockAsync(HttpContext http, string roomId, string userId, FederationOrigin origin, RoomReader rooms,
+        IGrainFactory grains)
+    {
+        if (!UserId.TryParse(userId, out var user)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{userId}' is not a user ID.");
+        if (user.Server.ToString() != origin.ServerName) throw MatrixException.Forbidden("A server may only make knocks for its own users.");
+        if (!RoomId.TryParse(roomId, out _)) throw new MatrixException(400, "M_INVALID_PARAM", $"'{roomId}' is not a room ID.");
+        await RoomServerAcl.RequireAllowedAsync(rooms, roomId, origin.ServerName, http.RequestAborted);
+        var versions = http.Request.Query["ver"].Where(v => v is not null).Select(v => v!).ToList();
+        if (versions.Count == 0) throw new MatrixException(400, "M_MISSING_PARAM", "'ver' is missing: knocking needs room version 7 or later.");
+        var template = await grains.GetGrain<IRoomGrain>(roomId).MakeKnockAsync(user.ToString(), versions, http.RequestAborted);
+        return Results.Json(new JsonObject { ["event"] = template.Event, ["room_version"] = template.RoomVersion });
+    }
+
+    /// <summary>send_knock (v1 only): the knock through the received-event checks, answered with the room's stripped state for the knocker.</summary>
+    private static async Task<IResult> SendKnockAsync(HttpContext http, string roomId, string eventId, FederationOrigin origin, RoomReader rooms,
+        PduVerifier verifier, IGrainFactory grains)
+    {
+        var version = await RoomVersionAsync(rooms, roomId, http.RequestAborted);
+        await RoomServerAcl.RequireAllowedAsync(rooms, roomId, origin.ServerName, http.RequestAborted);
+        var body = await JsonBody.ReadObjectAsync(http.Request);
+        var (verified, refusal) = await verifier.VerifyAsync(body, version, http.RequestAborted);
+        if (verified is null) throw new MatrixException(400, "M_INVALID_PARAM", $"The knock event is not acceptable: {refusal}.");
+        if (verified.Redacted) throw new MatrixException(400, "M_INVALID_PARAM", "The knock's content hash does not match its content.");
+        if (verified.EventId != eventId) throw new MatrixException(400, "M_INVALID_PARAM", "The event ID in the path is not the event's.");
+        if (verified.Pdu["room_id"]?.GetValue<string>() != roomId) throw new MatrixException(400, "M_INVALID_PARAM", "The event is of another room.");
+        var sender = UserId.Parse(verified.Pdu["sender"]!.GetValue<string>());
+        if (sender.Server.ToString() != origin.ServerName) throw MatrixException.Forbidden("A server may only send knocks of its own users.");
+        await grains.GetGrain<IRoomGrain>(roomId).SendKnockAsync(new ReceivedPdu(eventId, verified.Pdu), http.RequestAborted);
+        var stripped = await Homeserver.ApiHost.ClientApi.Rooms.StrippedState.OfAsync(rooms, roomId, sender.ToString());
+        return Results.Json(new JsonObject { ["knock_room_state"] = stripped });
     }
 
     private static async Task<IResult> EventAsync(HttpContext http, string eventId, FederationOrigin origin, RoomReader rooms, RoomDagStore dag,

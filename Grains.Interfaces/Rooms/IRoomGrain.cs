@@ -64,6 +64,15 @@ public interface IRoomGrain : IGrainWithStringKey
     /// </summary>
     Task CompleteRemoteLeaveAsync(ReceivedPdu leave, string roomVersion, CancellationToken cancellationToken = default);
 
+    /// <summary>make_knock: a knock event for <paramref name="userId"/> of another server, if the room lets them knock (v7+).</summary>
+    Task<JoinTemplate> MakeKnockAsync(string userId, IReadOnlyList<string> supportedRoomVersions, CancellationToken cancellationToken = default);
+
+    /// <summary>send_knock: the signed knock of a remote user, accepted into the room or refused (403).</summary>
+    Task SendKnockAsync(ReceivedPdu knock, CancellationToken cancellationToken = default);
+
+    /// <summary>One of our users knocked on a room this server is not in, through a resident server: kept as their membership with the room's stripped state.</summary>
+    Task CompleteRemoteKnockAsync(ReceivedPdu knock, string roomVersion, string knockRoomStateJson, CancellationToken cancellationToken = default);
+
     [ReadOnly]
     Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken = default);
 }

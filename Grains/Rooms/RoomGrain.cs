@@ -49,5 +49,13 @@ public sealed class RoomGrain(IServiceProvider services) : Grain, IRoomGrain
     public Task CompleteRemoteLeaveAsync(ReceivedPdu leave, string roomVersion, CancellationToken cancellationToken) =>
         Writer.CompleteRemoteLeaveAsync(leave, roomVersion);
 
+    public Task<JoinTemplate> MakeKnockAsync(string userId, IReadOnlyList<string> supportedRoomVersions, CancellationToken cancellationToken) =>
+        Writer.MakeKnockAsync(userId, supportedRoomVersions);
+
+    public Task SendKnockAsync(ReceivedPdu knock, CancellationToken cancellationToken) => Writer.SendKnockAsync(knock);
+
+    public Task CompleteRemoteKnockAsync(ReceivedPdu knock, string roomVersion, string knockRoomStateJson, CancellationToken cancellationToken) =>
+        Writer.CompleteRemoteKnockAsync(knock, roomVersion, knockRoomStateJson);
+
     public Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken) => Writer.GetWriterInfoAsync();
 }

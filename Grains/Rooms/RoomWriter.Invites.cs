@@ -65,6 +65,25 @@ public sealed partial class RoomWriter
         await PersistOutlierMembershipAsync(version, e, change, inviteState);
     }
 
+    public async Task CompleteRemoteKnockAsync(ReceivedPdu remote, string roomVersion, string knockRoomStateJson)
+    {
+        if (!RoomVersions.TryGet(roomVersion, out var version)) throw new MatrixException(400, "M_UNSUPPORTED_ROOM_VERSION", $"Room version {roomVersion} is not supported.");
+        var knock = remote.Pdu;
+        var userId = Text(knock["state_key"]);
+        if (Text(knock["room_id"]) != RoomId || Text(knock["type"]) != "m.room.member" || Text(knock["content"]?["membership"]) != "knock" ||
+            userId is null || Text(knock["sender"]) != userId || !UserId.TryParse(userId, out var user) || user.Server.ToString() != server.ServerName)
+        {
+            throw MatrixException.BadJson("A remote knock completes with the knock event of one of this server's users.");
+        }
+        if (_state is { } known && known.Version.Id != version.Id) throw BadAnswer($"the room is of version {known.Version.Id} here, not {version.Id}");
+        if (_state is not null && await dag.GetEventsAsync(RoomId, [remote.EventId]) is [_]) return;
+        var e = new NewEvent(remote.EventId, (_state?.LastRoomSeq ?? 0) + 1, knock["depth"]!.GetValue<long>(), "m.room.member", userId, userId,
+            knock["origin_server_ts"]!.GetValue<long>(), "knock", CanonicalJson.ToCanonicalString(knock));
+        var change = new DagChange([], [new DagEventRow(e.EventId, DagStatus.Outlier, null, null)], _state?.ForwardExtremities ?? [],
+            _state?.CurrentStateGroup ?? 0, [new CurrentStateChange("m.room.member", userId, e.EventId, "knock")]);
+        await PersistOutlierMembershipAsync(version, e, change, new InviteRoomState(userId, e.EventId, knockRoomStateJson));
+    }
+
     public async Task CompleteRemoteLeaveAsync(ReceivedPdu remote, string roomVersion)
     {
         if (!RoomVersions.TryGet(roomVersion, out var version)) throw new MatrixException(400, "M_UNSUPPORTED_ROOM_VERSION", $"Room version {roomVersion} is not supported.");

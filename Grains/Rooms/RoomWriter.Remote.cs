@@ -74,7 +74,7 @@ public sealed partial class RoomWriter
         };
         if (!version.RedactionV11) template["origin"] = UserId.Parse(userId).Server.ToString();
         var auth = AuthRules.Check(template, state.AuthState, version, state.StateEventCount);
-        if (!auth.Allowed) throw MatrixException.Forbidden($"{userId} may not {(membership == "join" ? "join" : "leave")}: {auth.Reason}.");
+        if (!auth.Allowed) throw MatrixException.Forbidden($"{userId} may not {membership}: {auth.Reason}.");
         return template;
     }
 

@@ -132,6 +132,51 @@ public sealed partial class RemoteMemberships(IFederationClient client, PduVerif
         await RejectLocallyAsync(roomId, userId, content, cancellationToken);
     }
 
+    /// <summary>
+    /// Knocks on a room this server is not in (server-server-api "Knocking upon a room"): make_knock to each
+    /// candidate until one makes it, the knock signed here, send_knock to the same server; the knock is kept
+    /// as the user's membership with the stripped state the answer carries.
+    /// </summary>
+    public async Task KnockAsync(string roomId, string userId, JsonObject content, IReadOnlyList<string> servers, CancellationToken cancellationToken)
+    {
+        if (servers.Count == 0) throw MatrixException.NotFound("No known servers to knock through.");
+        var versions = string.Join("&", RoomVersions.All.Where(v => v.KnockAllowed).Select(v => $"ver={Uri.EscapeDataString(v.Id)}"));
+        MatrixException? last = null;
+        foreach (var server in servers.Take(MaxServersTried))
+        {
+            try
+            {
+                var made = await SendAsync(new FederationRequest(HttpMethod.Get, server,
+                    $"/_matrix/federation/v1/make_knock/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString(userId)}?{versions}"), "make_knock", cancellationToken);
+                if (made.Body is not JsonObject madeBody || madeBody["event"] is not JsonObject template ||
+                    !RoomVersions.TryGet(madeBody["room_version"] is JsonValue v && v.TryGetValue<string>(out var id) ? id : null, out var version) ||
+                    !version.KnockAllowed)
+                {
+                    throw new GiveWay("make_knock answered without a knock of a known version", RemoteServerQueries.BadGateway("The server cannot make the knock."));
+                }
+                var (knockId, knock) = await SignedMembershipAsync(template, version, roomId, userId, content, "knock", cancellationToken);
+                var sent = await SendAsync(new FederationRequest(HttpMethod.Put, server,
+                    $"/_matrix/federation/v1/send_knock/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString(knockId)}", knock), "send_knock", cancellationToken);
+                var stripped = new JsonArray();
+                foreach (var node in (sent.Body?["knock_room_state"] as JsonArray ?? []).Take(50))
+                {
+                    if (node is JsonObject e && e["type"] is JsonValue && e["state_key"] is JsonValue && e["content"] is JsonObject c)
+                    {
+                        stripped.Add(new JsonObject { ["type"] = e["type"]!.DeepClone(), ["state_key"] = e["state_key"]!.DeepClone(), ["sender"] = e["sender"]?.DeepClone(), ["content"] = c.DeepClone() });
+                    }
+                }
+                await grains.GetGrain<IRoomGrain>(roomId).CompleteRemoteKnockAsync(new ReceivedPdu(knockId, knock), version.Id, stripped.ToJsonString(), cancellationToken);
+                return;
+            }
+            catch (GiveWay e)
+            {
+                JoinAttemptFailed(server, roomId, e.Message);
+                last = e.ForClient;
+            }
+        }
+        throw last!;
+    }
+
     private async Task RejectLocallyAsync(string roomId, string userId, JsonObject content, CancellationToken cancellationToken)
     {
         var member = await rooms.GetCurrentStateAsync(roomId, "m.room.member", userId, cancellationToken);

@@ -61,7 +61,7 @@ public static class MembershipEndpoints
         // join/{roomIdOrAlias}: servers to join through, as via (v1.12) or the deprecated server_name.
         var named = http.Request.Query["via"].Concat(http.Request.Query["server_name"]).OfType<string>().ToList();
         string roomId;
-        if (membership == "join" && RoomAlias.TryParse(roomIdText, out var alias) && alias.Server.ToString() != settings.ServerName)
+        if (membership is "join" or "knock" && RoomAlias.TryParse(roomIdText, out var alias) && alias.Server.ToString() != settings.ServerName)
         {
             var (aliased, servers) = await services.GetRequiredService<RemoteServerQueries>().ResolveAliasAsync(alias.Server.ToString(), alias.ToString(),
                 http.RequestAborted);
@@ -83,7 +83,7 @@ public static class MembershipEndpoints
             content["join_authorised_via_users_server"] = authoriser;
         }
         if (membership is "join" or "knock") await rooms.AddProfileAsync(user.UserId, content);
-        if (membership is "join" or "leave" && !(await rooms.GetJoinedServersAsync(roomId, http.RequestAborted)).Contains(settings.ServerName))
+        if (membership is "join" or "leave" or "knock" && !(await rooms.GetJoinedServersAsync(roomId, http.RequestAborted)).Contains(settings.ServerName))
         {
             // No user here is in the room, so this server cannot vouch for its state: a resident server makes the
             // membership; an invite from another server points at one.
@@ -101,6 +101,11 @@ public static class MembershipEndpoints
                 services.GetRequiredService<RateLimiter>().Acquire("join-remote", user.UserId, settings.RateLimits.JoinsRemote);
                 content.Remove("join_authorised_via_users_server");
                 await remote.JoinAsync(roomId, user.UserId, content, candidates, http.RequestAborted);
+                return Results.Json(new JsonObject { ["room_id"] = roomId });
+            }
+            if (membership == "knock" && candidates.Count > 0)
+            {
+                await remote.KnockAsync(roomId, user.UserId, content, candidates, http.RequestAborted);
                 return Results.Json(new JsonObject { ["room_id"] = roomId });
             }
             if (membership == "leave" && ownMembership?["content"]?["membership"]?.GetValue<string>() is "invite" or "knock")

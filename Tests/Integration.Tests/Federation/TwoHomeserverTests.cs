@@ -396,4 +396,35 @@ public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFi
         await JsSdkClientTests.RunNodeAsync(script, servers.First.ClientAddress.ToString().TrimEnd('/'), "e2ee", "", "e2ee.mjs",
             servers.Second.ClientAddress.ToString().TrimEnd('/'));
     }
+
+    [Fact]
+    public async Task A_user_knocks_on_a_room_of_the_other_server_is_let_in_by_invite_and_joins()
+    {
+        var bob = await servers.Second.NewUserAsync();
+        var roomId = await bob.CreateRoomAsync(new JsonObject
+        {
+            ["preset"] = "private_chat",
+            ["name"] = "Knock first",
+            ["initial_state"] = new JsonArray(new JsonObject { ["type"] = "m.room.join_rules", ["state_key"] = "", ["content"] = new JsonObject { ["join_rule"] = "knock" } }),
+        });
+        var alice = await servers.First.NewUserAsync();
+        var aliceSince = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        var bobSince = (await bob.SyncAsync())["next_batch"]!.GetValue<string>();
+
+        var (status, body) = await alice.PostAsync($"/_matrix/client/v3/knock/{Uri.EscapeDataString(roomId)}", new JsonObject { ["reason"] = "let me in" });
+        status.Should().Be(200, body.ToJsonString());
+        body["room_id"]!.GetValue<string>().Should().Be(roomId);
+        var knocked = await alice.SyncUntilAsync(aliceSince, s => s["rooms"]?["knock"]?[roomId] is not null);
+        var knockState = (knocked["rooms"]!["knock"]![roomId]!["knock_state"]!["events"] as JsonArray)!.OfType<JsonObject>().ToList();
+        Has(knockState, "m.room.name", e => e["content"]?["name"]?.GetValue<string>() == "Knock first").Should().BeTrue(knocked.ToJsonString());
+        await WaitForAsync(bob, bobSince, roomId, e => e["type"]?.GetValue<string>() == "m.room.member" && e["state_key"]?.GetValue<string>() == alice.UserId &&
+            e["content"]?["membership"]?.GetValue<string>() == "knock", "alice's knock");
+
+        aliceSince = knocked["next_batch"]!.GetValue<string>();
+        await bob.InviteAsync(roomId, alice.UserId);
+        await alice.SyncUntilAsync(aliceSince, s => s["rooms"]?["invite"]?[roomId] is not null);
+        await alice.JoinAsync(roomId);
+        await Eventually.WaitUntilAsync(async () => (await bob.GetAsync($"/_matrix/client/v3/rooms/{roomId}/joined_members")).Body["joined"]!.AsObject()
+            .ContainsKey(alice.UserId), "alice to be joined at bob's server");
+    }
 }
