@@ -65,42 +65,29 @@ public sealed partial class RoomWriter
         await PersistOutlierMembershipAsync(version, e, change, inviteState);
     }
 
-    public async Task CompleteRemoteKnockAsync(ReceivedPdu remote, string roomVersion, string knockRoomStateJson)
-    {
-        if (!RoomVersions.TryGet(roomVersion, out var version)) throw new MatrixException(400, "M_UNSUPPORTED_ROOM_VERSION", $"Room version {roomVersion} is not supported.");
-        var knock = remote.Pdu;
-        var userId = Text(knock["state_key"]);
-        if (Text(knock["room_id"]) != RoomId || Text(knock["type"]) != "m.room.member" || Text(knock["content"]?["membership"]) != "knock" ||
-            userId is null || Text(knock["sender"]) != userId || !UserId.TryParse(userId, out var user) || user.Server.ToString() != server.ServerName)
-        {
-            throw MatrixException.BadJson("A remote knock completes with the knock event of one of this server's users.");
-        }
-        if (_state is { } known && known.Version.Id != version.Id) throw BadAnswer($"the room is of version {known.Version.Id} here, not {version.Id}");
-        if (_state is not null && await dag.GetEventsAsync(RoomId, [remote.EventId]) is [_]) return;
-        var e = new NewEvent(remote.EventId, (_state?.LastRoomSeq ?? 0) + 1, knock["depth"]!.GetValue<long>(), "m.room.member", userId, userId,
-            knock["origin_server_ts"]!.GetValue<long>(), "knock", CanonicalJson.ToCanonicalString(knock));
-        var change = new DagChange([], [new DagEventRow(e.EventId, DagStatus.Outlier, null, null)], _state?.ForwardExtremities ?? [],
-            _state?.CurrentStateGroup ?? 0, [new CurrentStateChange("m.room.member", userId, e.EventId, "knock")]);
-        await PersistOutlierMembershipAsync(version, e, change, new InviteRoomState(userId, e.EventId, knockRoomStateJson));
-    }
+    public Task CompleteRemoteKnockAsync(ReceivedPdu remote, string roomVersion, string knockRoomStateJson) =>
+        CompleteOwnOutlierAsync(remote, roomVersion, "knock", knockRoomStateJson);
 
-    public async Task CompleteRemoteLeaveAsync(ReceivedPdu remote, string roomVersion)
+    public Task CompleteRemoteLeaveAsync(ReceivedPdu remote, string roomVersion) => CompleteOwnOutlierAsync(remote, roomVersion, "leave", null);
+
+    /// <summary>A knock or leave of one of our users that a resident server took: kept as their membership, with the stripped state a knock came with.</summary>
+    private async Task CompleteOwnOutlierAsync(ReceivedPdu remote, string roomVersion, string membership, string? strippedStateJson)
     {
         if (!RoomVersions.TryGet(roomVersion, out var version)) throw new MatrixException(400, "M_UNSUPPORTED_ROOM_VERSION", $"Room version {roomVersion} is not supported.");
-        var leave = remote.Pdu;
-        var userId = Text(leave["state_key"]);
-        if (Text(leave["room_id"]) != RoomId || Text(leave["type"]) != "m.room.member" || Text(leave["content"]?["membership"]) != "leave" ||
-            userId is null || Text(leave["sender"]) != userId || !UserId.TryParse(userId, out var user) || user.Server.ToString() != server.ServerName)
+        var pdu = remote.Pdu;
+        var userId = Text(pdu["state_key"]);
+        if (Text(pdu["room_id"]) != RoomId || Text(pdu["type"]) != "m.room.member" || Text(pdu["content"]?["membership"]) != membership ||
+            userId is null || Text(pdu["sender"]) != userId || !UserId.TryParse(userId, out var user) || user.Server.ToString() != server.ServerName)
         {
-            throw MatrixException.BadJson("A remote leave completes with the leave event of one of this server's users.");
+            throw MatrixException.BadJson($"A remote {membership} completes with the {membership} event of one of this server's users.");
         }
         if (_state is { } known && known.Version.Id != version.Id) throw BadAnswer($"the room is of version {known.Version.Id} here, not {version.Id}");
         if (_state is not null && await dag.GetEventsAsync(RoomId, [remote.EventId]) is [_]) return;
-        var e = new NewEvent(remote.EventId, (_state?.LastRoomSeq ?? 0) + 1, leave["depth"]!.GetValue<long>(), "m.room.member", userId, userId,
-            leave["origin_server_ts"]!.GetValue<long>(), "leave", CanonicalJson.ToCanonicalString(leave));
+        var e = new NewEvent(remote.EventId, (_state?.LastRoomSeq ?? 0) + 1, pdu["depth"]!.GetValue<long>(), "m.room.member", userId, userId,
+            pdu["origin_server_ts"]!.GetValue<long>(), membership, CanonicalJson.ToCanonicalString(pdu));
         var change = new DagChange([], [new DagEventRow(e.EventId, DagStatus.Outlier, null, null)], _state?.ForwardExtremities ?? [],
-            _state?.CurrentStateGroup ?? 0, [new CurrentStateChange("m.room.member", userId, e.EventId, "leave")]);
-        await PersistOutlierMembershipAsync(version, e, change, null);
+            _state?.CurrentStateGroup ?? 0, [new CurrentStateChange("m.room.member", userId, e.EventId, membership)]);
+        await PersistOutlierMembershipAsync(version, e, change, strippedStateJson is null ? null : new InviteRoomState(userId, e.EventId, strippedStateJson));
     }
 
     /// <summary>

@@ -221,12 +221,16 @@ public sealed partial class RoomWriter
         return (new ReceivedPduOutcome(eventId, DagStatus.Accepted, null), stateBefore);
     }
 
-    private async Task PersistRemoteAsync(IReadOnlyList<NewEvent> events, IReadOnlyList<NewStateGroup> groups, DagEventRow row,
-        IReadOnlyList<string> tips, long currentGroup, IReadOnlyList<CurrentStateChange>? changes)
+    private Task PersistRemoteAsync(IReadOnlyList<NewEvent> events, IReadOnlyList<NewStateGroup> groups, DagEventRow row,
+        IReadOnlyList<string> tips, long currentGroup, IReadOnlyList<CurrentStateChange>? changes) =>
+        PersistOrStepDownAsync(events, new DagChange(groups, [row], tips, currentGroup, changes ?? []));
+
+    /// <summary>Appends what another server brought; any failure drops the activation, which may be ahead of PostgreSQL.</summary>
+    private async Task<IReadOnlyList<PersistedEvent>> PersistOrStepDownAsync(IReadOnlyList<NewEvent> events, DagChange change)
     {
         try
         {
-            await PersistAsync(events, null, new DagChange(groups, [row], tips, currentGroup, changes ?? []));
+            return await PersistAsync(events, null, change);
         }
         catch (WriterFencedException e)
         {

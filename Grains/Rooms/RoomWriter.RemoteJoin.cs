@@ -131,22 +131,9 @@ public sealed partial class RoomWriter
         if (_state is not null)
         {
             var epoch = _state.Epoch;
-            try
-            {
-                var persisted = await PersistAsync(timeline, null, change);
-                await LoadAsync(epoch, CancellationToken.None);
-                return new EventSent(joinId, persisted[^1].StreamOrdering, Deduplicated: false);
-            }
-            catch (WriterFencedException e)
-            {
-                deactivate();
-                throw MatrixException.Unavailable($"{e.Message} Retry the request.");
-            }
-            catch
-            {
-                deactivate();
-                throw;
-            }
+            var persisted = await PersistOrStepDownAsync(timeline, change);
+            await LoadAsync(epoch, CancellationToken.None);
+            return new EventSent(joinId, persisted[^1].StreamOrdering, Deduplicated: false);
         }
 
         var creator = version.CreatorIsSender ? Text(create["sender"]) : Text(create["content"]?["creator"]) ?? Text(create["sender"]);
