@@ -182,6 +182,7 @@ public sealed class FederationSenderGrain(
         TransactionOutcome outcome;
         string reason;
         FederationResponse? response = null;
+        var started = clock.GetTimestamp();
         try
         {
             response = await federation.SendAsync(request, CancellationToken.None);
@@ -193,7 +194,7 @@ public sealed class FederationSenderGrain(
             outcome = TransactionOutcome.Failed;
             reason = e.Message;
         }
-        metrics.Transaction(outcome, pdus.Count);
+        metrics.Transaction(Destination, outcome, pdus.Count, clock.GetElapsedTime(started));
         switch (outcome)
         {
             case TransactionOutcome.Delivered:

@@ -211,5 +211,7 @@ public sealed class FederationSenderTests(FederationSenderFixture fixture) : ICl
         metrics.Should().Contain("federation_transactions_total{outcome=\"delivered\"}");
         metrics.Should().Contain($"federation_pending_pdus{{destination=\"{remote.ServerName}\"}} 0");
         metrics.Should().Contain($"federation_destination_backing_off{{destination=\"{remote.ServerName}\"}} 0");
+        metrics.Should().Contain("# TYPE federation_transaction_duration_seconds histogram");
+        metrics.Should().Contain($"federation_last_transaction_seconds{{destination=\"{remote.ServerName}\"}}");
     }
 }
