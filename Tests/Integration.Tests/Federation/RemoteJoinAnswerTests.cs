@@ -23,7 +23,10 @@ public sealed class RemoteJoinAnswerTests(FederationClusterFixture fixture) : IC
         public string Id(string type, string stateKey = "") => Events.Last(e => e.Pdu["type"]!.GetValue<string>() == type &&
             e.Pdu["state_key"]?.GetValue<string>() == stateKey).Id;
 
-        public string Add(string sender, string type, string? stateKey, JsonObject content, params string[] auth)
+        public string Add(string sender, string type, string? stateKey, JsonObject content, params string[] auth) =>
+            AddSignedBy(keys, sender, type, stateKey, content, auth);
+
+        public string AddSignedBy(FakeServerKeys signer, string sender, string type, string? stateKey, JsonObject content, params string[] auth)
         {
             var pdu = new JsonObject
             {
@@ -38,7 +41,7 @@ public sealed class RemoteJoinAnswerTests(FederationClusterFixture fixture) : IC
             };
             if (stateKey is not null) pdu["state_key"] = stateKey;
             ContentHash.Add(pdu);
-            EventSigning.SignEvent(pdu, Version, keys.ServerName, keys.Key);
+            EventSigning.SignEvent(pdu, Version, signer.ServerName, signer.Key);
             var id = EventIds.Compute(pdu, Version).ToString();
             Events.Add((id, pdu));
             return id;
@@ -190,5 +193,33 @@ public sealed class RemoteJoinAnswerTests(FederationClusterFixture fixture) : IC
         (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString(room.RoomId)}", new JsonObject());
         status.Should().Be(403, "the join cites power levels the answer does not validly hold: {0}", body.ToJsonString());
         (await alice.GetAsync($"/_matrix/client/v3/rooms/{room.RoomId}/state/m.room.join_rules/")).Status.Should().BeOneOf([403, 404]);
+    }
+
+    [Theory]
+    [InlineData("via")]
+    [InlineData("server_name")]
+    public async Task The_servers_a_client_names_are_tried_in_turn_before_the_room_IDs_own(string parameter)
+    {
+        // The room's creator server knows nothing of it any more (404 to make_join); dave's server is in it.
+        var (creator, creatorKeys) = await fixture.NewRemote();
+        creator.HandlePrefix(creatorKeys.ServerName, "/_matrix/federation/v1/make_join/",
+            Json(new JsonObject { ["errcode"] = "M_NOT_FOUND", ["error"] = "Unknown room" }, 404));
+        var (resident, residentKeys) = await fixture.NewRemote();
+        var room = FakeRoom.Create(creatorKeys);
+        var dave = $"@dave:{residentKeys.ServerName}";
+        room.AddSignedBy(residentKeys, dave, "m.room.member", dave, new JsonObject { ["membership"] = "join" },
+            room.Id("m.room.create"), room.Id("m.room.power_levels"), room.Id("m.room.join_rules"));
+        Serve(resident, residentKeys, room);
+        var alice = await MatrixClient.RegisteredAsync(fixture.BaseAddress);
+
+        var (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString(room.RoomId)}", new JsonObject());
+        status.Should().Be(404, "without a named server only the room ID's is asked, and it does not have the room: {0}", body.ToJsonString());
+
+        (status, body) = await alice.PostAsync(
+            $"/_matrix/client/v3/join/{Uri.EscapeDataString(room.RoomId)}?{parameter}=127.0.0.1:1&{parameter}={Uri.EscapeDataString(residentKeys.ServerName)}", new JsonObject());
+        status.Should().Be(200, body.ToJsonString());
+        body["room_id"]!.GetValue<string>().Should().Be(room.RoomId);
+        (await alice.GetAsync($"/_matrix/client/v3/rooms/{room.RoomId}/joined_members")).Body["joined"]!.AsObject().Select(m => m.Key)
+            .Should().BeEquivalentTo([room.Carol, dave, alice.UserId]);
     }
 }
