@@ -180,7 +180,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         foreach (var deviceId in deviceIds ?? []) await AnnounceDeviceAsync(deviceId, position, null, deleted: true);
     }
 
-    private bool IsLocal => UserId.EndsWith(":" + settings.ServerName, StringComparison.Ordinal);
+    private bool IsLocal => FederationDestinations.IsOurs(UserId, settings.ServerName);
 
     /// <summary>
     /// One of our users' devices changed: the servers sharing a room with them hear of it (<c>m.device_list_update</c>)

@@ -7,6 +7,7 @@ using Homeserver.Storage.EndToEnd;
 using Orleans;
 using Homeserver.Grains.Placement;
 using Homeserver.Configuration.Processes;
+using Homeserver.Grains.Federation;
 using Homeserver.Grains.Interfaces.Federation;
 
 namespace Homeserver.Grains.EndToEnd;
@@ -28,7 +29,7 @@ public sealed class ToDeviceGrain(ToDeviceStore store, AccountStore accounts, St
         foreach (var (userId, byDevice) in messages)
         {
             if (byDevice is not JsonObject devices) continue;
-            if (ServerOf(userId) is var server && server != settings.ServerName)
+            if (FederationDestinations.ServerOf(userId) is var server && server != settings.ServerName)
             {
                 if (!remote.TryGetValue(server, out var forServer)) remote[server] = forServer = new JsonObject();
                 forServer[userId] = devices.DeepClone();
@@ -65,6 +66,4 @@ public sealed class ToDeviceGrain(ToDeviceStore store, AccountStore accounts, St
             }), cancellationToken);
         }
     }
-
-    private static string ServerOf(string userId) => userId.IndexOf(':') is var colon and >= 0 ? userId[(colon + 1)..] : "";
 }

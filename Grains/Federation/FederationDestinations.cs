@@ -22,5 +22,9 @@ public static class FederationDestinations
             : joinedServers.Append(leavingMember is null ? ourServerName : ServerOf(leavingMember))
                 .Where(s => s != ourServerName && s.Length > 0).Distinct(StringComparer.Ordinal).ToList();
 
-    private static string ServerOf(string userId) => userId.IndexOf(':') is var colon and >= 0 ? userId[(colon + 1)..] : "";
+    /// <summary>The server of a user ID: what follows its first colon.</summary>
+    public static string ServerOf(string userId) => userId.IndexOf(':') is var colon and >= 0 ? userId[(colon + 1)..] : "";
+
+    /// <summary>Whether the user is one of this server's, whose EDUs this server sends.</summary>
+    public static bool IsOurs(string userId, string ourServerName) => ServerOf(userId) == ourServerName;
 }

@@ -57,7 +57,7 @@ public sealed class PresenceGrain(PresenceStore store, StreamPublisher publisher
         await publisher.PublishToPeersAsync(StreamNames.Presence, UserId, position);
     }
 
-    private bool IsLocal => UserId.EndsWith(":" + settings.ServerName, StringComparison.Ordinal);
+    private bool IsLocal => FederationDestinations.IsOurs(UserId, settings.ServerName);
 
     private async Task TimeOutAsync()
     {

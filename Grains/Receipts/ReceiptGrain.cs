@@ -24,11 +24,9 @@ public sealed class ReceiptGrain(ReceiptStore receipts, RoomReader rooms, Stream
         var target = await rooms.GetEventAsync(eventId);
         if (target is null || target.RoomId != roomId) throw MatrixException.NotFound("No such event in this room.");
         var ts = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var position = await receipts.SetAsync(new ReceiptRow(roomId, receiptType, userId, threadId, eventId, ts),
-            target.StreamOrdering, publisher.Writer(StreamNames.Receipts));
-        if (position is { } p) await publisher.PublishToRoomAsync(StreamNames.Receipts, userId, roomId, p);
+        var position = await StoreAsync(new ReceiptRow(roomId, receiptType, userId, threadId, eventId, ts), target.StreamOrdering);
         // Private receipts stay on this server; public ones of our users go to the room's other servers.
-        if (position is not null && receiptType == "m.read" && userId.EndsWith(":" + settings.ServerName, StringComparison.Ordinal))
+        if (position is not null && receiptType == "m.read" && FederationDestinations.IsOurs(userId, settings.ServerName))
         {
             var data = new JsonObject { ["ts"] = ts };
             if (threadId is not null) data["thread_id"] = threadId;
@@ -52,9 +50,15 @@ public sealed class ReceiptGrain(ReceiptStore receipts, RoomReader rooms, Stream
             if (await rooms.GetEventAsync(eventId) is { } row && row.RoomId == roomId && (latest is null || row.StreamOrdering > latest.StreamOrdering)) latest = row;
         }
         if (latest is null) return;
-        var position = await receipts.SetAsync(new ReceiptRow(roomId, "m.read", userId, threadId, latest.EventId, ts), latest.StreamOrdering,
-            publisher.Writer(StreamNames.Receipts));
-        if (position is { } p) await publisher.PublishToRoomAsync(StreamNames.Receipts, userId, roomId, p);
+        await StoreAsync(new ReceiptRow(roomId, "m.read", userId, threadId, latest.EventId, ts), latest.StreamOrdering);
+    }
+
+    /// <summary>Stores the receipt unless it would move backwards, and announces it to the room; its position, or null when unchanged.</summary>
+    private async Task<long?> StoreAsync(ReceiptRow receipt, long eventStreamOrdering)
+    {
+        var position = await receipts.SetAsync(receipt, eventStreamOrdering, publisher.Writer(StreamNames.Receipts));
+        if (position is { } p) await publisher.PublishToRoomAsync(StreamNames.Receipts, receipt.UserId, receipt.RoomId, p);
+        return position;
     }
 
     /// <summary>Events one remote receipt may name that are looked up.</summary>

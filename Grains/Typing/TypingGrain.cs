@@ -40,7 +40,7 @@ public sealed class TypingGrain(ReplicationStreams streams, RoomEduFanOut federa
         if ((typing || changed) && IsLocal(userId)) await ToOtherServersAsync(userId, typing);
     }
 
-    private bool IsLocal(string userId) => userId.EndsWith(":" + settings.ServerName, StringComparison.Ordinal);
+    private bool IsLocal(string userId) => FederationDestinations.IsOurs(userId, settings.ServerName);
 
     private Task ToOtherServersAsync(string userId, bool typing)
     {

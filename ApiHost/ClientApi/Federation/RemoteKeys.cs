@@ -18,40 +18,38 @@ public sealed partial class RemoteKeys(IFederationClient client, ILogger<RemoteK
     /// <summary>Asks each server for its users' device and cross-signing keys, merging them into <paramref name="response"/>.</summary>
     public Task QueryAsync(IReadOnlyDictionary<string, JsonObject> deviceKeysByServer, TimeSpan timeout, JsonObject response, JsonObject failures,
         CancellationToken cancellationToken) =>
-        Task.WhenAll(deviceKeysByServer.Select(async kv =>
-        {
-            var (server, wanted) = (kv.Key, kv.Value);
-            var answer = await AskAsync(server, "/_matrix/federation/v1/user/keys/query", new JsonObject { ["device_keys"] = wanted.DeepClone() },
-                timeout, failures, cancellationToken);
-            if (answer is null) return;
-            lock (response)
-            {
-                foreach (var section in new[] { "device_keys", "master_keys", "self_signing_keys" })
-                {
-                    if (answer[section] is not JsonObject given) continue;
-                    if (response[section] is not JsonObject merged) response[section] = merged = new JsonObject();
-                    foreach (var (userId, keys) in given)
-                    {
-                        if (wanted.ContainsKey(userId) && keys is JsonObject && IsOf(userId, server)) merged[userId] = keys.DeepClone();
-                    }
-                }
-            }
-        }));
+        AskEachAsync(deviceKeysByServer, "/_matrix/federation/v1/user/keys/query", "device_keys", timeout, failures,
+            ["device_keys", "master_keys", "self_signing_keys"], section => response[section] as JsonObject ?? (JsonObject)(response[section] = new JsonObject()),
+            cancellationToken);
 
     /// <summary>Claims one-time keys of each server's users, merging them into <paramref name="claimed"/>.</summary>
     public Task ClaimAsync(IReadOnlyDictionary<string, JsonObject> oneTimeKeysByServer, TimeSpan timeout, JsonObject claimed, JsonObject failures,
         CancellationToken cancellationToken) =>
-        Task.WhenAll(oneTimeKeysByServer.Select(async kv =>
+        AskEachAsync(oneTimeKeysByServer, "/_matrix/federation/v1/user/keys/claim", "one_time_keys", timeout, failures, ["one_time_keys"], _ => claimed,
+            cancellationToken);
+
+    /// <summary>
+    /// One request per server, all at once, with <paramref name="requestKey"/> holding what it is asked; of each
+    /// answer's <paramref name="sections"/>, the entries of users it was asked about and that are its own are merged
+    /// into the object <paramref name="into"/> gives for the section.
+    /// </summary>
+    private Task AskEachAsync(IReadOnlyDictionary<string, JsonObject> byServer, string path, string requestKey, TimeSpan timeout,
+        JsonObject failures, IReadOnlyList<string> sections, Func<string, JsonObject> into, CancellationToken cancellationToken) =>
+        Task.WhenAll(byServer.Select(async kv =>
         {
             var (server, wanted) = (kv.Key, kv.Value);
-            var answer = await AskAsync(server, "/_matrix/federation/v1/user/keys/claim", new JsonObject { ["one_time_keys"] = wanted.DeepClone() },
-                timeout, failures, cancellationToken);
-            if (answer?["one_time_keys"] is not JsonObject given) return;
-            lock (claimed)
+            var answer = await AskAsync(server, path, new JsonObject { [requestKey] = wanted.DeepClone() }, timeout, failures, cancellationToken);
+            if (answer is null) return;
+            lock (byServer)
             {
-                foreach (var (userId, keys) in given)
+                foreach (var section in sections)
                 {
-                    if (wanted.ContainsKey(userId) && keys is JsonObject && IsOf(userId, server)) claimed[userId] = keys.DeepClone();
+                    if (answer[section] is not JsonObject given) continue;
+                    var target = into(section);
+                    foreach (var (userId, keys) in given)
+                    {
+                        if (wanted.ContainsKey(userId) && keys is JsonObject && IsOf(userId, server)) target[userId] = keys.DeepClone();
+                    }
                 }
             }
         }));
