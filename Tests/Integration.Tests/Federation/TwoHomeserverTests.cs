@@ -256,13 +256,15 @@ public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFi
         await second.RestartSiloAsync(second.Silos[0]);
         await second.StartApiHostAgainAsync(second.ApiHosts[0]);
 
-        // Catch-up sends the room's latest event; the rest comes by get_missing_events.
+        // Catch-up sends the room's latest event; the rest comes by get_missing_events, often all in one sync,
+        // so the timeline must hold more than the default 10.
         var seen = new HashSet<string>();
+        var wideTimeline = "&filter=" + Uri.EscapeDataString("""{"room":{"timeline":{"limit":50}}}""");
         await bob.SyncUntilAsync(bobSince, s =>
         {
             seen.UnionWith(Timeline(s, roomId).Select(e => e["event_id"]?.GetValue<string>() ?? ""));
             return sent.All(seen.Contains);
-        });
+        }, wideTimeline);
         var aliceSince = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
         var fromBob = await bob.SendTextAsync(roomId, "back again");
         await WaitForAsync(alice, aliceSince, roomId, e => e["event_id"]?.GetValue<string>() == fromBob, "bob's message after the restart");
