@@ -6,21 +6,30 @@ namespace Homeserver.Cluster.Http;
 
 /// <summary>
 /// Outbound HTTP for every process: <see cref="IHttpClientFactory"/>, whose every client (named, typed
-/// or default, whoever registers it and in whatever order) verifies servers against the configured trust.
+/// or default, whoever registers it and in whatever order) connects only where <c>ip_range_blacklist</c>
+/// allows and verifies servers against the configured trust.
 /// </summary>
 public static class OutboundHttpServiceCollectionExtensions
 {
     public static IServiceCollection AddOutboundHttp(this IServiceCollection services, OutboundHttpOptions options)
     {
         services.AddHttpClient();
-        if (options.CustomCertificateAuthorities is { } roots)
-        {
-            services.ConfigureHttpClientDefaults(http => http.ConfigurePrimaryHttpMessageHandler(() => TrustingOnly(roots)));
-        }
+        services.ConfigureHttpClientDefaults(http => http.ConfigurePrimaryHttpMessageHandler(() => Handler(options)));
         return services;
     }
 
-    private static SocketsHttpHandler TrustingOnly(X509Certificate2Collection roots)
+    private static SocketsHttpHandler Handler(OutboundHttpOptions options)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            // Each connection, a redirect's too, goes to an address that was checked (no second lookup to race).
+            ConnectCallback = (context, token) => AddressCheckingConnector.ConnectAsync(context.DnsEndPoint, options, token),
+        };
+        if (options.CustomCertificateAuthorities is { } roots) handler.SslOptions.CertificateChainPolicy = TrustingOnly(roots);
+        return handler;
+    }
+
+    private static X509ChainPolicy TrustingOnly(X509Certificate2Collection roots)
     {
         // Only these roots, none of the system's; host names are still checked by SslStream itself.
         var policy = new X509ChainPolicy
@@ -31,6 +40,6 @@ public static class OutboundHttpServiceCollectionExtensions
             RevocationMode = X509RevocationMode.NoCheck,
         };
         policy.CustomTrustStore.AddRange(roots);
-        return new SocketsHttpHandler { SslOptions = { CertificateChainPolicy = policy } };
+        return policy;
     }
 }

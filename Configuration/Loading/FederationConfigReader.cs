@@ -20,10 +20,14 @@ public static class FederationConfigReader
 
     public static IpRangeSet DefaultBlacklist { get; } = Ranges(DefaultBlacklistRanges.Concat(AlwaysBlocked), "defaults", "ip_range_blacklist");
 
+    /// <summary><c>ip_range_blacklist</c> and <c>ip_range_whitelist</c> as given (or Synapse's defaults), for every outbound client.</summary>
+    internal static (IpRangeSet Blacklist, IpRangeSet Whitelist) ReadIpRanges(YamlSection root) =>
+        (Ranges((root.StringOrList("ip_range_blacklist") ?? DefaultBlacklistRanges).Concat(AlwaysBlocked), root.File, "ip_range_blacklist"),
+         Ranges(root.StringOrList("ip_range_whitelist") ?? [], root.File, "ip_range_whitelist"));
+
     internal static FederationClientOptions Read(YamlSection root, List<string> warnings)
     {
-        var blacklist = Ranges((root.StringOrList("ip_range_blacklist") ?? DefaultBlacklistRanges).Concat(AlwaysBlocked), root.File, "ip_range_blacklist");
-        var whitelist = Ranges(root.StringOrList("ip_range_whitelist") ?? [], root.File, "ip_range_whitelist");
+        var (blacklist, whitelist) = ReadIpRanges(root);
         // Synapse (1.25 onwards) does not merge the old key: given, it replaces ip_range_blacklist for
         // federation, and ip_range_whitelist then no longer applies to federation at all.
         if (root.StringOrList("federation_ip_range_blacklist") is { } legacy)

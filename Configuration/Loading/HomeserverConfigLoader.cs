@@ -284,9 +284,19 @@ public static class HomeserverConfigLoader
         };
     }
 
-    private static OutboundHttpOptions ReadOutboundHttp(YamlSection root) => root.StringOrList("federation_custom_ca_list") is { } paths
-        ? new OutboundHttpOptions { CustomCertificateAuthorities = CertificateAuthorityFiles.Load(paths, root.File, "federation_custom_ca_list") }
-        : new OutboundHttpOptions();
+    private static OutboundHttpOptions ReadOutboundHttp(YamlSection root)
+    {
+        // Not federation_ip_range_blacklist: in Synapse that old key replaces the list for federation only.
+        var (blacklist, whitelist) = FederationConfigReader.ReadIpRanges(root);
+        return new OutboundHttpOptions
+        {
+            CustomCertificateAuthorities = root.StringOrList("federation_custom_ca_list") is { } paths
+                ? CertificateAuthorityFiles.Load(paths, root.File, "federation_custom_ca_list")
+                : null,
+            IpRangeBlacklist = blacklist,
+            IpRangeWhitelist = whitelist,
+        };
+    }
 
     private static RateLimitOptions ReadRateLimits(YamlSection root)
     {

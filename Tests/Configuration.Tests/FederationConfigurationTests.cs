@@ -93,6 +93,18 @@ public sealed class FederationConfigurationTests
         options.Warnings.Should().Contain(w => w.Contains("`federation_ip_range_blacklist` is deprecated"));
     }
 
+    [Fact]
+    public void Push_gateways_and_identity_servers_keep_ip_range_blacklist_and_its_whitelist_whatever_the_old_federation_key_says()
+    {
+        Load("").OutboundHttp.IsAddressAllowed(IPAddress.Parse("127.0.0.1")).Should().BeFalse("Synapse's default list covers loopback");
+        Load("").OutboundHttp.IsAddressAllowed(IPAddress.Parse("192.168.1.10")).Should().BeFalse();
+        Load("").OutboundHttp.IsAddressAllowed(IPAddress.Parse("93.184.216.34")).Should().BeTrue();
+        var outbound = Load("ip_range_blacklist: ['10.0.0.0/8']\nip_range_whitelist: ['10.1.2.3']\nfederation_ip_range_blacklist: ['127.0.0.0/8']\n").OutboundHttp;
+        outbound.IsAddressAllowed(IPAddress.Parse("10.0.0.1")).Should().BeFalse();
+        outbound.IsAddressAllowed(IPAddress.Parse("10.1.2.3")).Should().BeTrue();
+        outbound.IsAddressAllowed(IPAddress.Parse("127.0.0.1")).Should().BeTrue("federation_ip_range_blacklist is for federation only");
+    }
+
     [Theory]
     [InlineData("ip_range_blacklist", "10.0.0.0/33")]
     [InlineData("ip_range_blacklist", "not-an-address")]

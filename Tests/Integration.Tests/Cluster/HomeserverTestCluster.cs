@@ -205,9 +205,13 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         PublicBaseUrl = _options.PublicBaseUrl,
         RegistrationSharedSecret = _options.RegistrationSharedSecret,
         RateLimits = _options.RateLimits,
-        OutboundHttp = _options.FederationCustomCaList is { } caFiles
-            ? new OutboundHttpOptions { CustomCertificateAuthorities = CertificateAuthorityFiles.Load(caFiles, "test cluster", "federation_custom_ca_list") }
-            : new OutboundHttpOptions(),
+        OutboundHttp = new OutboundHttpOptions
+        {
+            CustomCertificateAuthorities = _options.FederationCustomCaList is { } caFiles
+                ? CertificateAuthorityFiles.Load(caFiles, "test cluster", "federation_custom_ca_list")
+                : null,
+            IpRangeWhitelist = FederationConfigReader.Ranges(_options.OutboundIpRangeWhitelist, "test cluster", "ip_range_whitelist"),
+        },
         Federation = _options.Federation,
         Email = _options.Email,
         ThreePids = _options.ThreePids,

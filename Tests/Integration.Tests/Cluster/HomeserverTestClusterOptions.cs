@@ -31,6 +31,12 @@ public sealed class HomeserverTestClusterOptions
     /// <summary>homeserver.yaml's <c>federation_custom_ca_list</c>: PEM files, loaded as the config loader loads them.</summary>
     public IReadOnlyList<string>? FederationCustomCaList { get; set; }
 
+    /// <summary>
+    /// homeserver.yaml's <c>ip_range_whitelist</c> for push gateways and identity servers: loopback, where
+    /// the tests run theirs. Empty keeps Synapse's default blacklist whole, for the tests of that blacklist.
+    /// </summary>
+    public IReadOnlyList<string> OutboundIpRangeWhitelist { get; set; } = ["127.0.0.0/8", "::1"];
+
     /// <summary>The outbound federation limits (<c>ip_range_whitelist</c>, <c>trusted_key_servers</c>...); Synapse's defaults unless a fixture changes them.</summary>
     public FederationClientOptions Federation { get; set; } = new();
 
