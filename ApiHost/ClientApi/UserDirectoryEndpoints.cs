@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Homeserver.ApiHost.Auth;
 using Homeserver.ApiHost.Http;
+using Homeserver.Configuration.Processes;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Storage.Directory;
 using Microsoft.AspNetCore.Builder;
@@ -23,7 +24,7 @@ public static class UserDirectoryEndpoints
         return app;
     }
 
-    private static async Task<IResult> SearchAsync(HttpContext http, AccessTokenAuthentication auth, UserDirectoryStore directory)
+    private static async Task<IResult> SearchAsync(HttpContext http, AccessTokenAuthentication auth, UserDirectoryStore directory, ProcessSettings settings)
     {
         var user = await auth.RequireUserAsync(http);
         var body = await JsonBody.ReadObjectAsync(http.Request);
@@ -35,7 +36,10 @@ public static class UserDirectoryEndpoints
             _ => throw new MatrixException(400, "M_INVALID_PARAM", "'limit' must be a non-negative integer."),
         };
         // One more than asked tells whether the list was cut.
-        var found = term.Length == 0 ? [] : await directory.SearchAsync(user.UserId, term, limit + 1);
+        var options = settings.UserDirectory;
+        var found = term.Length == 0 || !options.Enabled
+            ? []
+            : await directory.SearchAsync(user.UserId, term, limit + 1, options.SearchAllUsers, options.PreferLocalUsers, http.RequestAborted);
         var results = new JsonArray(found.Take(limit).Select(e =>
         {
             var entry = new JsonObject { ["user_id"] = e.UserId };

@@ -178,6 +178,7 @@ public static class HomeserverConfigLoader
             FederationSenderInstances = federationSenders,
             PusherInstances = pushers,
             UpdateUserDirectoryFromWorker = userDirectory,
+            UserDirectory = ReadUserDirectory(root),
             MediaInstanceRunningBackgroundJobs = media,
             OutboundFederationRestrictedTo = outbound,
             RateLimits = ReadRateLimits(root),
@@ -283,6 +284,15 @@ public static class HomeserverConfigLoader
             MonolithSiloPort = section.Int("monolith_silo_port", 11111, 1, 65535),
         };
     }
+
+    private static UserDirectoryOptions ReadUserDirectory(YamlSection root) => root.Section("user_directory") is { } section
+        ? new UserDirectoryOptions
+        {
+            Enabled = section.Bool("enabled", true),
+            SearchAllUsers = section.Bool("search_all_users", false),
+            PreferLocalUsers = section.Bool("prefer_local_users", false),
+        }
+        : new UserDirectoryOptions();
 
     private static OutboundHttpOptions ReadOutboundHttp(YamlSection root)
     {

@@ -44,6 +44,9 @@ public sealed class HomeserverOptions
     public IReadOnlyList<string> FederationSenderInstances { get; init; } = [MainInstance];
     public IReadOnlyList<string> PusherInstances { get; init; } = [MainInstance];
     public string UpdateUserDirectoryFromWorker { get; init; } = MainInstance;
+
+    /// <summary>The <c>user_directory</c> section.</summary>
+    public UserDirectoryOptions UserDirectory { get; init; } = new();
     public string MediaInstanceRunningBackgroundJobs { get; init; } = MainInstance;
     public IReadOnlyList<string>? OutboundFederationRestrictedTo { get; init; }
     public required RateLimitOptions RateLimits { get; init; }

@@ -61,6 +61,9 @@ public sealed record ProcessSettings
 
     /// <summary><c>allow_public_rooms_over_federation</c>: other servers may read /publicRooms (403 otherwise, as Synapse answers).</summary>
     public bool AllowPublicRoomsOverFederation { get; init; }
+
+    /// <summary>The <c>user_directory</c> section: whom a search may find.</summary>
+    public UserDirectoryOptions UserDirectory { get; init; } = new();
     public string? PublicBaseUrl { get; init; }
     public bool ServeServerWellKnown { get; init; }
 

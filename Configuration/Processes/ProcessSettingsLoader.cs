@@ -82,6 +82,7 @@ public static class ProcessSettingsLoader
             EnableRegistration = homeserver.EnableRegistration,
             AllowGuestAccess = homeserver.AllowGuestAccess,
             AllowPublicRoomsOverFederation = homeserver.AllowPublicRoomsOverFederation,
+            UserDirectory = homeserver.UserDirectory,
             PublicBaseUrl = homeserver.PublicBaseUrl,
             ServeServerWellKnown = homeserver.ServeServerWellKnown,
             BcryptRounds = homeserver.BcryptRounds,

@@ -33,6 +33,20 @@ public sealed class ConfigurationLoaderTests
     }
 
     [Fact]
+    public void The_user_directory_section_reads_as_synapse_with_its_defaults()
+    {
+        HomeserverConfigLoader.LoadFromYaml(Minimal, "homeserver.yaml").UserDirectory.Should().Be(new UserDirectoryOptions
+        {
+            Enabled = true, SearchAllUsers = false, PreferLocalUsers = false,
+        });
+        HomeserverConfigLoader.LoadFromYaml(Minimal + "\nuser_directory: {enabled: false, search_all_users: true, prefer_local_users: true}\n",
+            "homeserver.yaml").UserDirectory.Should().Be(new UserDirectoryOptions { Enabled = false, SearchAllUsers = true, PreferLocalUsers = true });
+        var settings = Homeserver.Configuration.Processes.ProcessSettingsLoader.FromOptions(
+            HomeserverConfigLoader.LoadFromYaml(Minimal + "\nuser_directory: {search_all_users: true}\n", "homeserver.yaml"), null, Homeserver.Configuration.Processes.ProcessKind.Monolith);
+        settings.UserDirectory.SearchAllUsers.Should().BeTrue();
+    }
+
+    [Fact]
     public void Generated_config_loads_back_with_fresh_secrets_and_registration_closed()
     {
         var request = new GenerateConfigRequest("localhost", "/srv/hs/data", "/srv/hs/data/postgres", 5432, "postgres", "homeserver");

@@ -202,6 +202,7 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         EnableRegistration = _options.EnableRegistration,
         AllowGuestAccess = _options.AllowGuestAccess,
         AllowPublicRoomsOverFederation = _options.AllowPublicRoomsOverFederation,
+        UserDirectory = _options.UserDirectory,
         PublicBaseUrl = _options.PublicBaseUrl,
         RegistrationSharedSecret = _options.RegistrationSharedSecret,
         RateLimits = _options.RateLimits,

@@ -25,6 +25,9 @@ public sealed class HomeserverTestClusterOptions
 
     /// <summary>homeserver.yaml's <c>allow_public_rooms_over_federation</c>: off, as in Synapse.</summary>
     public bool AllowPublicRoomsOverFederation { get; set; }
+
+    /// <summary>homeserver.yaml's <c>user_directory</c> section.</summary>
+    public UserDirectoryOptions UserDirectory { get; set; } = new();
     public string? PublicBaseUrl { get; set; } = "https://matrix.test.local";
     public string? RegistrationSharedSecret { get; set; } = "test-shared-secret";
 

@@ -70,6 +70,30 @@ public sealed class TwoHomeserverTests(TwoHomeserversFixture servers) : IClassFi
     }
 
     [Fact]
+    public async Task A_user_of_the_other_server_in_a_shared_room_is_found_in_the_user_directory_with_the_name_the_room_shows()
+    {
+        var bob = await servers.Second.NewUserAsync();
+        var name = "Bob " + Guid.NewGuid().ToString("N")[..8];
+        (await bob.PutAsync($"/_matrix/client/v3/profile/{Uri.EscapeDataString(bob.UserId)}/displayname", new JsonObject { ["displayname"] = name }))
+            .Status.Should().Be(200);
+        var roomId = await bob.CreateRoomAsync(new JsonObject { ["preset"] = "private_chat" });
+        var alice = await servers.First.NewUserAsync();
+        var carol = await servers.First.NewUserAsync();
+        async Task<JsonArray> SearchAsync(MatrixClient searcher) => (await searcher.PostAsync("/_matrix/client/v3/user_directory/search",
+            new JsonObject { ["search_term"] = name[4..] })).Body["results"]!.AsArray();
+        (await SearchAsync(alice)).Should().BeEmpty("no room of this server has bob yet");
+
+        (await bob.PostAsync($"/_matrix/client/v3/rooms/{Uri.EscapeDataString(roomId)}/invite", new JsonObject { ["user_id"] = alice.UserId })).Status.Should().Be(200);
+        await Eventually.WaitUntilAsync(async () => (await alice.SyncAsync())["rooms"]?["invite"]?[roomId] is not null, "alice's invite");
+        (await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString(roomId)}", new JsonObject())).Status.Should().Be(200);
+
+        var found = (await SearchAsync(alice)).Should().ContainSingle().Subject!;
+        found["user_id"]!.GetValue<string>().Should().Be(bob.UserId);
+        found["display_name"]!.GetValue<string>().Should().Be(name);
+        (await SearchAsync(carol)).Should().BeEmpty("carol shares no room with bob, and the room is not public");
+    }
+
+    [Fact]
     public async Task A_room_of_the_other_server_is_joined_by_id_through_via_or_its_own_server_and_a_second_local_user_joins_locally()
     {
         var bob = await servers.Second.NewUserAsync();
