@@ -83,6 +83,18 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
         return peers;
     }
 
+    /// <summary>The users joined to any of the rooms now.</summary>
+    public async Task<IReadOnlyCollection<string>> GetJoinedMembersAsync(IReadOnlyList<string> roomIds, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT DISTINCT state_key FROM current_state_events WHERE room_id = ANY($1) AND type = 'm.room.member' AND membership = 'join'
+            """).With((object)roomIds.ToArray());
+        var members = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) members.Add(reader.GetString(0));
+        return members;
+    }
+
     /// <summary>Each room's events in (after, upTo], newest last, at most <paramref name="perRoom"/> + 1 per room (the extra says "limited").</summary>
     public async Task<IReadOnlyList<RoomEventRow>> GetEventsAsync(IReadOnlyList<string> roomIds, long after, long upTo, int perRoom,
         EventSelection? selection = null, CancellationToken cancellationToken = default)

@@ -163,6 +163,39 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Joining_a_room_brings_its_members_presence_and_a_new_member_brings_theirs_however_old()
+    {
+        using var alice = NewClient();
+        using var bob = NewClient();
+        using var carol = NewClient();
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        (await alice.PutAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(alice.UserId)}/status",
+            new JsonObject { ["presence"] = "unavailable", ["status_msg"] = "set before bob joined" })).Status.Should().Be(200);
+        (await carol.PutAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(carol.UserId)}/status",
+            new JsonObject { ["presence"] = "online", ["status_msg"] = "carol's old status" })).Status.Should().Be(200);
+        var room = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        // Bob's token is taken after both presence changes: only the joins can bring them.
+        var since = (await bob.SyncAsync(query: "&set_presence=offline"))["next_batch"]!.GetValue<string>();
+
+        static JsonNode? PresenceOf(JsonObject s, string user) =>
+            s["presence"]!["events"]!.AsArray().LastOrDefault(e => e!["sender"]!.GetValue<string>() == user)?["content"];
+        await bob.JoinAsync(room);
+        var joined = await bob.SyncUntilAsync(since, s => Joined(s, room) is not null, "&set_presence=offline");
+        PresenceOf(joined, alice.UserId)?["status_msg"]?.GetValue<string>().Should().Be("set before bob joined",
+            "a room just joined brings its members' presence: {0}", joined["presence"]!.ToJsonString());
+        PresenceOf(joined, carol.UserId).Should().BeNull("carol shares no room with bob");
+
+        since = joined["next_batch"]!.GetValue<string>();
+        await carol.JoinAsync(room);
+        var next = await bob.SyncUntilAsync(since, s => Joined(s, room)?["timeline"]?["events"]?.AsArray()
+            .Any(e => e!["state_key"]?.GetValue<string>() == carol.UserId) ?? false, "&set_presence=offline");
+        PresenceOf(next, carol.UserId)?["status_msg"]?.GetValue<string>().Should().Be("carol's old status",
+            "a member who just joined one of bob's rooms brings their presence: {0}", next["presence"]!.ToJsonString());
+    }
+
+    [Fact]
     public async Task A_sync_whose_filter_hides_presence_waits_on_through_presence_changes_and_answers_the_next_message()
     {
         var (alice, bob, room) = await TwoInARoomAsync();

@@ -220,7 +220,17 @@ public sealed class SyncResponseBuilder(
             : [];
         var (changed, leftUsers) = since is null ? ([], []) : await deviceLists.ComputeAsync(userId, from.DeviceLists, upTo.DeviceLists, peers,
             byRoom.Values.SelectMany(e => e), joined, joinedNowRooms);
-        var presenceEvents = new JsonArray((await presence.GetChangedAsync(peers, from.Presence, upTo.Presence))
+        var presenceRows = (await presence.GetChangedAsync(peers, from.Presence, upTo.Presence)).ToList();
+        if (since is not null && membershipMoved)
+        {
+            // As Synapse: someone newly sharing a room with the user (the members of a room just joined, or a
+            // member who just joined one of theirs) comes with their current presence, however old it is.
+            var newlyShared = (joinedNowRooms.Count > 0 ? await sync.GetJoinedMembersAsync(joinedNowRooms) : [])
+                .Concat(events.Select(JoinedMember).OfType<string>())
+                .Where(u => peers.Contains(u)).Except(presenceRows.Select(p => p.UserId)).ToHashSet(StringComparer.Ordinal);
+            presenceRows.AddRange(await presence.GetChangedAsync(newlyShared, -1, upTo.Presence));
+        }
+        var presenceEvents = new JsonArray(presenceRows
             .Select(p => UserEvents.Presence(p, now))
             .Where(e => SyncFilter.Allows(filter.Presence, e)).Take(filter.Presence?.Limit ?? int.MaxValue).Cast<JsonNode>().ToArray());
 
@@ -395,6 +405,15 @@ public sealed class SyncResponseBuilder(
     private Task<JsonArray> StrippedStateAsync(string roomId, string userId) => StrippedState.OfAsync(rooms, roomId, userId);
 
     /// <summary>The membership this row gives <paramref name="userId"/>, or null when it is not their member event.</summary>
+    /// <summary>The user a join event is of, or null for any other event.</summary>
+    private static string? JoinedMember(RoomEventRow row)
+    {
+        if (!row.Json.Contains("\"m.room.member\"", StringComparison.Ordinal)) return null;
+        var pdu = StoredJson.Parse(row.Json);
+        static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
+        return Text(pdu?["type"]) == "m.room.member" && Text(pdu?["content"]?["membership"]) == "join" ? Text(pdu?["state_key"]) : null;
+    }
+
     private static string? OwnMembership(RoomEventRow row, string userId)
     {
         var pdu = StoredJson.Parse(row.Json);
