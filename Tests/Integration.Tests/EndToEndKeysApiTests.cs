@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Homeserver.Protocol;
 
 namespace Homeserver.Tests.Integration;
 
@@ -194,6 +195,69 @@ public sealed class EndToEndKeysApiTests(TwoSiloClusterFixture fixture) : IClass
             new JsonObject { ["display_name"] = "laptop" }.ToJsonString())).Status.Should().Be(200);
         // A rename is news too: the display name is in what /keys/query answers.
         await bob.SyncUntilAsync(bobToken, s => Changed(s).Contains(alice.UserId!));
+    }
+
+    private static SigningKey CrossSigningKey()
+    {
+        var key = SigningKey.Generate();
+        return SigningKey.FromSeed(key.Seed, key.PublicKeyBase64);
+    }
+
+    private static JsonObject CrossSigningPublicKey(string userId, string usage, SigningKey key) => new()
+    {
+        ["user_id"] = userId,
+        ["usage"] = new JsonArray(usage),
+        ["keys"] = new JsonObject { [key.KeyId] = key.PublicKeyBase64 },
+    };
+
+    [Fact]
+    public async Task Cross_signing_keys_and_signatures_change_the_device_list_for_peers_and_the_user_and_keys_query_names_devices()
+    {
+        using var alice = NewClient();
+        using var bob = NewClient();
+        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        var room = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        await bob.JoinAsync(room);
+        (await alice.PutAsync($"/_matrix/client/v3/devices/{alice.DeviceId}", new JsonObject { ["display_name"] = "Alice's phone" })).Status.Should().Be(200);
+        (await alice.PostAsync("/_matrix/client/v3/keys/upload", new JsonObject { ["device_keys"] = DeviceKeys(alice) })).Status.Should().Be(200);
+        var query = (await bob.PostAsync("/_matrix/client/v3/keys/query", new JsonObject { ["device_keys"] = new JsonObject { [alice.UserId] = new JsonArray() } })).Body;
+        query["device_keys"]![alice.UserId]![alice.DeviceId]!["unsigned"]!["device_display_name"]!.GetValue<string>().Should().Be("Alice's phone");
+
+        async Task<(string Bob, string Alice)> TokensAsync() =>
+            ((await bob.SyncAsync())["next_batch"]!.GetValue<string>(), (await alice.SyncAsync())["next_batch"]!.GetValue<string>());
+        var (bobToken, aliceToken) = await TokensAsync();
+        var master = CrossSigningKey();
+        var selfSigning = CrossSigningKey();
+        var selfSigningKey = CrossSigningPublicKey(alice.UserId, "self_signing", selfSigning);
+        JsonSigning.Sign(selfSigningKey, alice.UserId, master);
+        var userSigningKey = CrossSigningPublicKey(alice.UserId, "user_signing", CrossSigningKey());
+        JsonSigning.Sign(userSigningKey, alice.UserId, master);
+        var upload = await alice.PostAsync("/_matrix/client/v3/keys/device_signing/upload", new JsonObject
+        {
+            ["master_key"] = CrossSigningPublicKey(alice.UserId, "master", master),
+            ["self_signing_key"] = selfSigningKey,
+            ["user_signing_key"] = userSigningKey,
+        });
+        upload.Status.Should().Be(200, upload.Body.ToJsonString());
+        var bobSync = await bob.SyncUntilAsync(bobToken, s => Changed(s).Contains(alice.UserId!));
+        await alice.SyncUntilAsync(aliceToken, s => Changed(s).Contains(alice.UserId!));
+        var changes = (await bob.GetAsync($"/_matrix/client/v3/keys/changes?from={Uri.EscapeDataString(bobToken)}&to={Uri.EscapeDataString(bobSync["next_batch"]!.GetValue<string>())}")).Body;
+        changes["changed"]!.AsArray().Select(u => u!.GetValue<string>()).Should().Contain(alice.UserId!, "new cross-signing keys are a device-list change");
+
+        (bobToken, aliceToken) = await TokensAsync();
+        var signedDevice = DeviceKeys(alice);
+        JsonSigning.Sign(signedDevice, alice.UserId, selfSigning);
+        var signatures = await alice.PostAsync("/_matrix/client/v3/keys/signatures/upload",
+            new JsonObject { [alice.UserId] = new JsonObject { [alice.DeviceId] = signedDevice } });
+        signatures.Status.Should().Be(200);
+        signatures.Body["failures"]!.AsObject().Should().BeEmpty(signatures.Body.ToJsonString());
+        await bob.SyncUntilAsync(bobToken, s => Changed(s).Contains(alice.UserId!));
+        await alice.SyncUntilAsync(aliceToken, s => Changed(s).Contains(alice.UserId!));
+        query = (await bob.PostAsync("/_matrix/client/v3/keys/query", new JsonObject { ["device_keys"] = new JsonObject { [alice.UserId] = new JsonArray() } })).Body;
+        query["master_keys"]![alice.UserId]!["keys"]![master.KeyId]!.GetValue<string>().Should().Be(master.PublicKeyBase64);
+        JsonSigning.Verify(query["device_keys"]![alice.UserId]![alice.DeviceId]!.AsObject(), alice.UserId, selfSigning.KeyId, selfSigning.PublicKey)
+            .Should().BeTrue("the self-signing signature is in the device's keys");
     }
 
     [Fact]
