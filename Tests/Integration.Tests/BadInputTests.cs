@@ -195,6 +195,30 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
         { "register inhibit_login a string", "none", "POST", """{"username": "newbie2", "password": "x", "inhibit_login": "yes", "auth": {"type": "m.login.dummy"}}""", "/_matrix/client/v3/register", 400, "M_BAD_JSON" },
     };
 
+    /// <summary>
+    /// A NUL in a path parameter (PostgreSQL's text cannot hold one) is refused by Kestrel itself, before any
+    /// handler runs, with a bare 400: nothing is written and no request reaches the database.
+    /// </summary>
+    [Theory]
+    [InlineData("PUT", "/_matrix/client/v3/rooms/{room}/state/m.x%00y/")]
+    [InlineData("PUT", "/_matrix/client/v3/rooms/{room}/state/m.x/a%00b")]
+    [InlineData("PUT", "/_matrix/client/v3/rooms/{room}/send/m.x%00y/t1")]
+    [InlineData("PUT", "/_matrix/client/v3/rooms/{room}/send/m.x/t%001")]
+    [InlineData("PUT", "/_matrix/client/v3/user/{me}/account_data/m.x%00y")]
+    [InlineData("PUT", "/_matrix/client/v3/user/{me}/rooms/{room}/tags/a%00b")]
+    [InlineData("PUT", "/_matrix/client/v3/sendToDevice/m.x%00y/t1")]
+    [InlineData("PUT", "/_matrix/client/v3/directory/room/%23a%00b:test.local")]
+    [InlineData("PUT", "/_matrix/client/v3/devices/a%00b")]
+    [InlineData("GET", "/_matrix/client/v3/user/{me}/filter/1%002")]
+    public async Task A_NUL_in_a_path_parameter_is_refused_before_any_handler_and_writes_nothing(string method, string path)
+    {
+        var before = await CountRowsAsync();
+        var (status, _) = await _admin.SendAsync(new HttpMethod(method), path.Replace("{room}", _roomId).Replace("{me}", Uri.EscapeDataString(_admin.UserId)),
+            method == "GET" ? null : "{}");
+        status.Should().Be(400);
+        (await CountRowsAsync()).Should().Equal(before);
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public async Task Bad_requests_get_their_errcode_and_change_nothing(string name, string who, string method, string? body, string path,
