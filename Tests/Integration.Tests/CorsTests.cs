@@ -22,6 +22,9 @@ public sealed class CorsTests(TwoSiloClusterFixture fixture) : IClassFixture<Two
     [InlineData("/_matrix/client/v3/login")]
     [InlineData("/_matrix/client/v3/rooms/!x:test.local/send/m.room.message/t1")]
     [InlineData("/_matrix/client/r0/sync")]
+    [InlineData("/.well-known/matrix/client")]
+    [InlineData("/_matrix/client/v1/media/config")]
+    [InlineData("/_matrix/media/v3/upload")]
     public async Task A_preflight_gets_200_with_the_cors_headers_and_runs_nothing(string path)
     {
         using var http = Http();
@@ -44,6 +47,10 @@ public sealed class CorsTests(TwoSiloClusterFixture fixture) : IClassFixture<Two
         using var versions = await http.GetAsync("/_matrix/client/versions");
         versions.StatusCode.Should().Be(HttpStatusCode.OK);
         ShouldCarryCors(versions);
+
+        using var wellKnown = await http.GetAsync("/.well-known/matrix/client");
+        wellKnown.StatusCode.Should().Be(HttpStatusCode.OK);
+        ShouldCarryCors(wellKnown);
 
         using var unauthorized = await http.GetAsync("/_matrix/client/v3/account/whoami");
         unauthorized.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
