@@ -33,6 +33,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<Federation.RemoteMemberships>();
         services.AddSingleton<Federation.RemoteKeys>();
         services.AddSingleton<HistoryVisibility>();
+        services.AddSingleton<OwnTransactionIds>();
         services.AddSingleton<RoomSnapshots>();
         services.AddSingleton<SyncNotifier>();
         services.AddHostedService(sp => sp.GetRequiredService<SyncNotifier>());

@@ -242,6 +242,21 @@ public sealed class SyncApiTests(TwoSiloClusterFixture fixture) : IClassFixture<
             .OfType<JsonObject>().FirstOrDefault(e => e["event_id"]!.GetValue<string>() == eventId);
         Find(await phone.SyncAsync(), room, sent)!["unsigned"]!["transaction_id"]!.GetValue<string>().Should().Be("local-echo-7");
         Find(await laptop.SyncAsync(), room, sent)!["unsigned"]?["transaction_id"].Should().BeNull("another device of the same user did not send it");
+
+        // As Synapse: wherever the event is served to the device that sent it.
+        static JsonObject? InChunk(JsonObject body, string key, string eventId) =>
+            body[key]!.AsArray().OfType<JsonObject>().FirstOrDefault(e => e["event_id"]!.GetValue<string>() == eventId);
+        var path = $"/_matrix/client/v3/rooms/{Uri.EscapeDataString(room)}";
+        InChunk((await phone.GetAsync($"{path}/messages?dir=b")).Body, "chunk", sent)!["unsigned"]!["transaction_id"]!.GetValue<string>()
+            .Should().Be("local-echo-7");
+        InChunk((await laptop.GetAsync($"{path}/messages?dir=b")).Body, "chunk", sent)!["unsigned"]?["transaction_id"].Should().BeNull();
+        (await phone.GetAsync($"{path}/event/{Uri.EscapeDataString(sent)}")).Body["unsigned"]!["transaction_id"]!.GetValue<string>().Should().Be("local-echo-7");
+        (await laptop.GetAsync($"{path}/event/{Uri.EscapeDataString(sent)}")).Body["unsigned"]?["transaction_id"].Should().BeNull();
+        var context = (await phone.GetAsync($"{path}/context/{Uri.EscapeDataString(sent)}")).Body;
+        context["event"]!["unsigned"]!["transaction_id"]!.GetValue<string>().Should().Be("local-echo-7");
+        var later = await Send(phone, room, "local-echo-8", "again");
+        context = (await phone.GetAsync($"{path}/context/{Uri.EscapeDataString(sent)}")).Body;
+        InChunk(context, "events_after", later)!["unsigned"]!["transaction_id"]!.GetValue<string>().Should().Be("local-echo-8");
     }
 
     private static bool HasAccountData(JsonObject sync, string type) =>

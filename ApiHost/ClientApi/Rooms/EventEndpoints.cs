@@ -118,11 +118,13 @@ public static class EventEndpoints
     }
 
     private static async Task<IResult> GetEventAsync(HttpContext http, string roomId, string eventId, AccessTokenAuthentication auth,
-        HistoryVisibility history, TimeProvider clock)
+        HistoryVisibility history, OwnTransactionIds transactionIds, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var (row, _) = await history.RequireVisibleEventAsync(RoomPaths.RoomIdFrom(roomId), user.UserId, eventId);
-        return Results.Json(ClientEvents.Format(row, clock.GetUtcNow().ToUnixTimeMilliseconds()));
+        var shown = ClientEvents.Format(row, clock.GetUtcNow().ToUnixTimeMilliseconds());
+        await transactionIds.AddAsync(user, [shown], http.RequestAborted);
+        return Results.Json(shown);
     }
 
     /// <summary>For what only current members may do (typing, publishing); reads go through <see cref="HistoryVisibility"/>.</summary>

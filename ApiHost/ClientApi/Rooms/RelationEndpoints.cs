@@ -34,7 +34,7 @@ public static class RelationEndpoints
     }
 
     private static async Task<IResult> ContextAsync(HttpContext http, string roomId, string eventId, AccessTokenAuthentication auth,
-        RoomReader rooms, HistoryVisibility history, TimeProvider clock)
+        RoomReader rooms, HistoryVisibility history, OwnTransactionIds transactionIds, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
@@ -49,6 +49,7 @@ public static class RelationEndpoints
         var shownBefore = before.Select(e => ClientEvents.Format(e, now)).Where(e => filter?.Allows(e) ?? true).ToList();
         var shownAfter = after.Select(e => ClientEvents.Format(e, now)).Where(e => filter?.Allows(e) ?? true).ToList();
         var shownEvent = ClientEvents.Format(target, now);
+        await transactionIds.AddAsync(user, shownBefore.Concat(shownAfter).Append(shownEvent), http.RequestAborted);
         // The state at the last event returned (spec), members of the shown events' senders only when lazy-loading.
         var last = after.Count > 0 ? after[^1] : target;
         var state = await rooms.GetStateBeforeAsync(room, last.RoomSeq + 1);

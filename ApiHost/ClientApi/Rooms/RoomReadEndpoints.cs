@@ -97,7 +97,7 @@ public static class RoomReadEndpoints
     /// events n-1 and n, so paging backwards from it returns events before n.
     /// </summary>
     private static async Task<IResult> MessagesAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
-        HistoryVisibility history, IgnoredUsers ignoredUsers, TimeProvider clock)
+        HistoryVisibility history, IgnoredUsers ignoredUsers, OwnTransactionIds transactionIds, TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
@@ -120,6 +120,7 @@ public static class RoomReadEndpoints
         var rows = page.SeenThrough(visible).Where(r => IgnoredUsers.Shows(ignored, r)).ToList();
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var chunk = rows.Select(r => ClientEvents.Format(r, now)).Where(e => filter?.Allows(e) ?? true).ToList();
+        await transactionIds.AddAsync(user, chunk, http.RequestAborted);
         var response = new JsonObject
         {
             ["start"] = RoomTokens.Format(from),

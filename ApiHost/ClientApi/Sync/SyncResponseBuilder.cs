@@ -32,6 +32,7 @@ public sealed class SyncResponseBuilder(
     DeviceListChanges deviceLists,
     IgnoredUsers ignoredUsers,
     LazyLoadedMembers lazyLoaded,
+    OwnTransactionIds transactionIds,
     TimeProvider clock)
 {
     /// <summary>To-device messages per response; the rest follow in the next one.</summary>
@@ -193,7 +194,7 @@ public sealed class SyncResponseBuilder(
             leave[roomId] = body;
         }
 
-        await AddTransactionIdsAsync(userId, user.DeviceId, join, leave);
+        await AddTransactionIdsAsync(user, join, leave);
 
         var globalAccountData = AccountDataFor(null, filter.AccountData);
         if (since is null || await pushRules.ChangedAsync(userId, from.PushRules, upTo.PushRules))
@@ -291,20 +292,9 @@ public sealed class SyncResponseBuilder(
     /// (clients match their local echo by it). The stored key names the endpoint too (<c>send/{type}/{txnId}</c>);
     /// the client's ID is its last segment (a path segment holds no '/').
     /// </summary>
-    private async Task AddTransactionIdsAsync(string userId, string deviceId, params JsonObject[] sections)
-    {
-        var own = sections.SelectMany(section => section.Select(room => room.Value?["timeline"]?["events"] as JsonArray ?? []))
-            .SelectMany(events => events).OfType<JsonObject>()
-            .Where(e => e["sender"]?.GetValue<string>() == userId && e["event_id"] is not null).ToList();
-        if (own.Count == 0) return;
-        var keys = await sync.GetTransactionKeysAsync(userId, deviceId, own.Select(e => e["event_id"]!.GetValue<string>()).ToList());
-        foreach (var e in own)
-        {
-            if (!keys.TryGetValue(e["event_id"]!.GetValue<string>(), out var key)) continue;
-            var unsigned = e["unsigned"] as JsonObject ?? (JsonObject)(e["unsigned"] = new JsonObject());
-            unsigned["transaction_id"] = key[(key.LastIndexOf('/') + 1)..];
-        }
-    }
+    private Task AddTransactionIdsAsync(AuthenticatedUser user, params JsonObject[] sections) =>
+        transactionIds.AddAsync(user, sections.SelectMany(section => section.Select(room => room.Value?["timeline"]?["events"] as JsonArray ?? []))
+            .SelectMany(events => events).OfType<JsonObject>());
 
     private static bool IsState(RoomEventRow row) => StoredJson.Parse(row.Json)?["state_key"] is not null;
 
