@@ -50,12 +50,19 @@ public static class ProcessHost
             {
                 foreach (var address in listener.BindAddresses)
                 {
-                    if (listener.Tls is not { } tls) kestrel.Listen(address, listener.Port);
-                    else kestrel.Listen(address, listener.Port, listen => listen.UseHttps(https =>
+                    kestrel.Listen(address, listener.Port, listen =>
                     {
-                        https.ServerCertificate = tls.Certificate;
-                        https.ServerCertificateChain = tls.Chain;
-                    }));
+                        if (listener.Tls is { } tls)
+                        {
+                            listen.UseHttps(https =>
+                            {
+                                https.ServerCertificate = tls.Certificate;
+                                https.ServerCertificateChain = tls.Chain;
+                            });
+                        }
+                        // After TLS, so it sees the plain HTTP that Kestrel writes.
+                        listen.UseMatrixErrorBodies();
+                    });
                 }
             }
         });

@@ -197,7 +197,7 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
 
     /// <summary>
     /// A NUL in a path parameter (PostgreSQL's text cannot hold one) is refused by Kestrel itself, before any
-    /// handler runs, with a bare 400: nothing is written and no request reaches the database.
+    /// handler runs: a 400 with a Matrix error body, nothing written, no request reaching the database.
     /// </summary>
     [Theory]
     [InlineData("PUT", "/_matrix/client/v3/rooms/{room}/state/m.x%00y/")]
@@ -213,9 +213,9 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
     public async Task A_NUL_in_a_path_parameter_is_refused_before_any_handler_and_writes_nothing(string method, string path)
     {
         var before = await CountRowsAsync();
-        var (status, _) = await _admin.SendAsync(new HttpMethod(method), path.Replace("{room}", _roomId).Replace("{me}", Uri.EscapeDataString(_admin.UserId)),
+        var (status, body) = await _admin.SendAsync(new HttpMethod(method), path.Replace("{room}", _roomId).Replace("{me}", Uri.EscapeDataString(_admin.UserId)),
             method == "GET" ? null : "{}");
-        status.Should().Be(400);
+        (status, body["errcode"]?.GetValue<string>()).Should().Be((400, "M_UNKNOWN"), body.ToJsonString());
         (await CountRowsAsync()).Should().Equal(before);
     }
 
@@ -313,6 +313,28 @@ public sealed class BadInputTests(TwoSiloClusterFixture fixture) : IClassFixture
         var answer = "";
         for (var line = await reader.ReadLineAsync(); line is not null; line = await reader.ReadLineAsync()) answer += line;
         answer.Should().Contain("\"errcode\":\"M_TOO_LARGE\"");
+    }
+
+    /// <summary>What Kestrel refuses before any middleware (malformed HTTP, limits far past ours) still answers with a Matrix error a browser can read.</summary>
+    [Theory]
+    [InlineData("GET /_matrix/client/versions HTTP/1.1\r\nHost: localhost\r\nBad Header Name: x\r\n\r\n", "400", "M_UNKNOWN")]
+    [InlineData("GET /_matrix/client/ver sions HTTP/1.1\r\nHost: localhost\r\n\r\n", "400", "M_UNKNOWN")]
+    [InlineData("GET /_matrix/client/versions HTTP/1.1\r\nHost: localhost\r\nX-Padding: {pad}\r\n\r\n", "431", "M_TOO_LARGE")]
+    [InlineData("GET /_matrix/client/versions?x={pad} HTTP/1.1\r\nHost: localhost\r\n\r\n", "414", "M_TOO_LARGE")]
+    public async Task Requests_kestrel_refuses_itself_get_a_matrix_error_body(string request, string status, string errCode)
+    {
+        var address = fixture.Cluster.ApiHosts[0].BaseAddress;
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(address.Host, address.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request.Replace("{pad}", new string('p', 100_000))));
+        using var reader = new StreamReader(stream);
+        var answer = await reader.ReadToEndAsync();
+        answer.Should().StartWith($"HTTP/1.1 {status}");
+        answer.Should().Contain("Content-Type: application/json").And.Contain("Access-Control-Allow-Origin: *");
+        var body = System.Text.Json.Nodes.JsonNode.Parse(answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..])!;
+        body["errcode"]!.GetValue<string>().Should().Be(errCode);
+        body["error"]!.GetValue<string>().Should().NotBeNullOrEmpty();
     }
 
     private Task<string[]> CountRowsAsync() => TableRows.FingerprintAsync(fixture.Cluster.ConnectionString, Tables);
