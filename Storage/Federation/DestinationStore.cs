@@ -101,6 +101,20 @@ public sealed class DestinationStore(NpgsqlDataSource dataSource)
             UNION SELECT DISTINCT destination FROM device_list_federation_outbox
             ORDER BY 1
             """);
+        return await ReadNamesAsync(command, cancellationToken);
+    }
+
+    /// <summary>Destinations with EDUs waiting in an outbox.</summary>
+    public async Task<IReadOnlyList<string>> GetWithOutboxAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT destination FROM device_federation_outbox UNION SELECT destination FROM device_list_federation_outbox ORDER BY 1
+            """);
+        return await ReadNamesAsync(command, cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<string>> ReadNamesAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
         var destinations = new List<string>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken)) destinations.Add(reader.GetString(0));
