@@ -42,7 +42,10 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, ProcessS
                 case "m.presence":
                     await PresenceAsync(origin, content, cancellationToken);
                     break;
-                case "m.device_list_update" or "m.signing_key_update":
+                case "m.device_list_update":
+                    await DeviceListUpdateAsync(origin, content, cancellationToken);
+                    break;
+                case "m.signing_key_update":
                     await DeviceListChangedAsync(origin, content, cancellationToken);
                     break;
             }
@@ -106,10 +109,46 @@ public sealed class InboundEdus(RoomReader rooms, IGrainFactory grains, ProcessS
         await grains.GetGrain<IToDeviceGrain>(sender).SendAsync(origin, messageId, type, local, cancellationToken);
     }
 
+    /// <summary>prev_ids one device-list update may name; an update naming more is dropped.</summary>
+    public const int MaxPrevIds = 100;
+
     /// <summary>
-    /// <c>m.device_list_update</c> and <c>m.signing_key_update</c>: a user of the origin changed a device or a
-    /// cross-signing key. Nothing of theirs is kept here (key queries go to their server), so it is recorded as a
-    /// change of their device list, which the syncs of our users sharing a room with them report.
+    /// <c>m.device_list_update</c>: a user of the origin changed a device. Their cached list (kept for users sharing
+    /// a room with ours) takes it in sequence, or is fetched again when its prev_id shows a gap; either way our users'
+    /// syncs report the change.
+    /// </summary>
+    private async Task DeviceListUpdateAsync(string origin, JsonObject content, CancellationToken cancellationToken)
+    {
+        if (Text(content["user_id"]) is not { } userId || !UserId.TryParse(userId, out var user) || user.Server.ToString() != origin) return;
+        if (Text(content["device_id"]) is not { } deviceId || content["stream_id"] is not JsonValue s || !s.TryGetValue<long>(out var streamId)) return;
+        var prevIds = new List<long>();
+        switch (content["prev_id"])
+        {
+            case null:
+                break;
+            case JsonArray { Count: <= MaxPrevIds } given:
+                foreach (var prev in given)
+                {
+                    if (prev is not JsonValue p || !p.TryGetValue<long>(out var id)) return;
+                    prevIds.Add(id);
+                }
+                break;
+            default:
+                return;
+        }
+        var deleted = content["deleted"] is JsonValue d && d.TryGetValue<bool>(out var isDeleted) && isDeleted;
+        if ((await rooms.GetServersSharingRoomsWithAsync(userId, cancellationToken)).Count == 0) return;
+        // The fields of the spec's device, nothing else the peer put in.
+        var device = new JsonObject { ["device_id"] = deviceId };
+        if (content["keys"] is JsonObject keys) device["keys"] = keys.DeepClone();
+        if (Text(content["device_display_name"]) is { } displayName) device["device_display_name"] = displayName;
+        await grains.GetGrain<IRemoteDeviceListGrain>(userId).UpdateAsync([new RemoteDeviceListUpdate(deviceId, streamId, prevIds, deleted, device)],
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// <c>m.signing_key_update</c>: a user of the origin changed a cross-signing key. It is recorded as a change of
+    /// their device list, which the syncs of our users sharing a room with them report (key queries go to their server).
     /// </summary>
     private async Task DeviceListChangedAsync(string origin, JsonObject content, CancellationToken cancellationToken)
     {

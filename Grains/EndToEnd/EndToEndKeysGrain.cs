@@ -21,7 +21,7 @@ namespace Homeserver.Grains.EndToEnd;
 /// </summary>
 [WriterPlacement(StreamNames.DeviceLists)]
 public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore backups, StreamPublisher publisher, RoomEduFanOut federation,
-    ProcessSettings settings) : Grain, IEndToEndKeysGrain
+    DeviceListFederation deviceLists, ProcessSettings settings) : Grain, IEndToEndKeysGrain
 {
     private static readonly string[] CrossSigningTypes = ["master", "self_signing", "user_signing"];
 
@@ -46,7 +46,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         if (position is { } p)
         {
             await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, p);
-            await AnnounceDeviceAsync(deviceId, p, deviceKeys, deleted: false);
+            await AnnounceDevicesAsync(p, [DeviceUpdate(deviceId, deviceKeys, deleted: false)]);
         }
         return await keys.CountOneTimeKeysAsync(UserId, deviceId);
     }
@@ -177,22 +177,24 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
     {
         var position = await keys.DeleteDevicesAsync(UserId, deviceIds, publisher.Writer(StreamNames.DeviceLists));
         await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, position);
-        foreach (var deviceId in deviceIds ?? []) await AnnounceDeviceAsync(deviceId, position, null, deleted: true);
+        await AnnounceDevicesAsync(position, (deviceIds ?? []).Select(d => DeviceUpdate(d, null, deleted: true)).ToList());
     }
 
     private bool IsLocal => FederationDestinations.IsOurs(UserId, settings.ServerName);
 
     /// <summary>
-    /// One of our users' devices changed: the servers sharing a room with them hear of it (<c>m.device_list_update</c>)
-    /// and fetch the list again. No prev_id is given, so a receiver that keeps a copy re-reads the whole list (Synapse resyncs).
+    /// One of our users' devices changed: the servers sharing a room with them hear of it (<c>m.device_list_update</c>,
+    /// durably, each with its stream_id and prev_id chain), this grain's turns keeping each user's chain in order.
     /// </summary>
-    private Task AnnounceDeviceAsync(string deviceId, long position, JsonObject? deviceKeys, bool deleted)
+    private Task AnnounceDevicesAsync(long position, IReadOnlyList<JsonObject> updates) =>
+        IsLocal && updates.Count > 0 ? deviceLists.AnnounceAsync(UserId, position, updates, CancellationToken.None) : Task.CompletedTask;
+
+    private JsonObject DeviceUpdate(string deviceId, JsonObject? deviceKeys, bool deleted)
     {
-        if (!IsLocal) return Task.CompletedTask;
-        var update = new JsonObject { ["user_id"] = UserId, ["device_id"] = deviceId, ["stream_id"] = position, ["prev_id"] = new JsonArray() };
+        var update = new JsonObject { ["user_id"] = UserId, ["device_id"] = deviceId };
         if (deleted) update["deleted"] = true;
         if (deviceKeys is not null) update["keys"] = deviceKeys.DeepClone();
-        return federation.SendToUserServersAsync(UserId, new Edu("m.device_list_update", update), CancellationToken.None);
+        return update;
     }
 
     public Task<long> CreateBackupVersionAsync(string algorithm, JsonObject authData, CancellationToken cancellationToken) =>

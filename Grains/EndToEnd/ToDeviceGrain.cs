@@ -14,11 +14,12 @@ namespace Homeserver.Grains.EndToEnd;
 
 /// <summary>
 /// Queues one sender's to-device messages for local devices and announces them on the to_device stream;
-/// those for users of other servers go to each server as one <c>m.direct_to_device</c> EDU per request.
+/// those for users of other servers go to each server as one <c>m.direct_to_device</c> EDU per request,
+/// stored in the same PostgreSQL transaction (<c>device_federation_outbox</c>) until that server has it.
 /// The transaction ID is stored first, so a retried request sends nothing twice.
 /// </summary>
 [WriterPlacement(StreamNames.ToDevice)]
-public sealed class ToDeviceGrain(ToDeviceStore store, AccountStore accounts, StreamPublisher publisher, IGrainFactory grains, ProcessSettings settings,
+public sealed class ToDeviceGrain(ToDeviceStore store, AccountStore accounts, StreamPublisher publisher, OutboxWakeUp senders, ProcessSettings settings,
     TimeProvider clock) : Grain, IToDeviceGrain
 {
     public async Task SendAsync(string senderDeviceId, string transactionId, string eventType, JsonObject messages, CancellationToken cancellationToken)
@@ -47,23 +48,21 @@ public sealed class ToDeviceGrain(ToDeviceStore store, AccountStore accounts, St
                 }
             }
         }
+        var outbound = remote.Select(r => new RemoteToDeviceEdu(r.Key, new JsonObject
+        {
+            ["sender"] = sender,
+            ["type"] = eventType,
+            // Stored with the EDU, so every resend carries the same one and the receiver delivers it once.
+            ["message_id"] = Guid.NewGuid().ToString("N"),
+            ["messages"] = r.Value,
+        }.ToJsonString())).ToList();
         var position = await store.EnqueueAsync(sender, senderDeviceId, transactionId, clock.GetUtcNow().ToUnixTimeMilliseconds(), deliveries,
-            publisher.Writer(StreamNames.ToDevice));
+            outbound, publisher.Writer(StreamNames.ToDevice));
         if (position is null) return;
         foreach (var user in deliveries.Select(d => d.UserId).Distinct(StringComparer.Ordinal))
         {
             await publisher.PublishAsync(StreamNames.ToDevice, user, position.Value);
         }
-        foreach (var (server, forServer) in remote)
-        {
-            await grains.GetGrain<IFederationSenderGrain>(server).EnqueueEduAsync(new Edu("m.direct_to_device", new JsonObject
-            {
-                ["sender"] = sender,
-                ["type"] = eventType,
-                // Stable for the request, so the receiving server can tell a repeat from a new message.
-                ["message_id"] = $"{senderDeviceId}-{transactionId}-{position}",
-                ["messages"] = forServer,
-            }), cancellationToken);
-        }
+        foreach (var server in remote.Keys) await senders.WakeAsync(server);
     }
 }

@@ -14,7 +14,8 @@ namespace Homeserver.Grains.Federation;
 /// users sent to the sender grains of the room's other joined servers that this instance sends to. Its
 /// position is stored after the grains have taken the events, so a restart repeats at most one batch
 /// (the remote drops PDUs it has) and skips none. At start it wakes the destinations PostgreSQL says
-/// still have something to catch up.
+/// still have something to catch up, and every minute those with EDUs in an outbox, in case the wake
+/// their writer sent was lost (a wake during a backoff only sets the retry timer again).
 /// </summary>
 public sealed class FederationEventFeeder(
     OutboundEventStore events,
@@ -28,11 +29,13 @@ public sealed class FederationEventFeeder(
     FederationSenderLog log) : BackgroundService
 {
     private const int BatchSize = 500;
+    private static readonly TimeSpan OutboxSweepInterval = TimeSpan.FromMinutes(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         long? position = null;
         var woken = false;
+        var swept = clock.GetTimestamp();
         using var timer = new PeriodicTimer(options.PollInterval, clock);
         try
         {
@@ -48,6 +51,11 @@ public sealed class FederationEventFeeder(
                         woken = true;
                     }
                     position = await FeedAsync(position.Value, stoppingToken);
+                    if (clock.GetElapsedTime(swept) >= OutboxSweepInterval)
+                    {
+                        swept = clock.GetTimestamp();
+                        await WakeAsync(await destinations.GetWithOutboxAsync(stoppingToken), stoppingToken);
+                    }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -60,9 +68,12 @@ public sealed class FederationEventFeeder(
         }
     }
 
-    private async Task WakeOutstandingAsync(CancellationToken cancellationToken)
+    private async Task WakeOutstandingAsync(CancellationToken cancellationToken) =>
+        await WakeAsync(await destinations.GetOutstandingAsync(cancellationToken), cancellationToken);
+
+    private async Task WakeAsync(IReadOnlyList<string> outstanding, CancellationToken cancellationToken)
     {
-        foreach (var destination in await destinations.GetOutstandingAsync(cancellationToken))
+        foreach (var destination in outstanding)
         {
             if (instance.Sends(destination)) await grains.GetGrain<IFederationSenderGrain>(destination).WakeAsync(cancellationToken);
         }

@@ -3,6 +3,7 @@ using Homeserver.Federation.Transport;
 using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Interfaces.Federation;
 using Homeserver.Grains.Placement;
+using Homeserver.Protocol;
 using Homeserver.Storage.Federation;
 using Orleans;
 using Orleans.Runtime;
@@ -23,10 +24,19 @@ namespace Homeserver.Grains.Federation;
 /// the backoff is over (or the destination contacted us) the latest event of each room newer than the
 /// last acknowledged stream ordering is sent; the remote fills gaps with /get_missing_events. A new
 /// activation starts catching up too, so whatever a restart interrupted is found in PostgreSQL.
+///
+/// EDUs come from two places. Typing, receipts and presence wait in memory (<see cref="EduQueue"/>) and are
+/// dropped after a long backoff, as in Synapse. To-device messages and device-list updates wait in PostgreSQL
+/// (<see cref="FederationOutboxStore"/>): each transaction takes the oldest rows first (device-list updates
+/// before to-device messages, so a new device is known before a message to it), and they are deleted only
+/// once the destination answered; after a failure they are read again when the backoff ends, by this
+/// activation or the next. Whoever writes rows wakes the grain; a wake counter stops it looking again
+/// once it saw the outbox empty, and a wake during a read makes it look once more.
 /// </summary>
 [WriterPlacement(WriterPlacementAttribute.FederationSenderRole)]
 public sealed class FederationSenderGrain(
     DestinationStore store,
+    FederationOutboxStore outbox,
     IFederationClient federation,
     ServerIdentity server,
     FederationSenderOptions options,
@@ -37,6 +47,9 @@ public sealed class FederationSenderGrain(
     /// <summary>Beyond this backoff, queued EDUs are stale and dropped (Synapse's CATCHUP_RETRY_INTERVAL).</summary>
     private const long EduDropIntervalMs = 60 * 60 * 1000;
 
+    /// <summary>Device-list updates one transaction carries at most, so to-device messages are never starved by a burst.</summary>
+    private const int MaxDeviceListEdus = FederationTransaction.MaxEdus / 2;
+
     private readonly List<OutboundPdu> _pdus = [];
     private EduQueue _edus = null!;
     private DestinationRecord _destination = null!;
@@ -44,6 +57,11 @@ public sealed class FederationSenderGrain(
     private long _lastSkipped;
     private bool _sending;
     private IGrainTimer? _retry;
+    // A new activation looks at the outbox once; every wake asks for another look.
+    private long _outboxWakes = 1;
+    private long _outboxLooked;
+
+    private bool OutboxMayHaveRows => _outboxLooked < _outboxWakes;
 
     private string Destination => this.GetPrimaryKeyString();
 
@@ -90,6 +108,7 @@ public sealed class FederationSenderGrain(
 
     public Task WakeAsync(CancellationToken cancellationToken = default)
     {
+        _outboxWakes++;
         Kick();
         return Task.CompletedTask;
     }
@@ -120,14 +139,17 @@ public sealed class FederationSenderGrain(
                     await CatchUpAsync();
                     continue;
                 }
-                if (_pdus.Count == 0 && _edus.Count == 0) return;
+                if (_pdus.Count == 0 && _edus.Count == 0 && !OutboxMayHaveRows) return;
                 var pdus = _pdus.Take(FederationTransaction.MaxPdus).ToList();
-                var edus = _edus.Take(FederationTransaction.MaxEdus);
+                var edus = await TakeEdusAsync();
+                if (pdus.Count == 0 && edus.Count == 0)
+                {
+                    OutboxSeen(edus);
+                    continue;
+                }
                 var stored = pdus.Count == 0 ? [] : await store.GetPdusAsync(pdus.Select(p => p.EventId).ToList(), CancellationToken.None);
                 if (await SendTransactionAsync(stored, edus) == TransactionOutcome.Failed)
                 {
-                    var dropped = _edus.Return(edus);
-                    if (dropped > 0) log.EdusDropped(Destination, dropped);
                     await StartCatchingUpAsync();
                 }
                 else
@@ -169,16 +191,37 @@ public sealed class FederationSenderGrain(
             return;
         }
         log.CatchingUp(Destination, pdus.Count);
-        var edus = _edus.Take(FederationTransaction.MaxEdus);
-        if (await SendTransactionAsync(pdus, edus) == TransactionOutcome.Failed) _edus.Return(edus);
+        await SendTransactionAsync(pdus, await TakeEdusAsync());
     }
 
-    private async Task<TransactionOutcome> SendTransactionAsync(IReadOnlyList<StoredPdu> pdus, IReadOnlyList<Edu> edus)
+    /// <summary>
+    /// The EDUs of the next transaction: the outbox's oldest (when it may have rows), then in-memory ones up to
+    /// the limit. <see cref="TransactionEdus.LookedAt"/> is the wake a read that found everything answered to.
+    /// </summary>
+    private async Task<TransactionEdus> TakeEdusAsync()
+    {
+        var durable = PendingFederationEdus.None;
+        long? lookedAt = null;
+        if (OutboxMayHaveRows)
+        {
+            var wake = _outboxWakes;
+            durable = await outbox.GetPendingAsync(Destination, MaxDeviceListEdus, FederationTransaction.MaxEdus, CancellationToken.None);
+            if (durable.DeviceLists.Count < MaxDeviceListEdus && durable.Count < FederationTransaction.MaxEdus) lookedAt = wake;
+        }
+        return new TransactionEdus(durable, _edus.Take(FederationTransaction.MaxEdus - durable.Count), lookedAt);
+    }
+
+    private void OutboxSeen(TransactionEdus edus)
+    {
+        if (edus.LookedAt is { } wake) _outboxLooked = Math.Max(_outboxLooked, wake);
+    }
+
+    private async Task<TransactionOutcome> SendTransactionAsync(IReadOnlyList<StoredPdu> pdus, TransactionEdus edus)
     {
         var now = NowMs;
         var txnId = FederationTransaction.NewId(now);
         var request = new FederationRequest(HttpMethod.Put, Destination, FederationTransaction.Path(txnId),
-            FederationTransaction.Body(server.ServerName, now, pdus, edus));
+            FederationTransaction.Body(server.ServerName, now, pdus, edus.All()));
         TransactionOutcome outcome;
         string reason;
         FederationResponse? response = null;
@@ -200,24 +243,30 @@ public sealed class FederationSenderGrain(
             case TransactionOutcome.Delivered:
                 foreach (var (eventId, error) in FederationTransaction.PduErrors(response!.Body)) log.PduRejected(Destination, txnId, eventId, error);
                 if (!DestinationBackoff.IsClear(_destination)) await ClearBackoffAsync(CancellationToken.None);
-                await AcknowledgedAsync(pdus);
+                await AcknowledgedAsync(pdus, edus);
                 break;
             case TransactionOutcome.Refused:
+                // Kept, a refused row would head the outbox forever: it goes like the rest of the transaction.
                 log.TransactionRefused(Destination, txnId, response!.StatusCode, pdus.Count, edus.Count);
-                await AcknowledgedAsync(pdus);
+                if (edus.Durable.Count > 0) log.OutboxEdusRefused(Destination, txnId, edus.Durable.Count);
+                await AcknowledgedAsync(pdus, edus);
                 break;
             default:
                 _destination = DestinationBackoff.Failed(_destination, NowMs, options, DestinationBackoff.Jitter());
                 await store.SetRetryTimingsAsync(_destination, CancellationToken.None);
                 log.TransactionFailed(Destination, txnId, reason, _destination.RetryInterval);
+                var dropped = _edus.Return(edus.Ephemeral);
+                if (dropped > 0) log.EdusDropped(Destination, dropped);
                 if (_destination.RetryInterval > EduDropIntervalMs) _edus.Clear();
                 break;
         }
         return outcome;
     }
 
-    private async Task AcknowledgedAsync(IReadOnlyList<StoredPdu> pdus)
+    private async Task AcknowledgedAsync(IReadOnlyList<StoredPdu> pdus, TransactionEdus edus)
     {
+        await outbox.DeleteAsync(Destination, edus.Durable, CancellationToken.None);
+        OutboxSeen(edus);
         if (pdus.Count == 0) return;
         var highest = pdus.Max(p => p.StreamOrdering);
         if (highest <= (_destination.LastSuccessfulStreamOrdering ?? long.MinValue)) return;
@@ -265,4 +314,17 @@ public sealed class FederationSenderGrain(
     }
 
     private void Publish() => metrics.Destination(Destination, _pdus.Count, _destination?.IsBackingOff(NowMs) ?? false);
+}
+
+/// <summary>One transaction's EDUs: rows of the outbox, in-memory ones, and the wake the outbox read answered (null when more may be left).</summary>
+internal sealed record TransactionEdus(PendingFederationEdus Durable, IReadOnlyList<Edu> Ephemeral, long? LookedAt)
+{
+    public int Count => Durable.Count + Ephemeral.Count;
+
+    public IReadOnlyList<Edu> All() =>
+    [
+        .. Durable.DeviceLists.Select(FederationTransaction.DeviceListUpdate),
+        .. Durable.ToDevice.Select(t => new Edu("m.direct_to_device", StoredJson.Parse(t.ContentJson)!.AsObject())),
+        .. Ephemeral,
+    ];
 }

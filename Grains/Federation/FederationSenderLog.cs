@@ -30,4 +30,10 @@ public sealed partial class FederationSenderLog(ILogger<FederationSenderLog> log
 
     [LoggerMessage(EventId = 3109, Level = LogLevel.Warning, Message = "Handing a {EduType} EDU of {RoomId} to the other servers failed; it is dropped")]
     public partial void EduFanOutFailed(Exception exception, string eduType, string roomId);
+
+    [LoggerMessage(EventId = 3110, Level = LogLevel.Information, Message = "Waking the sender for {Destination} failed; its outbox waits for the next sweep")]
+    public partial void WakeFailed(Exception exception, string destination);
+
+    [LoggerMessage(EventId = 3111, Level = LogLevel.Warning, Message = "TX [{Destination}] {TxnId} was refused; its {Count} stored EDUs are dropped")]
+    public partial void OutboxEdusRefused(string destination, string txnId, int count);
 }

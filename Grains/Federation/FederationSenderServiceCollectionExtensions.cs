@@ -12,6 +12,8 @@ public static class FederationSenderServiceCollectionExtensions
         services.AddSingleton<FederationSenderMetrics>();
         services.AddSingleton<FederationSenderLog>();
         services.AddSingleton<RoomEduFanOut>();
+        services.AddSingleton<OutboxWakeUp>();
+        services.AddSingleton<DeviceListFederation>();
         return services;
     }
 

@@ -25,6 +25,15 @@ public static class FederationTransaction
         return new JsonObject { ["origin"] = origin, ["origin_server_ts"] = nowMs, ["pdus"] = pduArray, ["edus"] = eduArray };
     }
 
+    /// <summary>A stored device-list update as its EDU: the content with its stream_id and, when there was one before it, prev_id.</summary>
+    public static Edu DeviceListUpdate(PendingDeviceListUpdate update)
+    {
+        var content = StoredJson.Parse(update.ContentJson)!.AsObject();
+        content["stream_id"] = update.StreamId;
+        content["prev_id"] = update.PrevId is { } prev ? new JsonArray(prev) : new JsonArray();
+        return new Edu("m.device_list_update", content);
+    }
+
     /// <summary>The PDUs the destination answered with an error (the answer's <c>pdus</c> map), with the error.</summary>
     public static IEnumerable<(string EventId, string Error)> PduErrors(JsonNode? answer)
     {

@@ -9,6 +9,7 @@ public static class GrainsServiceCollectionExtensions
     public static IServiceCollection AddHomeserverGrains(this IServiceCollection services)
     {
         services.AddSingleton<GrainsLog>();
+        services.AddSingleton<EndToEnd.RemoteDeviceListLog>();
         services.AddSingleton<SyncHintPublisher>();
         services.AddSingleton<StreamPublisher>();
         services.AddSingleton<Push.PushRuleCache>();

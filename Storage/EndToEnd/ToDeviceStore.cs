@@ -6,15 +6,21 @@ namespace Homeserver.Storage.EndToEnd;
 /// <summary>One message for one device: the recipient and the message JSON (sender, type, content).</summary>
 public sealed record ToDeviceDelivery(string UserId, string DeviceId, string MessageJson);
 
+/// <summary>An <c>m.direct_to_device</c> EDU content for another server's users.</summary>
+public sealed record RemoteToDeviceEdu(string Destination, string ContentJson);
+
 /// <summary>The to_device stream: messages wait per device until it acknowledges them.</summary>
 public sealed class ToDeviceStore(NpgsqlDataSource dataSource)
 {
     /// <summary>
     /// Stores a batch at one to_device position, all or nothing, unless the sender's device already
-    /// sent this transaction ID (then nothing is stored and the result is null).
+    /// sent this transaction ID (then nothing is stored and the result is null). What goes to other servers
+    /// is put in <c>device_federation_outbox</c> in the same transaction, so a retried request can neither
+    /// send it twice nor find it deduplicated but never queued.
     /// </summary>
     public async Task<long?> EnqueueAsync(string senderUserId, string senderDeviceId, string transactionId, long now,
-        IReadOnlyList<ToDeviceDelivery> deliveries, MultiWriterIdGenerator toDevice, CancellationToken cancellationToken = default)
+        IReadOnlyList<ToDeviceDelivery> deliveries, IReadOnlyList<RemoteToDeviceEdu> remote, MultiWriterIdGenerator toDevice,
+        CancellationToken cancellationToken = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
@@ -31,6 +37,13 @@ public sealed class ToDeviceStore(NpgsqlDataSource dataSource)
                 INSERT INTO to_device_messages (user_id, device_id, stream_id, message_json) VALUES ($1, $2, $3, $4)
                 """, connection, tx).With(d.UserId, d.DeviceId, lease.Position, d.MessageJson);
             await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        foreach (var r in remote)
+        {
+            await using var outbox = new NpgsqlCommand("""
+                INSERT INTO device_federation_outbox (destination, stream_id, queued_ts, messages_json) VALUES ($1, $2, $3, $4)
+                """, connection, tx).With(r.Destination, lease.Position, now, r.ContentJson);
+            await outbox.ExecuteNonQueryAsync(cancellationToken);
         }
         await tx.CommitAsync(cancellationToken);
         return lease.Position;

@@ -91,13 +91,30 @@ public sealed class DestinationStore(NpgsqlDataSource dataSource)
         return await ReadPdusAsync(command, cancellationToken);
     }
 
-    /// <summary>Destinations with rooms they have not been sent up to: the ones to wake after a restart.</summary>
+    /// <summary>Destinations with rooms they have not been sent up to or EDUs in an outbox: the ones to wake after a restart.</summary>
     public async Task<IReadOnlyList<string>> GetOutstandingAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
-            SELECT DISTINCT d.destination FROM destination_rooms r JOIN destinations d ON d.destination = r.destination
-            WHERE r.stream_ordering > coalesce(d.last_successful_stream_ordering, 0) ORDER BY d.destination
+            SELECT d.destination FROM destination_rooms r JOIN destinations d ON d.destination = r.destination
+            WHERE r.stream_ordering > coalesce(d.last_successful_stream_ordering, 0)
+            UNION SELECT DISTINCT destination FROM device_federation_outbox
+            UNION SELECT DISTINCT destination FROM device_list_federation_outbox
+            ORDER BY 1
             """);
+        return await ReadNamesAsync(command, cancellationToken);
+    }
+
+    /// <summary>Destinations with EDUs waiting in an outbox.</summary>
+    public async Task<IReadOnlyList<string>> GetWithOutboxAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT destination FROM device_federation_outbox UNION SELECT destination FROM device_list_federation_outbox ORDER BY 1
+            """);
+        return await ReadNamesAsync(command, cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<string>> ReadNamesAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
         var destinations = new List<string>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken)) destinations.Add(reader.GetString(0));

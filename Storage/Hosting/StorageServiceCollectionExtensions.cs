@@ -48,6 +48,8 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<RemoteServerKeyStore>();
         services.AddSingleton<ReceivedTransactionStore>();
         services.AddSingleton<DestinationStore>();
+        services.AddSingleton<FederationOutboxStore>();
+        services.AddSingleton<RemoteDeviceListStore>();
         services.AddSingleton<OutboundEventStore>();
         services.AddSingleton<AccountDataStore>();
         services.AddSingleton<AccountStore>();
