@@ -153,6 +153,57 @@ public sealed class RemoteJoinTests(FederationClusterFixture fixture) : IClassFi
     }
 
     [Fact]
+    public async Task Make_knock_needs_ver_and_a_knocking_room_and_send_knock_takes_only_that_knock_signed_as_made()
+    {
+        var (alice, _, remote) = await RoomWithRemoteServerAsync();
+        using var aliceClient = alice;
+        var roomId = await alice.CreateRoomAsync(new JsonObject
+        {
+            ["preset"] = "private_chat", ["name"] = "Knock here",
+            ["initial_state"] = new JsonArray(new JsonObject { ["type"] = "m.room.join_rules", ["state_key"] = "", ["content"] = new JsonObject { ["join_rule"] = "knock" } }),
+        });
+        var publicRoom = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        string MakeKnock(string room, string user, string query) =>
+            $"/_matrix/federation/v1/make_knock/{Uri.EscapeDataString(room)}/{Uri.EscapeDataString(user)}{query}";
+
+        var (status, body) = await SignedAsync(remote, HttpMethod.Get, MakeKnock(roomId, remote.Bob, ""));
+        (status, body?["errcode"]?.GetValue<string>()).Should().Be((400, "M_MISSING_PARAM"), "ver is required: {0}", body?.ToJsonString());
+        (status, body) = await SignedAsync(remote, HttpMethod.Get, MakeKnock(roomId, remote.Bob, "?ver=6"));
+        (status, body?["errcode"]?.GetValue<string>()).Should().Be((400, "M_INCOMPATIBLE_ROOM_VERSION"), body?.ToJsonString());
+        (status, _) = await SignedAsync(remote, HttpMethod.Get, MakeKnock(roomId, "@eve:elsewhere.example", $"?ver={Version.Id}"));
+        status.Should().Be(403, "a server knocks only for its own users");
+        (status, body) = await SignedAsync(remote, HttpMethod.Get, MakeKnock(publicRoom, remote.Bob, $"?ver={Version.Id}"));
+        (status, body?["errcode"]?.GetValue<string>()).Should().Be((403, "M_FORBIDDEN"), "a public room is joined, not knocked on: {0}", body?.ToJsonString());
+        (status, _) = await SignedAsync(remote, HttpMethod.Get, MakeKnock("!nothing:" + FederationClusterFixture.OurServerName, remote.Bob, $"?ver={Version.Id}"));
+        status.Should().Be(404);
+
+        (status, body) = await SignedAsync(remote, HttpMethod.Get, MakeKnock(roomId, remote.Bob, $"?ver=6&ver={Version.Id}"));
+        status.Should().Be(200, body?.ToJsonString());
+        body!["room_version"]!.GetValue<string>().Should().Be(Version.Id);
+        var knock = body["event"]!.AsObject();
+        knock["content"]!["membership"]!.GetValue<string>().Should().Be("knock");
+        var knockId = Finish(remote, knock);
+        string SendKnock(string id) => $"/_matrix/federation/v1/send_knock/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString(id)}";
+
+        var tampered = knock.DeepClone().AsObject();
+        tampered["content"]!["reason"] = "added after signing";
+        (status, body) = await SignedAsync(remote, HttpMethod.Put, SendKnock(knockId), tampered);
+        (status, body?["errcode"]?.GetValue<string>()).Should().Be((400, "M_INVALID_PARAM"), "the content no longer matches its hash: {0}", body?.ToJsonString());
+        (status, body) = await SignedAsync(remote, HttpMethod.Put, SendKnock("$not-this-one"), knock);
+        (status, body?["errcode"]?.GetValue<string>()).Should().Be((400, "M_INVALID_PARAM"), "the path names another event: {0}", body?.ToJsonString());
+        (status, body) = await SignedAsync(remote, HttpMethod.Put, SendKnock(knockId), new JsonArray(1));
+        (status, body?["errcode"]?.GetValue<string>()).Should().Be((400, "M_BAD_JSON"), body?.ToJsonString());
+
+        (status, body) = await SignedAsync(remote, HttpMethod.Put, SendKnock(knockId), knock);
+        status.Should().Be(200, body?.ToJsonString());
+        var stripped = body!["knock_room_state"]!.AsArray().Select(e => e!["type"]!.GetValue<string>()).ToList();
+        stripped.Should().Contain(["m.room.create", "m.room.join_rules", "m.room.name"]);
+        var (memberStatus, member) = await alice.GetAsync($"/_matrix/client/v3/rooms/{Uri.EscapeDataString(roomId)}/state/m.room.member/{Uri.EscapeDataString(remote.Bob)}");
+        memberStatus.Should().Be(200);
+        member["membership"]!.GetValue<string>().Should().Be("knock");
+    }
+
+    [Fact]
     public async Task Messages_in_a_transaction_are_accepted_or_refused_per_event_and_clients_see_only_the_accepted()
     {
         var (alice, roomId, remote) = await RoomWithRemoteServerAsync();
