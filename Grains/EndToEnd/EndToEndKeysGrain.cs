@@ -163,6 +163,7 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
             {
                 await publisher.PublishToPeersAsync(StreamNames.DeviceLists, user, position);
             }
+            await AnnounceSelfSignaturesAsync(position, accepted.Where(a => a.TargetUserId == UserId).Select(a => a.TargetKeyId).ToHashSet(StringComparer.Ordinal));
         }
         return failures;
     }
@@ -181,6 +182,28 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
     }
 
     private bool IsLocal => FederationDestinations.IsOurs(UserId, settings.ServerName);
+
+    /// <summary>
+    /// The user signed their own keys: other servers hear of a signed device as an <c>m.device_list_update</c> with
+    /// its keys and every public signature, and of a signed master key as an <c>m.signing_key_update</c>, as from
+    /// Synapse, so their users see this user's devices verified without asking again.
+    /// </summary>
+    private async Task AnnounceSelfSignaturesAsync(long position, IReadOnlySet<string> signedKeyIds)
+    {
+        if (!IsLocal || signedKeyIds.Count == 0) return;
+        var signatures = await keys.GetSignaturesAsync([UserId], "");
+        var devices = (await keys.GetDeviceKeysAsync([UserId])).Where(d => signedKeyIds.Contains(d.DeviceId))
+            .Select(d => DeviceUpdate(d.DeviceId, KeySignatureMerge.WithSignatures(StoredJson.Parse(d.KeyJson)!.AsObject(), UserId, d.DeviceId, signatures),
+                deleted: false))
+            .ToList();
+        await AnnounceDevicesAsync(position, devices);
+        if ((await StoredCrossSigningKeysAsync()).GetValueOrDefault("master") is { } master && PublicKey(master) is { } masterPublic &&
+            signedKeyIds.Contains(masterPublic))
+        {
+            var update = new JsonObject { ["user_id"] = UserId, ["master_key"] = KeySignatureMerge.Signed(master, UserId, signatures) };
+            await federation.SendToUserServersAsync(UserId, new Edu("m.signing_key_update", update), CancellationToken.None);
+        }
+    }
 
     /// <summary>
     /// One of our users' devices changed: the servers sharing a room with them hear of it (<c>m.device_list_update</c>,

@@ -23,7 +23,7 @@ public static class LocalKeyQuery
         foreach (var row in await keys.GetDeviceKeysAsync(userIds, cancellationToken))
         {
             if (wanted[row.UserId] is { } only && !only.Contains(row.DeviceId)) continue;
-            var key = WithSignatures(StoredJson.Parse(row.KeyJson)!.AsObject(), row.UserId, row.DeviceId, signatures);
+            var key = KeySignatureMerge.WithSignatures(StoredJson.Parse(row.KeyJson)!.AsObject(), row.UserId, row.DeviceId, signatures);
             if (includeDisplayNames && row.DisplayName is not null) key["unsigned"] = new JsonObject { ["device_display_name"] = row.DisplayName };
             deviceKeys[row.UserId]![row.DeviceId] = key;
         }
@@ -33,24 +33,8 @@ public static class LocalKeyQuery
         {
             // A user-signing key is private to its owner: only they see it.
             if (type == "user_signing" && userId != viewer) continue;
-            response[$"{type}_keys"]![userId] = Signed(StoredJson.Parse(json)!.AsObject(), userId, signatures);
+            response[$"{type}_keys"]![userId] = KeySignatureMerge.Signed(StoredJson.Parse(json)!.AsObject(), userId, signatures);
         }
         return response;
-    }
-
-    /// <summary>A cross-signing key with the signatures stored apart from it (a key names its one public key as its ID).</summary>
-    public static JsonObject Signed(JsonObject key, string userId, IReadOnlyList<KeySignatureRow> signatures) =>
-        key["keys"] is JsonObject k && k.Count == 1 && k.First().Value?.ToString() is { } publicKey ? WithSignatures(key, userId, publicKey, signatures) : key;
-
-    /// <summary>Merges signatures stored apart from the key into its <c>signatures</c>.</summary>
-    public static JsonObject WithSignatures(JsonObject key, string userId, string keyId, IReadOnlyList<KeySignatureRow> signatures)
-    {
-        foreach (var s in signatures.Where(s => s.TargetUserId == userId && s.TargetKeyId == keyId))
-        {
-            var all = key["signatures"] as JsonObject ?? (JsonObject)(key["signatures"] = new JsonObject());
-            var bySigner = all[s.SignerUserId] as JsonObject ?? (JsonObject)(all[s.SignerUserId] = new JsonObject());
-            bySigner[s.SigningKeyId] = s.Signature;
-        }
-        return key;
     }
 }

@@ -67,6 +67,59 @@ public sealed class DeviceListFederationTests(FederationSenderFixture fixture) :
     }
 
     [Fact]
+    public async Task Signing_ones_own_device_and_master_key_is_announced_with_the_signatures()
+    {
+        var (remote, keys) = await fixture.NewRemote();
+        var transactions = new RemoteTransactions(remote, keys.ServerName);
+        using var alice = await MatrixClient.RegisteredAsync(fixture.BaseAddress);
+        var roomId = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        await RemoteMember.JoinAsync(fixture.BaseAddress, keys, $"@bob:{keys.ServerName}", roomId);
+        var deviceKey = Homeserver.Protocol.SigningKey.Generate();
+        var device = DeviceKeys(alice);
+        device["keys"]![$"ed25519:{alice.DeviceId}"] = deviceKey.PublicKeyBase64;
+        (await alice.PostAsync("/_matrix/client/v3/keys/upload", new JsonObject { ["device_keys"] = device })).Status.Should().Be(200);
+        static Homeserver.Protocol.SigningKey CrossSigning()
+        {
+            var key = Homeserver.Protocol.SigningKey.Generate();
+            return Homeserver.Protocol.SigningKey.FromSeed(key.Seed, key.PublicKeyBase64);
+        }
+        var master = CrossSigning();
+        var selfSigning = CrossSigning();
+        JsonObject Public(string usage, Homeserver.Protocol.SigningKey key) => new()
+        {
+            ["user_id"] = alice.UserId, ["usage"] = new JsonArray(usage), ["keys"] = new JsonObject { [key.KeyId] = key.PublicKeyBase64 },
+        };
+        var selfSigningKey = Public("self_signing", selfSigning);
+        Homeserver.Protocol.JsonSigning.Sign(selfSigningKey, alice.UserId, master);
+        (await alice.PostAsync("/_matrix/client/v3/keys/device_signing/upload", new JsonObject
+        {
+            ["master_key"] = Public("master", master), ["self_signing_key"] = selfSigningKey,
+        })).Status.Should().Be(200);
+        await Eventually.WaitUntilAsync(() => DeviceListEdus(transactions).Any(), "the device's first update");
+        var before = DeviceListEdus(transactions).Count();
+
+        var signedDevice = device.DeepClone().AsObject();
+        Homeserver.Protocol.JsonSigning.Sign(signedDevice, alice.UserId, selfSigning);
+        var signedMaster = Public("master", master);
+        var deviceSigner = Homeserver.Protocol.SigningKey.FromSeed(deviceKey.Seed, alice.DeviceId);
+        Homeserver.Protocol.JsonSigning.Sign(signedMaster, alice.UserId, deviceSigner);
+        var signatures = await alice.PostAsync("/_matrix/client/v3/keys/signatures/upload", new JsonObject
+        {
+            [alice.UserId] = new JsonObject { [alice.DeviceId] = signedDevice, [master.PublicKeyBase64] = signedMaster },
+        });
+        signatures.Status.Should().Be(200);
+        signatures.Body["failures"]!.AsObject().Should().BeEmpty(signatures.Body.ToJsonString());
+
+        await Eventually.WaitUntilAsync(() => DeviceListEdus(transactions).Count() > before, "the signed device's update");
+        var update = DeviceListEdus(transactions).Last();
+        update["device_id"]!.GetValue<string>().Should().Be(alice.DeviceId);
+        update["keys"]!["signatures"]![alice.UserId]![selfSigning.KeyId]!.GetValue<string>().Should().NotBeNullOrEmpty("the self-signing signature travels with the keys");
+        await Eventually.WaitUntilAsync(() => transactions.Received.Where(t => t.Status == 200).SelectMany(t => t.Body["edus"]!.AsArray().OfType<JsonObject>())
+            .Any(e => e["edu_type"]!.GetValue<string>() == "m.signing_key_update" &&
+                      e["content"]?["master_key"]?["signatures"]?[alice.UserId]?[$"ed25519:{alice.DeviceId}"] is not null), "the signed master key");
+    }
+
+    [Fact]
     public async Task Their_updates_in_sequence_are_applied_and_a_gap_in_prev_id_makes_us_fetch_the_whole_list()
     {
         var (remote, keys) = await fixture.NewRemote();
