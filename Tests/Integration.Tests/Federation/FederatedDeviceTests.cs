@@ -58,6 +58,19 @@ public sealed class FederatedDeviceTests(TwoHomeserversFixture servers) : IClass
         message["content"]!["hello"]!.GetValue<string>().Should().Be("after the outage");
         await Eventually.WaitUntilAsync(async () => await OutboxRowsAsync(first.ConnectionString, servers.Second.ServerName) == 0,
             "the delivered message to leave the outbox");
+        // The first server's API host reconnects to the restarted silo in its own time; the tests after this one need it.
+        await Eventually.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                using var _ = await servers.First.NewUserAsync();
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
+        }, "the first server to serve registrations again");
     }
 
     [Fact]
