@@ -26,6 +26,9 @@ public interface IEndToEndKeysGrain : IGrainWithStringKey
     /// <summary>A device was added or renamed: the user's device list changed for everyone who shares a room, and the user.</summary>
     Task DeviceListChangedAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>One of this user's devices was added or renamed: as <see cref="DeviceListChangedAsync"/>, and other servers sharing a room hear of that device.</summary>
+    Task DeviceChangedAsync(string deviceId, CancellationToken cancellationToken = default);
+
     /// <summary>Removes deleted devices' keys and messages (null: every device) and announces the change.</summary>
     Task DevicesRemovedAsync(IReadOnlyList<string>? deviceIds, CancellationToken cancellationToken = default);
 

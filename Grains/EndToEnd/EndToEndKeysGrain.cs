@@ -174,6 +174,19 @@ public sealed class EndToEndKeysGrain(EndToEndKeyStore keys, KeyBackupStore back
         await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, position);
     }
 
+    public async Task DeviceChangedAsync(string deviceId, CancellationToken cancellationToken)
+    {
+        var position = await keys.RecordChangeAsync(UserId, publisher.Writer(StreamNames.DeviceLists), cancellationToken);
+        await publisher.PublishToPeersAsync(StreamNames.DeviceLists, UserId, position);
+        if (!IsLocal) return;
+        // As Synapse: a device without keys yet is announced too, and its name is not (allow_device_name_lookup_over_federation is off).
+        var stored = (await keys.GetDeviceKeysAsync([UserId])).FirstOrDefault(d => d.DeviceId == deviceId);
+        var deviceKeys = stored is null
+            ? null
+            : KeySignatureMerge.WithSignatures(StoredJson.Parse(stored.KeyJson)!.AsObject(), UserId, deviceId, await keys.GetSignaturesAsync([UserId], ""));
+        await AnnounceDevicesAsync(position, [DeviceUpdate(deviceId, deviceKeys, deleted: false)]);
+    }
+
     public async Task DevicesRemovedAsync(IReadOnlyList<string>? deviceIds, CancellationToken cancellationToken)
     {
         var position = await keys.DeleteDevicesAsync(UserId, deviceIds, publisher.Writer(StreamNames.DeviceLists));

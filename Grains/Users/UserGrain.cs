@@ -40,7 +40,7 @@ public sealed class UserGrain(
         var created = await accounts.CreateUserAsync(UserId, command.PasswordHash, command.IsAdmin, command.IsGuest,
             command.DisplayName ?? UserIds.Localpart(UserId), deviceId, command.DeviceDisplayName, token, Now());
         if (!created) throw new MatrixException(400, "M_USER_IN_USE", "User ID already taken.");
-        if (deviceId is not null) await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceListChangedAsync(cancellationToken);
+        if (deviceId is not null) await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceChangedAsync(deviceId, cancellationToken);
         return new Registration(UserId, deviceId, token);
     }
 
@@ -54,7 +54,7 @@ public sealed class UserGrain(
         }
         // API hosts cached the guest's tokens as a guest's: they must learn the account is full now.
         await ForgetCachedTokensAsync();
-        if (deviceId is not null) await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceListChangedAsync(cancellationToken);
+        if (deviceId is not null) await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceChangedAsync(deviceId, cancellationToken);
         return new Registration(UserId, deviceId, token);
     }
 
@@ -64,7 +64,7 @@ public sealed class UserGrain(
         var token = NewAccessToken();
         await accounts.AddSessionAsync(UserId, deviceId, command.DeviceDisplayName, token, Now());
         // A new device is news for everyone who encrypts to this user (Synapse announces each login's device).
-        await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceListChangedAsync(cancellationToken);
+        await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceChangedAsync(deviceId, cancellationToken);
         return new Session(UserId, deviceId, token);
     }
 
@@ -99,7 +99,7 @@ public sealed class UserGrain(
     {
         if (!await accounts.RenameDeviceAsync(UserId, deviceId, displayName)) return false;
         // The display name is part of what /keys/query answers, so others hear of it.
-        await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceListChangedAsync(cancellationToken);
+        await GrainFactory.GetGrain<IEndToEndKeysGrain>(UserId).DeviceChangedAsync(deviceId, cancellationToken);
         return true;
     }
 

@@ -45,24 +45,33 @@ public sealed class DeviceListFederationTests(FederationSenderFixture fixture) :
         first["prev_id"]!.AsArray().Should().BeEmpty("it is the first update this server was sent for alice");
         var firstId = first["stream_id"]!.GetValue<long>();
 
-        // The second update fails; it waits in PostgreSQL through the backoff and keeps its prev_id.
-        transactions.Status = 500;
+        // A login is announced as soon as it makes a device, before it has keys (as Synapse does).
         using var second = new MatrixClient(fixture.BaseAddress);
         await second.LoginAsync(alice.UserId, "pw");
+        await Eventually.WaitUntilAsync(() => DeviceListEdus(transactions).Count() >= 2, "the new device's update");
+        var login = DeviceListEdus(transactions).Last();
+        login["device_id"]!.GetValue<string>().Should().Be(second.DeviceId);
+        login["keys"].Should().BeNull("the device has no keys yet");
+
+        // The next update fails; it waits in PostgreSQL through the backoff and keeps its prev_id.
+        transactions.Status = 500;
         (await second.PostAsync("/_matrix/client/v3/keys/upload", new JsonObject { ["device_keys"] = DeviceKeys(second) })).Status.Should().Be(200);
         await Eventually.WaitUntilAsync(() => DeviceListEdus(transactions, 500).Any(), "the failing transaction");
         (await OutboxRowsAsync(keys.ServerName)).Should().Be(1, "the update stays queued until it is answered");
         transactions.Status = 200;
         (await alice.PostAsync("/_matrix/client/v3/keys/upload", new JsonObject { ["device_keys"] = DeviceKeys(alice, "-rotated") })).Status.Should().Be(200);
 
-        await Eventually.WaitUntilAsync(() => DeviceListEdus(transactions).Count() >= 3, "the queued and the third update after the backoff");
+        await Eventually.WaitUntilAsync(() => DeviceListEdus(transactions).Count() >= 4, "the queued and the last update after the backoff");
         var updates = DeviceListEdus(transactions).ToList();
-        updates.Should().HaveCount(3, "each update is sent once");
-        updates.Select(u => u["device_id"]!.GetValue<string>()).Should().Equal(alice.DeviceId, second.DeviceId, alice.DeviceId);
+        updates.Should().HaveCount(4, "each update is sent once");
+        updates.Select(u => u["device_id"]!.GetValue<string>()).Should().Equal(alice.DeviceId, second.DeviceId, second.DeviceId, alice.DeviceId);
         var ids = updates.Select(u => u["stream_id"]!.GetValue<long>()).ToList();
         ids.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
-        updates[1]["prev_id"]!.AsArray().Select(p => p!.GetValue<long>()).Should().Equal(firstId);
-        updates[2]["prev_id"]!.AsArray().Select(p => p!.GetValue<long>()).Should().Equal(ids[1]);
+        ids[0].Should().Be(firstId);
+        for (var i = 1; i < updates.Count; i++)
+        {
+            updates[i]["prev_id"]!.AsArray().Select(p => p!.GetValue<long>()).Should().Equal([ids[i - 1]], "update {0} follows the one before", i);
+        }
         await Eventually.WaitUntilAsync(async () => await OutboxRowsAsync(keys.ServerName) == 0, "the answered rows to be deleted");
     }
 
@@ -117,6 +126,26 @@ public sealed class DeviceListFederationTests(FederationSenderFixture fixture) :
         await Eventually.WaitUntilAsync(() => transactions.Received.Where(t => t.Status == 200).SelectMany(t => t.Body["edus"]!.AsArray().OfType<JsonObject>())
             .Any(e => e["edu_type"]!.GetValue<string>() == "m.signing_key_update" &&
                       e["content"]?["master_key"]?["signatures"]?[alice.UserId]?[$"ed25519:{alice.DeviceId}"] is not null), "the signed master key");
+    }
+
+    [Fact]
+    public async Task A_renamed_device_is_announced_with_its_keys_and_without_its_name()
+    {
+        var (remote, keys) = await fixture.NewRemote();
+        var transactions = new RemoteTransactions(remote, keys.ServerName);
+        using var alice = await MatrixClient.RegisteredAsync(fixture.BaseAddress);
+        var roomId = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        await RemoteMember.JoinAsync(fixture.BaseAddress, keys, $"@bob:{keys.ServerName}", roomId);
+        (await alice.PostAsync("/_matrix/client/v3/keys/upload", new JsonObject { ["device_keys"] = DeviceKeys(alice) })).Status.Should().Be(200);
+        await Eventually.WaitUntilAsync(() => DeviceListEdus(transactions).Any(), "the keys' update");
+
+        (await alice.PutAsync($"/_matrix/client/v3/devices/{alice.DeviceId}", new JsonObject { ["display_name"] = "Secret laptop name" })).Status.Should().Be(200);
+
+        await Eventually.WaitUntilAsync(() => DeviceListEdus(transactions).Count() >= 2, "the rename's update");
+        var rename = DeviceListEdus(transactions).Last();
+        rename["device_id"]!.GetValue<string>().Should().Be(alice.DeviceId);
+        rename["keys"]!["keys"]![$"ed25519:{alice.DeviceId}"]!.GetValue<string>().Should().Be("ed");
+        rename["device_display_name"].Should().BeNull("Synapse shares device names over federation only with allow_device_name_lookup_over_federation");
     }
 
     [Fact]
