@@ -15,7 +15,7 @@ public sealed record FederationTarget(Uri Federation, HttpMessageHandler Handler
 /// Inbound <c>PUT /_matrix/federation/v1/send/{txnId}</c> throughput: Bench plays K remote homeservers, each
 /// with one transaction in flight at a time (as a sender should: server-server-api "Transactions"), each
 /// transaction up to 50 PDUs. Their users join one room, then R rooms, of a local user's, through the real
-/// join flow; each then sends messages in chains. The figure is PDUs accepted per second (answered without
+/// join flow; each then sends messages in lines, each message citing that origin's previous one. The figure is PDUs accepted per second (answered without
 /// an "error"), with the latency of each transaction. Every PDU and request is built and signed before the
 /// clock starts, so the figures are the server's, not Bench's hashing. A transaction deals its PDUs over
 /// the rooms in turn, as a busy server's would be.
@@ -43,17 +43,26 @@ public sealed class FederationSendScenario(Uri client, FederationTarget target, 
         return results;
     }
 
-    /// <summary>Every origin's user joins every room; chains[o][r] is origin o's line in room r.</summary>
+    /// <summary>
+    /// Every origin's user joins every room, one after the other in a room (rooms side by side); chains[o][r]
+    /// is origin o's line in room r, each starting after the room's last join, so that every line builds on
+    /// the room's current state: the lines fork there, but their state is the current state, as it is for a
+    /// remote server that has seen the room's latest events.
+    /// </summary>
     private async Task<List<List<RemoteRoomChain>>> JoinAsync(FederationHttp server, string destination, IReadOnlyList<FakeOrigin> origins,
         List<string> rooms, string what)
     {
         var chains = origins.Select(_ => new RemoteRoomChain[rooms.Count]).ToList();
         var done = 0;
-        var joins = origins.SelectMany((_, o) => rooms.Select((_, r) => (o, r))).ToList();
-        await Parallel.ForEachAsync(joins, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (join, _) =>
+        await Parallel.ForEachAsync(Enumerable.Range(0, rooms.Count), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (r, _) =>
         {
-            chains[join.o][join.r] = await RemoteRoomChain.JoinAsync(server, destination, origins[join.o], rooms[join.r]);
-            progress($"{what}: remote users joining", 100.0 * Interlocked.Increment(ref done) / joins.Count);
+            for (var o = 0; o < origins.Count; o++)
+            {
+                chains[o][r] = await RemoteRoomChain.JoinAsync(server, destination, origins[o], rooms[r]);
+                progress($"{what}: remote users joining", 100.0 * Interlocked.Increment(ref done) / (rooms.Count * origins.Count));
+            }
+            var lastJoin = chains[^1][r].Tip;
+            foreach (var chain in chains) chain[r].ContinueFrom(lastJoin);
         });
         return [.. chains.Select(c => c.ToList())];
     }

@@ -29,6 +29,16 @@ public sealed class RemoteRoomChain
 
     public string RoomId { get; }
 
+    /// <summary>The event the next message will cite, and its depth.</summary>
+    public (string EventId, long Depth) Tip => (_last, _depth);
+
+    /// <summary>
+    /// Starts the line after another event of the room (the last of all the joins), so every origin's line
+    /// grows from the room's current state rather than from the state at its own join, which later joins
+    /// have moved on: a message built on an older state makes the server resolve state for every event.
+    /// </summary>
+    public void ContinueFrom((string EventId, long Depth) tip) => (_last, _depth) = tip;
+
     public static async Task<RemoteRoomChain> JoinAsync(FederationHttp server, string destination, FakeOrigin origin, string roomId)
     {
         var room = Uri.EscapeDataString(roomId);
