@@ -59,7 +59,7 @@ foreach (var shape in options.Shapes)
                     {
                         // Bench plays other homeservers, which the server must trust (the run's CA) and be let reach (loopback).
                         if (launcher is null) throw new ArgumentException("The federation_send scenario needs --start: the server must trust Bench's CA.");
-                        var target = new FederationTarget(launcher.FederationAddress, launcher.Ca.TrustingHandler(), launcher.Ca.IssueForLoopback());
+                        var target = new FederationTarget(launcher.FederationAddress, launcher.Ca.TrustingHandler(), launcher.Ca.IssueForLoopback(), launcher.CpuSeconds);
                         foreach (var r in await new FederationSendScenario(server, target, shapeName, options.Sizes, Progress).RunAsync())
                         {
                             results.Add(r);

@@ -156,6 +156,16 @@ public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyn
         return pids;
     }
 
+    /// <summary>CPU seconds so far of the server's processes and of its PostgreSQL (the postmaster, its live backends and those it has reaped).</summary>
+    public (double Server, double Postgres) CpuSeconds()
+    {
+        var server = ProcessResources.Read(ServerProcesses()).CpuSeconds;
+        var pidFile = Path.Combine(PostgresSocketDirectory, "postmaster.pid");
+        if (!File.Exists(pidFile)) return (server, double.NaN);
+        var postmaster = int.Parse(File.ReadLines(pidFile).First().Trim(), CultureInfo.InvariantCulture);
+        return (server, ProcessResources.CpuSecondsOfTree(postmaster));
+    }
+
     public async ValueTask DisposeAsync()
     {
         Ca.Dispose();
@@ -245,5 +255,34 @@ public static class ProcessResources
             }
         }
         return new Sample(rss, cpu);
+    }
+
+    /// <summary>CPU seconds of a process, of the children it has waited for, and of its live children (PostgreSQL's backends).</summary>
+    public static double CpuSecondsOfTree(int parent)
+    {
+        double total = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
+            try
+            {
+                var fields = StatFields(pid);
+                // After the command name: ppid is the 4th field overall, utime 14th, stime 15th, cutime 16th, cstime 17th.
+                if (pid == parent) total += (Tick(fields[11]) + Tick(fields[12]) + Tick(fields[13]) + Tick(fields[14])) / 100.0;
+                else if (int.Parse(fields[1], CultureInfo.InvariantCulture) == parent) total += (Tick(fields[11]) + Tick(fields[12])) / 100.0;
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return total;
+
+        static double Tick(string field) => double.Parse(field, CultureInfo.InvariantCulture);
+    }
+
+    private static string[] StatFields(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 }

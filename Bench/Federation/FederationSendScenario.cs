@@ -9,7 +9,10 @@ namespace Homeserver.Bench.Federation;
 /// <param name="Federation">The server's federation listener (HTTPS in a real run; the test cluster's plain HTTP in tests).</param>
 /// <param name="Handler">The handler that connects there (trusting the run's CA for HTTPS).</param>
 /// <param name="RemoteCertificate">The fake servers' certificate for 127.0.0.1, from a CA the server trusts (<c>federation_custom_ca_list</c>).</param>
-public sealed record FederationTarget(Uri Federation, HttpMessageHandler Handler, X509Certificate2 RemoteCertificate);
+/// <param name="CpuSeconds">CPU seconds so far of the server's processes and of its PostgreSQL, where Bench started them: on a shared
+/// machine, CPU per PDU says more than PDUs per second.</param>
+public sealed record FederationTarget(Uri Federation, HttpMessageHandler Handler, X509Certificate2 RemoteCertificate,
+    Func<(double Server, double Postgres)>? CpuSeconds = null);
 
 /// <summary>
 /// Inbound <c>PUT /_matrix/federation/v1/send/{txnId}</c> throughput: Bench plays K remote homeservers, each
@@ -105,6 +108,7 @@ public sealed class FederationSendScenario(Uri client, FederationTarget target, 
         var total = transactions.Sum(t => t.Sum(x => x.EventIds.Count));
         long accepted = 0, refused = 0, failedTransactions = 0, sent = 0;
         var reasons = new ConcurrentDictionary<string, int>();
+        var cpuBefore = target.CpuSeconds?.Invoke() ?? (double.NaN, double.NaN);
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(transactions.Select(own => Task.Run(async () =>
         {
@@ -145,12 +149,15 @@ public sealed class FederationSendScenario(Uri client, FederationTarget target, 
             }
         })));
         var seconds = clock.Elapsed.TotalSeconds;
+        var cpuAfter = target.CpuSeconds?.Invoke() ?? (double.NaN, double.NaN);
         foreach (var (reason, count) in reasons.OrderByDescending(r => r.Value).Take(3)) Console.Error.WriteLine($"federation_send: {count} x {reason}");
         return new ScenarioResult("federation_send", shape, new Dictionary<string, double>
         {
             ["rooms"] = roomCount, ["origins"] = transactions.Count, ["pdus"] = total, ["pdus_per_txn"] = sizes.PdusPerTransaction,
             ["accepted_per_s"] = accepted / seconds, ["refused"] = refused, ["failed_txns"] = failedTransactions,
             ["txn_p50_ms"] = latency.Percentile(50), ["txn_p99_ms"] = latency.Percentile(99),
+            ["server_cpu_ms_per_pdu"] = (cpuAfter.Server - cpuBefore.Server) * 1000 / Math.Max(1, accepted),
+            ["postgres_cpu_ms_per_pdu"] = (cpuAfter.Postgres - cpuBefore.Postgres) * 1000 / Math.Max(1, accepted),
         }, latency);
     }
 
