@@ -24,11 +24,11 @@ public sealed class FederationSendBenchTests(FederationClusterFixture fixture) :
         results.Select(r => r.Figures["rooms"]).Should().Equal(1, 3);
         foreach (var result in results)
         {
-            result.Figures["pdus"].Should().Be(60);
+            result.Figures["pdus"].Should().Be(40, "each origin's first transaction of ten is a warm-up, not counted");
             result.Figures["refused"].Should().Be(0);
             result.Figures["failed_txns"].Should().Be(0);
             result.Figures["accepted_per_s"].Should().BePositive();
-            result.Latency!.Count.Should().Be(6, "each of two origins sends its 30 PDUs as three transactions of ten");
+            result.Latency!.Count.Should().Be(4, "each of two origins sends its 30 PDUs as three transactions of ten, the first untimed");
         }
     }
 }
