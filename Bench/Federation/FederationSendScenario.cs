@@ -18,10 +18,11 @@ public sealed record FederationTarget(Uri Federation, HttpMessageHandler Handler
 /// Inbound <c>PUT /_matrix/federation/v1/send/{txnId}</c> throughput: Bench plays K remote homeservers, each
 /// with one transaction in flight at a time (as a sender should: server-server-api "Transactions"), each
 /// transaction up to 50 PDUs. Their users join one room, then R rooms, of a local user's, through the real
-/// join flow; each then sends messages in lines, each message citing that origin's previous one. The figure is PDUs accepted per second (answered without
-/// an "error"), with the latency of each transaction (each origin's first transaction warms up, untimed). Every PDU and request is built and signed before the
-/// clock starts, so the figures are the server's, not Bench's hashing. A transaction deals its PDUs over
-/// the rooms in turn, as a busy server's would be.
+/// join flow; each then sends messages in lines, each message citing that origin's previous one. A
+/// transaction deals its PDUs over the rooms in turn, as a busy server's would. The figure is PDUs accepted
+/// per second (answered without an "error"), with the latency of each transaction. Every PDU and request is
+/// built and signed before the clock starts, and each origin's first transaction is an untimed warm-up, so
+/// the figures are the server's, not Bench's hashing or the JIT's.
 /// </summary>
 public sealed class FederationSendScenario(Uri client, FederationTarget target, string shape, BenchSizes sizes, Action<string, double> progress)
 {
