@@ -2,12 +2,14 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Homeserver.Bench;
+using Homeserver.Bench.Federation;
 using Spectre.Console;
 
 // Bench: load scenarios against a homeserver over the client-server API.
 //   dotnet run --project Bench -- --url http://host:8008            measure a server that is already running
 //   dotnet run --project Bench -- --start monolith|cluster|both      start this repository's server shapes and compare
-// Options: --scenarios send,delivery,initial_sync,fan_out (default all; with --start cluster also failover_kill or
+// Options: --scenarios send,delivery,initial_sync,fan_out,federation_send (default all but federation_send, which needs --start and
+// plays --fed-origins remote servers sending --fed-pdus PDUs into one room, then into --fed-rooms rooms; with --start cluster also failover_kill or
 // failover_freeze, which take silo1 down under load and leave it down, or scale_out, which adds silo3 under load; each goes last and alone), --messages N, --senders N, --rooms N,
 // --fanout-members N, --delivery-rate N, --delivery-seconds N, --drain-seconds N (how long to wait for late
 // messages after the last send; later ones count as missing), --pgbench-seconds N (0 skips), --out DIR (report,
@@ -16,7 +18,7 @@ var options = Options.Parse(args);
 if (options is null)
 {
     Console.Error.WriteLine("usage: Bench (--url <homeserver> | --start monolith|cluster|both) [--scenarios a,b] [--messages N] [--senders N] " +
-        "[--rooms N] [--fanout-members N] [--delivery-rate N] [--delivery-seconds N] [--drain-seconds N] [--pgbench-seconds N] [--out DIR]");
+        "[--rooms N] [--fed-origins N] [--fed-rooms N] [--fed-pdus N] [--fanout-members N] [--delivery-rate N] [--delivery-seconds N] [--drain-seconds N] [--pgbench-seconds N] [--out DIR]");
     return 2;
 }
 var repository = Repository.Root;
@@ -53,6 +55,18 @@ foreach (var shape in options.Shapes)
                 var scenarios = new Scenarios(server, shapeName, options.Sizes, Progress);
                 foreach (var name in options.Scenarios)
                 {
+                    if (name == "federation_send")
+                    {
+                        // Bench plays other homeservers, which the server must trust (the run's CA) and be let reach (loopback).
+                        if (launcher is null) throw new ArgumentException("The federation_send scenario needs --start: the server must trust Bench's CA.");
+                        var target = new FederationTarget(launcher.FederationAddress, launcher.Ca.TrustingHandler(), launcher.Ca.IssueForLoopback(), launcher.CpuSeconds);
+                        foreach (var r in await new FederationSendScenario(server, target, shapeName, options.Sizes, Progress).RunAsync())
+                        {
+                            results.Add(r);
+                            Console.Out.WriteLine(JsonLine(r));
+                        }
+                        continue;
+                    }
                     var result = name switch
                     {
                         "send" => await scenarios.SendAsync(),
@@ -130,7 +144,8 @@ AnsiConsole.Write(table);
 var markdown = Report(results, resources, pgbench, options);
 await File.WriteAllTextAsync(Path.Combine(options.Out, "report.md"), markdown);
 await File.WriteAllLinesAsync(Path.Combine(options.Out, "results.jsonl"), results.Select(JsonLine));
-var chart = results.Where(r => r.Latency is { Count: > 0 }).Select(r => ($"{r.Scenario} {r.Shape}", r.Latency!.Sorted())).ToList();
+var chart = results.Where(r => r.Latency is { Count: > 0 })
+    .Select(r => ($"{r.Scenario} {r.Shape}{(r.Scenario == "federation_send" ? $" {r.Figures["rooms"]} rooms" : "")}", r.Latency!.Sorted())).ToList();
 await File.WriteAllBytesAsync(Path.Combine(options.Out, "latency.png"), PngChart.Render(chart));
 AnsiConsole.MarkupLine($"Report, JSON lines and chart in [bold]{options.Out}[/].");
 return 0;
@@ -192,7 +207,7 @@ internal sealed record Options(string? Url, IReadOnlyList<ServerShape?> Shapes, 
     string Out, string[] Arguments)
 {
     private static readonly string[] AllScenarios = ["send", "delivery", "initial_sync", "fan_out"];
-    private static readonly string[] FailoverScenarios = ["failover_kill", "failover_freeze", "scale_out"];
+    private static readonly string[] OtherScenarios = ["failover_kill", "failover_freeze", "scale_out", "federation_send"];
 
     public static Options? Parse(string[] args)
     {
@@ -209,13 +224,15 @@ internal sealed record Options(string? Url, IReadOnlyList<ServerShape?> Shapes, 
         };
         if (shapes.Count == 0) return null;
         var scenarios = Value("--scenarios")?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? AllScenarios;
-        if (scenarios.Any(s => !AllScenarios.Contains(s) && !FailoverScenarios.Contains(s))) return null;
+        if (scenarios.Any(s => !AllScenarios.Contains(s) && !OtherScenarios.Contains(s))) return null;
         var defaults = new BenchSizes();
         var sizes = defaults with
         {
             Messages = Int("--messages", defaults.Messages), Senders = Int("--senders", defaults.Senders), Rooms = Int("--rooms", defaults.Rooms),
             FanOutMembers = Int("--fanout-members", defaults.FanOutMembers), DeliveryRate = Int("--delivery-rate", defaults.DeliveryRate),
             DeliverySeconds = Int("--delivery-seconds", defaults.DeliverySeconds), DrainSeconds = Int("--drain-seconds", defaults.DrainSeconds),
+            FederationOrigins = Int("--fed-origins", defaults.FederationOrigins), FederationRooms = Int("--fed-rooms", defaults.FederationRooms),
+            FederationPdus = Int("--fed-pdus", defaults.FederationPdus),
         };
         return new Options(url, shapes, scenarios, sizes, Int("--pgbench-seconds", 10),
             Value("--out") ?? Path.Combine(Repository.Root, ".tmp", "bench", "report"), args);

@@ -12,7 +12,8 @@ public sealed record BenchSizes(
     int Senders = 64, int Rooms = 100, int Messages = 20_000,
     int DeliveryObservers = 4, int DeliveryRooms = 10, int DeliveryRate = 1000, int DeliverySeconds = 10,
     int InitialSyncRooms = 100, int InitialSyncEvents = 20,
-    int FanOutMembers = 500, int FanOutMessages = 20, int DrainSeconds = 30);
+    int FanOutMembers = 500, int FanOutMessages = 20, int DrainSeconds = 30,
+    int FederationOrigins = 4, int FederationRooms = 20, int FederationPdus = 4_000, int PdusPerTransaction = 50);
 
 /// <summary>The scenarios, each against a server that is already up, through the client-server API only.</summary>
 public sealed class Scenarios(Uri server, string shape, BenchSizes sizes, Action<string, double> progress)

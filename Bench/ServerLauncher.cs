@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Homeserver.Bench.Federation;
 
 namespace Homeserver.Bench;
 
@@ -13,11 +14,16 @@ public enum ServerShape
 /// <summary>
 /// Starts the homeserver with scripts/run (monolith) or scripts/cluster (two silos, two API hosts,
 /// nginx), each in its own data folder under .tmp/bench, with rate limits lifted for load (the
-/// overlay file below); both listen on http://127.0.0.1:8008.
+/// overlay file below); both listen on http://127.0.0.1:8008. For the federation scenario the overlay also
+/// trusts a CA made for the run (<c>federation_custom_ca_list</c>), lets loopback through
+/// <c>ip_range_whitelist</c> (where Bench's fake servers live), and gives the monolith a TLS federation
+/// listener on https://127.0.0.1:8448 with a certificate from that CA.
 /// </summary>
 public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyncDisposable
 {
     public static readonly Uri Address = new("http://127.0.0.1:8008");
+
+    private const int FederationPort = 8448;
 
     private const string Overlay = """
         # Bench's overlay, read after homeserver.yaml: open registration and no rate limits, so the
@@ -34,9 +40,18 @@ public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyn
         rc_invites:
           per_room: {per_second: 1000000, burst_count: 1000000}
           per_user: {per_second: 1000000, burst_count: 1000000}
+        # Federation with Bench's fake servers on 127.0.0.1, over HTTPS from the run's CA.
+        ip_range_whitelist: [127.0.0.1]
+
         """;
 
     private Process? _monolith;
+
+    /// <summary>The run's CA: the server trusts it, and it issues the certificates of Bench's fake remote servers.</summary>
+    public RunCertificateAuthority Ca { get; } = new("Bench run CA");
+
+    /// <summary>Where other servers reach the federation API: the monolith's TLS listener, or the cluster's proxy.</summary>
+    public Uri FederationAddress => shape == ServerShape.Monolith ? new Uri($"https://127.0.0.1:{FederationPort}") : Address;
 
     public string DataDirectory { get; } = Path.Combine(repository, ".tmp", "bench", shape.ToString().ToLowerInvariant());
 
@@ -47,7 +62,7 @@ public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyn
     {
         Directory.CreateDirectory(DataDirectory);
         var overlay = Path.Combine(DataDirectory, "bench.yaml");
-        await File.WriteAllTextAsync(overlay, Overlay, cancellationToken);
+        await File.WriteAllTextAsync(overlay, Overlay + await FederationOverlayAsync(), cancellationToken);
         var start = Script(shape == ServerShape.Monolith ? "run" : "cluster", shape == ServerShape.Monolith ? [] : ["start"], overlay);
         if (shape == ServerShape.Monolith)
         {
@@ -76,6 +91,38 @@ public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyn
             await Task.Delay(250, cancellationToken);
         }
         throw new TimeoutException($"The {shape} did not answer on {Address} within 5 minutes.");
+    }
+
+    /// <summary>
+    /// The CA file, and for the monolith its listeners: the generated client listener as it was (a later
+    /// file replaces the whole <c>listeners</c> list) and a TLS federation listener. The cluster's API hosts
+    /// take federation through nginx on 8008, as their worker files say.
+    /// </summary>
+    private async Task<string> FederationOverlayAsync()
+    {
+        var (ca, certificate, key) = await Ca.WritePemFilesAsync(Path.Combine(DataDirectory, "federation-tls"));
+        var text = $"federation_custom_ca_list: ['{ca}']\n";
+        if (shape != ServerShape.Monolith) return text;
+        return text + $"""
+            tls_certificate_path: '{certificate}'
+            tls_private_key_path: '{key}'
+            listeners:
+              - port: {Address.Port}
+                type: http
+                tls: false
+                x_forwarded: true
+                bind_addresses: ['127.0.0.1']
+                resources:
+                  - names: [client, federation]
+                    compress: false
+              - port: {FederationPort}
+                type: http
+                tls: true
+                bind_addresses: ['127.0.0.1']
+                resources:
+                  - names: [federation]
+
+            """;
     }
 
     private static async Task CopyAsync(StreamReader from, StreamWriter to)
@@ -109,8 +156,19 @@ public sealed class ServerLauncher(string repository, ServerShape shape) : IAsyn
         return pids;
     }
 
+    /// <summary>CPU seconds so far of the server's processes and of its PostgreSQL (the postmaster, its live backends and those it has reaped).</summary>
+    public (double Server, double Postgres) CpuSeconds()
+    {
+        var server = ProcessResources.Read(ServerProcesses()).CpuSeconds;
+        var pidFile = Path.Combine(PostgresSocketDirectory, "postmaster.pid");
+        if (!File.Exists(pidFile)) return (server, double.NaN);
+        var postmaster = int.Parse(File.ReadLines(pidFile).First().Trim(), CultureInfo.InvariantCulture);
+        return (server, ProcessResources.CpuSecondsOfTree(postmaster));
+    }
+
     public async ValueTask DisposeAsync()
     {
+        Ca.Dispose();
         if (shape == ServerShape.Cluster)
         {
             await RunToEndAsync(Script("cluster", ["stop"], null), CancellationToken.None);
@@ -197,5 +255,34 @@ public static class ProcessResources
             }
         }
         return new Sample(rss, cpu);
+    }
+
+    /// <summary>CPU seconds of a process, of the children it has waited for, and of its live children (PostgreSQL's backends).</summary>
+    public static double CpuSecondsOfTree(int parent)
+    {
+        double total = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
+            try
+            {
+                var fields = StatFields(pid);
+                // After the command name: ppid is the 4th field overall, utime 14th, stime 15th, cutime 16th, cstime 17th.
+                if (pid == parent) total += (Tick(fields[11]) + Tick(fields[12]) + Tick(fields[13]) + Tick(fields[14])) / 100.0;
+                else if (int.Parse(fields[1], CultureInfo.InvariantCulture) == parent) total += (Tick(fields[11]) + Tick(fields[12])) / 100.0;
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return total;
+
+        static double Tick(string field) => double.Parse(field, CultureInfo.InvariantCulture);
+    }
+
+    private static string[] StatFields(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 }
