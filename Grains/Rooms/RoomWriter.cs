@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Homeserver.Grains.Federation;
 using Homeserver.Grains.Hosting;
 using Homeserver.Grains.Interfaces;
 using Homeserver.Grains.Interfaces.Errors;
@@ -279,10 +280,11 @@ public sealed partial class RoomWriter(
     {
         var auth = state.AuthState;
         var members = auth.Members("join").ToList();
-        var recipients = members.Where(m => m != draft.Sender).ToList();
+        // Only this server's users: another server counts its own users' notifications (as Synapse evaluates local users only).
+        var recipients = members.Where(m => m != draft.Sender && FederationDestinations.IsOurs(m, server.ServerName)).ToList();
         if (draft is { Type: "m.room.member", StateKey: { } invitee } && draft.Content["membership"]?.ToString() == "invite" && !recipients.Contains(invitee))
         {
-            recipients.Add(invitee);
+            if (FederationDestinations.IsOurs(invitee, server.ServerName)) recipients.Add(invitee);
         }
         if (recipients.Count == 0) return [];
         var powerLevels = auth.PowerLevels(state.Version);

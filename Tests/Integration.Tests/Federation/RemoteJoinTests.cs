@@ -153,6 +153,30 @@ public sealed class RemoteJoinTests(FederationClusterFixture fixture) : IClassFi
     }
 
     [Fact]
+    public async Task Notifications_are_counted_for_this_servers_members_only()
+    {
+        var (alice, roomId, remote) = await RoomWithRemoteServerAsync();
+        using var aliceClient = alice;
+        using var carol = new MatrixClient(fixture.BaseAddress);
+        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        await carol.JoinAsync(roomId);
+        await JoinAsync(remote, roomId);
+
+        var sent = await alice.SendTextAsync(roomId, "who is notified?");
+
+        await using var connection = new Npgsql.NpgsqlConnection(fixture.Cluster.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SELECT user_id FROM event_push_actions WHERE event_id = $1 ORDER BY user_id", connection);
+        command.Parameters.Add(new() { Value = sent });
+        var notified = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync()) notified.Add(reader.GetString(0));
+        }
+        notified.Should().Equal([carol.UserId], "the remote member's server evaluates its own user's push rules");
+    }
+
+    [Fact]
     public async Task Make_knock_needs_ver_and_a_knocking_room_and_send_knock_takes_only_that_knock_signed_as_made()
     {
         var (alice, _, remote) = await RoomWithRemoteServerAsync();
