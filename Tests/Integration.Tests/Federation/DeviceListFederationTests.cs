@@ -27,14 +27,22 @@ public sealed class DeviceListFederationTests(FederationSenderFixture fixture) :
         remote.Received.Where(t => t.Status == status).SelectMany(t => t.Body["edus"]!.AsArray().OfType<JsonObject>())
             .Where(e => e["edu_type"]!.GetValue<string>() == "m.device_list_update").Select(e => e["content"]!.AsObject());
 
-    [Fact]
-    public async Task Our_updates_carry_a_stream_id_and_the_previous_updates_as_prev_id_through_a_failed_transaction()
+    /// <summary>Alice, in a public room with bob of a fake remote server whose received transactions are kept.</summary>
+    private async Task<(RemoteTransactions Transactions, FakeServerKeys Keys, MatrixClient Alice)> AliceSharingARoomWithARemoteAsync()
     {
         var (remote, keys) = await fixture.NewRemote();
         var transactions = new RemoteTransactions(remote, keys.ServerName);
-        using var alice = await MatrixClient.RegisteredAsync(fixture.BaseAddress);
+        var alice = await MatrixClient.RegisteredAsync(fixture.BaseAddress);
         var roomId = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
         await RemoteMember.JoinAsync(fixture.BaseAddress, keys, $"@bob:{keys.ServerName}", roomId);
+        return (transactions, keys, alice);
+    }
+
+    [Fact]
+    public async Task Our_updates_carry_a_stream_id_and_the_previous_updates_as_prev_id_through_a_failed_transaction()
+    {
+        var (transactions, keys, alice) = await AliceSharingARoomWithARemoteAsync();
+        using var _ = alice;
 
         (await alice.PostAsync("/_matrix/client/v3/keys/upload", new JsonObject { ["device_keys"] = DeviceKeys(alice) })).Status.Should().Be(200);
         await Eventually.WaitUntilAsync(() => DeviceListEdus(transactions).Any(), "the first update");
@@ -78,11 +86,8 @@ public sealed class DeviceListFederationTests(FederationSenderFixture fixture) :
     [Fact]
     public async Task Signing_ones_own_device_and_master_key_is_announced_with_the_signatures()
     {
-        var (remote, keys) = await fixture.NewRemote();
-        var transactions = new RemoteTransactions(remote, keys.ServerName);
-        using var alice = await MatrixClient.RegisteredAsync(fixture.BaseAddress);
-        var roomId = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
-        await RemoteMember.JoinAsync(fixture.BaseAddress, keys, $"@bob:{keys.ServerName}", roomId);
+        var (transactions, keys, alice) = await AliceSharingARoomWithARemoteAsync();
+        using var _ = alice;
         var deviceKey = Homeserver.Protocol.SigningKey.Generate();
         var device = DeviceKeys(alice);
         device["keys"]![$"ed25519:{alice.DeviceId}"] = deviceKey.PublicKeyBase64;
@@ -131,11 +136,8 @@ public sealed class DeviceListFederationTests(FederationSenderFixture fixture) :
     [Fact]
     public async Task A_renamed_device_is_announced_with_its_keys_and_without_its_name()
     {
-        var (remote, keys) = await fixture.NewRemote();
-        var transactions = new RemoteTransactions(remote, keys.ServerName);
-        using var alice = await MatrixClient.RegisteredAsync(fixture.BaseAddress);
-        var roomId = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
-        await RemoteMember.JoinAsync(fixture.BaseAddress, keys, $"@bob:{keys.ServerName}", roomId);
+        var (transactions, keys, alice) = await AliceSharingARoomWithARemoteAsync();
+        using var _ = alice;
         (await alice.PostAsync("/_matrix/client/v3/keys/upload", new JsonObject { ["device_keys"] = DeviceKeys(alice) })).Status.Should().Be(200);
         await Eventually.WaitUntilAsync(() => DeviceListEdus(transactions).Any(), "the keys' update");
 
