@@ -1,6 +1,6 @@
 using System.Net;
-using System.Net.Sockets;
 using Homeserver.Configuration;
+using Homeserver.Federation.Transport;
 
 namespace Homeserver.Cluster.Http;
 
@@ -23,26 +23,8 @@ public static class AddressCheckingConnector
                 ? $"{host} has no addresses"
                 : $"{host} resolves only to addresses that ip_range_blacklist refuses ({string.Join(", ", addresses.Select(a => a.ToString()))})");
         }
-        SocketException? last = null;
-        foreach (var address in allowed)
-        {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch (SocketException e)
-            {
-                socket.Dispose();
-                last = e;
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
-        throw last!;
+        // No limit per address here: the HttpClient's own timeout bounds the whole request.
+        var (stream, failures) = await TcpConnections.ConnectFirstAsync(allowed, endPoint.Port, Timeout.InfiniteTimeSpan, cancellationToken);
+        return stream ?? throw new HttpRequestException($"{host}:{endPoint.Port} cannot be connected ({string.Join(", ", failures)})");
     }
 }

@@ -37,28 +37,8 @@ public sealed class FederationConnector(FederationClientOptions limits, Outbound
                 $"{host} resolves only to addresses that ip_range_blacklist refuses ({string.Join(", ", addresses)})", refused: true);
         }
 
-        var failures = new List<string>();
-        foreach (var address in allowed)
-        {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            attempt.CancelAfter(options.Value.ConnectTimeout);
-            try
-            {
-                await socket.ConnectAsync(new IPEndPoint(address, port), attempt.Token);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-            {
-                socket.Dispose();
-                failures.Add($"{address}: {(e is SocketException s ? s.SocketErrorCode.ToString() : "timed out")}");
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
+        var (stream, failures) = await TcpConnections.ConnectFirstAsync(allowed, port, options.Value.ConnectTimeout, cancellationToken);
+        if (stream is not null) return stream;
         throw new FederationConnectException($"{host}:{port} cannot be connected ({string.Join(", ", failures)})");
     }
 
