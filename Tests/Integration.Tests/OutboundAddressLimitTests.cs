@@ -52,8 +52,7 @@ public sealed class OutboundAddressLimitTests(DefaultBlacklistClusterFixture fix
     public async Task An_identity_server_on_a_blacklisted_address_is_never_called_and_the_client_gets_502()
     {
         var address = fixture.Cluster.ApiHosts[0].BaseAddress;
-        using var alice = new MatrixClient(address);
-        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        using var alice = await MatrixClient.RegisteredAsync(address);
         var room = await alice.CreateRoomAsync(new JsonObject());
 
         var (status, body) = await alice.PostAsync($"/_matrix/client/v3/rooms/{room}/invite", new JsonObject
@@ -76,10 +75,8 @@ public sealed class OutboundAddressLimitTests(DefaultBlacklistClusterFixture fix
     {
         await using var gateway = await PlainGateway.StartAsync();
         var address = fixture.Cluster.ApiHosts[0].BaseAddress;
-        using var alice = new MatrixClient(address);
-        using var bob = new MatrixClient(address);
-        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
-        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        using var alice = await MatrixClient.RegisteredAsync(address);
+        using var bob = await MatrixClient.RegisteredAsync(address);
         var room = await alice.CreateRoomAsync(new JsonObject { ["invite"] = new JsonArray(bob.UserId) });
         await bob.JoinAsync(room);
         (await bob.PostAsync("/_matrix/client/v3/pushers/set", new JsonObject

@@ -165,12 +165,10 @@ public sealed class SyncSectionsTests(TwoSiloClusterFixture fixture) : IClassFix
     [Fact]
     public async Task Joining_a_room_brings_its_members_presence_and_a_new_member_brings_theirs_however_old()
     {
-        using var alice = NewClient();
-        using var bob = NewClient();
-        using var carol = NewClient();
-        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
-        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
-        await carol.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        var address = fixture.Cluster.ApiHosts[0].BaseAddress;
+        using var alice = await MatrixClient.RegisteredAsync(address);
+        using var bob = await MatrixClient.RegisteredAsync(address);
+        using var carol = await MatrixClient.RegisteredAsync(address);
         (await alice.PutAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(alice.UserId)}/status",
             new JsonObject { ["presence"] = "unavailable", ["status_msg"] = "set before bob joined" })).Status.Should().Be(200);
         (await carol.PutAsync($"/_matrix/client/v3/presence/{Uri.EscapeDataString(carol.UserId)}/status",

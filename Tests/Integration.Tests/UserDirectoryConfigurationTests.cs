@@ -54,10 +54,8 @@ public sealed class DisabledUserDirectoryTests(DisabledUserDirectoryClusterFixtu
     public async Task A_search_finds_nobody_not_even_a_room_peer()
     {
         var address = fixture.Cluster.ApiHosts[0].BaseAddress;
-        using var alice = new MatrixClient(address);
-        using var bob = new MatrixClient(address);
-        await alice.RegisterAsync(MatrixClient.NewUserName(), "pw");
-        await bob.RegisterAsync(MatrixClient.NewUserName(), "pw");
+        using var alice = await MatrixClient.RegisteredAsync(address);
+        using var bob = await MatrixClient.RegisteredAsync(address);
         var room = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat", ["invite"] = new JsonArray(bob.UserId) });
         await bob.JoinAsync(room);
 
