@@ -31,6 +31,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<RoomAliases>();
         services.AddSingleton<Federation.RemoteServerQueries>();
         services.AddSingleton<Federation.RemoteMemberships>();
+        services.AddSingleton<Federation.RemoteBackfill>();
         services.AddSingleton<Federation.RemoteKeys>();
         services.AddSingleton<HistoryVisibility>();
         services.AddSingleton<OwnTransactionIds>();

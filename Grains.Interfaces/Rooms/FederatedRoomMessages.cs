@@ -42,3 +42,7 @@ public sealed record RemoteInvite([property: Id(0)] string RoomVersion, [propert
 /// <summary>An event built, hashed and signed on the room's tips but not yet stored: an invite that the invitee's server must sign first.</summary>
 [GenerateSerializer, Immutable, Alias("PreparedEvent")]
 public sealed record PreparedEvent([property: Id(0)] string RoomVersion, [property: Id(1)] string EventId, [property: Id(2)] JsonObject Pdu);
+
+/// <summary>What a backfill did: how many fetched events went into the room's history, and how many were rejected.</summary>
+[GenerateSerializer, Immutable, Alias("BackfillOutcome")]
+public sealed record BackfillOutcome([property: Id(0)] int Placed, [property: Id(1)] int Rejected);

@@ -74,5 +74,11 @@ public interface IRoomGrain : IGrainWithStringKey
     Task CompleteRemoteKnockAsync(ReceivedPdu knock, string roomVersion, string knockRoomStateJson, CancellationToken cancellationToken = default);
 
     [ReadOnly]
+    /// <summary>
+    /// Places history another server sent (<c>/backfill</c>, checked for format, hashes and signatures by the caller)
+    /// before the room's first event; see RoomWriter.Backfill.
+    /// </summary>
+    Task<BackfillOutcome> BackfillAsync(IReadOnlyList<ReceivedPdu> pdus, CancellationToken cancellationToken = default);
+
     Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken = default);
 }

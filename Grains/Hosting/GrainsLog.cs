@@ -30,4 +30,7 @@ public sealed partial class GrainsLog(ILogger<GrainsLog> logger)
 
     [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "Waking syncs about a {Stream} change for {Subject} failed; they see it at their next look")]
     public partial void SyncHintFailed(Exception exception, string stream, string subject);
+
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Information, Message = "Backfilled room {RoomId}: {Accepted} events placed in its history, {Rejected} rejected, {Waiting} left for lack of their auth events")]
+    public partial void Backfilled(string roomId, int accepted, int rejected, int waiting);
 }

@@ -11,9 +11,10 @@ namespace Homeserver.Grains.Rooms;
 /// joining server's side): the resident's send_join answer brings the state before the join and its auth
 /// chain. Each of those events is authorized against its own auth events, auth events first, and one that
 /// fails is stored as rejected and left out of the state; the join must then pass against that state. All
-/// of it is written in one transaction: the state events into the room's timeline (readers take state from
-/// there), the rest of the auth chain as outliers, the join as the room's one tip, with the state before
-/// and after it as state groups.
+/// of it is written in one transaction: the state events into the room's events as outliers (readers take
+/// state from there; no timeline shows them until backfill places them in the history), the rest of the auth
+/// chain as outliers of the DAG, the join as the room's one tip, with the state before and after it as state
+/// groups, and the join's prev events as where backfill starts.
 /// </summary>
 public sealed partial class RoomWriter
 {
@@ -115,19 +116,23 @@ public sealed partial class RoomWriter
             if (inState.Contains(id))
             {
                 // The state the room had before this server knew it: no state groups of its own, as Synapse's outliers.
-                if (!inTimeline.Contains(id)) timeline.Add(TimelineEvent(id, pdu, firstSeq + timeline.Count));
+                if (!inTimeline.Contains(id)) timeline.Add(TimelineEvent(id, pdu, firstSeq + timeline.Count, outlier: true));
                 if (!held) rows.Add(new DagEventRow(id, DagStatus.Outlier, null, null));
             }
             else if (held) continue;
             else if (rejected.TryGetValue(id, out var reason)) rows.Add(new DagEventRow(id, DagStatus.Rejected, null, null, reason, CanonicalJson.ToCanonicalString(pdu)));
             else rows.Add(new DagEventRow(id, DagStatus.Outlier, null, null, null, CanonicalJson.ToCanonicalString(pdu)));
         }
-        timeline.Add(TimelineEvent(joinId, join, firstSeq + timeline.Count));
+        timeline.Add(TimelineEvent(joinId, join, firstSeq + timeline.Count, outlier: false));
         rows.Add(new DagEventRow(joinId, DagStatus.Accepted, groupIds[0], groupIds[1]));
         var currentState = stateAfter.Select(kv => new CurrentStateChange(kv.Key.Type, kv.Key.StateKey, kv.Value,
             kv.Key.Type == "m.room.member" ? Text((kv.Value == joinId ? join : events[kv.Value])["content"]?["membership"]) : null)).ToList();
 
-        var change = new DagChange(groups, rows, [joinId], groupIds[1], currentState);
+        // The history before the join is the resident's until a client pages back to it: the join's prev events are where backfill starts.
+        var joinPrevs = (PduFormat.References(join["prev_events"], version) ?? []).Distinct().ToList();
+        var placed = _state is null ? new Dictionary<string, bool>() : await dag.GetTimelineOutliersAsync(RoomId, joinPrevs);
+        var backward = joinPrevs.Where(id => !placed.TryGetValue(id, out var outlier) || outlier).ToList();
+        var change = new DagChange(groups, rows, [joinId], groupIds[1], currentState, backward);
         if (_state is not null)
         {
             var epoch = _state.Epoch;
@@ -158,12 +163,12 @@ public sealed partial class RoomWriter
             throw;
         }
 
-        NewEvent TimelineEvent(string id, JsonObject pdu, long roomSeq)
+        NewEvent TimelineEvent(string id, JsonObject pdu, long roomSeq, bool outlier)
         {
             var type = Text(pdu["type"])!;
             return new NewEvent(id, roomSeq, pdu["depth"]!.GetValue<long>(), type, Text(pdu["state_key"]), Text(pdu["sender"])!,
                 pdu["origin_server_ts"]!.GetValue<long>(), type == "m.room.member" ? Text(pdu["content"]?["membership"]) : null,
-                CanonicalJson.ToCanonicalString(pdu));
+                CanonicalJson.ToCanonicalString(pdu), Outlier: outlier);
         }
     }
 

@@ -116,6 +116,63 @@ public sealed class RoomDagStore(NpgsqlDataSource dataSource)
         return ids;
     }
 
+    /// <summary>Of the events, those in the room's <c>events</c> table, each with whether it is an outlier there (state a remote join brought, not yet placed in the history).</summary>
+    public async Task<IReadOnlyDictionary<string, bool>> GetTimelineOutliersAsync(string roomId, IReadOnlyCollection<string> eventIds,
+        CancellationToken cancellationToken = default)
+    {
+        var found = new Dictionary<string, bool>(StringComparer.Ordinal);
+        if (eventIds.Count == 0) return found;
+        await using var command = dataSource.CreateCommand("SELECT event_id, outlier FROM events WHERE event_id = ANY($1) AND room_id = $2");
+        command.Parameters.Add(new() { Value = eventIds.ToArray() });
+        command.Parameters.Add(new() { Value = roomId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) found[reader.GetString(0)] = reader.GetBoolean(1);
+        return found;
+    }
+
+    /// <summary>Where the next backfill of the room asks from: the events its earliest events cite and it lacks, at most <paramref name="limit"/>.</summary>
+    public async Task<IReadOnlyList<string>> GetBackwardExtremitiesAsync(string roomId, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT event_id FROM room_backward_extremities WHERE room_id = $1 ORDER BY event_id LIMIT $2");
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = limit });
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) ids.Add(reader.GetString(0));
+        return ids;
+    }
+
+    /// <summary>The room position of the room's earliest event (outliers included), or null when it has none.</summary>
+    public async Task<long?> GetFirstRoomSeqAsync(string roomId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT min(room_seq) FROM events WHERE room_id = $1");
+        command.Parameters.Add(new() { Value = roomId });
+        return await command.ExecuteScalarAsync(cancellationToken) as long?;
+    }
+
+    /// <summary>
+    /// The room's redaction events that target any of <paramref name="eventIds"/>: a redaction can arrive before the
+    /// event it redacts (backfill goes newest first), and takes effect once that event is here.
+    /// </summary>
+    public async Task<IReadOnlyList<(string RedactionId, string Sender, string Redacts)>> GetRedactionsTargetingAsync(string roomId,
+        IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken = default)
+    {
+        var found = new List<(string, string, string)>();
+        if (eventIds.Count == 0) return found;
+        await using var command = dataSource.CreateCommand("""
+            SELECT event_id, sender, COALESCE(json::jsonb ->> 'redacts', json::jsonb -> 'content' ->> 'redacts')
+            FROM events
+            WHERE room_id = $1 AND type = 'm.room.redaction'
+              AND COALESCE(json::jsonb ->> 'redacts', json::jsonb -> 'content' ->> 'redacts') = ANY($2)
+            """);
+        command.Parameters.Add(new() { Value = roomId });
+        command.Parameters.Add(new() { Value = eventIds.ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) found.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+        return found;
+    }
+
     /// <summary>
     /// The timeline event of the room sent closest to <paramref name="ts"/> on or after it (<paramref name="forward"/>)
     /// or on or before it, with its timestamp; rejected events are never an answer.

@@ -116,10 +116,10 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
                 var e = events[i];
                 batch.BatchCommands.Add(Command("""
                     INSERT INTO events (stream_ordering, event_id, room_id, room_seq, depth, type, state_key, sender,
-                                        origin_server_ts, instance_name, json)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                        origin_server_ts, instance_name, json, outlier)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                     """, leases[i].Position, e.EventId, roomId, e.RoomSeq, e.Depth, e.Type, e.StateKey, e.Sender,
-                    e.OriginServerTs, instanceName, e.Json));
+                    e.OriginServerTs, instanceName, e.Json, e.Outlier));
                 if (e.Redacts is not null)
                 {
                     batch.BatchCommands.Add(Command(
@@ -210,12 +210,107 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
                 DO UPDATE SET event_id = EXCLUDED.event_id, membership = EXCLUDED.membership
                 """, roomId, change.Type, change.StateKey, change.EventId, change.Membership));
         }
+        if (dag.BackwardExtremities is { Count: > 0 } backward) batch.BatchCommands.Add(AddBackwardExtremities(roomId, backward));
         var tips = new NpgsqlBatchCommand("UPDATE rooms SET forward_extremities = $2, current_state_group = $3 WHERE room_id = $1");
         tips.Parameters.Add(new() { Value = roomId });
         tips.Parameters.Add(new() { Value = dag.ForwardExtremities.ToArray() });
         // 0: a room known only through an invite has no state of its own yet.
         tips.Parameters.Add(new() { Value = dag.CurrentStateGroup == 0 ? DBNull.Value : dag.CurrentStateGroup, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
         batch.BatchCommands.Add(tips);
+    }
+
+    private static NpgsqlBatchCommand AddBackwardExtremities(string roomId, IReadOnlyList<string> eventIds)
+    {
+        var insert = new NpgsqlBatchCommand("""
+            INSERT INTO room_backward_extremities (room_id, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING
+            """);
+        insert.Parameters.Add(new() { Value = roomId });
+        insert.Parameters.Add(new() { Value = eventIds.ToArray() });
+        return insert;
+    }
+
+    /// <summary>
+    /// Places fetched history before the room's first event, in one fenced transaction. Each event gets a negative
+    /// stream position (the newest nearest zero), so it is never news to readers that go forwards from a position. An
+    /// event the room already held out of the timeline (the state of a remote join, an auth chain outlier) moves
+    /// into its place in the history instead of being written twice.
+    /// </summary>
+    public async Task BackfillAsync(string roomId, long epoch, BackfillChange change, string instanceName, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var fence = new NpgsqlCommand("SELECT epoch FROM room_writers WHERE room_id = $1 FOR SHARE", connection, tx))
+        {
+            fence.Parameters.Add(new() { Value = roomId });
+            if (await fence.ExecuteScalarAsync(cancellationToken) as long? != epoch)
+            {
+                log.WriterFenced(roomId, epoch);
+                throw new WriterFencedException(roomId, epoch);
+            }
+        }
+        var positions = new List<long>(change.Events.Count);
+        if (change.Events.Count > 0)
+        {
+            await using var allocate = new NpgsqlCommand("SELECT -nextval('backfill_stream_ids') FROM generate_series(1, $1)", connection, tx);
+            allocate.Parameters.Add(new() { Value = change.Events.Count });
+            await using var reader = await allocate.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken)) positions.Add(reader.GetInt64(0));
+        }
+        // Oldest first, as the events: the oldest takes the most negative position.
+        positions.Sort();
+        await using var batch = new NpgsqlBatch(connection, tx);
+        for (var i = 0; i < change.Events.Count; i++)
+        {
+            var e = change.Events[i];
+            var position = positions[i];
+            batch.BatchCommands.Add(Command("""
+                UPDATE events SET room_seq = $3, stream_ordering = $4, outlier = false WHERE event_id = $1 AND room_id = $2 AND outlier
+                """, e.EventId, roomId, e.RoomSeq, position));
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO events (stream_ordering, event_id, room_id, room_seq, depth, type, state_key, sender, origin_server_ts, instance_name, json)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                ON CONFLICT (event_id) DO NOTHING
+                """, position, e.EventId, roomId, e.RoomSeq, e.Depth, e.Type, e.StateKey, e.Sender, e.OriginServerTs, instanceName, e.Json));
+            // The JSON now lives in events, as for every accepted event.
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO room_dag_events (event_id, room_id, status) VALUES ($1, $2, 'accepted')
+                ON CONFLICT (event_id) DO UPDATE SET status = 'accepted', json = NULL WHERE room_dag_events.status = 'outlier'
+                """, e.EventId, roomId));
+            if (e.Redacts is not null)
+            {
+                batch.BatchCommands.Add(Command(
+                    "INSERT INTO redactions (redacts, redaction_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", e.Redacts, e.EventId));
+            }
+            if (e.Relation is { } relation)
+            {
+                batch.BatchCommands.Add(Command("""
+                    INSERT INTO event_relations (event_id, relates_to_id, relation_type, room_id, event_type, room_seq)
+                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING
+                    """, e.EventId, relation.EventId, relation.RelationType, roomId, e.Type, e.RoomSeq));
+            }
+        }
+        foreach (var (redacts, redactionId) in change.LateRedactions)
+        {
+            batch.BatchCommands.Add(Command(
+                "INSERT INTO redactions (redacts, redaction_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", redacts, redactionId));
+        }
+        foreach (var row in change.Rejected)
+        {
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO room_dag_events (event_id, room_id, status, rejected_reason, json) VALUES ($1, $2, 'rejected', $3, $4)
+                ON CONFLICT (event_id) DO NOTHING
+                """, row.EventId, roomId, row.RejectedReason, row.Json));
+        }
+        if (change.Reached.Count > 0)
+        {
+            var delete = new NpgsqlBatchCommand("DELETE FROM room_backward_extremities WHERE room_id = $1 AND event_id = ANY($2)");
+            delete.Parameters.Add(new() { Value = roomId });
+            delete.Parameters.Add(new() { Value = change.Reached.ToArray() });
+            batch.BatchCommands.Add(delete);
+        }
+        if (change.NewExtremities.Count > 0) batch.BatchCommands.Add(AddBackwardExtremities(roomId, change.NewExtremities));
+        if (batch.BatchCommands.Count > 0) await batch.ExecuteNonQueryAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
     }
 
     /// <summary>

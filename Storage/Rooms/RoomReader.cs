@@ -191,14 +191,14 @@ public sealed class RoomReader(NpgsqlDataSource dataSource)
         return rows.Count > 0 ? rows[0] : null;
     }
 
-    /// <summary>A page of a room's timeline: backwards from below <paramref name="boundary"/>, or forwards from it.</summary>
+    /// <summary>A page of a room's timeline: backwards from below <paramref name="boundary"/>, or forwards from it (never the state a remote join brought, which is not history).</summary>
     public async Task<IReadOnlyList<RoomEventRow>> GetTimelineAsync(string roomId, long boundary, bool backwards, int limit,
         EventSelection? selection = null, CancellationToken cancellationToken = default)
     {
         var selected = selection is null ? "" : " AND " + selection.Condition(4);
         await using var command = dataSource.CreateCommand(backwards
-            ? $"SELECT {EventColumns} FROM events e JOIN rooms rm ON rm.room_id = e.room_id WHERE e.room_id = $1 AND e.room_seq < $2{selected} ORDER BY e.room_seq DESC LIMIT $3"
-            : $"SELECT {EventColumns} FROM events e JOIN rooms rm ON rm.room_id = e.room_id WHERE e.room_id = $1 AND e.room_seq >= $2{selected} ORDER BY e.room_seq LIMIT $3");
+            ? $"SELECT {EventColumns} FROM events e JOIN rooms rm ON rm.room_id = e.room_id WHERE e.room_id = $1 AND e.room_seq < $2 AND NOT e.outlier{selected} ORDER BY e.room_seq DESC LIMIT $3"
+            : $"SELECT {EventColumns} FROM events e JOIN rooms rm ON rm.room_id = e.room_id WHERE e.room_id = $1 AND e.room_seq >= $2 AND NOT e.outlier{selected} ORDER BY e.room_seq LIMIT $3");
         command.Parameters.Add(new() { Value = roomId });
         command.Parameters.Add(new() { Value = boundary });
         command.Parameters.Add(new() { Value = limit });

@@ -13,7 +13,8 @@ public sealed record NewEvent(
     string Json,
     string? Redacts = null,
     EventRelation? Relation = null,
-    IReadOnlyList<Push.PushActionRow>? PushActions = null);
+    IReadOnlyList<Push.PushActionRow>? PushActions = null,
+    bool Outlier = false);
 
 /// <summary>The event's <c>m.relates_to</c>: which event it relates to and how.</summary>
 public sealed record EventRelation(string EventId, string RelationType);
@@ -73,13 +74,28 @@ public sealed record CurrentStateChange(string Type, string StateKey, string Eve
 /// What an append changes in the DAG, in the same transaction as the events: new state groups, each
 /// event's row, the room's tips and current state group. <see cref="CurrentState"/> null: each accepted
 /// state event becomes current (the room's own events, built on its tips); otherwise exactly these changes.
+/// <see cref="BackwardExtremities"/>: events that the room's earliest events cite and the room lacks (a remote join's prev events).
 /// </summary>
 public sealed record DagChange(
     IReadOnlyList<NewStateGroup> Groups,
     IReadOnlyList<DagEventRow> Events,
     IReadOnlyList<string> ForwardExtremities,
     long CurrentStateGroup,
-    IReadOnlyList<CurrentStateChange>? CurrentState = null);
+    IReadOnlyList<CurrentStateChange>? CurrentState = null,
+    IReadOnlyList<string>? BackwardExtremities = null);
+
+/// <summary>
+/// History fetched from other servers, placed before the room's first event: <see cref="Events"/> oldest first
+/// (their room positions set, below the room's first), <see cref="Rejected"/> stored as rejected, and the backward
+/// extremities <see cref="Reached"/> now with those the new earliest events cite in their place.
+/// <see cref="LateRedactions"/>: redactions the room held already of events that arrive now (redacted event, redaction).
+/// </summary>
+public sealed record BackfillChange(
+    IReadOnlyList<NewEvent> Events,
+    IReadOnlyList<DagEventRow> Rejected,
+    IReadOnlyList<string> Reached,
+    IReadOnlyList<string> NewExtremities,
+    IReadOnlyList<(string Redacts, string RedactionId)> LateRedactions);
 
 /// <summary>The stripped state (a JSON array) another server sent with its invite of <see cref="UserId"/>, kept for the invitee's syncs.</summary>
 public sealed record InviteRoomState(string UserId, string EventId, string EventsJson);

@@ -103,7 +103,7 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
         await using var command = dataSource.CreateCommand($"""
             SELECT {RoomReader.EventColumns} FROM (
                 SELECT *, row_number() OVER (PARTITION BY room_id ORDER BY stream_ordering DESC) AS n
-                FROM events e WHERE room_id = ANY($1) AND stream_ordering > $2 AND stream_ordering <= $3
+                FROM events e WHERE room_id = ANY($1) AND stream_ordering > $2 AND stream_ordering <= $3 AND NOT outlier
                   {(selection is null ? "" : "AND " + selection.Condition(5))}) e
             JOIN rooms rm ON rm.room_id = e.room_id
             WHERE e.n <= $4
@@ -124,7 +124,7 @@ public sealed class SyncReader(NpgsqlDataSource dataSource)
         if (roomIds.Count == 0 || upTo <= after) return [];
         await using var command = dataSource.CreateCommand($"""
             SELECT {RoomReader.EventColumns} FROM events e JOIN rooms rm ON rm.room_id = e.room_id
-            WHERE e.room_id = ANY($1) AND e.stream_ordering > $2 AND e.stream_ordering <= $3 AND ($5::text IS NULL OR e.type = $5)
+            WHERE e.room_id = ANY($1) AND e.stream_ordering > $2 AND e.stream_ordering <= $3 AND NOT e.outlier AND ($5::text IS NULL OR e.type = $5)
             ORDER BY e.stream_ordering
             LIMIT $4
             """);

@@ -17,6 +17,9 @@ public static class RoomReadEndpoints
 {
     private const int MaxLimit = 1000;
 
+    /// <summary>Backfills one /messages page may wait on, at most.</summary>
+    private const int MaxBackfillRounds = 2;
+
     public static IEndpointRouteBuilder MapRoomReadApi(this IEndpointRouteBuilder app)
     {
         foreach (var version in ClientApiEndpoints.Versions)
@@ -97,7 +100,8 @@ public static class RoomReadEndpoints
     /// events n-1 and n, so paging backwards from it returns events before n.
     /// </summary>
     private static async Task<IResult> MessagesAsync(HttpContext http, string roomId, AccessTokenAuthentication auth, RoomReader rooms,
-        HistoryVisibility history, IgnoredUsers ignoredUsers, OwnTransactionIds transactionIds, TimeProvider clock)
+        RoomDagStore dag, HistoryVisibility history, IgnoredUsers ignoredUsers, OwnTransactionIds transactionIds, Federation.RemoteBackfill backfill,
+        TimeProvider clock)
     {
         var user = await auth.RequireUserAsync(http);
         var room = RoomPaths.RoomIdFrom(roomId);
@@ -110,11 +114,17 @@ public static class RoomReadEndpoints
         limit = Math.Min(limit, MaxLimit);
         var from = query["from"].ToString() is { Length: > 0 } f
             ? await RoomTokens.BoundaryAsync(rooms, room, f, "from")
-            : backwards ? await rooms.GetLastRoomSeqAsync(room) + 1 : 1;
+            : backwards ? await rooms.GetLastRoomSeqAsync(room) + 1 : await dag.GetFirstRoomSeqAsync(room, http.RequestAborted) ?? 1;
         long? to = query["to"].ToString() is { Length: > 0 } t ? await RoomTokens.BoundaryAsync(rooms, room, t, "to") : null;
 
         // The filter's types and senders apply before the limit (spec), so a page holds up to limit events it can show.
         var page = await rooms.GetTimelineAsync(room, from, backwards, limit, filter?.Selection());
+        // Paging back past the first event here: the rest of the history is on the servers that were in the room before us.
+        for (var round = 0; backwards && page.Count < limit && round < MaxBackfillRounds &&
+             await backfill.FillAsync(room, limit - page.Count, http.RequestAborted); round++)
+        {
+            page = await rooms.GetTimelineAsync(room, from, backwards, limit, filter?.Selection());
+        }
         if (to is { } stop) page = page.Where(r => backwards ? r.RoomSeq >= stop : r.RoomSeq < stop).ToList();
         var ignored = await ignoredUsers.OfAsync(user.UserId);
         var rows = page.SeenThrough(visible).Where(r => IgnoredUsers.Shows(ignored, r)).ToList();
@@ -136,7 +146,8 @@ public static class RoomReadEndpoints
                 .Select(m => (JsonNode)ClientEvents.Format(m, now)).ToArray());
         }
         // The page is cut by the limit before visibility filtering, so "end" follows the page, not the visible rows.
-        if (page.Count == limit && page.Count > 0)
+        // A short page backwards still has more before it while other servers hold older history than this one does.
+        if (page.Count > 0 && (page.Count == limit || backwards && await backfill.HasMoreAsync(room, http.RequestAborted)))
         {
             response["end"] = RoomTokens.Format(backwards ? page[^1].RoomSeq : page[^1].RoomSeq + 1);
         }

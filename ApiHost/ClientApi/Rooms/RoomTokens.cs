@@ -5,15 +5,16 @@ using Homeserver.Storage.Rooms;
 namespace Homeserver.ApiHost.ClientApi.Rooms;
 
 /// <summary>
-/// Pagination tokens within one room: <c>r&lt;n&gt;</c> is the boundary before the room's n-th
-/// event, so paging backwards from it returns events before n and forwards returns n onwards.
+/// Pagination tokens within one room: <c>r&lt;n&gt;</c> is the boundary before the room's event at
+/// position n, so paging backwards from it returns events before n and forwards returns n onwards.
+/// Positions of history fetched from other servers (backfill) are zero or negative.
 /// </summary>
 internal static class RoomTokens
 {
     public static string Format(long boundary) => "r" + boundary.ToString(CultureInfo.InvariantCulture);
 
     public static long Parse(string token, string name) =>
-        token.StartsWith('r') && long.TryParse(token.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+        token.StartsWith('r') && long.TryParse(token.AsSpan(1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n)
             ? n
             : throw new MatrixException(400, "M_INVALID_PARAM", $"'{name}' is not a pagination token of this server.");
 
