@@ -16,6 +16,7 @@ public static class FederationApiEndpoints
         services.AddSingleton<ContactedDestinations>();
         services.AddSingleton<InboundEdus>();
         services.AddSingleton<MissingEvents>();
+        services.AddSingleton<MissingState>();
         return services;
     }
 

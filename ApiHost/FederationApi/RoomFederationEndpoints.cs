@@ -28,6 +28,9 @@ public static class RoomFederationEndpoints
     /// <summary>Events handed to a room grain in one call (its limit), the transaction's and the missing ones fetched for them.</summary>
     private const int MaxPdusPerRoomCall = 100;
 
+    /// <summary>PDUs of one transaction whose gaps are filled with the state at their missing prev events, at most: each costs several requests.</summary>
+    private const int MaxGapsFilledPerTransaction = 2;
+
     public static IEndpointRouteBuilder MapRoomFederationApi(this IEndpointRouteBuilder app)
     {
         app.MapPut("/_matrix/federation/v1/send/{txnId}", SendTransactionAsync);
@@ -55,7 +58,7 @@ public static class RoomFederationEndpoints
     }
 
     private static async Task<IResult> SendTransactionAsync(HttpContext http, string txnId, FederationOrigin origin, RoomReader rooms,
-        PduVerifier verifier, IGrainFactory grains, ReceivedTransactionStore transactions, InboundEdus inboundEdus, MissingEvents missing, TimeProvider clock)
+        PduVerifier verifier, IGrainFactory grains, ReceivedTransactionStore transactions, InboundEdus inboundEdus, MissingEvents missing, MissingState missingState, TimeProvider clock)
     {
         if (await transactions.FindAsync(origin.ServerName, txnId, http.RequestAborted) is { } earlier)
         {
@@ -109,17 +112,30 @@ public static class RoomFederationEndpoints
                 foreach (var pdu in list) results[pdu.EventId] = new JsonObject { ["error"] = "Server is banned from this room." };
                 continue;
             }
-            var ours = list.Select(p => p.EventId).ToHashSet(StringComparer.Ordinal);
+            var ours = list.ToDictionary(p => p.EventId, StringComparer.Ordinal);
             var withMissing = await missing.WithMissingAsync(origin.ServerName, roomId, version, list, http.RequestAborted);
+            var gaps = new List<ReceivedPdu>();
             foreach (var chunk in withMissing.Chunk(MaxPdusPerRoomCall))
             {
                 foreach (var outcome in await grains.GetGrain<IRoomGrain>(roomId).ReceiveEventsAsync(chunk, http.RequestAborted))
                 {
-                    if (!ours.Contains(outcome.EventId)) continue;
-                    results[outcome.EventId] = outcome.Error is { } error ? new JsonObject { ["error"] = error }
-                        : outcome.Status == DagStatus.Rejected ? new JsonObject { ["error"] = $"The event was rejected: {outcome.Reason}." }
-                        : new JsonObject();
+                    if (!ours.TryGetValue(outcome.EventId, out var pdu)) continue;
+                    results[outcome.EventId] = Result(outcome);
+                    if (outcome.Error == ReceivedPduOutcome.PrevEventsMissing) gaps.Add(pdu);
                 }
+            }
+            // A gap get_missing_events could not close: the state at the missing prev events, from the sender.
+            foreach (var pdu in gaps.Take(MaxGapsFilledPerTransaction))
+            {
+                try
+                {
+                    if (!await missingState.FillAsync(origin.ServerName, roomId, version, pdu, http.RequestAborted)) continue;
+                }
+                catch (MatrixException e) when (e.StatusCode is 400 or 413)
+                {
+                    continue;
+                }
+                foreach (var outcome in await grains.GetGrain<IRoomGrain>(roomId).ReceiveEventsAsync([pdu], http.RequestAborted)) results[outcome.EventId] = Result(outcome);
             }
         }
         await inboundEdus.HandleAsync(origin.ServerName, edus, http.RequestAborted);
@@ -127,6 +143,11 @@ public static class RoomFederationEndpoints
         await transactions.SaveAsync(origin.ServerName, txnId, answer, clock.GetUtcNow().ToUnixTimeMilliseconds(), http.RequestAborted);
         return Results.Text(answer, "application/json");
     }
+
+    private static JsonObject Result(ReceivedPduOutcome outcome) =>
+        outcome.Error is { } error ? new JsonObject { ["error"] = error }
+        : outcome.Status == DagStatus.Rejected ? new JsonObject { ["error"] = $"The event was rejected: {outcome.Reason}." }
+        : new JsonObject();
 
     private static async Task<IResult> MakeJoinAsync(HttpContext http, string roomId, string userId, FederationOrigin origin, IGrainFactory grains)
     {

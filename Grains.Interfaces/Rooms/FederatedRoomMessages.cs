@@ -12,6 +12,9 @@ public sealed record ReceivedPdu([property: Id(0)] string EventId, [property: Id
 public sealed record ReceivedPduOutcome([property: Id(0)] string EventId, [property: Id(1)] string? Status, [property: Id(2)] string? Error,
     [property: Id(3)] string? Reason = null)
 {
+    /// <summary>The <see cref="Error"/> of an event whose prev events (or their state) the room lacks: the sender may fill the gap.</summary>
+    public const string PrevEventsMissing = "the room does not hold the event's prev events with their state";
+
     public bool Accepted => Status == "accepted";
 }
 
@@ -46,3 +49,7 @@ public sealed record PreparedEvent([property: Id(0)] string RoomVersion, [proper
 /// <summary>What a backfill did: how many fetched events went into the room's history, and how many were rejected.</summary>
 [GenerateSerializer, Immutable, Alias("BackfillOutcome")]
 public sealed record BackfillOutcome([property: Id(0)] int Placed, [property: Id(1)] int Rejected);
+
+/// <summary>The state before <see cref="PrevEventId"/>, an event the room lacks, as a server in the room gave it (<c>/state_ids</c>).</summary>
+[GenerateSerializer, Immutable, Alias("PrevEventState")]
+public sealed record PrevEventState([property: Id(0)] string PrevEventId, [property: Id(1)] IReadOnlyList<string> StateIds);

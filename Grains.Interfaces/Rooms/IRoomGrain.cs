@@ -80,5 +80,12 @@ public interface IRoomGrain : IGrainWithStringKey
     /// </summary>
     Task<BackfillOutcome> BackfillAsync(IReadOnlyList<ReceivedPdu> pdus, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Takes the state before prev events the room lacks (and those events, with the state and auth chain it did not
+    /// hold, checked by the caller for format, hashes and signatures) so that events citing them can be received:
+    /// each is kept as an outlier with the state after it. How many prev events now have their state; see RoomWriter.GapState.
+    /// </summary>
+    Task<int> AddPrevEventStatesAsync(IReadOnlyList<PrevEventState> prevs, IReadOnlyList<ReceivedPdu> fetched, CancellationToken cancellationToken = default);
+
     Task<RoomWriterInfo> GetWriterInfoAsync(CancellationToken cancellationToken = default);
 }

@@ -33,4 +33,7 @@ public sealed partial class GrainsLog(ILogger<GrainsLog> logger)
 
     [LoggerMessage(EventId = 3011, Level = LogLevel.Information, Message = "Backfilled room {RoomId}: {Accepted} events placed in its history, {Rejected} rejected, {Waiting} left for lack of their auth events")]
     public partial void Backfilled(string roomId, int accepted, int rejected, int waiting);
+
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Information, Message = "Room {RoomId} took the state at {PrevEvents} missing prev events: {Outliers} events kept as outliers, {Rejected} rejected")]
+    public partial void GapStateTaken(string roomId, int prevEvents, int outliers, int rejected);
 }

@@ -41,6 +41,8 @@ public sealed class RoomGrain(IServiceProvider services) : Grain, IRoomGrain
     public Task SendLeaveAsync(ReceivedPdu leave, CancellationToken cancellationToken) => Writer.SendLeaveAsync(leave);
 
     public Task<EventSent> CompleteRemoteJoinAsync(RemoteRoomJoin join, CancellationToken cancellationToken) => Writer.CompleteRemoteJoinAsync(join);
+    public Task<int> AddPrevEventStatesAsync(IReadOnlyList<PrevEventState> prevs, IReadOnlyList<ReceivedPdu> fetched, CancellationToken cancellationToken) =>
+        Writer.AddPrevEventStatesAsync(prevs, fetched);
     public Task<BackfillOutcome> BackfillAsync(IReadOnlyList<ReceivedPdu> pdus, CancellationToken cancellationToken) => Writer.BackfillAsync(pdus);
 
     public Task ReceiveInviteAsync(RemoteInvite invite, CancellationToken cancellationToken) => Writer.ReceiveInviteAsync(invite);

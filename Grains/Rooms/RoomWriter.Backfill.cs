@@ -51,33 +51,7 @@ public sealed partial class RoomWriter
         var rejected = (await dag.GetEventsAsync(RoomId, citedAuth)).Where(e => e.Status == DagStatus.Rejected)
             .ToDictionary(e => e.EventId, e => e.RejectedReason ?? "rejected before", StringComparer.Ordinal);
 
-        // Auth events first: an event is decided once each of its auth events is held or decided.
-        var accepted = new List<string>();
-        var newlyRejected = new List<DagEventRow>();
-        var pending = candidates.Keys.OrderBy(id => Depth(candidates[id])).ThenBy(id => id, StringComparer.Ordinal).ToList();
-        for (var progress = true; progress && pending.Count > 0;)
-        {
-            progress = false;
-            foreach (var id in pending.ToList())
-            {
-                var pdu = candidates[id];
-                var authIds = PduFormat.References(pdu["auth_events"], version) ?? [];
-                if (authIds.Any(a => !known.ContainsKey(a) && !rejected.ContainsKey(a))) continue;
-                pending.Remove(id);
-                progress = true;
-                var problem = held.ContainsKey(id) ? null : AuthChainProblem(pdu, known, rejected, version);
-                if (problem is null)
-                {
-                    accepted.Add(id);
-                    known[id] = pdu;
-                }
-                else
-                {
-                    rejected[id] = problem;
-                    newlyRejected.Add(new DagEventRow(id, DagStatus.Rejected, null, null, problem, CanonicalJson.ToCanonicalString(pdu)));
-                }
-            }
-        }
+        var (accepted, newlyRejected, pending) = DecideByAuthEvents(candidates, known, rejected, trusted: held.Keys.ToHashSet(StringComparer.Ordinal), version);
 
         // In the DAG's order, oldest first, all before the room's first event.
         var ordered = HistoryOrder(accepted, candidates, version);
@@ -91,7 +65,7 @@ public sealed partial class RoomWriter
             var content = pdu["content"] as JsonObject ?? [];
             var sender = Text(pdu["sender"])!;
             var redacts = type == "m.room.redaction" ? Text(version.RedactionV11 ? content["redacts"] : pdu["redacts"]) : null;
-            events.Add(new NewEvent(id, first - ordered.Count + i, Depth(pdu), type, Text(pdu["state_key"]), sender,
+            events.Add(new NewEvent(id, first - ordered.Count + i, DepthOf(pdu), type, Text(pdu["state_key"]), sender,
                 pdu["origin_server_ts"] is JsonValue ts && ts.TryGetValue<long>(out var t) ? t : 0,
                 type == "m.room.member" ? Text(content["membership"]) : null, CanonicalJson.ToCanonicalString(pdu),
                 redacts is not null && await MayRedactInHistoryAsync(state, sender, redacts, candidates) ? redacts : null, RelationOf(content)));
@@ -122,11 +96,50 @@ public sealed partial class RoomWriter
             deactivate();
             throw MatrixException.Unavailable($"{e.Message} Retry the request.");
         }
-        log.Backfilled(RoomId, events.Count, newlyRejected.Count, pending.Count);
+        log.Backfilled(RoomId, events.Count, newlyRejected.Count, pending);
         return new BackfillOutcome(events.Count, newlyRejected.Count);
-
-        static long Depth(JsonObject pdu) => pdu["depth"] is JsonValue d && d.TryGetValue<long>(out var depth) ? depth : long.MaxValue;
     }
+
+    /// <summary>
+    /// Decides fetched events by their auth events, auth events first: an event is decided once each of its auth
+    /// events is <paramref name="known"/> (held, or accepted here) or <paramref name="rejected"/>; it is accepted when
+    /// it passes the auth rules against them (or is <paramref name="trusted"/>: checked when it first came), rejected
+    /// otherwise. Accepted events join <paramref name="known"/>, rejected ones <paramref name="rejected"/>; those whose
+    /// auth events are nowhere stay undecided.
+    /// </summary>
+    private static (List<string> Accepted, List<DagEventRow> Rejected, int Undecided) DecideByAuthEvents(IReadOnlyDictionary<string, JsonObject> candidates,
+        Dictionary<string, JsonObject> known, Dictionary<string, string> rejected, IReadOnlySet<string> trusted, RoomVersion version)
+    {
+        var accepted = new List<string>();
+        var newlyRejected = new List<DagEventRow>();
+        var pending = candidates.Keys.OrderBy(id => DepthOf(candidates[id])).ThenBy(id => id, StringComparer.Ordinal).ToList();
+        for (var progress = true; progress && pending.Count > 0;)
+        {
+            progress = false;
+            foreach (var id in pending.ToList())
+            {
+                var pdu = candidates[id];
+                var authIds = PduFormat.References(pdu["auth_events"], version) ?? [];
+                if (authIds.Any(a => !known.ContainsKey(a) && !rejected.ContainsKey(a))) continue;
+                pending.Remove(id);
+                progress = true;
+                var problem = trusted.Contains(id) ? null : AuthChainProblem(pdu, known, rejected, version);
+                if (problem is null)
+                {
+                    accepted.Add(id);
+                    known[id] = pdu;
+                }
+                else
+                {
+                    rejected[id] = problem;
+                    newlyRejected.Add(new DagEventRow(id, DagStatus.Rejected, null, null, problem, CanonicalJson.ToCanonicalString(pdu)));
+                }
+            }
+        }
+        return (accepted, newlyRejected, pending.Count);
+    }
+
+    private static long DepthOf(JsonObject pdu) => pdu["depth"] is JsonValue d && d.TryGetValue<long>(out var depth) ? depth : long.MaxValue;
 
     /// <summary>
     /// The accepted events with every event after those of them it cites (its prev events), ties by depth, then

@@ -112,7 +112,7 @@ public sealed partial class RoomWriter
         var prevs = await dag.GetEventsAsync(RoomId, [.. prevIds.Distinct()]);
         if (prevs.Count != prevIds.Distinct().Count() || prevs.Any(p => p.StateAfter is null))
         {
-            return (Error("the room does not hold the event's prev events with their state"), null);
+            return (Error(ReceivedPduOutcome.PrevEventsMissing), null);
         }
 
         // The state before the event: the state after its prev event, or the resolution of theirs.

@@ -463,4 +463,89 @@ public sealed class RemoteJoinTests(FederationClusterFixture fixture) : IClassFi
         (status, _) = await SignedAsync(remote, HttpMethod.Get, $"/_matrix/federation/v1/event/{Uri.EscapeDataString(joinId)}");
         status.Should().Be(403);
     }
+
+    /// <summary>
+    /// Spec "Checks performed on receipt of a PDU": an event whose prev events cannot be fetched is checked against the
+    /// state at them, which the room asks of the sender (/state_ids, then /state or /event for what it lacks).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_event_after_a_gap_get_missing_events_cannot_close_is_checked_against_the_state_its_sender_gives_at_the_gap(bool stateHasSender)
+    {
+        var (server, keys) = await fixture.NewRemote();
+        using var alice = await MatrixClient.RegisteredAsync(fixture.BaseAddress);
+        var roomId = await alice.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        var remote = new Remote(keys, $"@bob:{keys.ServerName}");
+        var (joinId, join) = await JoinAsync(remote, roomId);
+
+        // Bob's messages that never reached this server; get_missing_events is not served, so the gap stays open.
+        var unseen = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        var prev = joinId;
+        var depth = join["depth"]!.GetValue<long>();
+        for (var i = 1; i <= 3; i++)
+        {
+            var message = Message(roomId, remote.Bob, prev, join, $"unseen {i}", ++depth);
+            prev = Finish(remote, message);
+            unseen[prev] = message;
+        }
+        var after = Message(roomId, remote.Bob, prev, join, "after the gap", ++depth);
+        var afterId = Finish(remote, after);
+
+        // The state at the gap: the state before bob's join, with the join unless this sender says otherwise.
+        var (status, stateBody) = await SignedAsync(remote, HttpMethod.Get,
+            $"/_matrix/federation/v1/state/{Uri.EscapeDataString(roomId)}?event_id={Uri.EscapeDataString(joinId)}");
+        status.Should().Be(200, stateBody?.ToJsonString());
+        var state = stateBody!["pdus"]!.AsArray().Select(p => p!.AsObject()).ToList();
+        if (stateHasSender) state.Add(join);
+        var authChain = stateBody["auth_chain"]!.AsArray().Select(p => p!.AsObject()).ToList();
+        string IdOf(JsonObject pdu) => EventIds.Compute(pdu, Version).ToString();
+        server.HandlePrefix(keys.ServerName, "/_matrix/federation/v1/state_ids/", FakeResidentRoom.Json(new JsonObject
+        {
+            ["pdu_ids"] = new JsonArray([.. state.Select(p => JsonValue.Create(IdOf(p)))]),
+            ["auth_chain_ids"] = new JsonArray([.. authChain.Select(p => JsonValue.Create(IdOf(p)))]),
+        }));
+        server.HandlePrefix(keys.ServerName, "/_matrix/federation/v1/state/", FakeResidentRoom.Json(new JsonObject
+        {
+            ["pdus"] = new JsonArray([.. state.Select(p => p.DeepClone())]),
+            ["auth_chain"] = new JsonArray([.. authChain.Select(p => p.DeepClone())]),
+        }));
+        server.HandlePrefix(keys.ServerName, "/_matrix/federation/v1/event/", async http =>
+        {
+            var id = Uri.UnescapeDataString(http.Request.Path.Value!.Split('/')[^1]);
+            if (!unseen.TryGetValue(id, out var pdu))
+            {
+                await FakeResidentRoom.Json(new JsonObject { ["errcode"] = "M_NOT_FOUND", ["error"] = "Unknown event" }, 404)(http);
+                return;
+            }
+            await FakeResidentRoom.Json(new JsonObject { ["origin"] = keys.ServerName, ["origin_server_ts"] = 0, ["pdus"] = new JsonArray(pdu.DeepClone()) })(http);
+        });
+
+        var results = await SendAsync(remote, after);
+        server.Requests.Should().Contain(r => r.PathAndQuery.StartsWith("/_matrix/federation/v1/state_ids/", StringComparison.Ordinal) &&
+            r.PathAndQuery.Contains("event_id=" + Uri.EscapeDataString(prev), StringComparison.Ordinal), "the state is asked at the missing prev event");
+        var (_, page) = await alice.GetAsync($"/_matrix/client/v3/rooms/{Uri.EscapeDataString(roomId)}/messages?dir=b&limit=20");
+        var shown = page["chunk"]!.AsArray().Select(e => e!["event_id"]!.GetValue<string>()).ToList();
+        shown.Should().NotContain(unseen.Keys, "the gap's events are outliers, not timeline");
+        if (stateHasSender)
+        {
+            results[afterId]!.AsObject().Should().BeEmpty("the state at the gap lets bob speak: {0}", results.ToJsonString());
+            shown.Should().Contain(afterId);
+        }
+        else
+        {
+            results[afterId]!["error"]!.GetValue<string>().Should().Contain("rejected", "by that state bob is not in the room");
+            shown.Should().NotContain(afterId);
+        }
+        await using var connection = new Npgsql.NpgsqlConnection(fixture.Cluster.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SELECT status, state_after IS NOT NULL FROM room_dag_events WHERE event_id = $1", connection)
+        {
+            Parameters = { new() { Value = prev } },
+        };
+        await using var reader = await command.ExecuteReaderAsync();
+        (await reader.ReadAsync()).Should().BeTrue("the prev event is kept");
+        reader.GetString(0).Should().Be("outlier");
+        reader.GetBoolean(1).Should().BeTrue("with the state after it");
+    }
 }
