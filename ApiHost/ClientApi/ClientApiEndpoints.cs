@@ -29,6 +29,7 @@ public static class ClientApiEndpoints
         services.AddSingleton<UserIdResolver>();
         services.AddSingleton<PasswordStage>();
         services.AddSingleton<RoomAliases>();
+        services.AddSingleton<RestrictedJoins>();
         services.AddSingleton<Federation.RemoteServerQueries>();
         services.AddSingleton<Federation.RemoteMemberships>();
         services.AddSingleton<Federation.RemoteBackfill>();

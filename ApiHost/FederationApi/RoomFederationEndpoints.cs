@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
+using Homeserver.ApiHost.ClientApi.Rooms;
 using Homeserver.ApiHost.Http;
 using Homeserver.Configuration.Processes;
 using Homeserver.Federation.Events;
+using Homeserver.Federation.Keys;
 using Homeserver.Grains.Interfaces.Errors;
 using Homeserver.Grains.Interfaces.Rooms;
 using Homeserver.Protocol;
@@ -158,7 +160,8 @@ public static class RoomFederationEndpoints
         // Spec: a server that names no versions supports only version 1.
         var versions = http.Request.Query["ver"].Where(v => v is not null).Select(v => v!).ToList();
         if (versions.Count == 0) versions.Add("1");
-        var template = await grains.GetGrain<IRoomGrain>(roomId).MakeJoinAsync(user.ToString(), versions, http.RequestAborted);
+        var via = await AuthorisedViaAsync(http.RequestServices.GetRequiredService<RestrictedJoins>(), roomId, user.ToString(), http.RequestAborted);
+        var template = await grains.GetGrain<IRoomGrain>(roomId).MakeJoinAsync(user.ToString(), versions, via, http.RequestAborted);
         return Results.Json(new JsonObject { ["event"] = template.Event, ["room_version"] = template.RoomVersion });
     }
 
@@ -168,6 +171,25 @@ public static class RoomFederationEndpoints
         var version = await RoomVersionAsync(rooms, roomId, http.RequestAborted);
         await RoomServerAcl.RequireAllowedAsync(rooms, roomId, origin.ServerName, http.RequestAborted);
         var body = await JsonBody.ReadObjectAsync(http.Request);
+        var via = body["content"]?["join_authorised_via_users_server"] is JsonValue viaValue && viaValue.TryGetValue<string>(out var viaUser) ? viaUser : null;
+        if (via is not null && (!UserId.TryParse(via, out var viaId) || viaId.Server.ToString() != settings.ServerName))
+        {
+            throw MatrixException.BadJson("The join is authorised by a user of another server; send it there.");
+        }
+        if (via is not null)
+        {
+            // A restricted join this server vouches for: its signature joins the sender's before the checks, which require both.
+            body = body.DeepClone().AsObject();
+            try
+            {
+                EventSigning.SignEvent(body, version, settings.ServerName,
+                    await http.RequestServices.GetRequiredService<ServerSigningKeys>().CurrentAsync(http.RequestAborted));
+            }
+            catch (CanonicalJsonException e)
+            {
+                throw MatrixException.BadJson($"The join event is not canonical JSON: {e.Message}.");
+            }
+        }
         var (verified, refusal) = await verifier.VerifyAsync(body, version, http.RequestAborted);
         if (verified is null) throw MatrixException.BadJson($"The join event is not acceptable: {refusal}.");
         if (verified.Redacted) throw MatrixException.BadJson("The join event's content hash does not match its content.");
@@ -176,6 +198,12 @@ public static class RoomFederationEndpoints
         var sender = UserId.Parse(verified.Pdu["sender"]!.GetValue<string>());
         if (sender.Server.ToString() != origin.ServerName) throw MatrixException.Forbidden("A server may only send joins of its own users.");
 
+        if (via is not null &&
+            (await http.RequestServices.GetRequiredService<RestrictedJoins>().CheckAsync(roomId, sender.ToString(), http.RequestAborted)).Check is
+            RestrictedJoinCheck.NotAllowed or RestrictedJoinCheck.NoConditionKnown)
+        {
+            throw MatrixException.Forbidden("You are in none of the rooms that grant access to this room.");
+        }
         var accepted = await grains.GetGrain<IRoomGrain>(roomId).SendJoinAsync(new ReceivedPdu(eventId, verified.Pdu), http.RequestAborted);
         var state = await StatePdusAsync(dag, roomId, accepted.StateBefore, http.RequestAborted);
         var chain = await chains.ForAsync(roomId, version, [.. state, CanonicalJson.ToCanonicalString(accepted.Event)], http.RequestAborted);
@@ -191,6 +219,24 @@ public static class RoomFederationEndpoints
             ["servers_in_room"] = new JsonArray([.. servers.Select(s => JsonValue.Create(s))]),
         };
         return legacy ? Results.Json(new JsonArray(200, answer)) : Results.Json(answer);
+    }
+
+    /// <summary>
+    /// For a restricted room, the user of this server who vouches for a remote user's join (server-server "Restricted
+    /// rooms"): the user must be in an allowed room this server is in; otherwise the spec's errors, so the joining
+    /// server tries another resident (M_UNABLE_TO_AUTHORISE_JOIN, M_UNABLE_TO_GRANT_JOIN) or gives up (403).
+    /// </summary>
+    private static async Task<string?> AuthorisedViaAsync(RestrictedJoins restricted, string roomId, string userId, CancellationToken cancellationToken)
+    {
+        var (check, via) = await restricted.CheckAsync(roomId, userId, cancellationToken);
+        return check switch
+        {
+            RestrictedJoinCheck.NotNeeded or RestrictedJoinCheck.Authorised => via,
+            RestrictedJoinCheck.NoConditionKnown => throw new MatrixException(400, "M_UNABLE_TO_AUTHORISE_JOIN",
+                "This server is in none of the rooms that grant access to this room."),
+            RestrictedJoinCheck.NoInviter => throw new MatrixException(400, "M_UNABLE_TO_GRANT_JOIN", "No user of this server can let you in."),
+            _ => throw MatrixException.Forbidden("You are in none of the rooms that grant access to this room."),
+        };
     }
 
     private static async Task<IResult> MakeLeaveAsync(HttpContext http, string roomId, string userId, FederationOrigin origin, IGrainFactory grains)

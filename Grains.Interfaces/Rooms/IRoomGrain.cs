@@ -25,7 +25,8 @@ public interface IRoomGrain : IGrainWithStringKey
     Task<IReadOnlyList<ReceivedPduOutcome>> ReceiveEventsAsync(IReadOnlyList<ReceivedPdu> pdus, CancellationToken cancellationToken = default);
 
     /// <summary>make_join: a join event for <paramref name="userId"/> of another server, if the room would let them join.</summary>
-    Task<JoinTemplate> MakeJoinAsync(string userId, IReadOnlyList<string> supportedRoomVersions, CancellationToken cancellationToken = default);
+    Task<JoinTemplate> MakeJoinAsync(string userId, IReadOnlyList<string> supportedRoomVersions, string? authorisedVia = null,
+        CancellationToken cancellationToken = default);
 
     /// <summary>send_join: the signed join event of a remote user, accepted into the room or refused (403).</summary>
     Task<RemoteJoinAccepted> SendJoinAsync(ReceivedPdu join, CancellationToken cancellationToken = default);

@@ -31,8 +31,8 @@ public sealed class RoomGrain(IServiceProvider services) : Grain, IRoomGrain
     public Task<IReadOnlyList<ReceivedPduOutcome>> ReceiveEventsAsync(IReadOnlyList<ReceivedPdu> pdus, CancellationToken cancellationToken) =>
         Writer.ReceiveEventsAsync(pdus);
 
-    public Task<JoinTemplate> MakeJoinAsync(string userId, IReadOnlyList<string> supportedRoomVersions, CancellationToken cancellationToken) =>
-        Writer.MakeJoinAsync(userId, supportedRoomVersions);
+    public Task<JoinTemplate> MakeJoinAsync(string userId, IReadOnlyList<string> supportedRoomVersions, string? authorisedVia,
+        CancellationToken cancellationToken) => Writer.MakeJoinAsync(userId, supportedRoomVersions, authorisedVia);
 
     public Task<RemoteJoinAccepted> SendJoinAsync(ReceivedPdu join, CancellationToken cancellationToken) => Writer.SendJoinAsync(join);
 

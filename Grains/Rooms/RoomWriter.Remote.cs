@@ -36,7 +36,8 @@ public sealed partial class RoomWriter
         return outcomes;
     }
 
-    public Task<JoinTemplate> MakeJoinAsync(string userId, IReadOnlyList<string> supportedRoomVersions)
+    /// <param name="authorisedVia">For a restricted room, the user of this server who vouches for the join (the caller checked the allow rules).</param>
+    public Task<JoinTemplate> MakeJoinAsync(string userId, IReadOnlyList<string> supportedRoomVersions, string? authorisedVia = null)
     {
         var state = _state ?? throw MatrixException.NotFound($"Room {RoomId} is not known here.");
         var version = state.Version;
@@ -48,18 +49,20 @@ public sealed partial class RoomWriter
         {
             throw new MatrixException(400, "M_UNSUPPORTED_ROOM_VERSION", $"Joins over federation to rooms of version {version.Id} are not supported here yet.");
         }
-        if (state.AuthState.Membership(userId) is not ("invite" or "join") && state.AuthState.JoinRule is "restricted" or "knock_restricted")
+        var restricted = state.AuthState.Membership(userId) is not ("invite" or "join") && state.AuthState.JoinRule is "restricted" or "knock_restricted";
+        if (restricted && authorisedVia is null)
         {
-            throw new MatrixException(400, "M_UNABLE_TO_AUTHORISE_JOIN", "Restricted joins over federation are not supported here yet; ask for an invite.");
+            throw new MatrixException(400, "M_UNABLE_TO_AUTHORISE_JOIN", "This server cannot tell whether the user may join the restricted room.");
         }
-        return Task.FromResult(new JoinTemplate(version.Id, MembershipTemplate(state, userId, "join")));
+        return Task.FromResult(new JoinTemplate(version.Id, MembershipTemplate(state, userId, "join", restricted ? authorisedVia : null)));
     }
 
     /// <summary>An unsigned membership event of a remote user on the room's tips, checked against the current state (make_join, make_leave).</summary>
-    private JsonObject MembershipTemplate(RoomState state, string userId, string membership)
+    private JsonObject MembershipTemplate(RoomState state, string userId, string membership, string? authorisedVia = null)
     {
         var version = state.Version;
         var content = new JsonObject { ["membership"] = membership };
+        if (authorisedVia is not null) content["join_authorised_via_users_server"] = authorisedVia;
         var template = new JsonObject
         {
             ["room_id"] = RoomId,

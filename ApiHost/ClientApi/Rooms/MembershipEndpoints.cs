@@ -78,7 +78,8 @@ public static class MembershipEndpoints
         content.Remove("third_party_signed");
         content["membership"] = membership;
         if (membership == "leave" && reason is not null) content["reason"] = reason;
-        if (membership == "join" && await RestrictedJoinAuthoriserAsync(rooms, services.GetRequiredService<RoomAliases>(), roomId, user.UserId) is { } authoriser)
+        if (membership == "join" && await services.GetRequiredService<RestrictedJoins>().CheckAsync(roomId, user.UserId, http.RequestAborted) is
+            (RestrictedJoinCheck.Authorised, { } authoriser))
         {
             content["join_authorised_via_users_server"] = authoriser;
         }
@@ -116,37 +117,6 @@ public static class MembershipEndpoints
         }
         await grains.GetGrain<IRoomGrain>(roomId).SendEventAsync(new SendEventCommand(user.UserId, "m.room.member", user.UserId, content, null), http.RequestAborted);
         return Results.Json(membership == "leave" ? new JsonObject() : new JsonObject { ["room_id"] = roomId });
-    }
-
-    /// <summary>
-    /// For a restricted room (v8+) the joining server names a member who may invite, once it has
-    /// checked that the user is in one of the rooms the join rule allows. Null when not needed or not allowed
-    /// (the auth rules then decide).
-    /// </summary>
-    private static async Task<string?> RestrictedJoinAuthoriserAsync(RoomReader rooms, RoomAliases current, string roomId, string userId)
-    {
-        if (await rooms.GetMembershipAsync(roomId, userId) is "join" or "invite") return null;
-        var joinRules = await rooms.GetCurrentStateAsync(roomId, "m.room.join_rules", "");
-        if (joinRules.Count == 0) return null;
-        var content = StoredJson.Parse(joinRules[0].Json)?["content"];
-        if (content?["join_rule"]?.GetValue<string>() is not ("restricted" or "knock_restricted")) return null;
-        var allowed = false;
-        foreach (var rule in content["allow"] as JsonArray ?? [])
-        {
-            if (rule?["type"]?.GetValue<string>() == "m.room_membership" && rule["room_id"]?.GetValue<string>() is { } other &&
-                await rooms.GetMembershipAsync(other, userId) == "join")
-            {
-                allowed = true;
-                break;
-            }
-        }
-        if (!allowed) return null;
-        var (auth, version) = await current.CurrentAuthStateAsync(roomId);
-        var power = auth.PowerLevels(version);
-        return auth.Members("join")
-            .Where(member => power.UserLevel(member) >= power.Invite)
-            .OrderByDescending(power.UserLevel)
-            .FirstOrDefault();
     }
 
     private static async Task<IResult> OtherAsync(HttpContext http, string roomIdText, string membership, AccessTokenAuthentication auth,

@@ -548,4 +548,77 @@ public sealed class RemoteJoinTests(FederationClusterFixture fixture) : IClassFi
         reader.GetString(0).Should().Be("outlier");
         reader.GetBoolean(1).Should().BeTrue("with the state after it");
     }
+
+    /// <summary>
+    /// Server-server "Restricted rooms" (joins-v1.yaml, joins-v2.yaml): this server, resident in a restricted room, lets a
+    /// remote user in who is joined to an allowed room it is in, naming one of its own users able to invite in
+    /// <c>join_authorised_via_users_server</c> and signing the join on send_join; it answers the spec's errors otherwise.
+    /// </summary>
+    [Fact]
+    public async Task A_remote_user_in_an_allowed_room_joins_a_restricted_room_authorised_and_signed_by_this_server()
+    {
+        var (alice, spaceId, remote) = await RoomWithRemoteServerAsync();
+        using var aliceClient = alice;
+        var restrictedId = await alice.CreateRoomAsync(new JsonObject
+        {
+            ["preset"] = "private_chat",
+            ["initial_state"] = new JsonArray(new JsonObject
+            {
+                ["type"] = "m.room.join_rules",
+                ["state_key"] = "",
+                ["content"] = new JsonObject
+                {
+                    ["join_rule"] = "restricted",
+                    ["allow"] = new JsonArray(new JsonObject { ["type"] = "m.room_membership", ["room_id"] = spaceId }),
+                },
+            }),
+        });
+        var elsewhereId = await alice.CreateRoomAsync(new JsonObject
+        {
+            ["preset"] = "private_chat",
+            ["initial_state"] = new JsonArray(new JsonObject
+            {
+                ["type"] = "m.room.join_rules",
+                ["state_key"] = "",
+                ["content"] = new JsonObject
+                {
+                    ["join_rule"] = "restricted",
+                    ["allow"] = new JsonArray(new JsonObject { ["type"] = "m.room_membership", ["room_id"] = "!nowhere:elsewhere.test" }),
+                },
+            }),
+        });
+        string MakeJoin(string roomId) => $"/_matrix/federation/v1/make_join/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString(remote.Bob)}?ver={Version.Id}";
+
+        var (status, body) = await SignedAsync(remote, HttpMethod.Get, MakeJoin(restrictedId));
+        status.Should().Be(403, "bob is in none of the allowed rooms: {0}", body?.ToJsonString());
+        body!["errcode"]!.GetValue<string>().Should().Be("M_FORBIDDEN");
+        (status, body) = await SignedAsync(remote, HttpMethod.Get, MakeJoin(elsewhereId));
+        status.Should().Be(400, "this server is in none of the allowed rooms: {0}", body?.ToJsonString());
+        body!["errcode"]!.GetValue<string>().Should().Be("M_UNABLE_TO_AUTHORISE_JOIN");
+
+        await JoinAsync(remote, spaceId);
+        (status, body) = await SignedAsync(remote, HttpMethod.Get, MakeJoin(restrictedId));
+        status.Should().Be(200, body?.ToJsonString());
+        var template = body!["event"]!.AsObject();
+        template["content"]!["join_authorised_via_users_server"]!.GetValue<string>().Should().Be(alice.UserId, "a user of this server who may invite");
+
+        // A join naming a user of another server as its authoriser is not this server's to vouch for.
+        var foreign = template.DeepClone().AsObject();
+        foreign["content"]!["join_authorised_via_users_server"] = $"@someone:{remote.Keys.ServerName}";
+        var foreignId = Finish(remote, foreign);
+        (status, body) = await SignedAsync(remote, HttpMethod.Put,
+            $"/_matrix/federation/v2/send_join/{Uri.EscapeDataString(restrictedId)}/{Uri.EscapeDataString(foreignId)}", foreign);
+        status.Should().Be(400, body?.ToJsonString());
+
+        var joinId = Finish(remote, template);
+        (status, body) = await SignedAsync(remote, HttpMethod.Put,
+            $"/_matrix/federation/v2/send_join/{Uri.EscapeDataString(restrictedId)}/{Uri.EscapeDataString(joinId)}", template);
+        status.Should().Be(200, body?.ToJsonString());
+        var signed = body!["event"]!.AsObject();
+        signed["signatures"]!.AsObject().Select(kv => kv.Key).Should().BeEquivalentTo([remote.Keys.ServerName, FederationClusterFixture.OurServerName],
+            "the resident signs the join it authorised");
+        EventIds.Compute(signed, Version).ToString().Should().Be(joinId);
+        var (_, members) = await alice.GetAsync($"/_matrix/client/v3/rooms/{Uri.EscapeDataString(restrictedId)}/joined_members");
+        members["joined"]!.AsObject().Select(m => m.Key).Should().Contain(remote.Bob);
+    }
 }

@@ -3,12 +3,13 @@ using System.Text.Json.Nodes;
 namespace Homeserver.Tests.Integration.Federation;
 
 /// <summary>
-/// Older history between two instances of this server (client-server <c>GET /messages</c>, server-server
-/// <c>/backfill</c>): a user who joins a room of the other server pages back through everything said before
-/// the join, in order, redactions applied, down to the room's creation; a second local user then reads the
-/// same history from this server.
+/// Rooms of one instance of this server joined from another: older history (client-server <c>GET /messages</c>,
+/// server-server <c>/backfill</c>), where a user who joins pages back through everything said before the join, in
+/// order, redactions applied, down to the room's creation, and a second local user then reads the same history
+/// from this server; and restricted rooms (server-server "Restricted rooms"), joined through the resident that
+/// vouches for a user in an allowed room.
 /// </summary>
-public sealed class TwoHomeserverHistoryTests(TwoHomeserversFixture servers) : IClassFixture<TwoHomeserversFixture>
+public sealed class TwoHomeserverRoomTests(TwoHomeserversFixture servers) : IClassFixture<TwoHomeserversFixture>
 {
     private static async Task<List<JsonObject>> PageBackAsync(MatrixClient client, string roomId, string from, int limit)
     {
@@ -66,5 +67,44 @@ public sealed class TwoHomeserverHistoryTests(TwoHomeserversFixture servers) : I
         var carolSync = await carol.SyncAsync();
         var carolHistory = await PageBackAsync(carol, roomId, carolSync["rooms"]!["join"]![roomId]!["timeline"]!["prev_batch"]!.GetValue<string>(), limit: 50);
         carolHistory.Select(e => e["event_id"]!.GetValue<string>()).Should().ContainInOrder(ids);
+    }
+
+    [Fact]
+    public async Task A_user_in_an_allowed_room_joins_a_restricted_room_of_the_other_server_which_vouches_for_the_join()
+    {
+        var bob = await servers.Second.NewUserAsync();
+        var spaceId = await bob.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
+        var restrictedId = await bob.CreateRoomAsync(new JsonObject
+        {
+            ["preset"] = "private_chat",
+            ["initial_state"] = new JsonArray(new JsonObject
+            {
+                ["type"] = "m.room.join_rules",
+                ["state_key"] = "",
+                ["content"] = new JsonObject
+                {
+                    ["join_rule"] = "restricted",
+                    ["allow"] = new JsonArray(new JsonObject { ["type"] = "m.room_membership", ["room_id"] = spaceId }),
+                },
+            }),
+        });
+        var alice = await servers.First.NewUserAsync();
+        var via = $"?via={Uri.EscapeDataString(servers.Second.ServerName)}";
+        var (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString(restrictedId)}{via}", new JsonObject());
+        status.Should().Be(403, "alice is in none of the allowed rooms yet: {0}", body.ToJsonString());
+
+        (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString(spaceId)}{via}", new JsonObject());
+        status.Should().Be(200, body.ToJsonString());
+        (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString(restrictedId)}{via}", new JsonObject());
+        status.Should().Be(200, body.ToJsonString());
+
+        var (_, member) = await bob.GetAsync($"/_matrix/client/v3/rooms/{Uri.EscapeDataString(restrictedId)}/state/m.room.member/{Uri.EscapeDataString(alice.UserId)}");
+        member["membership"]!.GetValue<string>().Should().Be("join");
+        member["join_authorised_via_users_server"]!.GetValue<string>().Should().Be(bob.UserId);
+        var since = (await alice.SyncAsync())["next_batch"]!.GetValue<string>();
+        var sent = await bob.SendTextAsync(restrictedId, "welcome");
+        var sync = await alice.SyncUntilAsync(since, s =>
+            (s["rooms"]?["join"]?[restrictedId]?["timeline"]?["events"] as JsonArray ?? []).Any(e => e?["event_id"]?.GetValue<string>() == sent));
+        sync.Should().NotBeNull();
     }
 }
