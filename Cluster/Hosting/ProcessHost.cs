@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace Homeserver.Cluster.Hosting;
@@ -82,6 +83,10 @@ public static class ProcessHost
         services.AddReplicationStreams();
         services.AddOutboundHttp(settings.OutboundHttp);
         services.AddFederationClient(settings.Federation, settings.OutboundHttp);
+        if (settings.OutboundFederationRestrictedTo.Count > 0 && !settings.OutboundFederationRestrictedTo.Contains(settings.InstanceName))
+        {
+            services.Replace(ServiceDescriptor.Singleton<IFederationClient, Federation.ProxiedFederationClient>());
+        }
         return services;
     }
 

@@ -48,6 +48,12 @@ public sealed record ProcessSettings
     /// <summary><c>federation_sender_instances</c>: the processes that send to other homeservers, each for the destinations hashed to it.</summary>
     public IReadOnlyList<string> FederationSenderInstances { get; init; } = ["main"];
 
+    /// <summary>
+    /// <c>outbound_federation_restricted_to</c>: the only processes that may reach other servers; the others make their
+    /// requests through them. Empty: every process reaches them itself.
+    /// </summary>
+    public IReadOnlyList<string> OutboundFederationRestrictedTo { get; init; } = [];
+
     /// <summary>Backoff and polling of the federation senders.</summary>
     public FederationSenderOptions FederationSender { get; init; } = new();
 

@@ -76,6 +76,7 @@ public static class ProcessSettingsLoader
             StreamWriters = WithCachesWriters(homeserver),
             PusherInstances = homeserver.PusherInstances,
             FederationSenderInstances = homeserver.FederationSenderInstances,
+            OutboundFederationRestrictedTo = homeserver.OutboundFederationRestrictedTo ?? [],
             FederationSender = homeserver.FederationSender,
             RunBackgroundTasksOn = homeserver.RunBackgroundTasksOn,
             RegistrationSharedSecret = homeserver.RegistrationSharedSecret,

@@ -19,6 +19,9 @@ public sealed class WriterPlacementAttribute(string role) : PlacementAttribute(W
     /// <summary>The role of outbound federation, placed over <c>federation_sender_instances</c> by destination.</summary>
     public const string FederationSenderRole = "federation_sender";
 
+    /// <summary>The role of the processes that may reach other servers, placed over <c>outbound_federation_restricted_to</c> by destination.</summary>
+    public const string OutboundFederationRole = "outbound_federation";
+
     public string Role { get; } = role;
 
     public override void Populate(IServiceProvider services, Type grainClass, GrainType grainType, Dictionary<string, string> properties)

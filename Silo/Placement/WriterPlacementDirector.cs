@@ -58,9 +58,10 @@ public sealed class WriterPlacementDirector(
         return Task.FromResult(live[survivors[StablePlacement.Pick(key, survivors.Count)]]);
     }
 
-    /// <summary>Federation senders are not a stream: their instances come from <c>federation_sender_instances</c>.</summary>
+    /// <summary>Federation senders are not a stream: their instances come from <c>federation_sender_instances</c>, outbound federation's from <c>outbound_federation_restricted_to</c>.</summary>
     private IReadOnlyList<string> ConfiguredWriters(string role) =>
         role == WriterPlacementAttribute.FederationSenderRole ? settings.FederationSenderInstances
+        : role == WriterPlacementAttribute.OutboundFederationRole ? settings.OutboundFederationRestrictedTo
         : settings.StreamWriters.TryGetValue(role, out var list) && list.Count > 0 ? list : ["main"];
 
     private bool Declares(SiloAddress silo, string role) =>

@@ -198,6 +198,7 @@ public sealed class HomeserverTestCluster : IAsyncDisposable
         PusherInstances = [_writers["events"][0]],
         FederationSenderInstances = [_writers["events"][0]],
         FederationSender = _options.FederationSender,
+        OutboundFederationRestrictedTo = _options.OutboundFederationRestrictedTo,
         RunBackgroundTasksOn = _writers["events"][0],
         EnableRegistration = _options.EnableRegistration,
         AllowGuestAccess = _options.AllowGuestAccess,

@@ -46,6 +46,9 @@ public sealed class HomeserverTestClusterOptions
     /// <summary>Backoff and polling of the federation senders (the first silo is the one <c>federation_sender_instances</c> names).</summary>
     public FederationSenderOptions FederationSender { get; set; } = new();
 
+    /// <summary><c>outbound_federation_restricted_to</c>: silo names (silo1..N), or names of none, so nothing may go out.</summary>
+    public IReadOnlyList<string> OutboundFederationRestrictedTo { get; set; } = [];
+
     /// <summary>Receives the silos' log (at Warning and above), for tests that look for a logged cause.</summary>
     public Microsoft.Extensions.Logging.ILoggerProvider? SiloLogs { get; set; }
     /// <summary>The <c>email</c> section; null (the default) when the server validates no email.</summary>
