@@ -120,18 +120,7 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                     """, leases[i].Position, e.EventId, roomId, e.RoomSeq, e.Depth, e.Type, e.StateKey, e.Sender,
                     e.OriginServerTs, instanceName, e.Json, e.Outlier));
-                if (e.Redacts is not null)
-                {
-                    batch.BatchCommands.Add(Command(
-                        "INSERT INTO redactions (redacts, redaction_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", e.Redacts, e.EventId));
-                }
-                if (e.Relation is { } relation)
-                {
-                    batch.BatchCommands.Add(Command("""
-                        INSERT INTO event_relations (event_id, relates_to_id, relation_type, room_id, event_type, room_seq)
-                        VALUES ($1, $2, $3, $4, $5, $6)
-                        """, e.EventId, relation.EventId, relation.RelationType, roomId, e.Type, e.RoomSeq));
-                }
+                AddRedactionAndRelation(batch, roomId, e);
                 foreach (var action in e.PushActions ?? [])
                 {
                     batch.BatchCommands.Add(Command("""
@@ -219,6 +208,22 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
         batch.BatchCommands.Add(tips);
     }
 
+    /// <summary>What an event redacts (when the redaction takes effect) and what it relates to, indexed with it.</summary>
+    private static void AddRedactionAndRelation(NpgsqlBatch batch, string roomId, NewEvent e)
+    {
+        if (e.Redacts is not null) batch.BatchCommands.Add(Redaction(e.Redacts, e.EventId));
+        if (e.Relation is { } relation)
+        {
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO event_relations (event_id, relates_to_id, relation_type, room_id, event_type, room_seq)
+                VALUES ($1, $2, $3, $4, $5, $6)
+                """, e.EventId, relation.EventId, relation.RelationType, roomId, e.Type, e.RoomSeq));
+        }
+    }
+
+    private static NpgsqlBatchCommand Redaction(string redacts, string redactionId) =>
+        Command("INSERT INTO redactions (redacts, redaction_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", redacts, redactionId);
+
     private static NpgsqlBatchCommand AddBackwardExtremities(string roomId, IReadOnlyList<string> eventIds)
     {
         var insert = new NpgsqlBatchCommand("""
@@ -276,24 +281,9 @@ public sealed class RoomEventStore(NpgsqlDataSource dataSource, StorageLog log)
                 INSERT INTO room_dag_events (event_id, room_id, status) VALUES ($1, $2, 'accepted')
                 ON CONFLICT (event_id) DO UPDATE SET status = 'accepted', json = NULL WHERE room_dag_events.status = 'outlier'
                 """, e.EventId, roomId));
-            if (e.Redacts is not null)
-            {
-                batch.BatchCommands.Add(Command(
-                    "INSERT INTO redactions (redacts, redaction_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", e.Redacts, e.EventId));
-            }
-            if (e.Relation is { } relation)
-            {
-                batch.BatchCommands.Add(Command("""
-                    INSERT INTO event_relations (event_id, relates_to_id, relation_type, room_id, event_type, room_seq)
-                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING
-                    """, e.EventId, relation.EventId, relation.RelationType, roomId, e.Type, e.RoomSeq));
-            }
+            AddRedactionAndRelation(batch, roomId, e);
         }
-        foreach (var (redacts, redactionId) in change.LateRedactions)
-        {
-            batch.BatchCommands.Add(Command(
-                "INSERT INTO redactions (redacts, redaction_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", redacts, redactionId));
-        }
+        foreach (var (redacts, redactionId) in change.LateRedactions) batch.BatchCommands.Add(Redaction(redacts, redactionId));
         foreach (var row in change.Rejected)
         {
             batch.BatchCommands.Add(Command("""

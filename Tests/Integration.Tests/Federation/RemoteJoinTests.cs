@@ -559,34 +559,8 @@ public sealed class RemoteJoinTests(FederationClusterFixture fixture) : IClassFi
     {
         var (alice, spaceId, remote) = await RoomWithRemoteServerAsync();
         using var aliceClient = alice;
-        var restrictedId = await alice.CreateRoomAsync(new JsonObject
-        {
-            ["preset"] = "private_chat",
-            ["initial_state"] = new JsonArray(new JsonObject
-            {
-                ["type"] = "m.room.join_rules",
-                ["state_key"] = "",
-                ["content"] = new JsonObject
-                {
-                    ["join_rule"] = "restricted",
-                    ["allow"] = new JsonArray(new JsonObject { ["type"] = "m.room_membership", ["room_id"] = spaceId }),
-                },
-            }),
-        });
-        var elsewhereId = await alice.CreateRoomAsync(new JsonObject
-        {
-            ["preset"] = "private_chat",
-            ["initial_state"] = new JsonArray(new JsonObject
-            {
-                ["type"] = "m.room.join_rules",
-                ["state_key"] = "",
-                ["content"] = new JsonObject
-                {
-                    ["join_rule"] = "restricted",
-                    ["allow"] = new JsonArray(new JsonObject { ["type"] = "m.room_membership", ["room_id"] = "!nowhere:elsewhere.test" }),
-                },
-            }),
-        });
+        var restrictedId = await alice.CreateRoomAsync(RestrictedRoom.CreateBody(spaceId));
+        var elsewhereId = await alice.CreateRoomAsync(RestrictedRoom.CreateBody("!nowhere:elsewhere.test"));
         string MakeJoin(string roomId) => $"/_matrix/federation/v1/make_join/{Uri.EscapeDataString(roomId)}/{Uri.EscapeDataString(remote.Bob)}?ver={Version.Id}";
 
         var (status, body) = await SignedAsync(remote, HttpMethod.Get, MakeJoin(restrictedId));

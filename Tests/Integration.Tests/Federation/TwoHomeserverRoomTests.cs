@@ -74,20 +74,7 @@ public sealed class TwoHomeserverRoomTests(TwoHomeserversFixture servers) : ICla
     {
         var bob = await servers.Second.NewUserAsync();
         var spaceId = await bob.CreateRoomAsync(new JsonObject { ["preset"] = "public_chat" });
-        var restrictedId = await bob.CreateRoomAsync(new JsonObject
-        {
-            ["preset"] = "private_chat",
-            ["initial_state"] = new JsonArray(new JsonObject
-            {
-                ["type"] = "m.room.join_rules",
-                ["state_key"] = "",
-                ["content"] = new JsonObject
-                {
-                    ["join_rule"] = "restricted",
-                    ["allow"] = new JsonArray(new JsonObject { ["type"] = "m.room_membership", ["room_id"] = spaceId }),
-                },
-            }),
-        });
+        var restrictedId = await bob.CreateRoomAsync(RestrictedRoom.CreateBody(spaceId));
         var alice = await servers.First.NewUserAsync();
         var via = $"?via={Uri.EscapeDataString(servers.Second.ServerName)}";
         var (status, body) = await alice.PostAsync($"/_matrix/client/v3/join/{Uri.EscapeDataString(restrictedId)}{via}", new JsonObject());
