@@ -20,3 +20,16 @@ CREATE TABLE room_backward_extremities (
     event_id text NOT NULL,
     PRIMARY KEY (room_id, event_id)
 );
+
+-- Rooms joined over federation before this migration: their first event in the timeline is the join,
+-- and the prev events it cites that the room does not show are where their backfill starts.
+INSERT INTO room_backward_extremities (room_id, event_id)
+SELECT DISTINCT j.room_id, p.prev
+FROM events j
+CROSS JOIN LATERAL jsonb_array_elements(j.json::jsonb -> 'prev_events') AS r (ref)
+CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(r.ref) = 'string' THEN r.ref #>> '{}' ELSE r.ref ->> 0 END) AS p (prev)
+WHERE NOT j.outlier
+  AND j.room_seq = (SELECT min(f.room_seq) FROM events f WHERE f.room_id = j.room_id AND NOT f.outlier)
+  AND EXISTS (SELECT 1 FROM events o WHERE o.room_id = j.room_id AND o.outlier)
+  AND p.prev IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM events k WHERE k.event_id = p.prev AND NOT k.outlier);
