@@ -82,7 +82,7 @@ public sealed class SyncResponseBuilder(
         foreach (var (roomId, _, joinedAt) in memberships.Where(m => m.Membership == "join"))
         {
             var roomEvents = byRoom.GetValueOrDefault(roomId) ?? [];
-            var ephemeral = Ephemeral(roomId, since, receiptsByRoom.GetValueOrDefault(roomId), filter.Ephemeral, ignored);
+            var ephemeral = Ephemeral(roomId, since, upTo, receiptsByRoom.GetValueOrDefault(roomId), filter.Ephemeral, ignored);
             var roomAccountData = AccountDataFor(roomId, filter.RoomAccountData);
             if (since is not null && roomEvents.Count == 0 && roomAccountData.Count == 0 && ephemeral.Count == 0 && !fullState) continue;
             // A room the user joined since the token is new to them: its whole state and a full timeline
@@ -325,11 +325,11 @@ public sealed class SyncResponseBuilder(
         };
     }
 
-    private JsonArray Ephemeral(string roomId, SyncToken? since, List<ReceiptRow>? roomReceipts, RoomEventFilter? ephemeralFilter,
+    private JsonArray Ephemeral(string roomId, SyncToken? since, SyncToken upTo, List<ReceiptRow>? roomReceipts, RoomEventFilter? ephemeralFilter,
         IReadOnlySet<string> ignored)
     {
         var ephemeral = new JsonArray();
-        var typingUsers = typing.ChangedSince(roomId, since?.Typing ?? 0)?.Where(u => !ignored.Contains(u)).ToList();
+        var typingUsers = typing.ChangedSince(roomId, since?.Typing ?? 0, upTo.Typing)?.Where(u => !ignored.Contains(u)).ToList();
         if (typingUsers is not null && (since is not null || typingUsers.Count > 0))
         {
             ephemeral.Add(new JsonObject

@@ -15,9 +15,13 @@ public sealed class TypingCache
     /// <summary>The highest typing position seen.</summary>
     public long Latest => Interlocked.Read(ref _latest);
 
-    /// <summary>The room's typing users if they changed after <paramref name="since"/>.</summary>
-    public IReadOnlyList<string>? ChangedSince(string roomId, long since) =>
-        _rooms.TryGetValue(roomId, out var entry) && entry.Position > since ? entry.UserIds : null;
+    /// <summary>
+    /// The room's typing users if they changed after <paramref name="since"/> and by <paramref name="upTo"/>, the token the
+    /// answer is built up to. A change beyond it waits for the next answer: shown now, the answer's token would not cover it
+    /// and the next sync would show the same set again. Its wake makes the waiting poll build that next answer.
+    /// </summary>
+    public IReadOnlyList<string>? ChangedSince(string roomId, long since, long upTo) =>
+        _rooms.TryGetValue(roomId, out var entry) && entry.Position > since && entry.Position <= upTo ? entry.UserIds : null;
 
     public void Update(string roomId, long position, IReadOnlyList<string> userIds)
     {
